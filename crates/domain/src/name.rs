@@ -1,0 +1,232 @@
+//! Validated text: display names, descriptions, and the org and user ids that
+//! arrive in tokens.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a piece of text was rejected. The `Display` text is a phrase that
+/// completes "`<field>` …", e.g. "must not be empty".
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum TextError {
+    /// Empty (after trimming, for names).
+    #[error("must not be empty")]
+    Empty,
+    /// Longer than the limit, counted in characters.
+    #[error("must be at most {max} characters")]
+    TooLong {
+        /// The limit in characters.
+        max: usize,
+    },
+    /// Holds a control character (newline, tab, NUL…).
+    #[error("must not contain control characters")]
+    ControlCharacter,
+}
+
+impl TextError {
+    /// A short machine-readable code for error details.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Self::Empty => "empty",
+            Self::TooLong { .. } => "too_long",
+            Self::ControlCharacter => "control_character",
+        }
+    }
+}
+
+fn check_length(text: &str, max: usize) -> Result<(), TextError> {
+    // Counting stops at max + 1, so a huge input costs no more than a short one.
+    if text.chars().nth(max).is_some() {
+        Err(TextError::TooLong { max })
+    } else {
+        Ok(())
+    }
+}
+
+/// The display name of a template or a pipeline: trimmed, 1 to 200 characters,
+/// no control characters. Unique per org among live objects, compared by
+/// [`Name::unique_key`].
+///
+/// ```
+/// use integrations_domain::Name;
+/// let name = Name::parse("  Meta CAPI Production ").unwrap();
+/// assert_eq!(name.as_str(), "Meta CAPI Production");
+/// assert_eq!(name.unique_key(), "meta capi production");
+/// assert!(Name::parse("   ").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Name(String);
+
+impl Name {
+    /// The longest name, in characters.
+    pub const MAX_CHARS: usize = 200;
+
+    /// Trims and checks a name.
+    ///
+    /// # Errors
+    /// [`TextError::Empty`], [`TextError::TooLong`] or [`TextError::ControlCharacter`].
+    pub fn parse(raw: &str) -> Result<Self, TextError> {
+        let trimmed = raw.trim();
+        if trimmed.is_empty() {
+            return Err(TextError::Empty);
+        }
+        check_length(trimmed, Self::MAX_CHARS)?;
+        if trimmed.chars().any(char::is_control) {
+            return Err(TextError::ControlCharacter);
+        }
+        Ok(Self(trimmed.to_owned()))
+    }
+
+    /// The name as given (trimmed).
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The form names are compared in for uniqueness: Unicode lower case, so
+    /// "GA4" and "ga4" collide on every database backend alike.
+    pub fn unique_key(&self) -> String {
+        self.0.to_lowercase()
+    }
+}
+
+impl fmt::Display for Name {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// A free-text description or change summary: at most 2,000 characters, kept as
+/// written (newlines allowed).
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+#[serde(transparent)]
+pub struct Description(String);
+
+impl Description {
+    /// The longest description, in characters.
+    pub const MAX_CHARS: usize = 2_000;
+
+    /// Checks the length.
+    ///
+    /// # Errors
+    /// [`TextError::TooLong`].
+    pub fn parse(raw: &str) -> Result<Self, TextError> {
+        check_length(raw, Self::MAX_CHARS)?;
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The text.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+macro_rules! token_text {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        #[serde(try_from = "String", into = "String")]
+        pub struct $name(String);
+
+        impl $name {
+            /// The longest value, in characters.
+            pub const MAX_CHARS: usize = 128;
+
+            /// Checks a value taken from a token claim.
+            ///
+            /// # Errors
+            /// [`TextError::Empty`], [`TextError::TooLong`] or [`TextError::ControlCharacter`].
+            pub fn parse(raw: &str) -> Result<Self, TextError> {
+                if raw.is_empty() {
+                    return Err(TextError::Empty);
+                }
+                check_length(raw, Self::MAX_CHARS)?;
+                if raw.chars().any(char::is_control) {
+                    return Err(TextError::ControlCharacter);
+                }
+                Ok(Self(raw.to_owned()))
+            }
+
+            /// The value.
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = TextError;
+
+            fn try_from(raw: String) -> Result<Self, Self::Error> {
+                Self::parse(&raw)
+            }
+        }
+
+        impl From<$name> for String {
+            fn from(value: $name) -> Self {
+                value.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+token_text!(
+    /// The organisation a caller belongs to (the token's `org_id`); every query is scoped by it.
+    OrgId
+);
+token_text!(
+    /// The caller (the token's `sub`); recorded as `created_by`.
+    UserId
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_bounded() {
+        assert_eq!(
+            Name::parse(" GA4 web\u{a0}").map(|n| n.0),
+            Ok("GA4 web".into())
+        );
+        assert_eq!(Name::parse(""), Err(TextError::Empty));
+        assert_eq!(Name::parse(" \t\n"), Err(TextError::Empty));
+        assert!(Name::parse(&"é".repeat(200)).is_ok());
+        assert_eq!(
+            Name::parse(&"é".repeat(201)),
+            Err(TextError::TooLong { max: 200 })
+        );
+        assert_eq!(Name::parse("a\nb"), Err(TextError::ControlCharacter));
+        assert_eq!(Name::parse("a\u{0}b"), Err(TextError::ControlCharacter));
+    }
+
+    #[test]
+    fn unique_key_folds_unicode_case() {
+        let upper = Name::parse("ÉTÉ GA4").map(|n| n.unique_key());
+        let lower = Name::parse("été ga4").map(|n| n.unique_key());
+        assert_eq!(upper, lower);
+    }
+
+    #[test]
+    fn descriptions_allow_newlines_up_to_the_limit() {
+        assert!(Description::parse("line 1\nline 2").is_ok());
+        assert!(Description::parse(&"x".repeat(2_000)).is_ok());
+        assert_eq!(
+            Description::parse(&"x".repeat(2_001)),
+            Err(TextError::TooLong { max: 2_000 })
+        );
+    }
+
+    #[test]
+    fn token_texts_are_checked() {
+        assert!(OrgId::parse("org_xyz").is_ok());
+        assert_eq!(OrgId::parse(""), Err(TextError::Empty));
+        assert_eq!(UserId::parse("a\tb"), Err(TextError::ControlCharacter));
+        assert!(serde_json::from_str::<OrgId>("\"\"").is_err());
+    }
+}

@@ -1,0 +1,285 @@
+//! Pipeline parameters: the values a pipeline supplies for the
+//! `{{pipeline_param.KEY}}` references of the revisions it pins.
+
+use std::borrow::Borrow;
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::hash::BuildHasher;
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use serde_json::{Number, Value};
+
+/// A parameter key: 1 to 64 ASCII letters, digits or underscores.
+///
+/// ```
+/// use integrations_domain::ParamKey;
+/// assert!(ParamKey::parse("ga4_measurement_id").is_ok());
+/// assert!(ParamKey::parse("ga4-id").is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(transparent)]
+pub struct ParamKey(Box<str>);
+
+/// Why a string is not a parameter key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("'{0}' is not a valid parameter key: use 1 to 64 letters, digits or underscores")]
+pub struct ParamKeyError(pub String);
+
+impl ParamKey {
+    /// The longest key, in bytes (all key characters are ASCII).
+    pub const MAX_LEN: usize = 64;
+
+    /// Whether `byte` may appear in a key.
+    pub const fn is_key_byte(byte: u8) -> bool {
+        byte.is_ascii_alphanumeric() || byte == b'_'
+    }
+
+    /// Checks a key.
+    ///
+    /// # Errors
+    /// [`ParamKeyError`] when it is empty, longer than 64 bytes or holds another character.
+    pub fn parse(raw: &str) -> Result<Self, ParamKeyError> {
+        if (1..=Self::MAX_LEN).contains(&raw.len()) && raw.bytes().all(Self::is_key_byte) {
+            Ok(Self(raw.into()))
+        } else {
+            Err(ParamKeyError(raw.chars().take(80).collect()))
+        }
+    }
+
+    /// The key.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// A key the placeholder scanner already matched against the key grammar.
+    pub(crate) fn scanned(key: &str) -> Self {
+        debug_assert!(Self::parse(key).is_ok(), "{key}");
+        Self(key.into())
+    }
+}
+
+impl Borrow<str> for ParamKey {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for ParamKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for ParamKey {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = <std::borrow::Cow<'de, str>>::deserialize(deserializer)?;
+        Self::parse(&raw).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A parameter value: a string, a number or a boolean (never null, an object or an array).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ParamValue {
+    /// Text; interpolated as-is.
+    String(String),
+    /// A JSON number; a whole-value placeholder keeps it a number.
+    Number(Number),
+    /// A boolean; a whole-value placeholder keeps it a boolean.
+    Bool(bool),
+}
+
+impl ParamValue {
+    /// The value as a JSON value.
+    pub fn to_json(&self) -> Value {
+        match self {
+            Self::String(s) => Value::String(s.clone()),
+            Self::Number(n) => Value::Number(n.clone()),
+            Self::Bool(b) => Value::Bool(*b),
+        }
+    }
+
+    /// Appends the value's text, as interpolated inside a longer string:
+    /// strings as-is, numbers and booleans as their JSON text.
+    pub fn push_text(&self, out: &mut String) {
+        match self {
+            Self::String(s) => out.push_str(s),
+            Self::Number(n) => {
+                use fmt::Write as _;
+                // Writing to a String cannot fail.
+                let _ = write!(out, "{n}");
+            }
+            Self::Bool(true) => out.push_str("true"),
+            Self::Bool(false) => out.push_str("false"),
+        }
+    }
+
+    /// An upper bound on the bytes [`ParamValue::push_text`] appends (for reserving capacity).
+    pub(crate) fn text_len_hint(&self) -> usize {
+        match self {
+            Self::String(s) => s.len(),
+            Self::Number(_) => 24,
+            Self::Bool(_) => 5,
+        }
+    }
+}
+
+impl TryFrom<Value> for ParamValue {
+    type Error = &'static str;
+
+    fn try_from(value: Value) -> Result<Self, Self::Error> {
+        match value {
+            Value::String(s) => Ok(Self::String(s)),
+            Value::Number(n) => Ok(Self::Number(n)),
+            Value::Bool(b) => Ok(Self::Bool(b)),
+            Value::Null | Value::Array(_) | Value::Object(_) => {
+                Err("a parameter value must be a string, a number or a boolean")
+            }
+        }
+    }
+}
+
+impl From<&str> for ParamValue {
+    fn from(value: &str) -> Self {
+        Self::String(value.to_owned())
+    }
+}
+
+impl Serialize for ParamValue {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::String(s) => serializer.serialize_str(s),
+            Self::Number(n) => n.serialize(serializer),
+            Self::Bool(b) => serializer.serialize_bool(*b),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ParamValue {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        Self::try_from(Value::deserialize(deserializer)?).map_err(serde::de::Error::custom)
+    }
+}
+
+/// A pipeline's parameters: validated keys to values. Serialises as a JSON object.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Parameters(BTreeMap<ParamKey, ParamValue>);
+
+impl Parameters {
+    /// No parameters.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a parameter, returning the value it replaced.
+    pub fn insert(&mut self, key: ParamKey, value: ParamValue) -> Option<ParamValue> {
+        self.0.insert(key, value)
+    }
+
+    /// The value of `key`, if set.
+    pub fn get(&self, key: &str) -> Option<&ParamValue> {
+        self.0.get(key)
+    }
+
+    /// The keys, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &ParamKey> {
+        self.0.keys()
+    }
+
+    /// Key-value pairs, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&ParamKey, &ParamValue)> {
+        self.0.iter()
+    }
+
+    /// How many parameters are set.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+impl FromIterator<(ParamKey, ParamValue)> for Parameters {
+    fn from_iter<I: IntoIterator<Item = (ParamKey, ParamValue)>>(iter: I) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+/// Anything the substitution engine can look parameter values up in. Implemented
+/// for [`Parameters`] and for plain maps, so an event processor can keep its
+/// parameters in whatever map it already has.
+pub trait ParamLookup {
+    /// The value of `key`, if set.
+    fn param(&self, key: &str) -> Option<&ParamValue>;
+}
+
+impl ParamLookup for Parameters {
+    fn param(&self, key: &str) -> Option<&ParamValue> {
+        self.0.get(key)
+    }
+}
+
+impl<K: Borrow<str> + Ord> ParamLookup for BTreeMap<K, ParamValue> {
+    fn param(&self, key: &str) -> Option<&ParamValue> {
+        self.get(key)
+    }
+}
+
+impl<K: Borrow<str> + Eq + std::hash::Hash, S: BuildHasher> ParamLookup
+    for HashMap<K, ParamValue, S>
+{
+    fn param(&self, key: &str) -> Option<&ParamValue> {
+        self.get(key)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn keys_follow_the_spec_pattern() {
+        for good in ["a", "A_1", "_", &"k".repeat(64)] {
+            assert!(ParamKey::parse(good).is_ok(), "{good}");
+        }
+        for bad in ["", "a.b", "a-b", "a b", "é", &"k".repeat(65), "{{x}}"] {
+            assert!(ParamKey::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn parameters_accept_only_scalars() {
+        let ok: Result<Parameters, _> =
+            serde_json::from_value(json!({"s": "x", "n": 1.5, "i": -3, "b": true}));
+        assert_eq!(ok.map(|p| p.len()).ok(), Some(4));
+        for bad in [
+            json!({"k": null}),
+            json!({"k": [1]}),
+            json!({"k": {"a": 1}}),
+            json!({"bad-key": 1}),
+            json!([1]),
+        ] {
+            assert!(
+                serde_json::from_value::<Parameters>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn values_render_as_text() {
+        let mut out = String::new();
+        for v in [
+            ParamValue::from("a\"b"),
+            ParamValue::Number(Number::from(-7)),
+            ParamValue::Bool(false),
+        ] {
+            v.push_text(&mut out);
+        }
+        assert_eq!(out, "a\"b-7false");
+    }
+}

@@ -1,0 +1,217 @@
+//! Validating a revision's config against its vendor's fields (SPEC §5).
+//!
+//! Every problem is reported, each with its path, so a client can fix a config
+//! in one round trip.
+
+use std::fmt;
+
+use serde_json::{Map, Value};
+
+use crate::catalog::{ConfigField, FieldType, Vendor};
+use crate::json_path::{JsonPath, PathSegment};
+use crate::substitution::scan::scan;
+
+/// The deepest nesting a config may have; the config object itself is level 1.
+pub const MAX_CONFIG_DEPTH: usize = 64;
+
+/// What is wrong with one value of a config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// The config is not a JSON object.
+    NotAnObject,
+    /// The config nests deeper than [`MAX_CONFIG_DEPTH`].
+    TooDeep,
+    /// A required field is absent, null or an empty string.
+    Required,
+    /// The value does not have the field's declared type.
+    WrongType(FieldType),
+    /// A `select` value outside the field's options.
+    NotAnOption(Vec<String>),
+    /// Text that starts like a `pipeline_param` reference but is not a valid one.
+    MalformedPlaceholder(String),
+    /// A secret field was sent as `"***"` but there is no earlier value to keep.
+    NothingToKeep,
+}
+
+impl Problem {
+    /// A short machine-readable code (`required`, `invalid_type`…), for error details.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::NotAnObject | Self::WrongType(_) => "invalid_type",
+            Self::TooDeep => "too_deep",
+            Self::Required => "required",
+            Self::NotAnOption(_) => "not_an_option",
+            Self::MalformedPlaceholder(_) => "malformed_placeholder",
+            Self::NothingToKeep => "no_previous_secret",
+        }
+    }
+}
+
+impl fmt::Display for Problem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NotAnObject => f.write_str("must be a JSON object"),
+            Self::TooDeep => write!(f, "must not nest deeper than {MAX_CONFIG_DEPTH} levels"),
+            Self::Required => f.write_str("is required"),
+            Self::WrongType(expected) => f.write_str(match expected {
+                FieldType::String | FieldType::Secret | FieldType::Textarea | FieldType::Select => {
+                    "must be a string"
+                }
+                FieldType::Number => "must be a number",
+                FieldType::Integer => "must be an integer",
+                FieldType::Boolean => "must be true or false",
+                FieldType::Object => "must be a JSON object",
+                FieldType::Array => "must be a JSON array",
+            }),
+            Self::NotAnOption(options) => write!(f, "must be one of: {}", options.join(", ")),
+            Self::MalformedPlaceholder(text) => write!(
+                f,
+                "holds the malformed placeholder '{text}': write {{{{pipeline_param.KEY}}}} \
+                 with a KEY of 1 to 64 letters, digits or underscores"
+            ),
+            Self::NothingToKeep => f.write_str(
+                "is \"***\" (keep the current secret) but the template has no earlier value for it",
+            ),
+        }
+    }
+}
+
+/// One problem and where it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigProblem {
+    /// The value at fault (`config.pixel_id`).
+    pub path: JsonPath,
+    /// What is wrong with it.
+    pub problem: Problem,
+}
+
+impl ConfigProblem {
+    pub(crate) const fn new(path: JsonPath, problem: Problem) -> Self {
+        Self { path, problem }
+    }
+}
+
+impl fmt::Display for ConfigProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}", self.path, self.problem)
+    }
+}
+
+/// Checks a config against a vendor's fields: it must be an object nesting at
+/// most [`MAX_CONFIG_DEPTH`] levels; required fields present (not null, not
+/// `""`); declared types respected; `select` values among the options; no
+/// malformed `pipeline_param` reference anywhere. A value that is exactly one
+/// `{{pipeline_param.KEY}}` placeholder satisfies any type. Keys the vendor
+/// does not declare are allowed.
+///
+/// # Errors
+/// Every problem found, in field order, each with its path.
+///
+/// ```
+/// use integrations_domain::{catalog, validate_config};
+/// use serde_json::json;
+///
+/// let meta = catalog::vendor("meta_capi").unwrap();
+/// let problems = validate_config(meta, &json!({ "pixel_id": 123, "batch_size": "{{pipeline_param.batch}}" }))
+///     .unwrap_err();
+/// let found: Vec<String> = problems.iter().map(ToString::to_string).collect();
+/// assert!(found.contains(&"config.pixel_id must be a string".to_owned()));
+/// assert!(found.contains(&"config.access_token is required".to_owned()));
+/// ```
+pub fn validate_config(vendor: &Vendor, config: &Value) -> Result<(), Vec<ConfigProblem>> {
+    let Value::Object(members) = config else {
+        return Err(vec![ConfigProblem::new(
+            JsonPath::root(),
+            Problem::NotAnObject,
+        )]);
+    };
+    if nests_deeper_than(config, MAX_CONFIG_DEPTH) {
+        return Err(vec![ConfigProblem::new(JsonPath::root(), Problem::TooDeep)]);
+    }
+    let mut problems = Vec::new();
+    for field in &vendor.config_fields {
+        if let Some(problem) = check_field(field, members) {
+            problems.push(ConfigProblem::new(JsonPath::key(&field.key), problem));
+        }
+    }
+    find_malformed(config, &mut JsonPath::root(), &mut problems);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+fn check_field(field: &ConfigField, config: &Map<String, Value>) -> Option<Problem> {
+    let value = match config.get(&field.key) {
+        None | Some(Value::Null) => return field.required.then_some(Problem::Required),
+        Some(Value::String(s)) if s.trim().is_empty() && field.required => {
+            return Some(Problem::Required);
+        }
+        Some(value) => value,
+    };
+    if crate::secrets::is_reference(value) {
+        return None;
+    }
+    let type_ok = match field.field_type {
+        FieldType::String | FieldType::Secret | FieldType::Textarea | FieldType::Select => {
+            value.is_string()
+        }
+        FieldType::Number => value.is_number(),
+        FieldType::Integer => value.is_i64() || value.is_u64(),
+        FieldType::Boolean => value.is_boolean(),
+        FieldType::Object => value.is_object(),
+        FieldType::Array => value.is_array(),
+    };
+    if !type_ok {
+        return Some(Problem::WrongType(field.field_type));
+    }
+    match (&field.options, value) {
+        (Some(options), Value::String(s)) if !options.iter().any(|o| o == s) => {
+            Some(Problem::NotAnOption(options.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// Whether `value` nests deeper than `max` levels (a scalar is level 0).
+fn nests_deeper_than(value: &Value, max: usize) -> bool {
+    let children: Box<dyn Iterator<Item = &Value>> = match value {
+        Value::Object(members) => Box::new(members.values()),
+        Value::Array(items) => Box::new(items.iter()),
+        _ => return false,
+    };
+    max == 0
+        || children
+            .into_iter()
+            .any(|child| nests_deeper_than(child, max - 1))
+}
+
+fn find_malformed(value: &Value, path: &mut JsonPath, problems: &mut Vec<ConfigProblem>) {
+    match value {
+        Value::String(text) => problems.extend(scan(text).malformed.into_iter().map(|snippet| {
+            ConfigProblem::new(
+                path.clone(),
+                Problem::MalformedPlaceholder(snippet.to_owned()),
+            )
+        })),
+        Value::Array(items) => {
+            for (i, item) in items.iter().enumerate() {
+                path.push(PathSegment::Index(i));
+                find_malformed(item, path, problems);
+                path.pop();
+            }
+        }
+        Value::Object(members) => {
+            for (key, member) in members {
+                path.push(PathSegment::Key(key.clone()));
+                find_malformed(member, path, problems);
+                path.pop();
+            }
+        }
+        Value::Null | Value::Bool(_) | Value::Number(_) => {}
+    }
+}
+
+#[cfg(test)]
+mod tests;
