@@ -1,0 +1,25 @@
+//! Ports: what the application needs from the outside world, as traits.
+//!
+//! Adapters implement them (`integrations-store` for storage, the server for
+//! the clock and ids); the application depends on nothing else. No adapter
+//! type (Diesel, actix, r2d2) appears here.
+//!
+//! # Error policy
+//!
+//! Each port method documents, under `# Errors`, which [`StoreError`] variant
+//! an adapter must return in which case; the store's contract tests check
+//! exactly that on every backend. Anything an adapter did not expect becomes
+//! [`StoreError::Unexpected`] carrying the cause chain, and a database that
+//! cannot be reached now becomes [`StoreError::Unavailable`], quickly, never a
+//! hang.
+
+mod error;
+mod store;
+mod system;
+
+pub use error::{PipelineRef, StoreError, StoreResult};
+pub use store::{
+    AttachmentChanges, AttachmentStore, NewAttachment, NewPipeline, NewRevision, NewTemplate,
+    PipelineChanges, PipelineStore, Store, TemplateChanges, TemplateStore,
+};
+pub use system::{Clock, IdGenerator, SystemClock, UlidGenerator};

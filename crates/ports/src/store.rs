@@ -1,0 +1,332 @@
+//! The storage ports. Every method is scoped to one organisation: an object of
+//! another org behaves exactly like one that does not exist. Deleted templates
+//! and pipelines behave as if they did not exist either.
+//!
+//! Methods that must be atomic are single methods, and an adapter runs each in
+//! one transaction: creating a revision with the next number, installing a
+//! template with its first revision, deleting a template unless it is
+//! attached, attaching unless the template is deleted.
+
+use integrations_domain::{
+    Attachment, AttachmentId, DeliveryMode, Description, Name, OrgId, Page, Paged, Parameters,
+    Pipeline, PipelineId, Revision, RevisionId, RevisionNumber, Template, TemplateId, UserId,
+};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
+
+use crate::error::StoreResult;
+
+/// A template to create.
+#[derive(Debug, Clone)]
+pub struct NewTemplate {
+    /// Its id (from the id generator).
+    pub id: TemplateId,
+    /// The owning org.
+    pub org_id: OrgId,
+    /// Its name.
+    pub name: Name,
+    /// The catalog vendor key.
+    pub vendor: String,
+    /// Free text.
+    pub description: Option<Description>,
+    /// The catalog vendor installed from, if any.
+    pub catalog_vendor_key: Option<String>,
+    /// The catalog variant installed from, if any.
+    pub catalog_variant_key: Option<String>,
+    /// Creation time; also its first `updated_at`.
+    pub created_at: OffsetDateTime,
+}
+
+/// A revision to create; the store assigns its number.
+#[derive(Debug, Clone)]
+pub struct NewRevision {
+    /// Its id.
+    pub id: RevisionId,
+    /// The config, already validated, with secrets sealed.
+    pub config: Map<String, Value>,
+    /// Server side or client side.
+    pub delivery_mode: DeliveryMode,
+    /// What changed.
+    pub change_summary: Option<Description>,
+    /// The author.
+    pub created_by: UserId,
+    /// Creation time; the template's `updated_at` becomes this too.
+    pub created_at: OffsetDateTime,
+    /// The revision it copies, for a restore.
+    pub restored_from: Option<RevisionNumber>,
+    /// When set, the template's latest revision number must be exactly this
+    /// (0 for none) or the store refuses with `StaleRevision`.
+    pub expected_latest: Option<u32>,
+}
+
+/// Changes to a template's metadata; `None` leaves a field as it is.
+#[derive(Debug, Clone)]
+pub struct TemplateChanges {
+    /// A new name.
+    pub name: Option<Name>,
+    /// A new description; `Some(None)` clears it.
+    pub description: Option<Option<Description>>,
+    /// The new `updated_at`.
+    pub updated_at: OffsetDateTime,
+}
+
+/// Templates and their revisions.
+pub trait TemplateStore {
+    /// Creates a template and, when `first_revision` is given (an install from
+    /// the catalog), its revision 1, in one transaction.
+    ///
+    /// # Errors
+    /// `NameTaken` when a live template of the org has the same name
+    /// case-insensitively; nothing is created then.
+    fn create_template(
+        &self,
+        template: NewTemplate,
+        first_revision: Option<NewRevision>,
+    ) -> StoreResult<(Template, Option<Revision>)>;
+
+    /// One live template.
+    ///
+    /// # Errors
+    /// `NotFound` when the org has no live template with that id.
+    fn template(&self, org: &OrgId, id: TemplateId) -> StoreResult<Template>;
+
+    /// A page of the org's live templates, newest first (ties by id, descending).
+    ///
+    /// # Errors
+    /// Only `Unavailable` and `Unexpected`.
+    fn templates(&self, org: &OrgId, page: Page) -> StoreResult<Paged<Template>>;
+
+    /// Changes a template's name and/or description.
+    ///
+    /// # Errors
+    /// `NotFound` as for [`TemplateStore::template`]; `NameTaken` when the new
+    /// name belongs to another live template of the org.
+    fn update_template(
+        &self,
+        org: &OrgId,
+        id: TemplateId,
+        changes: TemplateChanges,
+    ) -> StoreResult<Template>;
+
+    /// Soft-deletes a template, unless a pipeline pins it — decided in the same
+    /// transaction, so a concurrent attach cannot slip in between.
+    ///
+    /// # Errors
+    /// `NotFound` as for [`TemplateStore::template`]; `TemplateInUse` naming
+    /// every live pipeline that pins it.
+    fn delete_template(&self, org: &OrgId, id: TemplateId, at: OffsetDateTime) -> StoreResult<()>;
+
+    /// Creates the template's next revision: number latest + 1, gapless under
+    /// any concurrency, also across processes; sets the template's
+    /// `updated_at` to the revision's `created_at`.
+    ///
+    /// # Errors
+    /// `NotFound` as for [`TemplateStore::template`]; `StaleRevision` when
+    /// `expected_latest` is set and differs from the current latest.
+    fn create_revision(
+        &self,
+        org: &OrgId,
+        template: TemplateId,
+        revision: NewRevision,
+    ) -> StoreResult<Revision>;
+
+    /// One revision of a live template, by number.
+    ///
+    /// # Errors
+    /// `NotFound` when the template is not live in the org or has no such revision.
+    fn revision(
+        &self,
+        org: &OrgId,
+        template: TemplateId,
+        number: RevisionNumber,
+    ) -> StoreResult<Revision>;
+
+    /// A page of a live template's revisions, newest first.
+    ///
+    /// # Errors
+    /// `NotFound` as for [`TemplateStore::template`].
+    fn revisions(
+        &self,
+        org: &OrgId,
+        template: TemplateId,
+        page: Page,
+    ) -> StoreResult<Paged<Revision>>;
+
+    /// The newest revision of a live template, if it has any.
+    ///
+    /// # Errors
+    /// `NotFound` as for [`TemplateStore::template`].
+    fn latest_revision(&self, org: &OrgId, template: TemplateId) -> StoreResult<Option<Revision>>;
+}
+
+/// A pipeline to create.
+#[derive(Debug, Clone)]
+pub struct NewPipeline {
+    /// Its id.
+    pub id: PipelineId,
+    /// The owning org.
+    pub org_id: OrgId,
+    /// Its name.
+    pub name: Name,
+    /// Free text.
+    pub description: Option<Description>,
+    /// Its parameters.
+    pub parameters: Parameters,
+    /// Creation time; also its first `updated_at`.
+    pub created_at: OffsetDateTime,
+}
+
+/// Changes to a pipeline; `None` leaves a field as it is.
+#[derive(Debug, Clone)]
+pub struct PipelineChanges {
+    /// A new name.
+    pub name: Option<Name>,
+    /// A new description; `Some(None)` clears it.
+    pub description: Option<Option<Description>>,
+    /// New parameters, replacing the old ones whole.
+    pub parameters: Option<Parameters>,
+    /// The new `updated_at`.
+    pub updated_at: OffsetDateTime,
+}
+
+/// Pipelines.
+pub trait PipelineStore {
+    /// Creates a pipeline.
+    ///
+    /// # Errors
+    /// `NameTaken` when a live pipeline of the org has the same name case-insensitively.
+    fn create_pipeline(&self, pipeline: NewPipeline) -> StoreResult<Pipeline>;
+
+    /// One live pipeline.
+    ///
+    /// # Errors
+    /// `NotFound` when the org has no live pipeline with that id.
+    fn pipeline(&self, org: &OrgId, id: PipelineId) -> StoreResult<Pipeline>;
+
+    /// A page of the org's live pipelines, newest first.
+    ///
+    /// # Errors
+    /// Only `Unavailable` and `Unexpected`.
+    fn pipelines(&self, org: &OrgId, page: Page) -> StoreResult<Paged<Pipeline>>;
+
+    /// Changes a pipeline.
+    ///
+    /// # Errors
+    /// `NotFound` as for [`PipelineStore::pipeline`]; `NameTaken` as for create.
+    fn update_pipeline(
+        &self,
+        org: &OrgId,
+        id: PipelineId,
+        changes: PipelineChanges,
+    ) -> StoreResult<Pipeline>;
+
+    /// Soft-deletes a pipeline and removes its attachments, in one transaction.
+    ///
+    /// # Errors
+    /// `NotFound` as for [`PipelineStore::pipeline`].
+    fn delete_pipeline(&self, org: &OrgId, id: PipelineId, at: OffsetDateTime) -> StoreResult<()>;
+}
+
+/// An attachment to create.
+#[derive(Debug, Clone)]
+pub struct NewAttachment {
+    /// Its id.
+    pub id: AttachmentId,
+    /// The template to pin.
+    pub template_id: TemplateId,
+    /// The revision of that template to pin it at.
+    pub revision_id: RevisionId,
+    /// Whether it starts enabled.
+    pub enabled: bool,
+    /// Creation time; also its first `updated_at`.
+    pub created_at: OffsetDateTime,
+}
+
+/// Changes to an attachment; `None` leaves a field as it is.
+#[derive(Debug, Clone)]
+pub struct AttachmentChanges {
+    /// Re-pin at this revision (of the same template).
+    pub revision_id: Option<RevisionId>,
+    /// Enable or disable.
+    pub enabled: Option<bool>,
+    /// The new `updated_at`.
+    pub updated_at: OffsetDateTime,
+}
+
+/// Pipeline integrations: templates pinned at a revision on a pipeline.
+pub trait AttachmentStore {
+    /// Pins a live template at one of its revisions on a live pipeline — in one
+    /// transaction with the template's liveness check, so a concurrent delete
+    /// cannot leave an attachment to a deleted template.
+    ///
+    /// # Errors
+    /// `NotFound` when the pipeline is not live in the org;
+    /// `UnknownReference { field: "integration_id" }` when the template is not
+    /// live in the org; `UnknownReference { field: "revision_id" }` when the
+    /// org has no such revision; `RevisionOfAnotherTemplate` when the revision
+    /// belongs to another template; `AlreadyAttached` when the pipeline
+    /// already pins the template.
+    fn attach(
+        &self,
+        org: &OrgId,
+        pipeline: PipelineId,
+        attachment: NewAttachment,
+    ) -> StoreResult<Attachment>;
+
+    /// One attachment of a live pipeline.
+    ///
+    /// # Errors
+    /// `NotFound` when the pipeline is not live in the org or has no such attachment.
+    fn attachment(
+        &self,
+        org: &OrgId,
+        pipeline: PipelineId,
+        id: AttachmentId,
+    ) -> StoreResult<Attachment>;
+
+    /// Every attachment of a live pipeline, newest first.
+    ///
+    /// # Errors
+    /// `NotFound` when the pipeline is not live in the org.
+    fn attachments(&self, org: &OrgId, pipeline: PipelineId) -> StoreResult<Vec<Attachment>>;
+
+    /// Every attachment of a live pipeline with its pinned revision: what the
+    /// pipeline's rendered config is made of.
+    ///
+    /// # Errors
+    /// `NotFound` when the pipeline is not live in the org.
+    fn attached_revisions(
+        &self,
+        org: &OrgId,
+        pipeline: PipelineId,
+    ) -> StoreResult<Vec<(Attachment, Revision)>>;
+
+    /// Re-pins, enables or disables an attachment.
+    ///
+    /// # Errors
+    /// `NotFound` as for [`AttachmentStore::attachment`];
+    /// `UnknownReference { field: "revision_id" }` and
+    /// `RevisionOfAnotherTemplate` as for [`AttachmentStore::attach`].
+    fn update_attachment(
+        &self,
+        org: &OrgId,
+        pipeline: PipelineId,
+        id: AttachmentId,
+        changes: AttachmentChanges,
+    ) -> StoreResult<Attachment>;
+
+    /// Removes an attachment.
+    ///
+    /// # Errors
+    /// `NotFound` as for [`AttachmentStore::attachment`].
+    fn detach(&self, org: &OrgId, pipeline: PipelineId, id: AttachmentId) -> StoreResult<()>;
+}
+
+/// Everything the application needs from storage.
+pub trait Store: TemplateStore + PipelineStore + AttachmentStore + Send + Sync {
+    /// Checks that the database answers (for readiness probes).
+    ///
+    /// # Errors
+    /// `Unavailable` when it does not answer quickly.
+    fn ping(&self) -> StoreResult<()>;
+}

@@ -1,0 +1,233 @@
+//! [`AttachmentStore`] for [`DieselStore`].
+
+use diesel::prelude::*;
+use integrations_domain::{Attachment, AttachmentId, OrgId, PipelineId, Revision, RevisionId};
+use integrations_ports::{
+    AttachmentChanges, AttachmentStore, NewAttachment, StoreError, StoreResult,
+};
+
+use crate::DieselStore;
+use crate::connection::{DbConnection, write};
+use crate::error::Failure;
+use crate::pipelines::lock_live_pipeline;
+use crate::rows::{AttachmentRow, AttachmentView, RevisionRow, attachment, timestamp};
+use crate::schema::{attachments, pipelines, revisions, templates};
+use crate::templates::lock_live_template;
+
+/// The attachments of one live pipeline of the org, each with its template and pinned revision.
+macro_rules! of_pipeline {
+    ($org:expr, $pipeline:expr) => {
+        attachments::table
+            .inner_join(pipelines::table)
+            .inner_join(templates::table)
+            .inner_join(revisions::table.on(revisions::id.eq(attachments::revision_id)))
+            .filter(attachments::org_id.eq($org.as_str()))
+            .filter(attachments::pipeline_id.eq($pipeline.to_string()))
+            .filter(pipelines::deleted_at.is_null())
+            .order((attachments::created_at.desc(), attachments::id.desc()))
+    };
+}
+
+macro_rules! view {
+    () => {
+        (
+            AttachmentRow::as_select(),
+            templates::name,
+            templates::vendor,
+            templates::latest_revision,
+            revisions::revision_number,
+        )
+    };
+}
+
+fn load_attachment(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    pipeline: PipelineId,
+    id: AttachmentId,
+) -> Result<Attachment, Failure> {
+    let view: AttachmentView = of_pipeline!(org, pipeline)
+        .filter(attachments::id.eq(id.to_string()))
+        .select(view!())
+        .first(conn)
+        .optional()?
+        .ok_or(Failure::Store(StoreError::NotFound))?;
+    attachment(view)
+}
+
+fn pipeline_is_live(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    pipeline: PipelineId,
+) -> Result<(), Failure> {
+    let found: i64 = pipelines::table
+        .filter(pipelines::org_id.eq(org.as_str()))
+        .filter(pipelines::id.eq(pipeline.to_string()))
+        .filter(pipelines::deleted_at.is_null())
+        .count()
+        .get_result(conn)?;
+    if found == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound.into())
+    }
+}
+
+/// Checks that `revision` is a revision of `template` in the org.
+fn check_revision(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    template: &str,
+    revision: RevisionId,
+) -> Result<(), Failure> {
+    let owner: Option<String> = revisions::table
+        .filter(revisions::id.eq(revision.to_string()))
+        .filter(revisions::org_id.eq(org.as_str()))
+        .select(revisions::template_id)
+        .first(conn)
+        .optional()?;
+    match owner {
+        None => Err(StoreError::UnknownReference {
+            field: "revision_id",
+        }
+        .into()),
+        Some(owner) if owner != template => Err(StoreError::RevisionOfAnotherTemplate.into()),
+        Some(_) => Ok(()),
+    }
+}
+
+impl AttachmentStore for DieselStore {
+    fn attach(
+        &self,
+        org: &OrgId,
+        pipeline: PipelineId,
+        new: NewAttachment,
+    ) -> StoreResult<Attachment> {
+        self.with(|conn| {
+            write(conn, |conn| {
+                lock_live_pipeline(conn, org, pipeline)?;
+                if !lock_live_template(conn, org, new.template_id)? {
+                    return Err(StoreError::UnknownReference {
+                        field: "integration_id",
+                    }
+                    .into());
+                }
+                check_revision(conn, org, &new.template_id.to_string(), new.revision_id)?;
+                let row = AttachmentRow {
+                    id: new.id.to_string(),
+                    org_id: org.as_str().to_owned(),
+                    pipeline_id: pipeline.to_string(),
+                    template_id: new.template_id.to_string(),
+                    revision_id: new.revision_id.to_string(),
+                    enabled: new.enabled,
+                    created_at: timestamp(new.created_at),
+                    updated_at: timestamp(new.created_at),
+                };
+                diesel::insert_into(attachments::table)
+                    .values(&row)
+                    .execute(conn)
+                    .map_err(|err| {
+                        Failure::from(err).unique_means(|| StoreError::AlreadyAttached)
+                    })?;
+                load_attachment(conn, org, pipeline, new.id)
+            })
+        })
+    }
+
+    fn attachment(
+        &self,
+        org: &OrgId,
+        pipeline: PipelineId,
+        id: AttachmentId,
+    ) -> StoreResult<Attachment> {
+        self.with(|conn| load_attachment(conn, org, pipeline, id))
+    }
+
+    fn attachments(&self, org: &OrgId, pipeline: PipelineId) -> StoreResult<Vec<Attachment>> {
+        self.with(|conn| {
+            pipeline_is_live(conn, org, pipeline)?;
+            let views: Vec<AttachmentView> =
+                of_pipeline!(org, pipeline).select(view!()).load(conn)?;
+            views.into_iter().map(attachment).collect()
+        })
+    }
+
+    fn attached_revisions(
+        &self,
+        org: &OrgId,
+        pipeline: PipelineId,
+    ) -> StoreResult<Vec<(Attachment, Revision)>> {
+        self.with(|conn| {
+            pipeline_is_live(conn, org, pipeline)?;
+            let rows: Vec<(AttachmentRow, String, String, i32, i32, RevisionRow)> =
+                of_pipeline!(org, pipeline)
+                    .select((
+                        AttachmentRow::as_select(),
+                        templates::name,
+                        templates::vendor,
+                        templates::latest_revision,
+                        revisions::revision_number,
+                        RevisionRow::as_select(),
+                    ))
+                    .load(conn)?;
+            rows.into_iter()
+                .map(|(row, name, vendor, latest, number, revision)| {
+                    Ok((
+                        attachment((row, name, vendor, latest, number))?,
+                        revision.into_domain()?,
+                    ))
+                })
+                .collect()
+        })
+    }
+
+    fn update_attachment(
+        &self,
+        org: &OrgId,
+        pipeline: PipelineId,
+        id: AttachmentId,
+        changes: AttachmentChanges,
+    ) -> StoreResult<Attachment> {
+        self.with(|conn| {
+            write(conn, |conn| {
+                let current = load_attachment(conn, org, pipeline, id)?;
+                let this = || attachments::table.filter(attachments::id.eq(id.to_string()));
+                if let Some(revision) = changes.revision_id {
+                    check_revision(conn, org, &current.template_id.to_string(), revision)?;
+                    diesel::update(this())
+                        .set(attachments::revision_id.eq(revision.to_string()))
+                        .execute(conn)?;
+                }
+                if let Some(enabled) = changes.enabled {
+                    diesel::update(this())
+                        .set(attachments::enabled.eq(enabled))
+                        .execute(conn)?;
+                }
+                diesel::update(this())
+                    .set(attachments::updated_at.eq(timestamp(changes.updated_at)))
+                    .execute(conn)?;
+                load_attachment(conn, org, pipeline, id)
+            })
+        })
+    }
+
+    fn detach(&self, org: &OrgId, pipeline: PipelineId, id: AttachmentId) -> StoreResult<()> {
+        self.with(|conn| {
+            write(conn, |conn| {
+                lock_live_pipeline(conn, org, pipeline)?;
+                let removed = diesel::delete(
+                    attachments::table
+                        .filter(attachments::id.eq(id.to_string()))
+                        .filter(attachments::pipeline_id.eq(pipeline.to_string()))
+                        .filter(attachments::org_id.eq(org.as_str())),
+                )
+                .execute(conn)?;
+                if removed == 1 {
+                    Ok(())
+                } else {
+                    Err(StoreError::NotFound.into())
+                }
+            })
+        })
+    }
+}

@@ -1,0 +1,141 @@
+//! One connection type over both backends, the pool that hands it out, and
+//! write transactions that take the write lock up front.
+
+use std::time::Duration;
+
+use diesel::connection::{AnsiTransactionManager, SimpleConnection, TransactionManager};
+use diesel::pg::PgConnection;
+use diesel::r2d2::{self, ManageConnection, R2D2Connection};
+use diesel::sqlite::SqliteConnection;
+use diesel::{Connection, ConnectionError};
+
+use crate::error::Failure;
+use crate::url::DatabaseUrl;
+
+/// A connection to either backend; Diesel generates the shared query support.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    /// A PostgreSQL server.
+    Postgres(PgConnection),
+    /// The embedded SQLite database.
+    Sqlite(SqliteConnection),
+}
+
+impl std::fmt::Debug for DbConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Postgres(_) => "DbConnection::Postgres",
+            Self::Sqlite(_) => "DbConnection::Sqlite",
+        })
+    }
+}
+
+/// Per-connection settings. SQLite: enforce foreign keys, write-ahead logging
+/// (readers never block the writer), and wait up to 5 s for the write lock.
+/// `synchronous = NORMAL` in WAL mode survives a process crash; only an OS
+/// crash may lose the last commits.
+const SQLITE_SETUP: &str = "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000; \
+     PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;";
+
+/// PostgreSQL: no statement or idle transaction may hold the service up.
+const POSTGRES_SETUP: &str = "SET statement_timeout = '5s'; \
+     SET idle_in_transaction_session_timeout = '10s'; SET TIME ZONE 'UTC';";
+
+/// Opens one connection to the backend the URL names, with the settings above.
+pub(crate) fn establish(url: &DatabaseUrl) -> Result<DbConnection, ConnectionError> {
+    let setup_failed = |err: diesel::result::Error| {
+        ConnectionError::BadConnection(format!("connection setup failed: {err}"))
+    };
+    match url {
+        DatabaseUrl::Sqlite(path) => {
+            let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
+            conn.batch_execute(SQLITE_SETUP).map_err(setup_failed)?;
+            Ok(DbConnection::Sqlite(conn))
+        }
+        DatabaseUrl::Postgres(raw) => {
+            let mut conn = PgConnection::establish(&DatabaseUrl::postgres_with_defaults(raw))?;
+            conn.batch_execute(POSTGRES_SETUP).map_err(setup_failed)?;
+            Ok(DbConnection::Postgres(conn))
+        }
+    }
+}
+
+/// Hands r2d2 connections of the backend the URL names.
+#[derive(Debug)]
+pub(crate) struct Manager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        establish(&self.url).map_err(r2d2::Error::ConnectionError)
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.ping().map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        conn.is_broken()
+    }
+}
+
+/// The pool.
+pub(crate) type Pool = r2d2::Pool<Manager>;
+
+/// How the pool behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolOptions {
+    /// The most connections open at once.
+    pub max_size: u32,
+    /// How long a request waits for a connection before the database counts as unavailable.
+    pub checkout_timeout: Duration,
+}
+
+impl PoolOptions {
+    /// Sizes that suit the backend: PostgreSQL serves many connections in
+    /// parallel; SQLite has one writer, so a handful of readers is plenty.
+    pub const fn for_url(url: &DatabaseUrl) -> Self {
+        Self {
+            max_size: if url.is_sqlite() { 8 } else { 16 },
+            checkout_timeout: Duration::from_secs(2),
+        }
+    }
+}
+
+pub(crate) fn pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, r2d2::PoolError> {
+    r2d2::Pool::builder()
+        .max_size(options.max_size)
+        .min_idle(Some(1))
+        .connection_timeout(options.checkout_timeout)
+        .build(Manager { url: url.clone() })
+}
+
+/// Runs `work` in a transaction that holds the database's write lock from its
+/// first statement on. On SQLite that is `BEGIN IMMEDIATE`: the transaction
+/// waits (up to the busy timeout) for the single writer slot instead of
+/// failing with "database is locked" when it later tries to write. On
+/// PostgreSQL, row locks taken by the first `UPDATE` do the same per row.
+pub(crate) fn write<T>(
+    conn: &mut DbConnection,
+    work: impl FnOnce(&mut DbConnection) -> Result<T, Failure>,
+) -> Result<T, Failure> {
+    type Manager = <DbConnection as Connection>::TransactionManager;
+    if let DbConnection::Sqlite(sqlite) = conn {
+        AnsiTransactionManager::begin_transaction_sql(sqlite, "BEGIN IMMEDIATE")?;
+        return match work(conn) {
+            Ok(value) => {
+                Manager::commit_transaction(conn)?;
+                Ok(value)
+            }
+            Err(failure) => match Manager::rollback_transaction(conn) {
+                Ok(()) | Err(diesel::result::Error::BrokenTransactionManager) => Err(failure),
+                Err(rollback) => Err(rollback.into()),
+            },
+        };
+    }
+    conn.transaction(work)
+}

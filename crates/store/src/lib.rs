@@ -1,0 +1,139 @@
+//! The storage adapter: Diesel over the embedded SQLite default or a
+//! PostgreSQL server, behind the `integrations-ports` store traits.
+//!
+//! One [`DbConnection`] type covers both backends, chosen by the URL's scheme.
+//! [`DieselStore::open`] runs the embedded migrations of that backend before
+//! the pool serves anything. Every atomic step of the ports is one
+//! transaction; write transactions take the write lock up front. No Diesel
+//! type leaves this crate: errors become [`integrations_ports::StoreError`]
+//! here (see the `error` module for the policy).
+
+mod attachments;
+mod connection;
+mod error;
+pub mod migrations;
+mod pipelines;
+mod rows;
+mod schema;
+mod templates;
+mod url;
+
+use diesel::RunQueryDsl;
+use integrations_ports::{Store, StoreResult};
+
+pub use connection::PoolOptions;
+pub use url::{DatabaseUrl, UrlError};
+
+use connection::{DbConnection, Pool};
+use error::Failure;
+
+/// Why the store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum OpenError {
+    /// The first connection failed (server down, bad credentials, unwritable file…).
+    #[error("cannot connect to {url}")]
+    Connect {
+        /// The database (password hidden).
+        url: DatabaseUrl,
+        /// Why.
+        #[source]
+        source: diesel::ConnectionError,
+    },
+    /// A migration failed.
+    #[error("cannot migrate {url}")]
+    Migrate {
+        /// The database (password hidden).
+        url: DatabaseUrl,
+        /// Why.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    /// The pool could not be built.
+    #[error("cannot build the connection pool for {url}")]
+    Pool {
+        /// The database (password hidden).
+        url: DatabaseUrl,
+        /// Why.
+        #[source]
+        source: diesel::r2d2::PoolError,
+    },
+    /// The SQLite file's folder could not be created.
+    #[error("cannot create the folder of {url}")]
+    Folder {
+        /// The database.
+        url: DatabaseUrl,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The store: a connection pool over one database.
+#[derive(Clone)]
+pub struct DieselStore {
+    pool: Pool,
+    url: DatabaseUrl,
+}
+
+impl std::fmt::Debug for DieselStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DieselStore")
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DieselStore {
+    /// Connects, runs pending migrations, and builds the pool.
+    ///
+    /// # Errors
+    /// [`OpenError`] saying which step failed and why.
+    pub fn open(url: &DatabaseUrl, options: PoolOptions) -> Result<Self, OpenError> {
+        if let DatabaseUrl::Sqlite(path) = url {
+            if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+                std::fs::create_dir_all(folder).map_err(|source| OpenError::Folder {
+                    url: url.clone(),
+                    source,
+                })?;
+            }
+        }
+        migrations::run_pending(url)?;
+        let pool = connection::pool(url, options).map_err(|source| OpenError::Pool {
+            url: url.clone(),
+            source,
+        })?;
+        Ok(Self {
+            pool,
+            url: url.clone(),
+        })
+    }
+
+    /// The database this store uses (password hidden when displayed).
+    pub fn url(&self) -> &DatabaseUrl {
+        &self.url
+    }
+
+    /// Connections open now and how many of them are idle, for metrics.
+    pub fn pool_state(&self) -> (u32, u32) {
+        let state = self.pool.state();
+        (state.connections, state.idle_connections)
+    }
+
+    /// Runs `work` on a pooled connection, translating every failure at the edge.
+    fn with<T>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, Failure>,
+    ) -> StoreResult<T> {
+        let mut conn = self.pool.get().map_err(error::pool_unavailable)?;
+        work(&mut conn).map_err(Failure::into_store)
+    }
+}
+
+impl Store for DieselStore {
+    fn ping(&self) -> StoreResult<()> {
+        self.with(|conn| {
+            diesel::sql_query("SELECT 1").execute(conn)?;
+            Ok(())
+        })
+    }
+}

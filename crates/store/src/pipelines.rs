@@ -1,0 +1,179 @@
+//! [`PipelineStore`] for [`DieselStore`].
+
+use diesel::prelude::*;
+use integrations_domain::{Name, OrgId, Page, Paged, Parameters, Pipeline, PipelineId};
+use integrations_ports::{
+    NewPipeline, PipelineChanges, PipelineRef, PipelineStore, StoreError, StoreResult,
+};
+use time::OffsetDateTime;
+
+use crate::DieselStore;
+use crate::connection::{DbConnection, write};
+use crate::error::{Failure, corrupt};
+use crate::rows::{NewPipelineRow, PipelineRow, timestamp};
+use crate::schema::{attachments, pipelines};
+use crate::templates::{total, window};
+
+/// The org's live pipelines.
+macro_rules! live {
+    ($org:expr) => {
+        pipelines::table
+            .filter(pipelines::org_id.eq($org.as_str()))
+            .filter(pipelines::deleted_at.is_null())
+    };
+}
+
+pub(crate) fn pipeline_ref(id: &str, name: &str) -> Result<PipelineRef, Failure> {
+    Ok(PipelineRef {
+        id: id.parse().map_err(|err| corrupt("pipeline id", err))?,
+        name: Name::parse(name).map_err(|err| corrupt("pipeline name", err))?,
+    })
+}
+
+fn parameters_text(parameters: &Parameters) -> Result<String, Failure> {
+    serde_json::to_string(parameters).map_err(|err| corrupt("pipeline parameters", err))
+}
+
+fn load_pipeline(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: PipelineId,
+) -> Result<Pipeline, Failure> {
+    live!(org)
+        .filter(pipelines::id.eq(id.to_string()))
+        .select(PipelineRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Failure::Store(StoreError::NotFound))?
+        .into_domain()
+}
+
+/// Takes the pipeline's row lock by a no-op update (see `lock_live_template`).
+pub(crate) fn lock_live_pipeline(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: PipelineId,
+) -> Result<(), Failure> {
+    let locked = diesel::update(live!(org).filter(pipelines::id.eq(id.to_string())))
+        .set(pipelines::updated_at.eq(pipelines::updated_at))
+        .execute(conn)?;
+    if locked == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::NotFound.into())
+    }
+}
+
+impl PipelineStore for DieselStore {
+    fn create_pipeline(&self, pipeline: NewPipeline) -> StoreResult<Pipeline> {
+        self.with(|conn| {
+            let row = NewPipelineRow {
+                id: pipeline.id.to_string(),
+                org_id: pipeline.org_id.as_str().to_owned(),
+                name: pipeline.name.as_str().to_owned(),
+                name_key: pipeline.name.unique_key(),
+                description: pipeline.description.map(|d| d.as_str().to_owned()),
+                parameters: parameters_text(&pipeline.parameters)?,
+                created_at: timestamp(pipeline.created_at),
+                updated_at: timestamp(pipeline.created_at),
+            };
+            write(conn, |conn| {
+                diesel::insert_into(pipelines::table)
+                    .values(&row)
+                    .execute(conn)
+                    .map_err(|err| Failure::from(err).unique_means(|| StoreError::NameTaken))?;
+                load_pipeline(conn, &pipeline.org_id, pipeline.id)
+            })
+        })
+    }
+
+    fn pipeline(&self, org: &OrgId, id: PipelineId) -> StoreResult<Pipeline> {
+        self.with(|conn| load_pipeline(conn, org, id))
+    }
+
+    fn pipelines(&self, org: &OrgId, page: Page) -> StoreResult<Paged<Pipeline>> {
+        let (limit, offset) = window(page);
+        self.with(|conn| {
+            let total_rows: i64 = live!(org).count().get_result(conn)?;
+            let rows = live!(org)
+                .order((pipelines::created_at.desc(), pipelines::id.desc()))
+                .limit(limit)
+                .offset(offset)
+                .select(PipelineRow::as_select())
+                .load(conn)?;
+            Ok(Paged {
+                items: rows
+                    .into_iter()
+                    .map(PipelineRow::into_domain)
+                    .collect::<Result<_, _>>()?,
+                total: total(total_rows)?,
+            })
+        })
+    }
+
+    fn update_pipeline(
+        &self,
+        org: &OrgId,
+        id: PipelineId,
+        changes: PipelineChanges,
+    ) -> StoreResult<Pipeline> {
+        self.with(|conn| {
+            let parameters = changes
+                .parameters
+                .as_ref()
+                .map(parameters_text)
+                .transpose()?;
+            write(conn, |conn| {
+                let this = || pipelines::table.filter(pipelines::id.eq(id.to_string()));
+                let updated = diesel::update(live!(org).filter(pipelines::id.eq(id.to_string())))
+                    .set(pipelines::updated_at.eq(timestamp(changes.updated_at)))
+                    .execute(conn)?;
+                if updated == 0 {
+                    return Err(StoreError::NotFound.into());
+                }
+                if let Some(name) = &changes.name {
+                    diesel::update(this())
+                        .set((
+                            pipelines::name.eq(name.as_str()),
+                            pipelines::name_key.eq(name.unique_key()),
+                        ))
+                        .execute(conn)
+                        .map_err(|err| Failure::from(err).unique_means(|| StoreError::NameTaken))?;
+                }
+                if let Some(description) = &changes.description {
+                    diesel::update(this())
+                        .set(
+                            pipelines::description.eq(description
+                                .as_ref()
+                                .map(integrations_domain::Description::as_str)),
+                        )
+                        .execute(conn)?;
+                }
+                if let Some(parameters) = &parameters {
+                    diesel::update(this())
+                        .set(pipelines::parameters.eq(parameters))
+                        .execute(conn)?;
+                }
+                load_pipeline(conn, org, id)
+            })
+        })
+    }
+
+    fn delete_pipeline(&self, org: &OrgId, id: PipelineId, at: OffsetDateTime) -> StoreResult<()> {
+        self.with(|conn| {
+            write(conn, |conn| {
+                let deleted = diesel::update(live!(org).filter(pipelines::id.eq(id.to_string())))
+                    .set(pipelines::deleted_at.eq(Some(timestamp(at))))
+                    .execute(conn)?;
+                if deleted == 0 {
+                    return Err(StoreError::NotFound.into());
+                }
+                diesel::delete(
+                    attachments::table.filter(attachments::pipeline_id.eq(id.to_string())),
+                )
+                .execute(conn)?;
+                Ok(())
+            })
+        })
+    }
+}

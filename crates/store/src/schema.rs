@@ -1,0 +1,65 @@
+//! The tables, as Diesel sees them (hand-written: one schema serves both backends).
+
+diesel::table! {
+    templates (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        name_key -> Text,
+        vendor -> Text,
+        description -> Nullable<Text>,
+        catalog_vendor_key -> Nullable<Text>,
+        catalog_variant_key -> Nullable<Text>,
+        latest_revision -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    revisions (id) {
+        id -> Text,
+        template_id -> Text,
+        org_id -> Text,
+        revision_number -> Integer,
+        config -> Text,
+        delivery_mode -> Text,
+        change_summary -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        restored_from -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    pipelines (id) {
+        id -> Text,
+        org_id -> Text,
+        name -> Text,
+        name_key -> Text,
+        description -> Nullable<Text>,
+        parameters -> Text,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+        deleted_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    attachments (id) {
+        id -> Text,
+        org_id -> Text,
+        pipeline_id -> Text,
+        template_id -> Text,
+        revision_id -> Text,
+        enabled -> Bool,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(revisions -> templates (template_id));
+diesel::joinable!(attachments -> pipelines (pipeline_id));
+diesel::joinable!(attachments -> templates (template_id));
+diesel::allow_tables_to_appear_in_same_query!(templates, revisions, pipelines, attachments);

@@ -1,0 +1,333 @@
+//! [`TemplateStore`] for [`DieselStore`].
+
+use diesel::prelude::*;
+use integrations_domain::{OrgId, Page, Paged, Revision, RevisionNumber, Template, TemplateId};
+use integrations_ports::{
+    NewRevision, NewTemplate, StoreError, StoreResult, TemplateChanges, TemplateStore,
+};
+use time::OffsetDateTime;
+
+use crate::DieselStore;
+use crate::connection::{DbConnection, write};
+use crate::error::Failure;
+use crate::rows::{
+    NewTemplateRow, RevisionRow, TemplateRow, config_text, count, timestamp, to_i32,
+};
+use crate::schema::{attachments, pipelines, revisions, templates};
+
+/// The org's live templates.
+macro_rules! live {
+    ($org:expr) => {
+        templates::table
+            .filter(templates::org_id.eq($org.as_str()))
+            .filter(templates::deleted_at.is_null())
+    };
+}
+
+/// Offsets and limits as SQL takes them.
+pub(crate) fn window(page: Page) -> (i64, i64) {
+    let limit = i64::from(page.limit());
+    // Page offsets are bounded by i64::MAX.
+    let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
+    (limit, offset)
+}
+
+pub(crate) fn total(count: i64) -> Result<u64, Failure> {
+    u64::try_from(count).map_err(|err| crate::error::corrupt("row count", err))
+}
+
+fn load_template(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: TemplateId,
+) -> Result<Template, Failure> {
+    live!(org)
+        .filter(templates::id.eq(id.to_string()))
+        .select(TemplateRow::as_select())
+        .first(conn)
+        .optional()?
+        .ok_or(Failure::Store(StoreError::NotFound))?
+        .into_domain()
+}
+
+/// Takes the template's row lock (PostgreSQL; SQLite's write transaction holds
+/// the whole database) by a no-op update, so that the rest of the transaction
+/// sees the template as it stays until commit.
+pub(crate) fn lock_live_template(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: TemplateId,
+) -> Result<bool, Failure> {
+    let locked = diesel::update(live!(org).filter(templates::id.eq(id.to_string())))
+        .set(templates::updated_at.eq(templates::updated_at))
+        .execute(conn)?;
+    Ok(locked == 1)
+}
+
+fn insert_revision(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    template: TemplateId,
+    number: i32,
+    revision: NewRevision,
+) -> Result<Revision, Failure> {
+    let row = RevisionRow {
+        id: revision.id.to_string(),
+        template_id: template.to_string(),
+        org_id: org.as_str().to_owned(),
+        revision_number: number,
+        config: config_text(&revision.config)?,
+        delivery_mode: revision.delivery_mode.as_str().to_owned(),
+        change_summary: revision.change_summary.map(|s| s.as_str().to_owned()),
+        created_by: revision.created_by.as_str().to_owned(),
+        created_at: timestamp(revision.created_at),
+        restored_from: revision
+            .restored_from
+            .map(|n| to_i32(n.get()))
+            .transpose()?,
+    };
+    diesel::insert_into(revisions::table)
+        .values(&row)
+        .execute(conn)?;
+    row.into_domain()
+}
+
+fn next_revision(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    template: TemplateId,
+    revision: NewRevision,
+) -> Result<Revision, Failure> {
+    let target = live!(org).filter(templates::id.eq(template.to_string()));
+    let bump = (
+        templates::latest_revision.eq(templates::latest_revision + 1),
+        templates::updated_at.eq(timestamp(revision.created_at)),
+    );
+    let bumped = match revision.expected_latest {
+        None => diesel::update(target).set(bump).execute(conn)?,
+        Some(expected) => {
+            diesel::update(target.filter(templates::latest_revision.eq(to_i32(expected)?)))
+                .set(bump)
+                .execute(conn)?
+        }
+    };
+    let latest: Option<i32> = live!(org)
+        .filter(templates::id.eq(template.to_string()))
+        .select(templates::latest_revision)
+        .first(conn)
+        .optional()?;
+    match (bumped, latest) {
+        (1, Some(number)) => insert_revision(conn, org, template, number, revision),
+        (_, Some(latest)) => Err(StoreError::StaleRevision {
+            latest: count(latest)?,
+        }
+        .into()),
+        (_, None) => Err(StoreError::NotFound.into()),
+    }
+}
+
+impl TemplateStore for DieselStore {
+    fn create_template(
+        &self,
+        template: NewTemplate,
+        first_revision: Option<NewRevision>,
+    ) -> StoreResult<(Template, Option<Revision>)> {
+        let org = template.org_id.clone();
+        let id = template.id;
+        let row = NewTemplateRow {
+            id: template.id.to_string(),
+            org_id: template.org_id.as_str().to_owned(),
+            name: template.name.as_str().to_owned(),
+            name_key: template.name.unique_key(),
+            vendor: template.vendor,
+            description: template.description.map(|d| d.as_str().to_owned()),
+            catalog_vendor_key: template.catalog_vendor_key,
+            catalog_variant_key: template.catalog_variant_key,
+            latest_revision: 0,
+            created_at: timestamp(template.created_at),
+            updated_at: timestamp(template.created_at),
+        };
+        self.with(|conn| {
+            write(conn, |conn| {
+                diesel::insert_into(templates::table)
+                    .values(&row)
+                    .execute(conn)
+                    .map_err(|err| Failure::from(err).unique_means(|| StoreError::NameTaken))?;
+                let revision = first_revision
+                    .map(|revision| next_revision(conn, &org, id, revision))
+                    .transpose()?;
+                Ok((load_template(conn, &org, id)?, revision))
+            })
+        })
+    }
+
+    fn template(&self, org: &OrgId, id: TemplateId) -> StoreResult<Template> {
+        self.with(|conn| load_template(conn, org, id))
+    }
+
+    fn templates(&self, org: &OrgId, page: Page) -> StoreResult<Paged<Template>> {
+        let (limit, offset) = window(page);
+        self.with(|conn| {
+            let total_rows: i64 = live!(org).count().get_result(conn)?;
+            let rows = live!(org)
+                .order((templates::created_at.desc(), templates::id.desc()))
+                .limit(limit)
+                .offset(offset)
+                .select(TemplateRow::as_select())
+                .load(conn)?;
+            Ok(Paged {
+                items: rows
+                    .into_iter()
+                    .map(TemplateRow::into_domain)
+                    .collect::<Result<_, _>>()?,
+                total: total(total_rows)?,
+            })
+        })
+    }
+
+    fn update_template(
+        &self,
+        org: &OrgId,
+        id: TemplateId,
+        changes: TemplateChanges,
+    ) -> StoreResult<Template> {
+        self.with(|conn| {
+            write(conn, |conn| {
+                let target = live!(org).filter(templates::id.eq(id.to_string()));
+                let updated_at = templates::updated_at.eq(timestamp(changes.updated_at));
+                let updated = diesel::update(target).set(updated_at).execute(conn)?;
+                if updated == 0 {
+                    return Err(StoreError::NotFound.into());
+                }
+                if let Some(name) = &changes.name {
+                    diesel::update(templates::table.filter(templates::id.eq(id.to_string())))
+                        .set((
+                            templates::name.eq(name.as_str()),
+                            templates::name_key.eq(name.unique_key()),
+                        ))
+                        .execute(conn)
+                        .map_err(|err| Failure::from(err).unique_means(|| StoreError::NameTaken))?;
+                }
+                if let Some(description) = &changes.description {
+                    diesel::update(templates::table.filter(templates::id.eq(id.to_string())))
+                        .set(
+                            templates::description.eq(description
+                                .as_ref()
+                                .map(integrations_domain::Description::as_str)),
+                        )
+                        .execute(conn)?;
+                }
+                load_template(conn, org, id)
+            })
+        })
+    }
+
+    fn delete_template(&self, org: &OrgId, id: TemplateId, at: OffsetDateTime) -> StoreResult<()> {
+        self.with(|conn| {
+            write(conn, |conn| {
+                let deleted = diesel::update(live!(org).filter(templates::id.eq(id.to_string())))
+                    .set(templates::deleted_at.eq(Some(timestamp(at))))
+                    .execute(conn)?;
+                if deleted == 0 {
+                    return Err(StoreError::NotFound.into());
+                }
+                let users: Vec<(String, String)> = attachments::table
+                    .inner_join(pipelines::table)
+                    .filter(attachments::template_id.eq(id.to_string()))
+                    .filter(pipelines::deleted_at.is_null())
+                    .order(pipelines::name_key.asc())
+                    .select((pipelines::id, pipelines::name))
+                    .load(conn)?;
+                if users.is_empty() {
+                    return Ok(());
+                }
+                let users = users
+                    .into_iter()
+                    .map(|(id, name)| crate::pipelines::pipeline_ref(&id, &name))
+                    .collect::<Result<_, _>>()?;
+                // Returning an error rolls the soft delete back.
+                Err(StoreError::TemplateInUse(users).into())
+            })
+        })
+    }
+
+    fn create_revision(
+        &self,
+        org: &OrgId,
+        template: TemplateId,
+        revision: NewRevision,
+    ) -> StoreResult<Revision> {
+        self.with(|conn| write(conn, |conn| next_revision(conn, org, template, revision)))
+    }
+
+    fn revision(
+        &self,
+        org: &OrgId,
+        template: TemplateId,
+        number: RevisionNumber,
+    ) -> StoreResult<Revision> {
+        self.with(|conn| {
+            revisions::table
+                .inner_join(templates::table)
+                .filter(templates::org_id.eq(org.as_str()))
+                .filter(templates::deleted_at.is_null())
+                .filter(revisions::template_id.eq(template.to_string()))
+                .filter(revisions::revision_number.eq(to_i32(number.get())?))
+                .select(RevisionRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(Failure::Store(StoreError::NotFound))?
+                .into_domain()
+        })
+    }
+
+    fn revisions(
+        &self,
+        org: &OrgId,
+        template: TemplateId,
+        page: Page,
+    ) -> StoreResult<Paged<Revision>> {
+        let (limit, offset) = window(page);
+        self.with(|conn| {
+            let latest: i32 = live!(org)
+                .filter(templates::id.eq(template.to_string()))
+                .select(templates::latest_revision)
+                .first(conn)
+                .optional()?
+                .ok_or(Failure::Store(StoreError::NotFound))?;
+            let rows = revisions::table
+                .filter(revisions::template_id.eq(template.to_string()))
+                .order(revisions::revision_number.desc())
+                .limit(limit)
+                .offset(offset)
+                .select(RevisionRow::as_select())
+                .load(conn)?;
+            Ok(Paged {
+                items: rows
+                    .into_iter()
+                    .map(RevisionRow::into_domain)
+                    .collect::<Result<_, _>>()?,
+                total: u64::from(count(latest)?),
+            })
+        })
+    }
+
+    fn latest_revision(&self, org: &OrgId, template: TemplateId) -> StoreResult<Option<Revision>> {
+        self.with(|conn| {
+            let latest: i32 = live!(org)
+                .filter(templates::id.eq(template.to_string()))
+                .select(templates::latest_revision)
+                .first(conn)
+                .optional()?
+                .ok_or(Failure::Store(StoreError::NotFound))?;
+            revisions::table
+                .filter(revisions::template_id.eq(template.to_string()))
+                .filter(revisions::revision_number.eq(latest))
+                .select(RevisionRow::as_select())
+                .first(conn)
+                .optional()?
+                .map(RevisionRow::into_domain)
+                .transpose()
+        })
+    }
+}

@@ -1,0 +1,75 @@
+//! The storage contract: every port method and every documented error, on
+//! SQLite always and on PostgreSQL wherever it is reachable. Each test gets a
+//! database of its own.
+
+#![expect(
+    clippy::expect_used,
+    clippy::many_single_char_names,
+    reason = "tests: a broken fixture must fail the test at once; a, b, t, u, p read best"
+)]
+
+mod attachments;
+mod outage;
+mod pipelines;
+mod revisions;
+mod schema;
+mod support;
+mod templates;
+
+use integrations_testing::backend_tests;
+
+use attachments::*;
+use pipelines::*;
+use revisions::*;
+use schema::*;
+use templates::*;
+
+backend_tests!(
+    // templates
+    creates_and_reads_a_template,
+    names_are_unique_per_org_case_insensitively,
+    lists_templates_newest_first_in_windows,
+    updates_name_and_description,
+    soft_delete_hides_the_template_and_keeps_the_row,
+    other_orgs_see_nothing,
+    // revisions
+    revisions_are_numbered_from_one_and_move_updated_at,
+    configs_are_stored_without_loss,
+    reads_revisions_by_number_and_in_pages,
+    expected_latest_guards_against_stale_writes,
+    concurrent_revision_creates_are_gapless,
+    install_creates_template_and_first_revision_atomically,
+    // pipelines
+    pipelines_round_trip_with_parameters,
+    pipeline_names_are_unique_and_deletes_are_soft,
+    // attachments
+    attaches_reads_repins_and_detaches,
+    attach_reports_each_bad_reference,
+    a_template_in_use_cannot_be_deleted,
+    deleting_a_pipeline_removes_its_attachments,
+    attach_and_delete_never_leave_a_dangling_attachment,
+    // schema
+    migrations_round_trip,
+    revisions_refuse_update_and_delete_in_the_database,
+    every_foreign_key_is_indexed,
+    timestamps_are_utc_to_the_microsecond,
+);
+
+mod outage_tests {
+    use super::outage;
+
+    #[test]
+    fn sqlite_write_lock_timeout_is_unavailable() {
+        outage::sqlite_write_lock_timeout_is_unavailable();
+    }
+
+    #[test]
+    fn postgres_gone_is_unavailable_quickly() {
+        outage::postgres_gone_is_unavailable_quickly();
+    }
+
+    #[test]
+    fn unreachable_server_fails_to_open_quickly() {
+        outage::unreachable_server_fails_to_open_quickly();
+    }
+}

@@ -1,0 +1,112 @@
+use integrations_domain::{Page, Parameters};
+use integrations_ports::{PipelineChanges, PipelineStore, StoreError};
+use integrations_testing::TestDb;
+use serde_json::json;
+
+use crate::support::{Raw, name, new_pipeline, org, store, tick};
+
+pub fn pipelines_round_trip_with_parameters(db: &TestDb) {
+    let store = store(db);
+    let a = org("org_a");
+    let new = new_pipeline(
+        &a,
+        "Web",
+        json!({ "ga4_measurement_id": "G-1", "batch": 25, "ratio": 0.5, "debug": false }),
+    );
+    let created = store.create_pipeline(new.clone()).expect("created");
+    assert_eq!(created.parameters, new.parameters);
+    assert_eq!(store.pipeline(&a, new.id).expect("found"), created);
+    assert!(matches!(
+        store.pipeline(&org("org_b"), new.id),
+        Err(StoreError::NotFound)
+    ));
+
+    let replaced: Parameters = serde_json::from_value(json!({ "only": "this" })).expect("valid");
+    let at = tick();
+    let updated = store
+        .update_pipeline(
+            &a,
+            new.id,
+            PipelineChanges {
+                name: None,
+                description: Some(Some(
+                    integrations_domain::Description::parse("d").expect("valid"),
+                )),
+                parameters: Some(replaced.clone()),
+                updated_at: at,
+            },
+        )
+        .expect("updated");
+    assert_eq!(
+        updated.parameters, replaced,
+        "parameters are replaced whole"
+    );
+    assert_eq!(updated.updated_at, at);
+    assert_eq!(updated.name.as_str(), "Web");
+
+    store
+        .create_pipeline(new_pipeline(&a, "App", json!({})))
+        .expect("created");
+    let listed = store.pipelines(&a, Page::default()).expect("listed");
+    assert_eq!(listed.total, 2);
+    assert_eq!(listed.items[0].name.as_str(), "App", "newest first");
+    let elsewhere = PipelineChanges {
+        name: Some(name("X")),
+        description: None,
+        parameters: None,
+        updated_at: tick(),
+    };
+    assert!(matches!(
+        store.update_pipeline(&org("org_b"), new.id, elsewhere),
+        Err(StoreError::NotFound)
+    ));
+}
+
+pub fn pipeline_names_are_unique_and_deletes_are_soft(db: &TestDb) {
+    let store = store(db);
+    let a = org("org_a");
+    let web = store
+        .create_pipeline(new_pipeline(&a, "Web", json!({})))
+        .expect("created");
+    let app = store
+        .create_pipeline(new_pipeline(&a, "App", json!({})))
+        .expect("created");
+    assert!(matches!(
+        store.create_pipeline(new_pipeline(&a, "WEB", json!({}))),
+        Err(StoreError::NameTaken)
+    ));
+    let rename = PipelineChanges {
+        name: Some(name("web")),
+        description: None,
+        parameters: None,
+        updated_at: tick(),
+    };
+    assert!(matches!(
+        store.update_pipeline(&a, app.id, rename),
+        Err(StoreError::NameTaken)
+    ));
+    assert!(matches!(
+        store.delete_pipeline(&org("org_b"), web.id, tick()),
+        Err(StoreError::NotFound)
+    ));
+    store.delete_pipeline(&a, web.id, tick()).expect("deleted");
+    assert!(matches!(
+        store.pipeline(&a, web.id),
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.delete_pipeline(&a, web.id, tick()),
+        Err(StoreError::NotFound)
+    ));
+    assert!(
+        store
+            .create_pipeline(new_pipeline(&a, "Web", json!({})))
+            .is_ok(),
+        "the name is free again"
+    );
+    let mut raw = Raw::connect(db);
+    assert_eq!(
+        raw.count("SELECT COUNT(*) AS n FROM pipelines WHERE deleted_at IS NOT NULL"),
+        1
+    );
+}
