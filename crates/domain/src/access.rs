@@ -5,6 +5,8 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
+use crate::name::{OrgId, UserId};
+
 /// A caller's role within its organisation, carried in the token's `role` claim.
 ///
 /// The human roles are ordered `Owner > Admin > Editor > Viewer`; "X or above"
@@ -91,6 +93,24 @@ impl Action {
             Self::Administer => "the admin role or above",
             Self::ReadSecrets => "the service role",
         }
+    }
+}
+
+/// Who is calling: the verified claims of a bearer token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller {
+    /// The organisation every query of the request is scoped to.
+    pub org: OrgId,
+    /// The user (recorded as `created_by`).
+    pub user: UserId,
+    /// What the caller may do.
+    pub role: Role,
+}
+
+impl Caller {
+    /// Whether the caller's role permits `action` (see [`Role::can`]).
+    pub const fn can(&self, action: Action) -> bool {
+        self.role.can(action)
     }
 }
 

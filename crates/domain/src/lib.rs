@@ -62,7 +62,7 @@ pub mod secrets;
 pub mod substitution;
 pub mod validate;
 
-pub use access::{Action, Role};
+pub use access::{Action, Caller, Role};
 pub use id::{AttachmentId, AuditId, IdError, PipelineId, RevisionId, TemplateId};
 pub use json_path::JsonPath;
 pub use model::{Attachment, Page, PageError, Paged, Pipeline, Revision, Template};

@@ -13,10 +13,12 @@
 //! cannot be reached now becomes [`StoreError::Unavailable`], quickly, never a
 //! hang.
 
+mod auth;
 mod error;
 mod store;
 mod system;
 
+pub use auth::{AuthError, TokenVerifier};
 pub use error::{PipelineRef, StoreError, StoreResult};
 pub use store::{
     AttachmentChanges, AttachmentStore, NewAttachment, NewPipeline, NewRevision, NewTemplate,

@@ -323,7 +323,9 @@ pub trait AttachmentStore {
 }
 
 /// Everything the application needs from storage.
-pub trait Store: TemplateStore + PipelineStore + AttachmentStore + Send + Sync {
+pub trait Store:
+    TemplateStore + PipelineStore + AttachmentStore + Send + Sync + std::fmt::Debug
+{
     /// Checks that the database answers (for readiness probes).
     ///
     /// # Errors

@@ -89,14 +89,6 @@ impl DieselStore {
     /// # Errors
     /// [`OpenError`] saying which step failed and why.
     pub fn open(url: &DatabaseUrl, options: PoolOptions) -> Result<Self, OpenError> {
-        if let DatabaseUrl::Sqlite(path) = url {
-            if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-                std::fs::create_dir_all(folder).map_err(|source| OpenError::Folder {
-                    url: url.clone(),
-                    source,
-                })?;
-            }
-        }
         migrations::run_pending(url)?;
         let pool = connection::pool(url, options).map_err(|source| OpenError::Pool {
             url: url.clone(),

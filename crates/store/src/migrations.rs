@@ -31,6 +31,14 @@ fn locked(
     url: &DatabaseUrl,
     step: impl FnOnce(&mut dyn MigrationStep) -> Result<Versions, BoxError>,
 ) -> Result<Versions, OpenError> {
+    if let DatabaseUrl::Sqlite(path) = url {
+        if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(folder).map_err(|source| OpenError::Folder {
+                url: url.clone(),
+                source,
+            })?;
+        }
+    }
     let mut conn = establish(url).map_err(|source| OpenError::Connect {
         url: url.clone(),
         source,

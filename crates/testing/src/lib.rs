@@ -19,7 +19,7 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use diesel::connection::SimpleConnection;
-use diesel::{Connection, PgConnection};
+use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 
 /// The server the PostgreSQL half runs against when `TEST_DATABASE_URL` is unset.
 pub const DEFAULT_POSTGRES_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
@@ -117,6 +117,33 @@ impl TestDb {
                 .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
                 .expect("DROP DATABASE");
         }
+    }
+
+    /// Runs `sql` on a direct connection and returns its single text column,
+    /// for tests that must look at what the database itself holds.
+    ///
+    /// # Panics
+    /// When the connection or the query fails.
+    pub fn texts(&self, sql: &str) -> Vec<String> {
+        #[derive(QueryableByName)]
+        struct Row {
+            #[diesel(sql_type = diesel::sql_types::Text)]
+            value: String,
+        }
+        let query = diesel::sql_query(sql);
+        let rows: Vec<Row> = match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let mut conn = SqliteConnection::establish(path).expect("a direct SQLite connection");
+                query.load(&mut conn)
+            }
+            Backend::Postgres => {
+                let mut conn = PgConnection::establish(&self.url).expect("a direct PostgreSQL connection");
+                query.load(&mut conn)
+            }
+        }
+        .expect("the query runs");
+        rows.into_iter().map(|r| r.value).collect()
     }
 
     /// The folder holding the SQLite file (SQLite only).

@@ -1,0 +1,190 @@
+//! The application's error type.
+//!
+//! # Error policy
+//!
+//! - `domain` returns small typed errors per rule (`TextError`, `ConfigProblem`…).
+//! - `ports` define [`StoreError`], the contract of every storage adapter.
+//! - `app` (this crate) turns both into [`AppError`]: one variant per outcome a
+//!   client can act on, each mapping to exactly one HTTP status and error code
+//!   in the `http` crate. Validation collects *every* problem into one
+//!   [`AppError::Invalid`].
+//! - `Unavailable` and `Internal` carry their cause chain for the log; clients
+//!   see only a fixed message.
+//! - The binary uses `anyhow` for start-up failures, with context per step.
+
+use integrations_domain::Action;
+use integrations_ports::{AuthError, PipelineRef, StoreError};
+
+/// A boxed error with its source chain.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// One invalid input value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FieldProblem {
+    /// The field, as a JSON path from the request body (`name`, `config.pixel_id`).
+    pub field: String,
+    /// A short machine-readable code (`required`, `too_long`, `invalid_type`…).
+    pub problem: &'static str,
+    /// What is wrong, for humans (never a secret).
+    pub message: String,
+}
+
+impl FieldProblem {
+    /// A problem with `field`.
+    pub fn new(
+        field: impl Into<String>,
+        problem: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            field: field.into(),
+            problem,
+            message: message.into(),
+        }
+    }
+}
+
+/// Which kind of object a name clash is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NamedKind {
+    /// An integration template.
+    Template,
+    /// A pipeline.
+    Pipeline,
+}
+
+/// What a use case can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No valid bearer token.
+    #[error(transparent)]
+    Unauthenticated(#[from] AuthError),
+    /// The caller's role does not permit the action.
+    #[error("this action needs {}", .0.requirement())]
+    Forbidden(Action),
+    /// No such object in the caller's org.
+    #[error("not found")]
+    NotFound,
+    /// Well-formed input with invalid values; every problem is listed.
+    #[error("the request has {} invalid value(s)", .0.len())]
+    Invalid(Vec<FieldProblem>),
+    /// The name is used by another live object of the org.
+    #[error("{} named '{name}' already exists", match .kind { NamedKind::Template => "an integration template", NamedKind::Pipeline => "a pipeline" })]
+    NameTaken {
+        /// What kind of object.
+        kind: NamedKind,
+        /// The name asked for.
+        name: String,
+    },
+    /// The template is pinned by these pipelines.
+    #[error("the integration template is still attached to {} pipeline(s); detach it first", .0.len())]
+    TemplateInUse(Vec<PipelineRef>),
+    /// The template is already attached to the pipeline.
+    #[error("the integration template is already attached to this pipeline")]
+    AlreadyAttached,
+    /// The caller's view of the template is out of date.
+    #[error("the latest revision is {latest}")]
+    StaleRevision {
+        /// The current latest revision number.
+        latest: u32,
+    },
+    /// The database cannot be reached now.
+    #[error("the database is unavailable")]
+    Unavailable(#[source] BoxError),
+    /// A bug or a broken invariant.
+    #[error("internal error")]
+    Internal(#[source] BoxError),
+}
+
+impl AppError {
+    /// A single-field validation failure.
+    pub fn invalid(
+        field: impl Into<String>,
+        problem: &'static str,
+        message: impl Into<String>,
+    ) -> Self {
+        Self::Invalid(vec![FieldProblem::new(field, problem, message)])
+    }
+
+    /// A store error where a name clash means `kind` named `name`.
+    pub(crate) fn naming(kind: NamedKind, name: &str) -> impl FnOnce(StoreError) -> Self {
+        move |err| match err {
+            StoreError::NameTaken => Self::NameTaken {
+                kind,
+                name: name.to_owned(),
+            },
+            other => other.into(),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::NotFound => Self::NotFound,
+            StoreError::UnknownReference { field } => Self::invalid(
+                field,
+                "not_found",
+                format!("{field} does not name an object of this organisation"),
+            ),
+            StoreError::RevisionOfAnotherTemplate => Self::invalid(
+                "revision_id",
+                "wrong_template",
+                "revision_id is a revision of another integration template",
+            ),
+            StoreError::NameTaken => Self::Internal("an unexpected name clash".into()),
+            StoreError::TemplateInUse(pipelines) => Self::TemplateInUse(pipelines),
+            StoreError::AlreadyAttached => Self::AlreadyAttached,
+            StoreError::StaleRevision { latest } => Self::StaleRevision { latest },
+            StoreError::Unavailable(cause) => Self::Unavailable(cause),
+            StoreError::Unexpected(cause) => Self::Internal(cause),
+        }
+    }
+}
+
+/// Collects every problem of an input before failing.
+#[derive(Debug, Default)]
+pub(crate) struct Problems(Vec<FieldProblem>);
+
+impl Problems {
+    /// Records the error of `result` against `field`, returning the value if any.
+    pub(crate) fn check<T, E: std::fmt::Display + Coded>(
+        &mut self,
+        field: &str,
+        result: Result<T, E>,
+    ) -> Option<T> {
+        result
+            .map_err(|err| {
+                self.0.push(FieldProblem::new(
+                    field,
+                    err.code(),
+                    format!("{field} {err}"),
+                ));
+            })
+            .ok()
+    }
+
+    pub(crate) fn push(&mut self, problem: FieldProblem) {
+        self.0.push(problem);
+    }
+
+    /// `Ok` when nothing was recorded.
+    pub(crate) fn finish(self) -> Result<(), AppError> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(AppError::Invalid(self.0))
+        }
+    }
+}
+
+/// Errors with a short machine-readable code.
+pub(crate) trait Coded {
+    fn code(&self) -> &'static str;
+}
+
+impl Coded for integrations_domain::TextError {
+    fn code(&self) -> &'static str {
+        integrations_domain::TextError::code(*self)
+    }
+}

@@ -1,0 +1,78 @@
+//! The use cases of the Integrations Management API.
+//!
+//! Every use case takes the [`Caller`] first and checks its role before
+//! anything else, then finds the objects it addresses (scoped to the caller's
+//! org), then validates its input, then runs one atomic store step. The HTTP
+//! adapter calls them in that order too, so a request is answered by the
+//! first check it fails: authenticate (401) → role (403) → find (404) →
+//! validate (400/422).
+//!
+//! Use cases are synchronous: the HTTP adapter runs them off its async
+//! executor, in one place.
+
+mod error;
+mod revisions;
+mod templates;
+
+use std::sync::Arc;
+
+use integrations_domain::{Action, Caller};
+use integrations_ports::{Clock, IdGenerator, Store, TokenVerifier};
+
+pub use error::{AppError, BoxError, FieldProblem, NamedKind};
+pub use revisions::CreateRevision;
+pub use templates::{CreateTemplate, UpdateTemplate};
+
+/// The application: its ports, and the use cases as methods.
+#[derive(Debug, Clone)]
+pub struct App {
+    store: Arc<dyn Store>,
+    tokens: Arc<dyn TokenVerifier>,
+    clock: Arc<dyn Clock>,
+    ids: Arc<dyn IdGenerator>,
+}
+
+impl App {
+    /// Wires the application to its adapters.
+    pub fn new(
+        store: Arc<dyn Store>,
+        tokens: Arc<dyn TokenVerifier>,
+        clock: Arc<dyn Clock>,
+        ids: Arc<dyn IdGenerator>,
+    ) -> Self {
+        Self {
+            store,
+            tokens,
+            clock,
+            ids,
+        }
+    }
+
+    /// The caller a bearer token speaks for.
+    ///
+    /// # Errors
+    /// [`AppError::Unauthenticated`].
+    pub fn authenticate(&self, token: &str) -> Result<Caller, AppError> {
+        Ok(self.tokens.verify(token)?)
+    }
+
+    /// Checks the caller's role.
+    ///
+    /// # Errors
+    /// [`AppError::Forbidden`] when the role does not permit `action`.
+    pub fn authorize(&self, caller: &Caller, action: Action) -> Result<(), AppError> {
+        if caller.can(action) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden(action))
+        }
+    }
+
+    /// Whether the database answers, for readiness probes.
+    ///
+    /// # Errors
+    /// [`AppError::Unavailable`] when it does not.
+    pub fn ready(&self) -> Result<(), AppError> {
+        Ok(self.store.ping()?)
+    }
+}

@@ -1,0 +1,166 @@
+//! Use cases of integration templates (SPEC §4).
+
+use integrations_domain::{
+    Action, Caller, Description, Name, Page, Paged, Template, TemplateId, catalog,
+};
+use integrations_ports::{NewTemplate, TemplateChanges};
+
+use crate::App;
+use crate::error::{AppError, FieldProblem, NamedKind, Problems};
+
+/// The input of "create a template".
+#[derive(Debug, Clone)]
+pub struct CreateTemplate {
+    /// The display name (trimmed, 1–200 characters, unique in the org).
+    pub name: String,
+    /// A catalog vendor key.
+    pub vendor: String,
+    /// Free text, at most 2,000 characters.
+    pub description: Option<String>,
+}
+
+/// The input of "update a template"; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateTemplate {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new description; `Some(None)` clears it.
+    pub description: Option<Option<String>>,
+}
+
+pub(crate) fn parse_template_id(raw: &str) -> Result<TemplateId, AppError> {
+    TemplateId::parse(raw).map_err(|_| AppError::NotFound)
+}
+
+fn description(problems: &mut Problems, raw: Option<&str>) -> Option<Description> {
+    raw.and_then(|text| problems.check("description", Description::parse(text)))
+}
+
+impl App {
+    /// One template, after checking that the caller may perform `action`.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound` for a malformed id, another org's or a deleted template.
+    pub fn find_template(
+        &self,
+        caller: &Caller,
+        action: Action,
+        id: &str,
+    ) -> Result<Template, AppError> {
+        self.authorize(caller, action)?;
+        let id = parse_template_id(id)?;
+        Ok(self.store.template(&caller.org, id)?)
+    }
+
+    /// A page of the org's templates, newest first.
+    ///
+    /// # Errors
+    /// `Forbidden`, `Unavailable`.
+    pub fn list_templates(&self, caller: &Caller, page: Page) -> Result<Paged<Template>, AppError> {
+        self.authorize(caller, Action::Read)?;
+        Ok(self.store.templates(&caller.org, page)?)
+    }
+
+    /// Creates a template without revisions.
+    ///
+    /// # Errors
+    /// `Forbidden`; `Invalid` listing every bad field (name, vendor,
+    /// description); `NameTaken`.
+    pub fn create_template(
+        &self,
+        caller: &Caller,
+        input: CreateTemplate,
+    ) -> Result<Template, AppError> {
+        self.authorize(caller, Action::Edit)?;
+        let mut problems = Problems::default();
+        let name = problems.check("name", Name::parse(&input.name));
+        if catalog::vendor(&input.vendor).is_none() {
+            problems.push(unknown_vendor(&input.vendor));
+        }
+        let description = description(&mut problems, input.description.as_deref());
+        problems.finish()?;
+        let Some(name) = name else {
+            return Err(AppError::Internal("a checked name is missing".into()));
+        };
+        let new = NewTemplate {
+            id: TemplateId::from_ulid(self.ids.ulid()),
+            org_id: caller.org.clone(),
+            name: name.clone(),
+            vendor: input.vendor,
+            description,
+            catalog_vendor_key: None,
+            catalog_variant_key: None,
+            created_at: self.clock.now(),
+        };
+        let (template, _) = self
+            .store
+            .create_template(new, None)
+            .map_err(AppError::naming(NamedKind::Template, name.as_str()))?;
+        Ok(template)
+    }
+
+    /// Changes a template's name and/or description.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound`; `Invalid` when neither field is given or a
+    /// value is bad; `NameTaken`.
+    pub fn update_template(
+        &self,
+        caller: &Caller,
+        id: TemplateId,
+        input: UpdateTemplate,
+    ) -> Result<Template, AppError> {
+        self.authorize(caller, Action::Edit)?;
+        if input.name.is_none() && input.description.is_none() {
+            return Err(AppError::invalid(
+                "body",
+                "empty_update",
+                "give a name, a description, or both",
+            ));
+        }
+        let mut problems = Problems::default();
+        let name = input
+            .name
+            .and_then(|raw| problems.check("name", Name::parse(&raw)));
+        let description = input
+            .description
+            .map(|d| description(&mut problems, d.as_deref()));
+        problems.finish()?;
+        let shown_name = name
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default();
+        let changes = TemplateChanges {
+            name,
+            description,
+            updated_at: self.clock.now(),
+        };
+        self.store
+            .update_template(&caller.org, id, changes)
+            .map_err(AppError::naming(NamedKind::Template, &shown_name))
+    }
+
+    /// Soft-deletes a template that no pipeline uses.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound`; `TemplateInUse` naming the pipelines.
+    pub fn delete_template(&self, caller: &Caller, id: TemplateId) -> Result<(), AppError> {
+        self.authorize(caller, Action::Administer)?;
+        Ok(self
+            .store
+            .delete_template(&caller.org, id, self.clock.now())?)
+    }
+}
+
+pub(crate) fn unknown_vendor(vendor: &str) -> FieldProblem {
+    let known: Vec<&str> = catalog::vendors().iter().map(|v| v.key.as_str()).collect();
+    FieldProblem::new(
+        "vendor",
+        "unknown_vendor",
+        format!(
+            "vendor '{}' is not in the integration catalog; known vendors: {}",
+            vendor.chars().take(64).collect::<String>(),
+            known.join(", ")
+        ),
+    )
+}

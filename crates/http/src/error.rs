@@ -1,0 +1,271 @@
+//! The one error shape of every response (SPEC §2), and its mapping from
+//! [`AppError`]. Framework-made errors (unknown route, wrong method, payload
+//! too large, unreadable path) are rewritten into the same shape by
+//! [`rewrite_framework_errors`].
+
+use std::fmt;
+
+use actix_web::body::BoxBody;
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpResponse, ResponseError};
+use integrations_app::{AppError, NamedKind};
+use integrations_ports::AuthError;
+use serde::Serialize;
+
+/// Seconds a client should wait before retrying after a 503.
+const RETRY_AFTER_SECONDS: &str = "2";
+
+/// One entry of `error.details`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Detail {
+    /// A JSON path into the request (`name`, `config.pixel_id`).
+    pub field: String,
+    /// A short machine-readable code.
+    pub problem: String,
+    /// What is wrong, for humans.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    /// For `TEMPLATE_IN_USE`: the pipeline that pins the template.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline_id: Option<String>,
+    /// For `TEMPLATE_IN_USE`: that pipeline's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline_name: Option<String>,
+}
+
+impl Detail {
+    fn new(field: impl Into<String>, problem: impl Into<String>, message: Option<String>) -> Self {
+        Self {
+            field: field.into(),
+            problem: problem.into(),
+            message,
+            pipeline_id: None,
+            pipeline_name: None,
+        }
+    }
+}
+
+/// An error response: status, code, message, details.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+    details: Vec<Detail>,
+}
+
+#[derive(Serialize)]
+struct Envelope<'a> {
+    error: Body<'a>,
+}
+
+#[derive(Serialize)]
+struct Body<'a> {
+    code: &'a str,
+    message: &'a str,
+    #[serde(skip_serializing_if = "<[Detail]>::is_empty")]
+    details: &'a [Detail],
+}
+
+/// Marks responses that already have the error shape, so the rewrite leaves them be.
+#[derive(Clone, Copy)]
+struct Shaped;
+
+impl ApiError {
+    /// An error with no details.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            code,
+            message: message.into(),
+            details: Vec::new(),
+        }
+    }
+
+    /// Adds details.
+    #[must_use]
+    pub fn with_details(mut self, details: Vec<Detail>) -> Self {
+        self.details = details;
+        self
+    }
+
+    /// 400 `INVALID_REQUEST` about one field.
+    pub fn invalid_request(field: Option<&str>, problem: &str, message: impl Into<String>) -> Self {
+        let message = message.into();
+        let details = field
+            .map(|f| vec![Detail::new(f, problem, Some(message.clone()))])
+            .unwrap_or_default();
+        Self::new(StatusCode::BAD_REQUEST, "INVALID_REQUEST", message).with_details(details)
+    }
+
+    /// 404 `NOT_FOUND`.
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            "no such object in your organisation",
+        )
+    }
+
+    /// 500 `INTERNAL`, logging the cause chain (the response says nothing more).
+    pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
+        tracing::error!(error = %chain(cause), "internal error");
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
+    }
+
+    /// The HTTP status.
+    pub const fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+/// "outer: inner: innermost", for logs.
+fn chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+impl fmt::Display for ApiError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        self.status
+    }
+
+    fn error_response(&self) -> HttpResponse<BoxBody> {
+        let mut response = HttpResponse::build(self.status);
+        match self.code {
+            "MISSING_TOKEN" => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
+            }
+            "INVALID_TOKEN" | "EXPIRED_TOKEN" => {
+                response.insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
+            }
+            "UNAVAILABLE" => {
+                response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
+            }
+            _ => {}
+        }
+        let mut response = response.json(Envelope {
+            error: Body {
+                code: self.code,
+                message: &self.message,
+                details: &self.details,
+            },
+        });
+        response.extensions_mut().insert(Shaped);
+        response
+    }
+}
+
+impl From<AppError> for ApiError {
+    fn from(err: AppError) -> Self {
+        let status = |s: StatusCode, code: &'static str| Self::new(s, code, err.to_string());
+        match &err {
+            AppError::Unauthenticated(auth) => {
+                let code = match auth {
+                    AuthError::Missing => "MISSING_TOKEN",
+                    AuthError::Invalid(_) => "INVALID_TOKEN",
+                    AuthError::Expired => "EXPIRED_TOKEN",
+                };
+                status(StatusCode::UNAUTHORIZED, code)
+            }
+            AppError::Forbidden(_) => status(StatusCode::FORBIDDEN, "FORBIDDEN"),
+            AppError::NotFound => Self::not_found(),
+            AppError::Invalid(problems) => {
+                let message = match problems.as_slice() {
+                    [one] => one.message.clone(),
+                    many => format!("{} invalid values: see details", many.len()),
+                };
+                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", message).with_details(
+                    problems
+                        .iter()
+                        .map(|p| Detail::new(&p.field, p.problem, Some(p.message.clone())))
+                        .collect(),
+                )
+            }
+            AppError::NameTaken { kind, .. } => {
+                let field = match kind {
+                    NamedKind::Template | NamedKind::Pipeline => "name",
+                };
+                status(StatusCode::CONFLICT, "NAME_TAKEN").with_details(vec![Detail::new(field, "taken", None)])
+            }
+            AppError::TemplateInUse(pipelines) => status(StatusCode::CONFLICT, "TEMPLATE_IN_USE")
+                .with_details(
+                    pipelines
+                        .iter()
+                        .map(|p| Detail {
+                            pipeline_id: Some(p.id.to_string()),
+                            pipeline_name: Some(p.name.to_string()),
+                            ..Detail::new("pipelines", "attached", None)
+                        })
+                        .collect(),
+                ),
+            AppError::AlreadyAttached => status(StatusCode::CONFLICT, "ALREADY_ATTACHED"),
+            AppError::StaleRevision { latest } => Self::new(
+                StatusCode::PRECONDITION_FAILED,
+                "PRECONDITION_FAILED",
+                format!("the latest revision is {latest}: re-read it and base your change on it"),
+            ),
+            AppError::Unavailable(cause) => {
+                tracing::warn!(error = %chain(cause.as_ref()), "database unavailable");
+                Self::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "UNAVAILABLE",
+                    "the database is unavailable; retry shortly",
+                )
+            }
+            AppError::Internal(cause) => Self::internal(cause.as_ref()),
+        }
+    }
+}
+
+/// Rewrites an error response the framework made by itself (no route, wrong
+/// method, payload too large, unreadable path or query) into the error shape.
+///
+/// # Errors
+/// Never; the signature is the one `ErrorHandlers` wants.
+pub fn rewrite_framework_errors<B>(
+    response: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    if response.response().extensions().get::<Shaped>().is_some() {
+        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
+    }
+    let status = response.status();
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => ("NOT_FOUND", "no such route"),
+        StatusCode::METHOD_NOT_ALLOWED => ("METHOD_NOT_ALLOWED", "this method is not allowed on this route"),
+        StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "the request body is larger than 1 MiB"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("UNSUPPORTED_MEDIA_TYPE", "the request body must be application/json"),
+        s if s.is_server_error() => ("INTERNAL", "internal error"),
+        _ => ("INVALID_REQUEST", "the request could not be read"),
+    };
+    let allow = response.headers().get(header::ALLOW).cloned();
+    let (request, _) = response.into_parts();
+    let mut rewritten = ApiError::new(status, code, message).error_response();
+    if let Some(allow) = allow {
+        rewritten.headers_mut().insert(header::ALLOW, allow);
+    }
+    Ok(ErrorHandlerResponse::Response(
+        ServiceResponse::new(request, rewritten).map_into_right_body(),
+    ))
+}
+
+/// The `Allow` header value for a 405.
+pub(crate) fn allow(methods: &'static str) -> HeaderValue {
+    HeaderValue::from_static(methods)
+}
+

@@ -1,0 +1,164 @@
+//! Reading requests: the caller, JSON bodies, query strings; and running use
+//! cases off the async executor.
+
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, web};
+use integrations_app::{App, AppError};
+use integrations_domain::{Caller, Page, PageError};
+use integrations_ports::AuthError;
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+
+/// The authenticated caller of a request (401 otherwise).
+#[derive(Debug, Clone)]
+pub struct Authenticated(pub Caller);
+
+fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
+    let value = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .ok_or(AuthError::Missing)?
+        .to_str()
+        .map_err(|_| AuthError::Invalid("the Authorization header is not text".into()))?;
+    let (scheme, token) = value
+        .split_once(' ')
+        .ok_or_else(|| AuthError::Invalid("expected 'Authorization: Bearer <token>'".into()))?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(AuthError::Invalid("expected 'Authorization: Bearer <token>'".into()));
+    }
+    Ok(token.trim())
+}
+
+impl FromRequest for Authenticated {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(app) = req.app_data::<web::Data<App>>() else {
+            return ready(Err(ApiError::internal(&AppError::Internal(
+                "the application state is not registered".into(),
+            ))));
+        };
+        // HMAC verification takes microseconds: no need to leave the executor.
+        let caller = bearer_token(req)
+            .map_err(AppError::from)
+            .and_then(|token| app.authenticate(token))
+            .map(Authenticated)
+            .map_err(ApiError::from);
+        ready(caller)
+    }
+}
+
+/// Runs a use case on the blocking thread pool: the one place where blocking
+/// database work leaves the async executor.
+pub async fn blocking<T, F>(work: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, AppError> + Send + 'static,
+    T: Send + 'static,
+{
+    match web::block(work).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(err) => Err(ApiError::internal(&err)),
+    }
+}
+
+fn is_json(req: &HttpRequest) -> bool {
+    let Some(value) = req.headers().get(header::CONTENT_TYPE) else {
+        return false;
+    };
+    let essence = value
+        .to_str()
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// The name between the first pair of backticks of a serde message.
+fn quoted_name(message: &str) -> Option<&str> {
+    let start = message.find('`')? + 1;
+    let end = start + message[start..].find('`')?;
+    Some(&message[start..end])
+}
+
+/// Parses a JSON request body (415 when it is not JSON; 400 naming the field
+/// for malformed JSON, wrong types, missing or unknown fields).
+pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
+    if !is_json(req) {
+        return Err(ApiError::new(
+            actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "UNSUPPORTED_MEDIA_TYPE",
+            "the request body must be JSON (Content-Type: application/json)",
+        ));
+    }
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid_request(None, "missing_body", "the request body must be a JSON object"));
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
+        let path = err.path().to_string();
+        body_error(&path, err.inner())
+    })?;
+    deserializer.end().map_err(|err| body_error(".", &err))?;
+    Ok(value)
+}
+
+fn body_error(path: &str, err: &serde_json::Error) -> ApiError {
+    let message = err.to_string();
+    if !err.is_data() {
+        return ApiError::invalid_request(None, "malformed_json", format!("the body is not valid JSON: {message}"));
+    }
+    let prefix = if path == "." { String::new() } else { format!("{path}.") };
+    let (field, problem) = if message.starts_with("unknown field") {
+        // The path already ends at the unknown field.
+        let field = if path == "." { quoted_name(&message).unwrap_or("?").to_owned() } else { path.to_owned() };
+        (field, "unknown_field")
+    } else if message.starts_with("missing field") {
+        (format!("{prefix}{}", quoted_name(&message).unwrap_or("?")), "missing_field")
+    } else {
+        (path.to_owned(), "invalid_type")
+    };
+    let message = match problem {
+        "unknown_field" => format!("'{field}' is not a field of this request (server-assigned fields cannot be set)"),
+        "missing_field" => format!("'{field}' is required"),
+        _ => format!("'{field}': {}", message.split(" at line ").next().unwrap_or(&message)),
+    };
+    ApiError::invalid_request(Some(&field), problem, message)
+}
+
+/// Parses the query string (400 for wrong types).
+pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(req.query_string())
+        .map(web::Query::into_inner)
+        .map_err(|err| ApiError::invalid_request(None, "invalid_query", format!("the query string is invalid: {err}")))
+}
+
+/// `?limit&offset`.
+#[derive(Debug, Deserialize)]
+pub struct PageQuery {
+    /// Items per page, 1..=100 (default 50).
+    pub limit: Option<i64>,
+    /// Items to skip, ≥ 0 (default 0).
+    pub offset: Option<i64>,
+}
+
+impl PageQuery {
+    /// The page, or 422 naming the out-of-range parameter.
+    pub fn page(&self) -> Result<Page, ApiError> {
+        Page::new(self.limit, self.offset).map_err(|err| {
+            let field = match err {
+                PageError::Limit { .. } => "limit",
+                PageError::Offset { .. } => "offset",
+            };
+            ApiError::from(AppError::invalid(field, "out_of_range", err.to_string()))
+        })
+    }
+}

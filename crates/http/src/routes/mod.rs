@@ -1,0 +1,44 @@
+//! The routes, one module per resource.
+
+mod health;
+mod revisions;
+mod templates;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, web};
+
+use crate::error::{ApiError, allow};
+
+/// A resource's answer to a method it does not support: 405 with `Allow`.
+fn method_not_allowed(methods: &'static str) -> actix_web::Route {
+    web::to(move || async move {
+        let mut response = actix_web::ResponseError::error_response(&ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            "METHOD_NOT_ALLOWED",
+            format!("this route allows {methods}"),
+        ));
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::ALLOW, allow(methods));
+        response
+    })
+}
+
+async fn no_such_route() -> HttpResponse {
+    actix_web::ResponseError::error_response(&ApiError::new(
+        StatusCode::NOT_FOUND,
+        "NOT_FOUND",
+        "no such route",
+    ))
+}
+
+/// Registers every route.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    health::configure(cfg);
+    cfg.service(
+        web::scope("/v1/admin")
+            .configure(templates::configure)
+            .configure(revisions::configure)
+            .default_service(web::to(no_such_route)),
+    );
+}

@@ -1,0 +1,28 @@
+//! The token-verification port.
+
+use integrations_domain::Caller;
+
+/// Why a request is not authenticated. Every variant answers 401.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AuthError {
+    /// No bearer token was sent.
+    #[error("a bearer token is required")]
+    Missing,
+    /// The token is malformed, badly signed, uses another algorithm, is too
+    /// large, or lacks a valid claim; the text says which, without secrets.
+    #[error("the bearer token is invalid: {0}")]
+    Invalid(String),
+    /// The token's `exp` has passed (beyond the allowed leeway).
+    #[error("the bearer token has expired")]
+    Expired,
+}
+
+/// Turns a bearer token into the caller it speaks for.
+pub trait TokenVerifier: Send + Sync + std::fmt::Debug {
+    /// Verifies the token's signature, algorithm, expiry and claims.
+    ///
+    /// # Errors
+    /// `Invalid` for anything wrong with the token itself; `Expired` once its
+    /// `exp` has passed. (`Missing` is for callers that found no token at all.)
+    fn verify(&self, token: &str) -> Result<Caller, AuthError>;
+}

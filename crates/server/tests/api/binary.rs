@@ -1,0 +1,236 @@
+//! The `integrations` binary itself: zero-configuration start, the token and
+//! migrate commands, configuration errors, graceful shutdown, and two server
+//! processes sharing one PostgreSQL.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use integrations_testing::TestDb;
+use serde_json::{Value, json};
+
+const BINARY: &str = env!("CARGO_BIN_EXE_integrations");
+const SECRET: &str = "process-test-secret-process-test-secret!";
+
+/// The variables the binary reads, removed so each test sets exactly what it means.
+const VARIABLES: [&str; 8] = [
+    "DATABASE_URL", "DATA_DIR", "LISTEN_ADDR", "JWT_SECRET", "JWT_ISSUER", "JWT_AUDIENCE", "ACCESS_TOKEN_TTL", "LOG_FORMAT",
+];
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
+fn command(dir: &std::path::Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command.current_dir(dir);
+    for variable in VARIABLES {
+        command.env_remove(variable);
+    }
+    command
+}
+
+/// A server process, killed when dropped.
+struct Process {
+    child: Child,
+    base: String,
+    stdout: std::sync::Mutex<mpsc::Receiver<String>>,
+}
+
+impl Process {
+    fn start(mut command: Command) -> Self {
+        let port = free_port();
+        command.env("LISTEN_ADDR", format!("127.0.0.1:{port}")).stdout(Stdio::piped()).stderr(Stdio::null());
+        let mut child = command.spawn().expect("the binary starts");
+        let (sender, stdout) = mpsc::channel();
+        let out = child.stdout.take().expect("piped stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        let process = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            stdout: std::sync::Mutex::new(stdout),
+        };
+        process.wait_until_healthy();
+        process
+    }
+
+    fn wait_until_healthy(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            if ureq::get(format!("{}/healthz", self.base)).call().is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        panic!("the server did not become healthy");
+    }
+
+    /// The first stdout line starting with `prefix` (without the prefix).
+    fn stdout_line(&self, prefix: &str) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let stdout = self.stdout.lock().expect("not poisoned");
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match stdout.recv_timeout(left) {
+                Ok(line) if line.starts_with(prefix) => return line[prefix.len()..].to_owned(),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        panic!("no stdout line starting with {prefix:?}");
+    }
+
+    fn request(&self, method: &str, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
+        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let request = ureq::http::Request::builder()
+            .method(method)
+            .uri(format!("{}{path}", self.base))
+            .header("Authorization", format!("Bearer {token}"))
+            .header("Content-Type", "application/json")
+            .body(body.map(Value::to_string).unwrap_or_default())
+            .expect("a request");
+        let mut response = agent.run(request).expect("an answer");
+        let status = response.status().as_u16();
+        let text = response.body_mut().read_to_string().unwrap_or_default();
+        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    fn terminate(mut self) -> std::process::ExitStatus {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        assert!(killed.success());
+        let deadline = Instant::now() + Duration::from_secs(40);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("waitable") {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the server ignored SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn zero_configuration_start_prints_a_working_owner_token_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let server = Process::start(command(dir.path()));
+    let token = server.stdout_line("export TOKEN=");
+    let (status, body) = server.request(
+        "POST",
+        "/v1/admin/integration-templates",
+        &token,
+        Some(&json!({ "name": "Custom GA4 Setup", "vendor": "ga4" })),
+    );
+    assert_eq!(status, 201, "{body}");
+    assert_eq!(body["org_id"], "org_default");
+    assert!(dir.path().join("data/integrations.db").exists());
+    let secret = dir.path().join("data/jwt_secret");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        let mode = std::fs::metadata(&secret).expect("the secret file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600, "the generated secret is private");
+    }
+    // `token` reads the same generated secret, so its tokens are accepted.
+    let minted = command(dir.path())
+        .args(["token", "--org", "org_default", "--sub", "cli", "--role", "viewer"])
+        .output()
+        .expect("token runs");
+    assert!(minted.status.success());
+    let viewer = String::from_utf8(minted.stdout).expect("text").trim().to_owned();
+    let (status, body) = server.request("GET", "/v1/admin/integration-templates", &viewer, None);
+    assert_eq!((status, body["total"].as_u64()), (200, Some(1)));
+    let (status, _) = server.request("POST", "/v1/admin/integration-templates", &viewer, Some(&json!({ "name": "x", "vendor": "ga4" })));
+    assert_eq!(status, 403);
+    assert!(server.terminate().success(), "SIGTERM stops the server with exit code 0");
+}
+
+#[test]
+fn migrate_runs_and_exits() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let output = command(dir.path()).arg("migrate").output().expect("migrate runs");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    assert!(dir.path().join("data/integrations.db").exists());
+}
+
+#[test]
+fn configuration_errors_are_clear() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let cases: [(&[(&str, &str)], &str); 4] = [
+        (&[("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")], "JWT_SECRET is required when DATABASE_URL is a PostgreSQL URL"),
+        (&[("DATABASE_URL", "mysql://localhost/x")], "DATABASE_URL is invalid"),
+        (&[("JWT_SECRET", "too-short")], "JWT_SECRET must be at least 32 bytes"),
+        (&[("LISTEN_ADDR", "not-an-address")], "binding LISTEN_ADDR not-an-address"),
+    ];
+    for (variables, expected) in cases {
+        let mut command = command(dir.path());
+        command.arg("serve").envs(variables.iter().copied());
+        let output = command.output().expect("the binary runs");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success(), "{variables:?} should fail");
+        assert!(stderr.contains(expected), "{variables:?}: stderr was {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+    }
+}
+
+#[test]
+fn two_processes_on_one_postgres_number_revisions_without_gaps() {
+    const CREATES: u64 = 100;
+    let Some(db) = TestDb::postgres() else { return };
+    let dir = tempfile::tempdir().expect("a folder");
+    let servers: Vec<Process> = (0..2)
+        .map(|_| {
+            let mut command = command(dir.path());
+            command.env("DATABASE_URL", db.url()).env("JWT_SECRET", SECRET);
+            Process::start(command)
+        })
+        .collect();
+    let minted = command(dir.path())
+        .env("DATABASE_URL", db.url())
+        .env("JWT_SECRET", SECRET)
+        .args(["token", "--org", "org_a", "--sub", "u", "--role", "editor"])
+        .output()
+        .expect("token runs");
+    let token = String::from_utf8(minted.stdout).expect("text").trim().to_owned();
+    let (status, template) = servers[0].request(
+        "POST",
+        "/v1/admin/integration-templates",
+        &token,
+        Some(&json!({ "name": "Shared", "vendor": "webhook" })),
+    );
+    assert_eq!(status, 201, "{template}");
+    let path = format!("/v1/admin/integration-templates/{}/revisions", template["id"].as_str().expect("an id"));
+    let mut numbers: Vec<u64> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..20)
+            .map(|worker| {
+                let (servers, path, token) = (&servers, &path, &token);
+                scope.spawn(move || {
+                    (0..CREATES / 20)
+                        .map(|i| {
+                            let server = &servers[(worker + i as usize) % 2];
+                            let body = json!({ "config": { "url": "https://example.com" }, "delivery_mode": "server_side" });
+                            let (status, revision) = server.request("POST", path, token, Some(&body));
+                            assert_eq!(status, 201, "{revision}");
+                            revision["revision_number"].as_u64().expect("a number")
+                        })
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles.into_iter().flat_map(|h| h.join().expect("no panic")).collect()
+    });
+    numbers.sort_unstable();
+    assert_eq!(numbers, (1..=CREATES).collect::<Vec<_>>());
+}
