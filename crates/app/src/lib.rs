@@ -10,16 +10,25 @@
 //! Use cases are synchronous: the HTTP adapter runs them off its async
 //! executor, in one place.
 
+mod attachments;
+mod catalog;
 mod error;
+mod pipelines;
+mod render;
 mod revisions;
+mod secrets;
 mod templates;
 
 use std::sync::Arc;
 
 use integrations_domain::{Action, Caller};
-use integrations_ports::{Clock, IdGenerator, Store, TokenVerifier};
+use integrations_ports::{Clock, IdGenerator, SecretCipher, Store, TokenVerifier};
 
+pub use attachments::{Attach, UpdateAttachment};
+pub use catalog::Install;
 pub use error::{AppError, BoxError, FieldProblem, NamedKind};
+pub use pipelines::{CreatePipeline, UpdatePipeline};
+pub use render::RenderedConfig;
 pub use revisions::CreateRevision;
 pub use templates::{CreateTemplate, UpdateTemplate};
 
@@ -28,21 +37,40 @@ pub use templates::{CreateTemplate, UpdateTemplate};
 pub struct App {
     store: Arc<dyn Store>,
     tokens: Arc<dyn TokenVerifier>,
+    cipher: Arc<dyn SecretCipher>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
 }
 
+/// The adapters the application runs on.
+#[derive(Debug, Clone)]
+pub struct Adapters {
+    /// Storage.
+    pub store: Arc<dyn Store>,
+    /// Bearer-token verification.
+    pub tokens: Arc<dyn TokenVerifier>,
+    /// Secrets at rest.
+    pub cipher: Arc<dyn SecretCipher>,
+    /// The time.
+    pub clock: Arc<dyn Clock>,
+    /// New ids.
+    pub ids: Arc<dyn IdGenerator>,
+}
+
 impl App {
     /// Wires the application to its adapters.
-    pub fn new(
-        store: Arc<dyn Store>,
-        tokens: Arc<dyn TokenVerifier>,
-        clock: Arc<dyn Clock>,
-        ids: Arc<dyn IdGenerator>,
-    ) -> Self {
+    pub fn new(adapters: Adapters) -> Self {
+        let Adapters {
+            store,
+            tokens,
+            cipher,
+            clock,
+            ids,
+        } = adapters;
         Self {
             store,
             tokens,
+            cipher,
             clock,
             ids,
         }

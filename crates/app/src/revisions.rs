@@ -1,10 +1,10 @@
 //! Use cases of revisions (SPEC §5, §10).
 
 use integrations_domain::catalog::{self, Vendor};
-use integrations_domain::secrets::{self, MASK};
+use integrations_domain::secrets;
 use integrations_domain::{
     Action, Caller, DeliveryMode, Description, Page, Paged, Revision, RevisionId, RevisionNumber,
-    Template, validate_config,
+    Template,
 };
 use integrations_ports::NewRevision;
 use serde_json::{Map, Value};
@@ -25,6 +25,12 @@ pub struct CreateRevision {
     pub expected_latest: Option<u32>,
 }
 
+pub(crate) fn vendor_of_key(key: &str) -> Result<&'static Vendor, AppError> {
+    catalog::vendor(key).ok_or_else(|| {
+        AppError::Internal(format!("vendor '{key}' is no longer in the catalog").into())
+    })
+}
+
 pub(crate) fn vendor_of(template: &Template) -> Result<&'static Vendor, AppError> {
     catalog::vendor(&template.vendor).ok_or_else(|| {
         AppError::Internal(
@@ -41,16 +47,6 @@ pub(crate) fn vendor_of(template: &Template) -> Result<&'static Vendor, AppError
 pub(crate) fn masked(mut revision: Revision, vendor: &Vendor) -> Revision {
     secrets::mask(vendor, &mut revision.config);
     revision
-}
-
-fn config_problems(problems: &mut Problems, found: Vec<integrations_domain::ConfigProblem>) {
-    for found in found {
-        problems.push(FieldProblem::new(
-            found.path.to_string(),
-            found.problem.code(),
-            found.to_string(),
-        ));
-    }
 }
 
 impl App {
@@ -113,11 +109,17 @@ impl App {
             .change_summary
             .as_deref()
             .and_then(|s| problems.check("change_summary", Description::parse(s)));
-        let mut config = input.config;
-        self.keep_echoed_secrets(caller, template, vendor, &mut config, &mut problems)?;
-        if let Err(found) = validate_config(vendor, &Value::Object(config.clone())) {
-            config_problems(&mut problems, found);
-        }
+        let config = self.prepare_config(
+            vendor,
+            input.config,
+            || {
+                Ok(self
+                    .store
+                    .latest_revision(&caller.org, template.id)?
+                    .map(|r| r.config))
+            },
+            &mut problems,
+        )?;
         problems.finish()?;
         let Some(delivery_mode) = delivery_mode else {
             return Err(AppError::Internal(
@@ -137,33 +139,9 @@ impl App {
         let revision = self.store.create_revision(&caller.org, template.id, new)?;
         Ok(masked(revision, vendor))
     }
-
-    /// Replaces every secret sent as `"***"` by the latest revision's value.
-    fn keep_echoed_secrets(
-        &self,
-        caller: &Caller,
-        template: &Template,
-        vendor: &Vendor,
-        config: &mut Map<String, Value>,
-        problems: &mut Problems,
-    ) -> Result<(), AppError> {
-        let echoes = vendor
-            .secret_keys()
-            .any(|key| config.get(key).and_then(Value::as_str) == Some(MASK));
-        if !echoes {
-            return Ok(());
-        }
-        let previous = self.store.latest_revision(&caller.org, template.id)?;
-        if let Err(found) =
-            secrets::keep_echoed(vendor, config, previous.as_ref().map(|r| &r.config))
-        {
-            config_problems(problems, found);
-        }
-        Ok(())
-    }
 }
 
-fn parse_delivery_mode(problems: &mut Problems, raw: &str) -> Option<DeliveryMode> {
+pub(crate) fn parse_delivery_mode(problems: &mut Problems, raw: &str) -> Option<DeliveryMode> {
     let mode = DeliveryMode::parse(raw);
     if mode.is_none() {
         problems.push(FieldProblem::new(

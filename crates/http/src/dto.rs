@@ -7,6 +7,10 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 /// Distinguishes `"field": null` (`Some(None)`) from an absent field (`None`).
+#[expect(
+    clippy::option_option,
+    reason = "absent, null and a value are three different requests"
+)]
 fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
 where
     D: Deserializer<'de>,
@@ -28,6 +32,10 @@ pub struct CreateTemplateBody {
 /// `PUT /v1/admin/integration-templates/{id}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
+#[expect(
+    clippy::option_option,
+    reason = "absent, null and a value are three different requests"
+)]
 pub struct UpdateTemplateBody {
     #[serde(default, deserialize_with = "present")]
     pub name: Option<Option<String>>,
@@ -121,7 +129,9 @@ impl From<Revision> for RevisionResponse {
             change_summary: r.change_summary.map(|s| s.as_str().to_owned()),
             created_by: r.created_by.to_string(),
             created_at: r.created_at,
-            restored_from: r.restored_from.map(integrations_domain::RevisionNumber::get),
+            restored_from: r
+                .restored_from
+                .map(integrations_domain::RevisionNumber::get),
         }
     }
 }
@@ -144,8 +154,204 @@ pub struct DeletedResponse {
     pub status: &'static str,
 }
 
-impl DeletedResponse {
-    pub const fn new() -> Self {
+impl Default for DeletedResponse {
+    fn default() -> Self {
         Self { status: "deleted" }
     }
+}
+
+/// `POST /v1/admin/integration-catalog/{vendor_key}/install`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InstallBody {
+    pub name: String,
+    #[serde(default)]
+    pub variant: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub config: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub delivery_mode: Option<String>,
+    #[serde(default)]
+    pub change_summary: Option<String>,
+}
+
+/// The answer to an install: the template and its revision 1.
+#[derive(Debug, Serialize)]
+pub struct InstallResponse {
+    pub template: TemplateResponse,
+    pub revision: RevisionResponse,
+}
+
+/// `GET /v1/admin/integration-catalog`. Vendors are static, serialisable
+/// catalog data, shown as they are.
+#[derive(Debug, Serialize)]
+pub struct CatalogResponse {
+    pub vendors: Vec<&'static integrations_domain::catalog::Vendor>,
+}
+
+/// `POST /v1/admin/pipelines`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CreatePipelineBody {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub parameters: Option<Map<String, Value>>,
+}
+
+/// `PUT /v1/admin/pipelines/{id}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[expect(
+    clippy::option_option,
+    reason = "absent, null and a value are three different requests"
+)]
+pub struct UpdatePipelineBody {
+    #[serde(default, deserialize_with = "present")]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present")]
+    pub parameters: Option<Option<Map<String, Value>>>,
+}
+
+/// A pipeline as every route shows it.
+#[derive(Debug, Serialize)]
+pub struct PipelineResponse {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub description: Option<String>,
+    pub parameters: integrations_domain::Parameters,
+    #[serde(with = "rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<integrations_domain::Pipeline> for PipelineResponse {
+    fn from(p: integrations_domain::Pipeline) -> Self {
+        Self {
+            id: p.id.to_string(),
+            org_id: p.org_id.to_string(),
+            name: p.name.to_string(),
+            description: p.description.map(|d| d.as_str().to_owned()),
+            parameters: p.parameters,
+            created_at: p.created_at,
+            updated_at: p.updated_at,
+        }
+    }
+}
+
+/// `GET /v1/admin/pipelines`.
+#[derive(Debug, Serialize)]
+pub struct PipelineListResponse {
+    pub pipelines: Vec<PipelineResponse>,
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u64,
+}
+
+/// `POST /v1/admin/pipelines/{pid}/integrations`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AttachBody {
+    pub integration_id: String,
+    pub revision_id: String,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// `PUT /v1/admin/pipelines/{pid}/integrations/{pi}`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAttachmentBody {
+    #[serde(default)]
+    pub revision_id: Option<String>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+}
+
+/// A pipeline integration as every route shows it.
+#[derive(Debug, Serialize)]
+pub struct AttachmentResponse {
+    pub id: String,
+    pub pipeline_id: String,
+    pub integration_id: String,
+    pub integration_name: String,
+    pub vendor: String,
+    pub revision_id: String,
+    pub revision_number: u32,
+    pub latest_revision: u32,
+    pub enabled: bool,
+    #[serde(with = "rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+impl From<integrations_domain::Attachment> for AttachmentResponse {
+    fn from(a: integrations_domain::Attachment) -> Self {
+        Self {
+            id: a.id.to_string(),
+            pipeline_id: a.pipeline_id.to_string(),
+            integration_id: a.template_id.to_string(),
+            integration_name: a.template_name.to_string(),
+            vendor: a.vendor,
+            revision_id: a.revision_id.to_string(),
+            revision_number: a.revision_number.get(),
+            latest_revision: a.latest_revision,
+            enabled: a.enabled,
+            created_at: a.created_at,
+            updated_at: a.updated_at,
+        }
+    }
+}
+
+/// `GET /v1/admin/pipelines/{pid}/integrations`.
+#[derive(Debug, Serialize)]
+pub struct AttachmentListResponse {
+    pub integrations: Vec<AttachmentResponse>,
+}
+
+/// One attachment's rendered config. Holds only what the event processor
+/// needs, so the pipeline route's `ETag` moves when a pin, an enabled flag
+/// or a parameter changes — and not when, say, a template is renamed.
+#[derive(Debug, Serialize)]
+pub struct RenderedConfigResponse {
+    pub id: String,
+    pub integration_id: String,
+    pub vendor: String,
+    pub revision_id: String,
+    pub revision_number: u32,
+    pub delivery_mode: &'static str,
+    pub config: Option<Map<String, Value>>,
+    pub missing_parameters: Vec<String>,
+    pub unused_parameters: Vec<String>,
+}
+
+impl From<integrations_app::RenderedConfig> for RenderedConfigResponse {
+    fn from(r: integrations_app::RenderedConfig) -> Self {
+        Self {
+            id: r.attachment.id.to_string(),
+            integration_id: r.attachment.template_id.to_string(),
+            vendor: r.attachment.vendor,
+            revision_id: r.attachment.revision_id.to_string(),
+            revision_number: r.attachment.revision_number.get(),
+            delivery_mode: r.delivery_mode.as_str(),
+            config: r.config,
+            missing_parameters: r.missing_parameters,
+            unused_parameters: r.unused_parameters,
+        }
+    }
+}
+
+/// `GET /v1/admin/pipelines/{pid}/config`: every enabled attachment, rendered.
+#[derive(Debug, Serialize)]
+pub struct PipelineConfigResponse {
+    pub pipeline_id: String,
+    pub integrations: Vec<RenderedConfigResponse>,
 }

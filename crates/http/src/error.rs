@@ -113,7 +113,11 @@ impl ApiError {
     /// 500 `INTERNAL`, logging the cause chain (the response says nothing more).
     pub fn internal(cause: &(dyn std::error::Error + 'static)) -> Self {
         tracing::error!(error = %chain(cause), "internal error");
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL", "internal error")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL",
+            "internal error",
+        )
     }
 
     /// The HTTP status.
@@ -136,7 +140,13 @@ fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} {}: {}", self.status.as_u16(), self.code, self.message)
+        write!(
+            f,
+            "{} {}: {}",
+            self.status.as_u16(),
+            self.code,
+            self.message
+        )
     }
 }
 
@@ -152,7 +162,8 @@ impl ResponseError for ApiError {
                 response.insert_header((header::WWW_AUTHENTICATE, "Bearer"));
             }
             "INVALID_TOKEN" | "EXPIRED_TOKEN" => {
-                response.insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
+                response
+                    .insert_header((header::WWW_AUTHENTICATE, "Bearer error=\"invalid_token\""));
             }
             "UNAVAILABLE" => {
                 response.insert_header((header::RETRY_AFTER, RETRY_AFTER_SECONDS));
@@ -190,7 +201,12 @@ impl From<AppError> for ApiError {
                     [one] => one.message.clone(),
                     many => format!("{} invalid values: see details", many.len()),
                 };
-                Self::new(StatusCode::UNPROCESSABLE_ENTITY, "VALIDATION_FAILED", message).with_details(
+                Self::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "VALIDATION_FAILED",
+                    message,
+                )
+                .with_details(
                     problems
                         .iter()
                         .map(|p| Detail::new(&p.field, p.problem, Some(p.message.clone())))
@@ -201,7 +217,8 @@ impl From<AppError> for ApiError {
                 let field = match kind {
                     NamedKind::Template | NamedKind::Pipeline => "name",
                 };
-                status(StatusCode::CONFLICT, "NAME_TAKEN").with_details(vec![Detail::new(field, "taken", None)])
+                status(StatusCode::CONFLICT, "NAME_TAKEN")
+                    .with_details(vec![Detail::new(field, "taken", None)])
             }
             AppError::TemplateInUse(pipelines) => status(StatusCode::CONFLICT, "TEMPLATE_IN_USE")
                 .with_details(
@@ -242,14 +259,24 @@ pub fn rewrite_framework_errors<B>(
     response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
     if response.response().extensions().get::<Shaped>().is_some() {
-        return Ok(ErrorHandlerResponse::Response(response.map_into_left_body()));
+        return Ok(ErrorHandlerResponse::Response(
+            response.map_into_left_body(),
+        ));
     }
     let status = response.status();
     let (code, message) = match status {
         StatusCode::NOT_FOUND => ("NOT_FOUND", "no such route"),
-        StatusCode::METHOD_NOT_ALLOWED => ("METHOD_NOT_ALLOWED", "this method is not allowed on this route"),
-        StatusCode::PAYLOAD_TOO_LARGE => ("PAYLOAD_TOO_LARGE", "the request body is larger than 1 MiB"),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("UNSUPPORTED_MEDIA_TYPE", "the request body must be application/json"),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "METHOD_NOT_ALLOWED",
+            "this method is not allowed on this route",
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => {
+            ("PAYLOAD_TOO_LARGE", "the request body is larger than 1 MiB")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+            "UNSUPPORTED_MEDIA_TYPE",
+            "the request body must be application/json",
+        ),
         s if s.is_server_error() => ("INTERNAL", "internal error"),
         _ => ("INVALID_REQUEST", "the request could not be read"),
     };
@@ -258,6 +285,12 @@ pub fn rewrite_framework_errors<B>(
     let mut rewritten = ApiError::new(status, code, message).error_response();
     if let Some(allow) = allow {
         rewritten.headers_mut().insert(header::ALLOW, allow);
+    }
+    if status == StatusCode::PAYLOAD_TOO_LARGE {
+        // The rest of the body is not read, so the connection cannot be reused: say so.
+        rewritten
+            .head_mut()
+            .set_connection_type(actix_web::http::ConnectionType::Close);
     }
     Ok(ErrorHandlerResponse::Response(
         ServiceResponse::new(request, rewritten).map_into_right_body(),
@@ -268,4 +301,3 @@ pub fn rewrite_framework_errors<B>(
 pub(crate) fn allow(methods: &'static str) -> HeaderValue {
     HeaderValue::from_static(methods)
 }
-

@@ -29,7 +29,9 @@ fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
         .split_once(' ')
         .ok_or_else(|| AuthError::Invalid("expected 'Authorization: Bearer <token>'".into()))?;
     if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(AuthError::Invalid("expected 'Authorization: Bearer <token>'".into()));
+        return Err(AuthError::Invalid(
+            "expected 'Authorization: Bearer <token>'".into(),
+        ));
     }
     Ok(token.trim())
 }
@@ -79,7 +81,8 @@ fn is_json(req: &HttpRequest) -> bool {
         .unwrap_or_default()
         .trim()
         .to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// The name between the first pair of backticks of a serde message.
@@ -99,8 +102,13 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<
             "the request body must be JSON (Content-Type: application/json)",
         ));
     }
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::invalid_request(None, "missing_body", "the request body must be a JSON object"));
+    // Serde would also read a JSON array into a struct, by position: only objects are bodies.
+    if body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(ApiError::invalid_request(
+            None,
+            "not_an_object",
+            "the request body must be a JSON object",
+        ));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(body);
     let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|err| {
@@ -114,22 +122,42 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<
 fn body_error(path: &str, err: &serde_json::Error) -> ApiError {
     let message = err.to_string();
     if !err.is_data() {
-        return ApiError::invalid_request(None, "malformed_json", format!("the body is not valid JSON: {message}"));
+        return ApiError::invalid_request(
+            None,
+            "malformed_json",
+            format!("the body is not valid JSON: {message}"),
+        );
     }
-    let prefix = if path == "." { String::new() } else { format!("{path}.") };
+    let prefix = if path == "." {
+        String::new()
+    } else {
+        format!("{path}.")
+    };
     let (field, problem) = if message.starts_with("unknown field") {
         // The path already ends at the unknown field.
-        let field = if path == "." { quoted_name(&message).unwrap_or("?").to_owned() } else { path.to_owned() };
+        let field = if path == "." {
+            quoted_name(&message).unwrap_or("?").to_owned()
+        } else {
+            path.to_owned()
+        };
         (field, "unknown_field")
     } else if message.starts_with("missing field") {
-        (format!("{prefix}{}", quoted_name(&message).unwrap_or("?")), "missing_field")
+        (
+            format!("{prefix}{}", quoted_name(&message).unwrap_or("?")),
+            "missing_field",
+        )
     } else {
         (path.to_owned(), "invalid_type")
     };
     let message = match problem {
-        "unknown_field" => format!("'{field}' is not a field of this request (server-assigned fields cannot be set)"),
+        "unknown_field" => format!(
+            "'{field}' is not a field of this request (server-assigned fields cannot be set)"
+        ),
         "missing_field" => format!("'{field}' is required"),
-        _ => format!("'{field}': {}", message.split(" at line ").next().unwrap_or(&message)),
+        _ => format!(
+            "'{field}': {}",
+            message.split(" at line ").next().unwrap_or(&message)
+        ),
     };
     ApiError::invalid_request(Some(&field), problem, message)
 }
@@ -138,7 +166,13 @@ fn body_error(path: &str, err: &serde_json::Error) -> ApiError {
 pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
     web::Query::<T>::from_query(req.query_string())
         .map(web::Query::into_inner)
-        .map_err(|err| ApiError::invalid_request(None, "invalid_query", format!("the query string is invalid: {err}")))
+        .map_err(|err| {
+            ApiError::invalid_request(
+                None,
+                "invalid_query",
+                format!("the query string is invalid: {err}"),
+            )
+        })
 }
 
 /// `?limit&offset`.

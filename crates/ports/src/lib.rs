@@ -14,11 +14,13 @@
 //! hang.
 
 mod auth;
+mod cipher;
 mod error;
 mod store;
 mod system;
 
 pub use auth::{AuthError, TokenVerifier};
+pub use cipher::{CipherError, SecretCipher};
 pub use error::{PipelineRef, StoreError, StoreResult};
 pub use store::{
     AttachmentChanges, AttachmentStore, NewAttachment, NewPipeline, NewRevision, NewTemplate,

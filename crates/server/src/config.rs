@@ -20,7 +20,12 @@ pub struct Settings {
     #[arg(long, env = "DATA_DIR", default_value = "./data", global = true)]
     pub data_dir: PathBuf,
     /// The HTTP listen address.
-    #[arg(long, env = "LISTEN_ADDR", default_value = "127.0.0.1:8084", global = true)]
+    #[arg(
+        long,
+        env = "LISTEN_ADDR",
+        default_value = "127.0.0.1:8084",
+        global = true
+    )]
     pub listen_addr: String,
     /// Checked against the tokens' `iss` claim when set.
     #[arg(long, env = "JWT_ISSUER", global = true)]
@@ -37,6 +42,9 @@ pub struct Settings {
     /// The JWT secret when given in code (tests); otherwise `JWT_SECRET` or `DATA_DIR`.
     #[arg(skip)]
     pub jwt_secret: Option<Vec<u8>>,
+    /// The encryption key when given in code (tests); otherwise `ENCRYPTION_KEY` or `DATA_DIR`.
+    #[arg(skip)]
+    pub encryption_key: Option<String>,
 }
 
 /// How log lines look.
@@ -52,14 +60,21 @@ impl Settings {
     /// The log format in effect.
     pub fn log_format(&self) -> LogFormat {
         self.log_format.unwrap_or_else(|| {
-            if std::io::stdout().is_terminal() { LogFormat::Pretty } else { LogFormat::Json }
+            if std::io::stdout().is_terminal() {
+                LogFormat::Pretty
+            } else {
+                LogFormat::Json
+            }
         })
     }
 
     /// The database in effect: `DATABASE_URL`, or the embedded file in `DATA_DIR`.
     pub fn database(&self) -> anyhow::Result<DatabaseUrl> {
         let raw = self.database_url.clone().unwrap_or_else(|| {
-            format!("sqlite://{}", self.data_dir.join("integrations.db").display())
+            format!(
+                "sqlite://{}",
+                self.data_dir.join("integrations.db").display()
+            )
         });
         DatabaseUrl::parse(&raw).with_context(|| "DATABASE_URL is invalid")
     }
@@ -84,17 +99,20 @@ pub struct Secret {
 
 impl std::fmt::Debug for Secret {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Secret").field("source", &self.source).finish_non_exhaustive()
+        f.debug_struct("Secret")
+            .field("source", &self.source)
+            .finish_non_exhaustive()
     }
 }
 
 /// Reads the secret in `variable`, or — for the embedded SQLite default only —
-/// the one generated once into `DATA_DIR/file`.
+/// the one generated once into `DATA_DIR/file` by `generate`.
 pub fn secret(
     settings: &Settings,
     given: Option<&[u8]>,
     variable: &str,
     file: &str,
+    generate: fn() -> String,
 ) -> anyhow::Result<Secret> {
     if let Some(bytes) = given {
         return Ok(Secret {
@@ -110,19 +128,29 @@ pub fn secret(
         });
     }
     if !database.is_sqlite() {
-        bail!("{variable} is required when DATABASE_URL is a PostgreSQL URL (several replicas must share it)");
+        bail!(
+            "{variable} is required when DATABASE_URL is a PostgreSQL URL (several replicas must share it)"
+        );
     }
     let path = settings.data_dir.join(file);
-    let bytes = read_or_generate(&path).with_context(|| format!("cannot read or create {}", path.display()))?;
+    let bytes = read_or_generate(&path, generate)
+        .with_context(|| format!("cannot read or create {}", path.display()))?;
     Ok(Secret {
         bytes,
         source: SecretSource::DataDir,
     })
 }
 
-/// The file's trimmed contents, creating it (mode 0600) with 48 random bytes,
-/// base64url-encoded, if it does not exist.
-fn read_or_generate(path: &Path) -> std::io::Result<Vec<u8>> {
+/// 48 random bytes, base64url-encoded: a generated `JWT_SECRET`.
+pub fn random_jwt_secret() -> String {
+    let mut random = [0_u8; 48];
+    rand::fill(&mut random);
+    URL_SAFE_NO_PAD.encode(random)
+}
+
+/// The file's trimmed contents, creating it (mode 0600) from `generate` if it
+/// does not exist.
+fn read_or_generate(path: &Path, generate: fn() -> String) -> std::io::Result<Vec<u8>> {
     match std::fs::read_to_string(path) {
         Ok(text) => return Ok(text.trim().as_bytes().to_vec()),
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
@@ -131,9 +159,7 @@ fn read_or_generate(path: &Path) -> std::io::Result<Vec<u8>> {
     if let Some(folder) = path.parent() {
         std::fs::create_dir_all(folder)?;
     }
-    let mut random = [0_u8; 48];
-    rand::fill(&mut random);
-    let encoded = URL_SAFE_NO_PAD.encode(random);
+    let encoded = generate();
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]

@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use integrations_app::App;
+use integrations_app::{Adapters, App};
 use integrations_auth::JwtVerifier;
+use integrations_crypto::AesGcmCipher;
 use integrations_domain::{Caller, OrgId, Role, UserId};
 use integrations_ports::{SystemClock, UlidGenerator};
 use integrations_store::{DieselStore, PoolOptions, migrations};
@@ -25,7 +26,11 @@ pub const STARTUP_TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 
 /// The command line.
 #[derive(Debug, Parser)]
-#[command(name = "integrations", version, about = "The Integrations Management API")]
+#[command(
+    name = "integrations",
+    version,
+    about = "The Integrations Management API"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -74,7 +79,12 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             tracing::info!(database = %database, applied = ?applied, "migrations are up to date");
             Ok(())
         }
-        Command::Token { org, sub, role, ttl } => {
+        Command::Token {
+            org,
+            sub,
+            role,
+            ttl,
+        } => {
             let caller = Caller {
                 org: OrgId::parse(&org).map_err(|e| anyhow::anyhow!("--org {e}"))?,
                 user: UserId::parse(&sub).map_err(|e| anyhow::anyhow!("--sub {e}"))?,
@@ -82,8 +92,13 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             };
             let verifier = verifier(&settings)?.0;
             let ttl = Duration::from_secs(ttl.unwrap_or(settings.access_token_ttl));
-            let token = verifier.mint(&caller, ttl, OffsetDateTime::now_utc()).context("signing the token")?;
-            #[expect(clippy::print_stdout, reason = "printing the token is the command's output")]
+            let token = verifier
+                .mint(&caller, ttl, OffsetDateTime::now_utc())
+                .context("signing the token")?;
+            #[expect(
+                clippy::print_stdout,
+                reason = "printing the token is the command's output"
+            )]
             {
                 println!("{token}");
             }
@@ -94,9 +109,33 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
 
 /// The token verifier and where its secret came from.
 fn verifier(settings: &Settings) -> anyhow::Result<(JwtVerifier, SecretSource)> {
-    let secret = config::secret(settings, settings.jwt_secret.as_deref(), "JWT_SECRET", "jwt_secret")?;
-    let verifier = JwtVerifier::new(&secret.bytes, settings.jwt_issuer.clone(), settings.jwt_audience.clone())?;
+    let secret = config::secret(
+        settings,
+        settings.jwt_secret.as_deref(),
+        "JWT_SECRET",
+        "jwt_secret",
+        config::random_jwt_secret,
+    )?;
+    let verifier = JwtVerifier::new(
+        &secret.bytes,
+        settings.jwt_issuer.clone(),
+        settings.jwt_audience.clone(),
+    )?;
     Ok((verifier, secret.source))
+}
+
+/// The cipher for secrets at rest, from `ENCRYPTION_KEY` or `DATA_DIR`.
+fn cipher(settings: &Settings) -> anyhow::Result<AesGcmCipher> {
+    let key = config::secret(
+        settings,
+        settings.encryption_key.as_deref().map(str::as_bytes),
+        "ENCRYPTION_KEY",
+        "encryption_key",
+        AesGcmCipher::generate_key,
+    )?;
+    let text = String::from_utf8(key.bytes)
+        .map_err(|_| anyhow::anyhow!("ENCRYPTION_KEY must be base64 text"))?;
+    Ok(AesGcmCipher::from_base64(&text)?)
 }
 
 fn init_logging(settings: &Settings) {
@@ -125,7 +164,10 @@ pub struct Running {
 ///
 /// # Errors
 /// When the store cannot be opened or the secret is missing or weak.
-pub fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result<(Running, actix_web::dev::Server, Option<String>)> {
+pub fn start(
+    settings: &Settings,
+    listener: TcpListener,
+) -> anyhow::Result<(Running, actix_web::dev::Server, Option<String>)> {
     let database = settings.database()?;
     let (verifier, source) = verifier(settings)?;
     let startup_token = (source == SecretSource::DataDir)
@@ -135,20 +177,38 @@ pub fn start(settings: &Settings, listener: TcpListener) -> anyhow::Result<(Runn
                 user: UserId::parse("owner").ok()?,
                 role: Role::Owner,
             };
-            verifier.mint(&owner, STARTUP_TOKEN_TTL, OffsetDateTime::now_utc()).ok()
+            verifier
+                .mint(&owner, STARTUP_TOKEN_TTL, OffsetDateTime::now_utc())
+                .ok()
         })
         .flatten();
+    let cipher = cipher(settings)?;
     let store = DieselStore::open(&database, PoolOptions::for_url(&database))
         .with_context(|| format!("opening the database {database}"))?;
-    let app = App::new(Arc::new(store), Arc::new(verifier), Arc::new(SystemClock), Arc::new(UlidGenerator));
-    let addr = listener.local_addr().context("reading the listen address")?;
+    let app = App::new(Adapters {
+        store: Arc::new(store),
+        tokens: Arc::new(verifier),
+        cipher: Arc::new(cipher),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UlidGenerator),
+    });
+    let addr = listener
+        .local_addr()
+        .context("reading the listen address")?;
     let server = actix_web::HttpServer::new(move || integrations_http::application(app.clone()))
         .shutdown_timeout(30)
         .listen(listener)
         .context("listening")?
         .run();
     tracing::info!(%addr, database = %database, "serving");
-    Ok((Running { addr, handle: server.handle() }, server, startup_token))
+    Ok((
+        Running {
+            addr,
+            handle: server.handle(),
+        },
+        server,
+        startup_token,
+    ))
 }
 
 fn serve_blocking(settings: &Settings) -> anyhow::Result<()> {
@@ -165,7 +225,10 @@ fn serve_blocking(settings: &Settings) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[expect(clippy::print_stdout, reason = "the zero-configuration welcome is meant for the terminal")]
+#[expect(
+    clippy::print_stdout,
+    reason = "the zero-configuration welcome is meant for the terminal"
+)]
 fn print_welcome(running: &Running, token: &str) {
     let base = format!("http://{}", running.addr);
     println!(

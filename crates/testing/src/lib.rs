@@ -134,16 +134,37 @@ impl TestDb {
         let rows: Vec<Row> = match self.backend {
             Backend::Sqlite => {
                 let path = self.url.trim_start_matches("sqlite://");
-                let mut conn = SqliteConnection::establish(path).expect("a direct SQLite connection");
+                let mut conn =
+                    SqliteConnection::establish(path).expect("a direct SQLite connection");
                 query.load(&mut conn)
             }
             Backend::Postgres => {
-                let mut conn = PgConnection::establish(&self.url).expect("a direct PostgreSQL connection");
+                let mut conn =
+                    PgConnection::establish(&self.url).expect("a direct PostgreSQL connection");
                 query.load(&mut conn)
             }
         }
         .expect("the query runs");
         rows.into_iter().map(|r| r.value).collect()
+    }
+
+    /// Takes SQLite's write lock from another connection and holds it until
+    /// the guard is dropped (SQLite only): the database "busy", as a stuck
+    /// writer elsewhere would leave it.
+    ///
+    /// # Panics
+    /// On PostgreSQL, or when the lock cannot be taken.
+    pub fn hold_write_lock(&self) -> WriteLock {
+        assert_eq!(
+            self.backend,
+            Backend::Sqlite,
+            "only SQLite has a database-wide write lock"
+        );
+        let path = self.url.trim_start_matches("sqlite://");
+        let mut conn = SqliteConnection::establish(path).expect("a direct SQLite connection");
+        conn.batch_execute("PRAGMA busy_timeout = 5000; BEGIN IMMEDIATE")
+            .expect("the write lock");
+        WriteLock(conn)
     }
 
     /// The folder holding the SQLite file (SQLite only).
@@ -160,6 +181,21 @@ impl Drop for TestDb {
                     admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
             }
         }
+    }
+}
+
+/// SQLite's write lock, held until dropped.
+pub struct WriteLock(SqliteConnection);
+
+impl std::fmt::Debug for WriteLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WriteLock")
+    }
+}
+
+impl Drop for WriteLock {
+    fn drop(&mut self) {
+        let _ = self.0.batch_execute("COMMIT");
     }
 }
 

@@ -1,6 +1,9 @@
 //! The routes, one module per resource.
 
+mod attachments;
+mod catalog;
 mod health;
+mod pipelines;
 mod revisions;
 mod templates;
 
@@ -37,8 +40,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     cfg.service(
         web::scope("/v1/admin")
+            .configure(catalog::configure)
             .configure(templates::configure)
             .configure(revisions::configure)
+            .configure(pipelines::configure)
+            .configure(attachments::configure)
             .default_service(web::to(no_such_route)),
     );
 }

@@ -6,7 +6,9 @@ use integrations_app::{App, CreateTemplate, UpdateTemplate};
 use integrations_domain::Action;
 
 use super::method_not_allowed;
-use crate::dto::{CreateTemplateBody, DeletedResponse, TemplateListResponse, TemplateResponse, UpdateTemplateBody};
+use crate::dto::{
+    CreateTemplateBody, DeletedResponse, TemplateListResponse, TemplateResponse, UpdateTemplateBody,
+};
 use crate::error::ApiError;
 use crate::extract::{Authenticated, PageQuery, blocking, json_body, query};
 
@@ -26,7 +28,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn list(app: web::Data<App>, Authenticated(caller): Authenticated, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+async fn list(
+    app: web::Data<App>,
+    Authenticated(caller): Authenticated,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     app.authorize(&caller, Action::Read)?;
     let page = query::<PageQuery>(&req)?.page()?;
     let app = app.get_ref().clone();
@@ -55,11 +61,18 @@ async fn create(
     let app = app.get_ref().clone();
     let template = blocking(move || app.create_template(&caller, input)).await?;
     Ok(HttpResponse::Created()
-        .insert_header((header::LOCATION, format!("/v1/admin/integration-templates/{}", template.id)))
+        .insert_header((
+            header::LOCATION,
+            format!("/v1/admin/integration-templates/{}", template.id),
+        ))
         .json(TemplateResponse::from(template)))
 }
 
-async fn get(app: web::Data<App>, Authenticated(caller): Authenticated, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn get(
+    app: web::Data<App>,
+    Authenticated(caller): Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let app = app.get_ref().clone();
     let template = blocking(move || app.find_template(&caller, Action::Read, &id)).await?;
     Ok(HttpResponse::Ok().json(TemplateResponse::from(template)))
@@ -78,22 +91,35 @@ async fn update(
     };
     let body: UpdateTemplateBody = json_body(&req, &body)?;
     let name = match body.name {
-        Some(None) => return Err(ApiError::invalid_request(Some("name"), "invalid_type", "'name' cannot be null")),
+        Some(None) => {
+            return Err(ApiError::invalid_request(
+                Some("name"),
+                "invalid_type",
+                "'name' cannot be null",
+            ));
+        }
         Some(Some(name)) => Some(name),
         None => None,
     };
-    let input = UpdateTemplate { name, description: body.description };
+    let input = UpdateTemplate {
+        name,
+        description: body.description,
+    };
     let app = app.get_ref().clone();
     let template = blocking(move || app.update_template(&caller, found.id, input)).await?;
     Ok(HttpResponse::Ok().json(TemplateResponse::from(template)))
 }
 
-async fn delete(app: web::Data<App>, Authenticated(caller): Authenticated, id: web::Path<String>) -> Result<HttpResponse, ApiError> {
+async fn delete(
+    app: web::Data<App>,
+    Authenticated(caller): Authenticated,
+    id: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
     let app = app.get_ref().clone();
     blocking(move || {
         let found = app.find_template(&caller, Action::Administer, &id)?;
         app.delete_template(&caller, found.id)
     })
     .await?;
-    Ok(HttpResponse::Ok().json(DeletedResponse::new()))
+    Ok(HttpResponse::Ok().json(DeletedResponse::default()))
 }

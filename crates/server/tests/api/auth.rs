@@ -58,7 +58,7 @@ fn list_with_authorization(app: &TestApp, value: &str) -> Reply {
     }
 }
 
-/// Valid claims of org_a for `role`, valid for ten minutes.
+/// Valid claims of `org_a` for `role`, valid for ten minutes.
 fn claims(role: &str) -> Value {
     let now = OffsetDateTime::now_utc().unix_timestamp();
     json!({ "sub": "user_123", "org_id": "org_a", "role": role, "iat": now, "exp": now + 600 })

@@ -15,12 +15,24 @@ const BINARY: &str = env!("CARGO_BIN_EXE_integrations");
 const SECRET: &str = "process-test-secret-process-test-secret!";
 
 /// The variables the binary reads, removed so each test sets exactly what it means.
-const VARIABLES: [&str; 8] = [
-    "DATABASE_URL", "DATA_DIR", "LISTEN_ADDR", "JWT_SECRET", "JWT_ISSUER", "JWT_AUDIENCE", "ACCESS_TOKEN_TTL", "LOG_FORMAT",
+const VARIABLES: [&str; 9] = [
+    "DATABASE_URL",
+    "DATA_DIR",
+    "LISTEN_ADDR",
+    "JWT_SECRET",
+    "ENCRYPTION_KEY",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "ACCESS_TOKEN_TTL",
+    "LOG_FORMAT",
 ];
+const KEY: &str = crate::support::ENCRYPTION_KEY;
 
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
 }
 
 fn command(dir: &std::path::Path) -> Command {
@@ -42,7 +54,10 @@ struct Process {
 impl Process {
     fn start(mut command: Command) -> Self {
         let port = free_port();
-        command.env("LISTEN_ADDR", format!("127.0.0.1:{port}")).stdout(Stdio::piped()).stderr(Stdio::null());
+        command
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null());
         let mut child = command.spawn().expect("the binary starts");
         let (sender, stdout) = mpsc::channel();
         let out = child.stdout.take().expect("piped stdout");
@@ -86,7 +101,10 @@ impl Process {
     }
 
     fn request(&self, method: &str, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
-        let agent: ureq::Agent = ureq::Agent::config_builder().http_status_as_error(false).build().into();
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
         let request = ureq::http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
@@ -102,7 +120,10 @@ impl Process {
 
     fn terminate(mut self) -> std::process::ExitStatus {
         let pid = self.child.id().to_string();
-        let killed = Command::new("kill").args(["-TERM", &pid]).status().expect("kill runs");
+        let killed = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
         assert!(killed.success());
         let deadline = Instant::now() + Duration::from_secs(40);
         loop {
@@ -140,39 +161,97 @@ fn zero_configuration_start_prints_a_working_owner_token_and_stops_on_sigterm() 
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt as _;
-        let mode = std::fs::metadata(&secret).expect("the secret file").permissions().mode();
+        let mode = std::fs::metadata(&secret)
+            .expect("the secret file")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600, "the generated secret is private");
     }
     // `token` reads the same generated secret, so its tokens are accepted.
     let minted = command(dir.path())
-        .args(["token", "--org", "org_default", "--sub", "cli", "--role", "viewer"])
+        .args([
+            "token",
+            "--org",
+            "org_default",
+            "--sub",
+            "cli",
+            "--role",
+            "viewer",
+        ])
         .output()
         .expect("token runs");
     assert!(minted.status.success());
-    let viewer = String::from_utf8(minted.stdout).expect("text").trim().to_owned();
+    let viewer = String::from_utf8(minted.stdout)
+        .expect("text")
+        .trim()
+        .to_owned();
     let (status, body) = server.request("GET", "/v1/admin/integration-templates", &viewer, None);
     assert_eq!((status, body["total"].as_u64()), (200, Some(1)));
-    let (status, _) = server.request("POST", "/v1/admin/integration-templates", &viewer, Some(&json!({ "name": "x", "vendor": "ga4" })));
+    let (status, _) = server.request(
+        "POST",
+        "/v1/admin/integration-templates",
+        &viewer,
+        Some(&json!({ "name": "x", "vendor": "ga4" })),
+    );
     assert_eq!(status, 403);
-    assert!(server.terminate().success(), "SIGTERM stops the server with exit code 0");
+    assert!(
+        server.terminate().success(),
+        "SIGTERM stops the server with exit code 0"
+    );
 }
 
 #[test]
 fn migrate_runs_and_exits() {
     let dir = tempfile::tempdir().expect("a folder");
-    let output = command(dir.path()).arg("migrate").output().expect("migrate runs");
-    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let output = command(dir.path())
+        .arg("migrate")
+        .output()
+        .expect("migrate runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     assert!(dir.path().join("data/integrations.db").exists());
 }
 
 #[test]
 fn configuration_errors_are_clear() {
     let dir = tempfile::tempdir().expect("a folder");
-    let cases: [(&[(&str, &str)], &str); 4] = [
-        (&[("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres")], "JWT_SECRET is required when DATABASE_URL is a PostgreSQL URL"),
-        (&[("DATABASE_URL", "mysql://localhost/x")], "DATABASE_URL is invalid"),
-        (&[("JWT_SECRET", "too-short")], "JWT_SECRET must be at least 32 bytes"),
-        (&[("LISTEN_ADDR", "not-an-address")], "binding LISTEN_ADDR not-an-address"),
+    const PG: (&str, &str) = (
+        "DATABASE_URL",
+        "postgres://postgres@127.0.0.1:5432/postgres",
+    );
+    const JWT: (&str, &str) = ("JWT_SECRET", SECRET);
+    let cases: [(&[(&str, &str)], &str); 7] = [
+        (
+            &[PG],
+            "JWT_SECRET is required when DATABASE_URL is a PostgreSQL URL",
+        ),
+        (
+            &[PG, JWT],
+            "ENCRYPTION_KEY is required when DATABASE_URL is a PostgreSQL URL",
+        ),
+        (
+            &[("ENCRYPTION_KEY", "not base64!")],
+            "ENCRYPTION_KEY must be base64",
+        ),
+        (
+            &[("ENCRYPTION_KEY", "c2hvcnQ=")],
+            "ENCRYPTION_KEY must decode to 32 bytes for AES-256 (got 5)",
+        ),
+        (
+            &[("DATABASE_URL", "mysql://localhost/x")],
+            "DATABASE_URL is invalid",
+        ),
+        (
+            &[("JWT_SECRET", "too-short")],
+            "JWT_SECRET must be at least 32 bytes",
+        ),
+        (
+            &[("LISTEN_ADDR", "not-an-address")],
+            "binding LISTEN_ADDR not-an-address",
+        ),
     ];
     for (variables, expected) in cases {
         let mut command = command(dir.path());
@@ -180,7 +259,10 @@ fn configuration_errors_are_clear() {
         let output = command.output().expect("the binary runs");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(!output.status.success(), "{variables:?} should fail");
-        assert!(stderr.contains(expected), "{variables:?}: stderr was {stderr}");
+        assert!(
+            stderr.contains(expected),
+            "{variables:?}: stderr was {stderr}"
+        );
         assert!(!stderr.contains("panicked"), "{stderr}");
     }
 }
@@ -193,7 +275,10 @@ fn two_processes_on_one_postgres_number_revisions_without_gaps() {
     let servers: Vec<Process> = (0..2)
         .map(|_| {
             let mut command = command(dir.path());
-            command.env("DATABASE_URL", db.url()).env("JWT_SECRET", SECRET);
+            command
+                .env("DATABASE_URL", db.url())
+                .env("JWT_SECRET", SECRET)
+                .env("ENCRYPTION_KEY", KEY);
             Process::start(command)
         })
         .collect();
@@ -203,7 +288,10 @@ fn two_processes_on_one_postgres_number_revisions_without_gaps() {
         .args(["token", "--org", "org_a", "--sub", "u", "--role", "editor"])
         .output()
         .expect("token runs");
-    let token = String::from_utf8(minted.stdout).expect("text").trim().to_owned();
+    let token = String::from_utf8(minted.stdout)
+        .expect("text")
+        .trim()
+        .to_owned();
     let (status, template) = servers[0].request(
         "POST",
         "/v1/admin/integration-templates",
@@ -211,7 +299,10 @@ fn two_processes_on_one_postgres_number_revisions_without_gaps() {
         Some(&json!({ "name": "Shared", "vendor": "webhook" })),
     );
     assert_eq!(status, 201, "{template}");
-    let path = format!("/v1/admin/integration-templates/{}/revisions", template["id"].as_str().expect("an id"));
+    let path = format!(
+        "/v1/admin/integration-templates/{}/revisions",
+        template["id"].as_str().expect("an id")
+    );
     let mut numbers: Vec<u64> = std::thread::scope(|scope| {
         let handles: Vec<_> = (0..20)
             .map(|worker| {
@@ -229,7 +320,10 @@ fn two_processes_on_one_postgres_number_revisions_without_gaps() {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().expect("no panic")).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().expect("no panic"))
+            .collect()
     });
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=CREATES).collect::<Vec<_>>());

@@ -2,6 +2,10 @@
 //! `error.code`, the `details` entry naming the field, the one error shape,
 //! and a failed request that changes nothing.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::time::Duration;
+
 use serde_json::{Value, json};
 
 use crate::support::{Reply, TestApp, meta_config};
@@ -107,7 +111,7 @@ fn first_field(reply: &Reply) -> &str {
         .unwrap_or("<no details[0].field>")
 }
 
-/// Everything org_a has: its templates (all fields) and each one's revisions.
+/// Everything `org_a` has: its templates (all fields) and each one's revisions.
 pub fn snapshot(app: &TestApp) -> Value {
     let owner = app.owner();
     let list = app
@@ -163,15 +167,15 @@ fn rejected_field(
     }
 }
 
-/// A meta_capi template with one revision; its id.
+/// A `meta_capi` template with one revision; its id.
 fn seeded(app: &TestApp) -> String {
     let id = app.template("Meta Production", "meta_capi");
     app.revision(&id, &meta_config());
     id
 }
 
-fn json_bytes(text: &str) -> Option<(&'static str, Vec<u8>)> {
-    Some(("application/json", text.as_bytes().to_vec()))
+fn json_bytes(text: &str) -> (&'static str, Vec<u8>) {
+    ("application/json", text.as_bytes().to_vec())
 }
 
 fn malformed_json_is_400(app: &TestApp) {
@@ -186,7 +190,6 @@ fn malformed_json_is_400(app: &TestApp) {
         "{'name': 'Broken'}",
         "",
         "   ",
-        "[]",
         "null",
         "42",
     ];
@@ -197,18 +200,60 @@ fn malformed_json_is_400(app: &TestApp) {
             ("POST", revisions.as_str()),
         ] {
             rejected(app, 400, "INVALID_REQUEST", || {
-                app.raw(method, path, Some(&owner), json_bytes(text))
+                app.raw(method, path, Some(&owner), Some(json_bytes(text)))
             });
         }
     }
     let trailing = r#"{"config": {}, "delivery_mode": "server_side"} x"#;
     rejected(app, 400, "INVALID_REQUEST", || {
-        app.raw("POST", &revisions, Some(&owner), json_bytes(trailing))
+        app.raw("POST", &revisions, Some(&owner), Some(json_bytes(trailing)))
     });
     let trailing = r#"{"description": "x"} }"#;
     rejected(app, 400, "INVALID_REQUEST", || {
-        app.raw("PUT", &template, Some(&owner), json_bytes(trailing))
+        app.raw("PUT", &template, Some(&owner), Some(json_bytes(trailing)))
     });
+}
+
+fn non_object_bodies_are_400(app: &TestApp) {
+    let id = seeded(app);
+    let owner = app.owner();
+    let revisions = format!("{TEMPLATES}/{id}/revisions");
+    let template = format!("{TEMPLATES}/{id}");
+    let before = snapshot(app);
+    // A JSON array is not the object each route takes, not even with its
+    // fields in declaration order.
+    let requests = [
+        ("PUT", template.as_str(), "[]"),
+        (
+            "PUT",
+            template.as_str(),
+            r#"["Positional", "set by position"]"#,
+        ),
+        ("POST", TEMPLATES, "[]"),
+        ("POST", TEMPLATES, r#"["Positional create", "meta_capi"]"#),
+        ("POST", revisions.as_str(), "[]"),
+        (
+            "POST",
+            revisions.as_str(),
+            r#"[{"pixel_id": "1", "access_token": "t"}, "server_side"]"#,
+        ),
+    ];
+    let mut wrong = Vec::new();
+    for (method, path, text) in requests {
+        let reply = app.raw(method, path, Some(&owner), Some(json_bytes(text)));
+        if (reply.status, reply.code()) != (400, "INVALID_REQUEST") {
+            wrong.push(format!(
+                "{method} {path} {text} -> {} {}",
+                reply.status, reply.body
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "expected 400 INVALID_REQUEST:\n{}",
+        wrong.join("\n")
+    );
+    assert_eq!(snapshot(app), before, "an array body changed data");
 }
 
 fn wrong_json_types_are_400_naming_the_field(app: &TestApp) {
@@ -467,6 +512,54 @@ fn revision_of_size(size: usize) -> Vec<u8> {
     body
 }
 
+/// Sends one request on a connection of its own and reads the answer, even
+/// when the server answers (and closes) before the whole body is written:
+/// a pooled HTTP client cannot, so oversized bodies go through here.
+fn send_alone(app: &TestApp, method: &str, path: &str, token: &str, body: &[u8]) -> Reply {
+    let address = app.base.trim_start_matches("http://");
+    let mut stream = TcpStream::connect(address).expect("a connection");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(30)))
+        .expect("a read timeout");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    );
+    stream
+        .write_all(head.as_bytes())
+        .expect("the request head is sent");
+    // The server may stop reading once it has seen enough: that is allowed.
+    let _ = stream.write_all(body);
+    let mut raw = Vec::new();
+    let _ = stream.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw);
+    let (head, body) = text
+        .split_once("\r\n\r\n")
+        .unwrap_or_else(|| panic!("no answer: {text:?}"));
+    let mut lines = head.lines();
+    let status = lines
+        .next()
+        .and_then(|line| line.split_whitespace().nth(1))
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("no status line: {text:?}"));
+    let mut headers = ureq::http::HeaderMap::new();
+    for line in lines {
+        if let Some((name, value)) = line.split_once(':') {
+            let name =
+                ureq::http::HeaderName::from_bytes(name.trim().as_bytes()).expect("a header name");
+            let value = ureq::http::HeaderValue::from_str(value.trim()).expect("a header value");
+            headers.append(name, value);
+        }
+    }
+    let body = serde_json::from_str(body).unwrap_or(Value::Null);
+    Reply {
+        status,
+        headers,
+        body,
+    }
+}
+
 fn bodies_over_one_mib_are_413(app: &TestApp) {
     const MIB: usize = 1024 * 1024;
     let id = seeded(app);
@@ -475,28 +568,21 @@ fn bodies_over_one_mib_are_413(app: &TestApp) {
     let template = format!("{TEMPLATES}/{id}");
     let mut config = meta_config();
     config["notes"] = json!("x".repeat(1_100_000));
-    let huge = json!({ "config": config, "delivery_mode": "server_side" });
+    let huge = json!({ "config": config, "delivery_mode": "server_side" }).to_string();
     rejected(app, 413, "PAYLOAD_TOO_LARGE", || {
-        app.post(&revisions, &owner, &huge)
+        send_alone(app, "POST", &revisions, &owner, huge.as_bytes())
     });
     rejected(app, 413, "PAYLOAD_TOO_LARGE", || {
-        app.raw(
-            "POST",
-            &revisions,
-            Some(&owner),
-            Some(("application/json", revision_of_size(MIB + 1))),
-        )
+        send_alone(app, "POST", &revisions, &owner, &revision_of_size(MIB + 1))
     });
     let description = "d".repeat(1_100_000);
+    let create = json!({ "name": "Huge", "vendor": "ga4", "description": description }).to_string();
     rejected(app, 413, "PAYLOAD_TOO_LARGE", || {
-        app.post(
-            TEMPLATES,
-            &owner,
-            &json!({ "name": "Huge", "vendor": "ga4", "description": description }),
-        )
+        send_alone(app, "POST", TEMPLATES, &owner, create.as_bytes())
     });
+    let update = json!({ "description": description }).to_string();
     rejected(app, 413, "PAYLOAD_TOO_LARGE", || {
-        app.put(&template, &owner, &json!({ "description": description }))
+        send_alone(app, "PUT", &template, &owner, update.as_bytes())
     });
     // Just under the limit is read (and here, valid).
     let under = app.raw(
@@ -612,7 +698,7 @@ fn invalid_names_are_422(app: &TestApp) {
     let owner = app.owner();
     let template = format!("{TEMPLATES}/{id}");
     let names = [
-        "".to_owned(),
+        String::new(),
         "   ".to_owned(),
         "n".repeat(201),
         "bad\u{7}name".to_owned(),
@@ -917,6 +1003,7 @@ fn bad_revision_numbers_are_404(app: &TestApp) {
 
 crate::api_tests!(
     malformed_json_is_400,
+    non_object_bodies_are_400,
     wrong_json_types_are_400_naming_the_field,
     missing_required_fields_are_400_naming_the_field,
     unknown_fields_are_400_naming_the_field,
@@ -935,21 +1022,3 @@ crate::api_tests!(
     duplicate_names_are_409,
     bad_revision_numbers_are_404,
 );
-
-#[test]
-fn zz_probe() {
-    use std::io::{Read, Write};
-    let app = TestApp::spawn(integrations_testing::Backend::Sqlite).expect("x");
-    let id = seeded(&app);
-    let addr = app.base.trim_start_matches("http://").to_owned();
-    for size in [1_100_000usize, 1_048_577, 4_000_000] {
-        let body = revision_of_size(size);
-        let mut s = std::net::TcpStream::connect(&addr).expect("c");
-        let head = format!("POST {TEMPLATES}/{id}/revisions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n", app.owner(), body.len());
-        s.write_all(head.as_bytes()).expect("h");
-        let w = s.write_all(&body);
-        let mut out = Vec::new();
-        let r = s.read_to_end(&mut out);
-        eprintln!("size {size}: write {w:?} read {r:?}: {:?}", String::from_utf8_lossy(&out));
-    }
-}

@@ -9,6 +9,7 @@
 mod auth;
 mod binary;
 mod errors;
+mod outage;
 mod revisions;
 pub mod support;
 mod templates;

@@ -14,7 +14,10 @@ fn seed_revisions_are_numbered_listed_and_fetched(app: &TestApp) {
     let token = app.owner();
     let id = app.template("Meta CAPI Production", "meta_capi");
     let mut created = Vec::new();
-    for (batch, summary) in [(50, "Increased batch size"), (100, "Rotated access token for Q1 2026")] {
+    for (batch, summary) in [
+        (50, "Increased batch size"),
+        (100, "Rotated access token for Q1 2026"),
+    ] {
         // The seed's "Create Revision" request.
         let body = json!({
             "config": { "pixel_id": "1234567890", "access_token": "EAABsb_new_token...", "batch_size": batch, "hash_pii": true },
@@ -33,23 +36,49 @@ fn seed_revisions_are_numbered_listed_and_fetched(app: &TestApp) {
     assert_eq!(second["change_summary"], "Rotated access token for Q1 2026");
     assert!(second["id"].as_str().is_some_and(|r| r.starts_with("rev_")));
     // The secret is masked in every response; the other values are as sent.
-    assert_eq!(second["config"], json!({ "pixel_id": "1234567890", "access_token": "***", "batch_size": 100, "hash_pii": true }));
+    assert_eq!(
+        second["config"],
+        json!({ "pixel_id": "1234567890", "access_token": "***", "batch_size": 100, "hash_pii": true })
+    );
 
     // The template's updated_at is the newest revision's created_at (the seed's two examples).
-    let template = app.get(&format!("/v1/admin/integration-templates/{id}"), &token).expect(200).body;
+    let template = app
+        .get(&format!("/v1/admin/integration-templates/{id}"), &token)
+        .expect(200)
+        .body;
     assert_eq!(template["updated_at"], second["created_at"]);
     assert_eq!(template["latest_revision"], 2);
 
     // The seed's "List Revisions": newest first, all of them.
     let listed = app.get(&revisions_path(&id), &token).expect(200).body;
-    assert_eq!(listed, json!({ "revisions": [created[1], created[0]], "total": 2 }));
-    let paged = app.get(&format!("{}?limit=1&offset=1", revisions_path(&id)), &token).expect(200).body;
-    assert_eq!(paged, json!({ "revisions": [created[0]], "total": 2, "limit": 1, "offset": 1 }));
+    assert_eq!(
+        listed,
+        json!({ "revisions": [created[1], created[0]], "total": 2 })
+    );
+    let paged = app
+        .get(&format!("{}?limit=1&offset=1", revisions_path(&id)), &token)
+        .expect(200)
+        .body;
+    assert_eq!(
+        paged,
+        json!({ "revisions": [created[0]], "total": 2, "limit": 1, "offset": 1 })
+    );
 
     // The seed's "Get Revision" by number.
-    assert_eq!(app.get(&format!("{}/2", revisions_path(&id)), &token).expect(200).body, *second);
-    assert_eq!(app.get(&format!("{}/1", revisions_path(&id)), &token).expect(200).body, created[0]);
-    app.get(&format!("{}/3", revisions_path(&id)), &token).expect_error(404, "NOT_FOUND");
+    assert_eq!(
+        app.get(&format!("{}/2", revisions_path(&id)), &token)
+            .expect(200)
+            .body,
+        *second
+    );
+    assert_eq!(
+        app.get(&format!("{}/1", revisions_path(&id)), &token)
+            .expect(200)
+            .body,
+        created[0]
+    );
+    app.get(&format!("{}/3", revisions_path(&id)), &token)
+        .expect_error(404, "NOT_FOUND");
 }
 
 fn revisions_are_immutable_over_http(app: &TestApp) {
@@ -57,11 +86,21 @@ fn revisions_are_immutable_over_http(app: &TestApp) {
     let id = app.template("T", "meta_capi");
     let first = app.revision(&id, &meta_config());
     for method in ["PUT", "PATCH", "DELETE"] {
-        let reply = app.call(method, &format!("{}/1", revisions_path(&id)), Some(&token), Some(&json!({ "config": {} })));
+        let reply = app.call(
+            method,
+            &format!("{}/1", revisions_path(&id)),
+            Some(&token),
+            Some(&json!({ "config": {} })),
+        );
         let reply = reply.expect_error(405, "METHOD_NOT_ALLOWED");
         assert_eq!(reply.header("allow"), Some("GET"));
     }
-    assert_eq!(app.get(&format!("{}/1", revisions_path(&id)), &token).expect(200).body, first);
+    assert_eq!(
+        app.get(&format!("{}/1", revisions_path(&id)), &token)
+            .expect(200)
+            .body,
+        first
+    );
 }
 
 fn configs_are_validated_against_the_vendor(app: &TestApp) {
@@ -74,11 +113,26 @@ fn configs_are_validated_against_the_vendor(app: &TestApp) {
         .as_array()
         .expect("details")
         .iter()
-        .map(|d| (d["field"].as_str().unwrap_or_default(), d["problem"].as_str().unwrap_or_default()))
+        .map(|d| {
+            (
+                d["field"].as_str().unwrap_or_default(),
+                d["problem"].as_str().unwrap_or_default(),
+            )
+        })
         .collect();
-    assert!(fields.contains(&("config.pixel_id", "invalid_type")), "{fields:?}");
-    assert!(fields.contains(&("config.access_token", "required")), "{fields:?}");
-    assert_eq!(app.get(&revisions_path(&id), &token).expect(200).body["total"], 0, "nothing was created");
+    assert!(
+        fields.contains(&("config.pixel_id", "invalid_type")),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&("config.access_token", "required")),
+        "{fields:?}"
+    );
+    assert_eq!(
+        app.get(&revisions_path(&id), &token).expect(200).body["total"],
+        0,
+        "nothing was created"
+    );
     // Unknown keys and whole placeholders are fine; the seed's GA4 example validates.
     let ga4 = app.template("GA4", "ga4");
     let seed = json!({
@@ -86,9 +140,15 @@ fn configs_are_validated_against_the_vendor(app: &TestApp) {
         "delivery_mode": "server_side",
         "change_summary": "GA4 config with pipeline parameter references"
     });
-    let created = app.post(&revisions_path(&ga4), &token, &seed).expect(201).body;
+    let created = app
+        .post(&revisions_path(&ga4), &token, &seed)
+        .expect(201)
+        .body;
     // A placeholder in a secret field is a name, not a secret: it is shown.
-    assert_eq!(created["config"]["api_secret"], "{{pipeline_param.ga4_api_secret}}");
+    assert_eq!(
+        created["config"]["api_secret"],
+        "{{pipeline_param.ga4_api_secret}}"
+    );
 }
 
 fn an_echoed_mask_keeps_the_secret(app: &TestApp) {
@@ -105,15 +165,24 @@ fn an_echoed_mask_keeps_the_secret(app: &TestApp) {
     // The stored value is the first revision's secret, not "***" (checked through the database).
     let stored: Vec<Value> = crate::support::stored_configs(app);
     assert_eq!(stored.len(), 2);
-    assert!(stored.iter().all(|c| c["access_token"] != "***"), "{stored:?}");
+    assert!(
+        stored.iter().all(|c| c["access_token"] != "***"),
+        "{stored:?}"
+    );
     assert_eq!(stored[0]["access_token"], stored[1]["access_token"]);
     // Echoing the mask with no earlier value is refused.
     let fresh = app.template("U", "meta_capi");
     let reply = app
         .post(&revisions_path(&fresh), &token, &json!({ "config": { "pixel_id": "1", "access_token": "***" }, "delivery_mode": "server_side" }))
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(reply.body["error"]["details"][0]["field"], "config.access_token");
-    assert_eq!(reply.body["error"]["details"][0]["problem"], "no_previous_secret");
+    assert_eq!(
+        reply.body["error"]["details"][0]["field"],
+        "config.access_token"
+    );
+    assert_eq!(
+        reply.body["error"]["details"][0]["problem"],
+        "no_previous_secret"
+    );
 }
 
 fn concurrent_creates_are_numbered_one_to_forty(app: &TestApp) {
@@ -125,11 +194,16 @@ fn concurrent_creates_are_numbered_one_to_forty(app: &TestApp) {
                 let id = Arc::clone(&id);
                 scope.spawn(move || {
                     let config = json!({ "url": format!("https://example.com/{i}") });
-                    app.revision(&id, &config)["revision_number"].as_u64().expect("a number")
+                    app.revision(&id, &config)["revision_number"]
+                        .as_u64()
+                        .expect("a number")
                 })
             })
             .collect();
-        handles.into_iter().map(|h| h.join().expect("no panic")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect()
     });
     let mut sorted = numbers;
     sorted.sort_unstable();

@@ -13,6 +13,8 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret-0123";
+/// 32 bytes, base64.
+pub const ENCRYPTION_KEY: &str = "dGVzdC1lbmNyeXB0aW9uLWtleS10ZXN0LWtleS0zMmI=";
 
 /// A server of our own: its database, its address, its token minter.
 #[expect(missing_debug_implementations, reason = "a test fixture")]
@@ -41,20 +43,31 @@ impl Reply {
 
     /// `error.code` of an error body.
     pub fn code(&self) -> &str {
-        self.body["error"]["code"].as_str().unwrap_or("<no error code>")
+        self.body["error"]["code"]
+            .as_str()
+            .unwrap_or("<no error code>")
     }
 
     /// Panics unless the status is `status`, showing the body.
     #[track_caller]
     pub fn expect(self, status: u16) -> Self {
-        assert_eq!(self.status, status, "unexpected status; body: {}", self.body);
+        assert_eq!(
+            self.status, status,
+            "unexpected status; body: {}",
+            self.body
+        );
         self
     }
 
     /// Panics unless the status and error code match.
     #[track_caller]
     pub fn expect_error(self, status: u16, code: &str) -> Self {
-        assert_eq!((self.status, self.code()), (status, code), "body: {}", self.body);
+        assert_eq!(
+            (self.status, self.code()),
+            (status, code),
+            "body: {}",
+            self.body
+        );
         self
     }
 }
@@ -69,6 +82,7 @@ pub fn settings(db: &TestDb, data_dir: &std::path::Path) -> Settings {
         access_token_ttl: 900,
         log_format: None,
         jwt_secret: Some(SECRET.to_vec()),
+        encryption_key: Some(ENCRYPTION_KEY.to_owned()),
     }
 }
 
@@ -87,12 +101,15 @@ impl TestApp {
         let thread = std::thread::spawn(move || {
             let system = actix_web::rt::System::new();
             system.block_on(async move {
-                let (running, server, _) = integrations_server::start(&settings, listener).expect("the server starts");
+                let (running, server, _) =
+                    integrations_server::start(&settings, listener).expect("the server starts");
                 sender.send(running).expect("the test waits");
                 let _ = server.await;
             });
         });
-        let running = receiver.recv_timeout(Duration::from_secs(60)).expect("the server started");
+        let running = receiver
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server started");
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -127,12 +144,29 @@ impl TestApp {
     }
 
     /// Sends a request; `body` is sent as JSON when given.
-    pub fn call(&self, method: &str, path: &str, token: Option<&str>, body: Option<&Value>) -> Reply {
-        self.raw(method, path, token, body.map(|b| ("application/json", b.to_string().into_bytes())))
+    pub fn call(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> Reply {
+        self.raw(
+            method,
+            path,
+            token,
+            body.map(|b| ("application/json", b.to_string().into_bytes())),
+        )
     }
 
     /// Sends a request with any body and content type.
-    pub fn raw(&self, method: &str, path: &str, token: Option<&str>, body: Option<(&str, Vec<u8>)>) -> Reply {
+    pub fn raw(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply {
         let url = format!("{}{path}", self.base);
         let mut request = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(token) = token {
@@ -153,7 +187,11 @@ impl TestApp {
             .read_to_string()
             .unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply { status, headers, body }
+        Reply {
+            status,
+            headers,
+            body,
+        }
     }
 
     pub fn get(&self, path: &str, token: &str) -> Reply {
@@ -175,7 +213,11 @@ impl TestApp {
     /// Creates a template in org_a (as owner) and returns its id.
     pub fn template(&self, name: &str, vendor: &str) -> String {
         let reply = self
-            .post("/v1/admin/integration-templates", &self.owner(), &json!({ "name": name, "vendor": vendor }))
+            .post(
+                "/v1/admin/integration-templates",
+                &self.owner(),
+                &json!({ "name": name, "vendor": vendor }),
+            )
             .expect(201);
         reply.body["id"].as_str().expect("an id").to_owned()
     }

@@ -1,0 +1,171 @@
+//! Use cases of pipelines (SPEC §7).
+
+use integrations_domain::{
+    Action, Caller, Description, Name, Page, Paged, ParamKey, ParamValue, Parameters, Pipeline,
+    PipelineId,
+};
+use integrations_ports::{NewPipeline, PipelineChanges};
+use serde_json::{Map, Value};
+
+use crate::App;
+use crate::error::{AppError, FieldProblem, NamedKind, Problems};
+
+/// The input of "create a pipeline".
+#[derive(Debug, Clone)]
+pub struct CreatePipeline {
+    /// Its name (the template name rules).
+    pub name: String,
+    /// Free text.
+    pub description: Option<String>,
+    /// Key → string, number or boolean.
+    pub parameters: Option<Map<String, Value>>,
+}
+
+/// The input of "update a pipeline"; absent fields stay as they are.
+#[derive(Debug, Clone, Default)]
+pub struct UpdatePipeline {
+    /// A new name.
+    pub name: Option<String>,
+    /// A new description; `Some(None)` clears it.
+    pub description: Option<Option<String>>,
+    /// New parameters, replacing the old ones whole.
+    pub parameters: Option<Map<String, Value>>,
+}
+
+/// Checks every key and value, reporting each bad one.
+fn parameters(problems: &mut Problems, raw: Map<String, Value>) -> Parameters {
+    let mut parameters = Parameters::new();
+    for (key, value) in raw {
+        let field = format!("parameters.{key}");
+        let key = match ParamKey::parse(&key) {
+            Ok(key) => key,
+            Err(err) => {
+                problems.push(FieldProblem::new(field, "invalid_key", err.to_string()));
+                continue;
+            }
+        };
+        match ParamValue::try_from(value) {
+            Ok(value) => {
+                parameters.insert(key, value);
+            }
+            Err(message) => problems.push(FieldProblem::new(field, "invalid_type", message)),
+        }
+    }
+    parameters
+}
+
+pub(crate) fn parse_pipeline_id(raw: &str) -> Result<PipelineId, AppError> {
+    PipelineId::parse(raw).map_err(|_| AppError::NotFound)
+}
+
+impl App {
+    /// One pipeline, after checking that the caller may perform `action`.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound`.
+    pub fn find_pipeline(
+        &self,
+        caller: &Caller,
+        action: Action,
+        id: &str,
+    ) -> Result<Pipeline, AppError> {
+        self.authorize(caller, action)?;
+        Ok(self.store.pipeline(&caller.org, parse_pipeline_id(id)?)?)
+    }
+
+    /// A page of the org's pipelines, newest first.
+    ///
+    /// # Errors
+    /// `Forbidden`, `Unavailable`.
+    pub fn list_pipelines(&self, caller: &Caller, page: Page) -> Result<Paged<Pipeline>, AppError> {
+        self.authorize(caller, Action::Read)?;
+        Ok(self.store.pipelines(&caller.org, page)?)
+    }
+
+    /// Creates a pipeline.
+    ///
+    /// # Errors
+    /// `Forbidden`; `Invalid` listing every bad field; `NameTaken`.
+    pub fn create_pipeline(
+        &self,
+        caller: &Caller,
+        input: CreatePipeline,
+    ) -> Result<Pipeline, AppError> {
+        self.authorize(caller, Action::Edit)?;
+        let mut problems = Problems::default();
+        let name = problems.check("name", Name::parse(&input.name));
+        let description = input
+            .description
+            .as_deref()
+            .and_then(|d| problems.check("description", Description::parse(d)));
+        let parameters = parameters(&mut problems, input.parameters.unwrap_or_default());
+        problems.finish()?;
+        let Some(name) = name else {
+            return Err(AppError::Internal("a checked name is missing".into()));
+        };
+        let new = NewPipeline {
+            id: PipelineId::from_ulid(self.ids.ulid()),
+            org_id: caller.org.clone(),
+            name: name.clone(),
+            description,
+            parameters,
+            created_at: self.clock.now(),
+        };
+        self.store
+            .create_pipeline(new)
+            .map_err(AppError::naming(NamedKind::Pipeline, name.as_str()))
+    }
+
+    /// Changes a pipeline; `parameters` replace the old ones whole.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound`; `Invalid` (nothing to change, or bad values); `NameTaken`.
+    pub fn update_pipeline(
+        &self,
+        caller: &Caller,
+        id: PipelineId,
+        input: UpdatePipeline,
+    ) -> Result<Pipeline, AppError> {
+        self.authorize(caller, Action::Edit)?;
+        if input.name.is_none() && input.description.is_none() && input.parameters.is_none() {
+            return Err(AppError::invalid(
+                "body",
+                "empty_update",
+                "give a name, a description, parameters, or several",
+            ));
+        }
+        let mut problems = Problems::default();
+        let name = input
+            .name
+            .and_then(|raw| problems.check("name", Name::parse(&raw)));
+        let description = input
+            .description
+            .map(|d| d.and_then(|text| problems.check("description", Description::parse(&text))));
+        let parameters = input.parameters.map(|raw| parameters(&mut problems, raw));
+        problems.finish()?;
+        let shown = name
+            .as_ref()
+            .map(|n| n.as_str().to_owned())
+            .unwrap_or_default();
+        let changes = PipelineChanges {
+            name,
+            description,
+            parameters,
+            updated_at: self.clock.now(),
+        };
+        self.store
+            .update_pipeline(&caller.org, id, changes)
+            .map_err(AppError::naming(NamedKind::Pipeline, &shown))
+    }
+
+    /// Soft-deletes a pipeline and removes its attachments.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound`.
+    pub fn delete_pipeline(&self, caller: &Caller, id: PipelineId) -> Result<(), AppError> {
+        self.authorize(caller, Action::Administer)?;
+        Ok(self
+            .store
+            .delete_pipeline(&caller.org, id, self.clock.now())?)
+    }
+}

@@ -1,0 +1,219 @@
+//! `/v1/admin/pipelines/{pid}/integrations` and the rendered-config routes (SPEC §8).
+
+use actix_web::http::header;
+use actix_web::{HttpRequest, HttpResponse, web};
+use integrations_app::{App, Attach, UpdateAttachment};
+use integrations_domain::Action;
+use sha2::{Digest, Sha256};
+
+use super::method_not_allowed;
+use crate::dto::{
+    AttachBody, AttachmentListResponse, AttachmentResponse, DeletedResponse,
+    PipelineConfigResponse, RenderedConfigResponse, UpdateAttachmentBody,
+};
+use crate::error::ApiError;
+use crate::extract::{Authenticated, blocking, json_body};
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/pipelines/{pid}/integrations")
+            .route(web::get().to(list))
+            .route(web::post().to(attach))
+            .default_service(method_not_allowed("GET, POST")),
+    )
+    .service(
+        web::resource("/pipelines/{pid}/integrations/{pi}")
+            .route(web::get().to(get))
+            .route(web::put().to(update))
+            .route(web::delete().to(detach))
+            .default_service(method_not_allowed("GET, PUT, DELETE")),
+    )
+    .service(
+        web::resource("/pipelines/{pid}/integrations/{pi}/config")
+            .route(web::get().to(attachment_config))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource("/pipelines/{pid}/config")
+            .route(web::get().to(pipeline_config))
+            .default_service(method_not_allowed("GET")),
+    );
+}
+
+async fn list(
+    app: web::Data<App>,
+    Authenticated(caller): Authenticated,
+    pid: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let app = app.get_ref().clone();
+    let attachments = blocking(move || {
+        let pipeline = app.find_pipeline(&caller, Action::Read, &pid)?;
+        app.list_attachments(&caller, &pipeline)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(AttachmentListResponse {
+        integrations: attachments.into_iter().map(Into::into).collect(),
+    }))
+}
+
+async fn attach(
+    app: web::Data<App>,
+    Authenticated(caller): Authenticated,
+    pid: web::Path<String>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let pipeline = {
+        let (app, caller) = (app.get_ref().clone(), caller.clone());
+        blocking(move || app.find_pipeline(&caller, Action::Edit, &pid)).await?
+    };
+    let body: AttachBody = json_body(&req, &body)?;
+    let input = Attach {
+        integration_id: body.integration_id,
+        revision_id: body.revision_id,
+        enabled: body.enabled,
+    };
+    let app = app.get_ref().clone();
+    let attachment = blocking(move || app.attach(&caller, &pipeline, input)).await?;
+    Ok(HttpResponse::Created()
+        .insert_header((
+            header::LOCATION,
+            format!(
+                "/v1/admin/pipelines/{}/integrations/{}",
+                attachment.pipeline_id, attachment.id
+            ),
+        ))
+        .json(AttachmentResponse::from(attachment)))
+}
+
+async fn get(
+    app: web::Data<App>,
+    Authenticated(caller): Authenticated,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (pid, pi) = path.into_inner();
+    let app = app.get_ref().clone();
+    let attachment = blocking(move || {
+        let pipeline = app.find_pipeline(&caller, Action::Read, &pid)?;
+        app.find_attachment(&caller, Action::Read, &pipeline, &pi)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(AttachmentResponse::from(attachment)))
+}
+
+async fn update(
+    app: web::Data<App>,
+    Authenticated(caller): Authenticated,
+    path: web::Path<(String, String)>,
+    req: HttpRequest,
+    body: web::Bytes,
+) -> Result<HttpResponse, ApiError> {
+    let (pid, pi) = path.into_inner();
+    let (pipeline, found) = {
+        let (app, caller) = (app.get_ref().clone(), caller.clone());
+        blocking(move || {
+            let pipeline = app.find_pipeline(&caller, Action::Edit, &pid)?;
+            let found = app.find_attachment(&caller, Action::Edit, &pipeline, &pi)?;
+            Ok((pipeline, found))
+        })
+        .await?
+    };
+    let body: UpdateAttachmentBody = json_body(&req, &body)?;
+    let input = UpdateAttachment {
+        revision_id: body.revision_id,
+        enabled: body.enabled,
+    };
+    let app = app.get_ref().clone();
+    let attachment =
+        blocking(move || app.update_attachment(&caller, &pipeline, found.id, input)).await?;
+    Ok(HttpResponse::Ok().json(AttachmentResponse::from(attachment)))
+}
+
+async fn detach(
+    app: web::Data<App>,
+    Authenticated(caller): Authenticated,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (pid, pi) = path.into_inner();
+    let app = app.get_ref().clone();
+    blocking(move || {
+        let pipeline = app.find_pipeline(&caller, Action::Administer, &pid)?;
+        let found = app.find_attachment(&caller, Action::Administer, &pipeline, &pi)?;
+        app.detach(&caller, &pipeline, found.id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(DeletedResponse::default()))
+}
+
+async fn attachment_config(
+    app: web::Data<App>,
+    Authenticated(caller): Authenticated,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (pid, pi) = path.into_inner();
+    let app = app.get_ref().clone();
+    let rendered = blocking(move || {
+        let pipeline = app.find_pipeline(&caller, Action::Read, &pid)?;
+        let found = app.find_attachment(&caller, Action::Read, &pipeline, &pi)?;
+        app.attachment_config(&caller, &pipeline, found.id)
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(RenderedConfigResponse::from(rendered)))
+}
+
+/// A strong ETag of a response body: the first 128 bits of its SHA-256.
+fn etag(body: &[u8]) -> String {
+    let digest = Sha256::digest(body);
+    let hex: String = digest
+        .iter()
+        .take(16)
+        .fold(String::with_capacity(32), |mut out, b| {
+            out.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
+            out.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
+            out
+        });
+    format!("\"{hex}\"")
+}
+
+/// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks for this header).
+fn none_match(req: &HttpRequest, etag: &str) -> bool {
+    req.headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .any(|value| {
+            value
+                .split(',')
+                .map(|tag| tag.trim().trim_start_matches("W/"))
+                .any(|tag| tag == "*" || tag == etag)
+        })
+}
+
+async fn pipeline_config(
+    app: web::Data<App>,
+    Authenticated(caller): Authenticated,
+    pid: web::Path<String>,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
+    let app = app.get_ref().clone();
+    let (pipeline, rendered) = blocking(move || {
+        let pipeline = app.find_pipeline(&caller, Action::Read, &pid)?;
+        let rendered = app.pipeline_config(&caller, &pipeline)?;
+        Ok((pipeline, rendered))
+    })
+    .await?;
+    let response = PipelineConfigResponse {
+        pipeline_id: pipeline.id.to_string(),
+        integrations: rendered.into_iter().map(Into::into).collect(),
+    };
+    let body = serde_json::to_vec(&response).map_err(|err| ApiError::internal(&err))?;
+    let etag = etag(&body);
+    if none_match(&req, &etag) {
+        return Ok(HttpResponse::NotModified()
+            .insert_header((header::ETAG, etag))
+            .finish());
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, etag))
+        .content_type("application/json")
+        .body(body))
+}
