@@ -79,7 +79,7 @@ impl App {
         &self,
         caller: &Caller,
         pipeline: &Pipeline,
-        input: Attach,
+        input: &Attach,
     ) -> Result<Attachment, AppError> {
         self.authorize(caller, Action::Edit)?;
         let template_id = reference("integration_id", TemplateId::parse(&input.integration_id))?;

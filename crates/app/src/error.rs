@@ -88,6 +88,9 @@ pub enum AppError {
         /// The current latest revision number.
         latest: u32,
     },
+    /// `If-Match` names a version the object no longer has.
+    #[error("the integration template changed since the version in If-Match; re-read it and retry")]
+    PreconditionFailed,
     /// The database cannot be reached now.
     #[error("the database is unavailable")]
     Unavailable(#[source] BoxError),
@@ -136,6 +139,7 @@ impl From<StoreError> for AppError {
             StoreError::TemplateInUse(pipelines) => Self::TemplateInUse(pipelines),
             StoreError::AlreadyAttached => Self::AlreadyAttached,
             StoreError::StaleRevision { latest } => Self::StaleRevision { latest },
+            StoreError::PreconditionFailed => Self::PreconditionFailed,
             StoreError::Unavailable(cause) => Self::Unavailable(cause),
             StoreError::Unexpected(cause) => Self::Internal(cause),
         }

@@ -13,24 +13,30 @@
 mod attachments;
 mod catalog;
 mod error;
+mod idempotency;
 mod pipelines;
 mod render;
 mod revisions;
 mod secrets;
 mod templates;
+mod versioning;
 
 use std::sync::Arc;
+use std::sync::atomic::AtomicI64;
 
 use integrations_domain::{Action, Caller};
 use integrations_ports::{Clock, IdGenerator, SecretCipher, Store, TokenVerifier};
 
 pub use attachments::{Attach, UpdateAttachment};
 pub use catalog::Install;
+pub use idempotency::{ABANDONED_AFTER, KEEP_KEYS};
+pub use integrations_ports::{Claim, StoredResponse};
 pub use error::{AppError, BoxError, FieldProblem, NamedKind};
 pub use pipelines::{CreatePipeline, UpdatePipeline};
 pub use render::RenderedConfig;
 pub use revisions::CreateRevision;
 pub use templates::{CreateTemplate, UpdateTemplate};
+pub use versioning::{Pin, RevisionDiff, template_etag};
 
 /// The application: its ports, and the use cases as methods.
 #[derive(Debug, Clone)]
@@ -40,6 +46,8 @@ pub struct App {
     cipher: Arc<dyn SecretCipher>,
     clock: Arc<dyn Clock>,
     ids: Arc<dyn IdGenerator>,
+    /// When this process last purged expired idempotency keys (Unix seconds).
+    last_purge: Arc<AtomicI64>,
 }
 
 /// The adapters the application runs on.
@@ -73,6 +81,7 @@ impl App {
             cipher,
             clock,
             ids,
+            last_purge: Arc::new(AtomicI64::new(0)),
         }
     }
 

@@ -26,6 +26,8 @@ pub struct UpdateTemplate {
     pub name: Option<String>,
     /// A new description; `Some(None)` clears it.
     pub description: Option<Option<String>>,
+    /// From `If-Match`: the template's ETag the change is based on.
+    pub if_match: Option<String>,
 }
 
 pub(crate) fn parse_template_id(raw: &str) -> Result<TemplateId, AppError> {
@@ -134,6 +136,7 @@ impl App {
             name,
             description,
             updated_at: self.clock.now(),
+            expected_updated_at: self.expected_version(caller, id, input.if_match.as_deref())?,
         };
         self.store
             .update_template(&caller.org, id, changes)
@@ -143,12 +146,19 @@ impl App {
     /// Soft-deletes a template that no pipeline uses.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound`; `TemplateInUse` naming the pipelines.
-    pub fn delete_template(&self, caller: &Caller, id: TemplateId) -> Result<(), AppError> {
+    /// `Forbidden`; `NotFound`; `TemplateInUse` naming the pipelines;
+    /// `PreconditionFailed` when `if_match` is not the current ETag.
+    pub fn delete_template(
+        &self,
+        caller: &Caller,
+        id: TemplateId,
+        if_match: Option<&str>,
+    ) -> Result<(), AppError> {
         self.authorize(caller, Action::Administer)?;
+        let expected = self.expected_version(caller, id, if_match)?;
         Ok(self
             .store
-            .delete_template(&caller.org, id, self.clock.now())?)
+            .delete_template(&caller.org, id, self.clock.now(), expected)?)
     }
 }
 

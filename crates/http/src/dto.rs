@@ -32,10 +32,6 @@ pub struct CreateTemplateBody {
 /// `PUT /v1/admin/integration-templates/{id}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[expect(
-    clippy::option_option,
-    reason = "absent, null and a value are three different requests"
-)]
 pub struct UpdateTemplateBody {
     #[serde(default, deserialize_with = "present")]
     pub name: Option<Option<String>>,
@@ -205,10 +201,6 @@ pub struct CreatePipelineBody {
 /// `PUT /v1/admin/pipelines/{id}`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-#[expect(
-    clippy::option_option,
-    reason = "absent, null and a value are three different requests"
-)]
 pub struct UpdatePipelineBody {
     #[serde(default, deserialize_with = "present")]
     pub name: Option<Option<String>>,
@@ -354,4 +346,73 @@ impl From<integrations_app::RenderedConfig> for RenderedConfigResponse {
 pub struct PipelineConfigResponse {
     pub pipeline_id: String,
     pub integrations: Vec<RenderedConfigResponse>,
+}
+
+/// `GET …/revisions/{a}/diff/{b}`.
+#[derive(Debug, Serialize)]
+pub struct DiffResponse {
+    pub from: u32,
+    pub to: u32,
+    /// `{"from": …, "to": …}` when the delivery mode changed, else null.
+    pub delivery_mode: Option<DeliveryModeChange>,
+    /// RFC 6902 operations from `from`'s config to `to`'s; secrets as `"***"`.
+    pub patch: json_patch::Patch,
+}
+
+/// A delivery-mode change.
+#[derive(Debug, Serialize)]
+pub struct DeliveryModeChange {
+    pub from: &'static str,
+    pub to: &'static str,
+}
+
+impl From<integrations_app::RevisionDiff> for DiffResponse {
+    fn from(d: integrations_app::RevisionDiff) -> Self {
+        Self {
+            from: d.from.get(),
+            to: d.to.get(),
+            delivery_mode: d.delivery_mode.map(|(from, to)| DeliveryModeChange {
+                from: from.as_str(),
+                to: to.as_str(),
+            }),
+            patch: d.patch,
+        }
+    }
+}
+
+/// One pipeline that pins a template.
+#[derive(Debug, Serialize)]
+pub struct PinResponse {
+    pub pipeline_id: String,
+    pub pipeline_name: String,
+    pub attachment_id: String,
+    pub revision_id: String,
+    pub revision_number: u32,
+    pub latest_revision: u32,
+    pub enabled: bool,
+}
+
+/// `GET /v1/admin/integration-templates/{id}/pipelines`.
+#[derive(Debug, Serialize)]
+pub struct PinsResponse {
+    pub pipelines: Vec<PinResponse>,
+}
+
+impl From<Vec<integrations_app::Pin>> for PinsResponse {
+    fn from(pins: Vec<integrations_app::Pin>) -> Self {
+        Self {
+            pipelines: pins
+                .into_iter()
+                .map(|pin| PinResponse {
+                    pipeline_id: pin.pipeline.id.to_string(),
+                    pipeline_name: pin.pipeline.name.to_string(),
+                    attachment_id: pin.attachment.id.to_string(),
+                    revision_id: pin.attachment.revision_id.to_string(),
+                    revision_number: pin.attachment.revision_number.get(),
+                    latest_revision: pin.attachment.latest_revision,
+                    enabled: pin.attachment.enabled,
+                })
+                .collect(),
+        }
+    }
 }

@@ -70,10 +70,6 @@ struct Body<'a> {
     details: &'a [Detail],
 }
 
-/// Marks responses that already have the error shape, so the rewrite leaves them be.
-#[derive(Clone, Copy)]
-struct Shaped;
-
 impl ApiError {
     /// An error with no details.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
@@ -170,15 +166,13 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        let mut response = response.json(Envelope {
+        response.json(Envelope {
             error: Body {
                 code: self.code,
                 message: &self.message,
                 details: &self.details,
             },
-        });
-        response.extensions_mut().insert(Shaped);
-        response
+        })
     }
 }
 
@@ -237,6 +231,7 @@ impl From<AppError> for ApiError {
                 "PRECONDITION_FAILED",
                 format!("the latest revision is {latest}: re-read it and base your change on it"),
             ),
+            AppError::PreconditionFailed => status(StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED"),
             AppError::Unavailable(cause) => {
                 tracing::warn!(error = %chain(cause.as_ref()), "database unavailable");
                 Self::new(
@@ -258,7 +253,13 @@ impl From<AppError> for ApiError {
 pub fn rewrite_framework_errors<B>(
     response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {
-    if response.response().extensions().get::<Shaped>().is_some() {
+    // Our own errors (and replayed ones) are JSON already; the framework's are plain text.
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json {
         return Ok(ErrorHandlerResponse::Response(
             response.map_into_left_body(),
         ));

@@ -175,6 +175,13 @@ pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
         })
 }
 
+/// The `If-Match` header, if any (as text).
+pub fn if_match(req: &HttpRequest) -> Option<String> {
+    req.headers()
+        .get(header::IF_MATCH)
+        .map(|value| value.to_str().unwrap_or("\u{0}").to_owned())
+}
+
 /// `?limit&offset`.
 #[derive(Debug, Deserialize)]
 pub struct PageQuery {

@@ -7,6 +7,7 @@
 pub mod dto;
 pub mod error;
 pub mod extract;
+pub mod idempotency;
 mod routes;
 
 use actix_web::middleware::ErrorHandlers;

@@ -43,6 +43,9 @@ pub enum StoreError {
         /// The template's current latest revision number (0 when none).
         latest: u32,
     },
+    /// The object changed since the version the caller based its change on.
+    #[error("the object changed since the given version")]
+    PreconditionFailed,
     /// The database cannot be reached now; retrying later may succeed.
     #[error("the database is unavailable")]
     Unavailable(#[source] Box<dyn std::error::Error + Send + Sync>),

@@ -16,11 +16,13 @@
 mod auth;
 mod cipher;
 mod error;
+mod idempotency;
 mod store;
 mod system;
 
 pub use auth::{AuthError, TokenVerifier};
 pub use cipher::{CipherError, SecretCipher};
+pub use idempotency::{Claim, IdempotencyScope, IdempotencyStore, StoredResponse};
 pub use error::{PipelineRef, StoreError, StoreResult};
 pub use store::{
     AttachmentChanges, AttachmentStore, NewAttachment, NewPipeline, NewRevision, NewTemplate,

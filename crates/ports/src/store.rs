@@ -68,6 +68,9 @@ pub struct TemplateChanges {
     pub description: Option<Option<Description>>,
     /// The new `updated_at`.
     pub updated_at: OffsetDateTime,
+    /// When set, the template's current `updated_at` must be exactly this
+    /// (the caller's `If-Match`) or the store refuses with `PreconditionFailed`.
+    pub expected_updated_at: Option<OffsetDateTime>,
 }
 
 /// Templates and their revisions.
@@ -100,7 +103,8 @@ pub trait TemplateStore {
     ///
     /// # Errors
     /// `NotFound` as for [`TemplateStore::template`]; `NameTaken` when the new
-    /// name belongs to another live template of the org.
+    /// name belongs to another live template of the org; `PreconditionFailed`
+    /// when `expected_updated_at` is set and differs.
     fn update_template(
         &self,
         org: &OrgId,
@@ -113,8 +117,26 @@ pub trait TemplateStore {
     ///
     /// # Errors
     /// `NotFound` as for [`TemplateStore::template`]; `TemplateInUse` naming
-    /// every live pipeline that pins it.
-    fn delete_template(&self, org: &OrgId, id: TemplateId, at: OffsetDateTime) -> StoreResult<()>;
+    /// every live pipeline that pins it; `PreconditionFailed` when
+    /// `expected_updated_at` is set and differs from the template's.
+    fn delete_template(
+        &self,
+        org: &OrgId,
+        id: TemplateId,
+        at: OffsetDateTime,
+        expected_updated_at: Option<OffsetDateTime>,
+    ) -> StoreResult<()>;
+
+    /// Every attachment of a live template, with its pipeline: which
+    /// pipelines use the template, at which revision.
+    ///
+    /// # Errors
+    /// `NotFound` as for [`TemplateStore::template`].
+    fn template_pins(
+        &self,
+        org: &OrgId,
+        template: TemplateId,
+    ) -> StoreResult<Vec<(crate::PipelineRef, Attachment)>>;
 
     /// Creates the template's next revision: number latest + 1, gapless under
     /// any concurrency, also across processes; sets the template's
@@ -324,7 +346,7 @@ pub trait AttachmentStore {
 
 /// Everything the application needs from storage.
 pub trait Store:
-    TemplateStore + PipelineStore + AttachmentStore + Send + Sync + std::fmt::Debug
+    TemplateStore + PipelineStore + AttachmentStore + crate::IdempotencyStore + Send + Sync + std::fmt::Debug
 {
     /// Checks that the database answers (for readiness probes).
     ///

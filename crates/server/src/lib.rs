@@ -55,7 +55,7 @@ enum Command {
         /// owner, admin, editor, viewer or service.
         #[arg(long)]
         role: Role,
-        /// Lifetime in seconds (default: ACCESS_TOKEN_TTL).
+        /// Lifetime in seconds (default: the access-token TTL setting, 900).
         #[arg(long)]
         ttl: Option<u64>,
     },

@@ -11,6 +11,7 @@
 mod attachments;
 mod connection;
 mod error;
+mod idempotency;
 pub mod migrations;
 mod pipelines;
 mod rows;

@@ -63,3 +63,16 @@ diesel::joinable!(revisions -> templates (template_id));
 diesel::joinable!(attachments -> pipelines (pipeline_id));
 diesel::joinable!(attachments -> templates (template_id));
 diesel::allow_tables_to_appear_in_same_query!(templates, revisions, pipelines, attachments);
+
+diesel::table! {
+    idempotency_keys (org_id, user_id, idempotency_key) {
+        org_id -> Text,
+        user_id -> Text,
+        idempotency_key -> Text,
+        fingerprint -> Text,
+        status -> Nullable<Integer>,
+        response_body -> Nullable<Text>,
+        location -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}

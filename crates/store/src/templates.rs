@@ -1,17 +1,20 @@
 //! [`TemplateStore`] for [`DieselStore`].
 
 use diesel::prelude::*;
-use integrations_domain::{OrgId, Page, Paged, Revision, RevisionNumber, Template, TemplateId};
-use integrations_ports::{
-    NewRevision, NewTemplate, StoreError, StoreResult, TemplateChanges, TemplateStore,
+use integrations_domain::{
+    Attachment, OrgId, Page, Paged, Revision, RevisionNumber, Template, TemplateId,
 };
-use time::OffsetDateTime;
+use integrations_ports::{
+    NewRevision, NewTemplate, PipelineRef, StoreError, StoreResult, TemplateChanges, TemplateStore,
+};
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::DieselStore;
 use crate::connection::{DbConnection, write};
 use crate::error::Failure;
 use crate::rows::{
-    NewTemplateRow, RevisionRow, TemplateRow, config_text, count, timestamp, to_i32,
+    AttachmentRow, NewTemplateRow, RevisionRow, TemplateRow, attachment,
+    config_text, count, timestamp, to_i32,
 };
 use crate::schema::{attachments, pipelines, revisions, templates};
 
@@ -48,6 +51,31 @@ fn load_template(
         .optional()?
         .ok_or(Failure::Store(StoreError::NotFound))?
         .into_domain()
+}
+
+/// Locks the live template and checks its version (`updated_at`) when the
+/// caller gave one: `NotFound`, or `PreconditionFailed` when it moved on.
+fn check_version(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: TemplateId,
+    expected: Option<OffsetDateTime>,
+) -> Result<(), Failure> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    if !lock_live_template(conn, org, id)? {
+        return Err(StoreError::NotFound.into());
+    }
+    let current: PrimitiveDateTime = templates::table
+        .filter(templates::id.eq(id.to_string()))
+        .select(templates::updated_at)
+        .first(conn)?;
+    if current == timestamp(expected) {
+        Ok(())
+    } else {
+        Err(StoreError::PreconditionFailed.into())
+    }
 }
 
 /// Takes the template's row lock (PostgreSQL; SQLite's write transaction holds
@@ -193,6 +221,7 @@ impl TemplateStore for DieselStore {
     ) -> StoreResult<Template> {
         self.with(|conn| {
             write(conn, |conn| {
+                check_version(conn, org, id, changes.expected_updated_at)?;
                 let target = live!(org).filter(templates::id.eq(id.to_string()));
                 let updated_at = templates::updated_at.eq(timestamp(changes.updated_at));
                 let updated = diesel::update(target).set(updated_at).execute(conn)?;
@@ -222,9 +251,16 @@ impl TemplateStore for DieselStore {
         })
     }
 
-    fn delete_template(&self, org: &OrgId, id: TemplateId, at: OffsetDateTime) -> StoreResult<()> {
+    fn delete_template(
+        &self,
+        org: &OrgId,
+        id: TemplateId,
+        at: OffsetDateTime,
+        expected_updated_at: Option<OffsetDateTime>,
+    ) -> StoreResult<()> {
         self.with(|conn| {
             write(conn, |conn| {
+                check_version(conn, org, id, expected_updated_at)?;
                 let deleted = diesel::update(live!(org).filter(templates::id.eq(id.to_string())))
                     .set(templates::deleted_at.eq(Some(timestamp(at))))
                     .execute(conn)?;
@@ -309,6 +345,40 @@ impl TemplateStore for DieselStore {
                     .collect::<Result<_, _>>()?,
                 total: u64::from(count(latest)?),
             })
+        })
+    }
+
+    fn template_pins(
+        &self,
+        org: &OrgId,
+        template: TemplateId,
+    ) -> StoreResult<Vec<(PipelineRef, Attachment)>> {
+        self.with(|conn| {
+            load_template(conn, org, template)?;
+            let rows: Vec<(AttachmentRow, String, String, i32, i32, String)> = attachments::table
+                .inner_join(pipelines::table)
+                .inner_join(templates::table)
+                .inner_join(revisions::table.on(revisions::id.eq(attachments::revision_id)))
+                .filter(attachments::org_id.eq(org.as_str()))
+                .filter(attachments::template_id.eq(template.to_string()))
+                .filter(pipelines::deleted_at.is_null())
+                .order((pipelines::name_key.asc(), attachments::id.asc()))
+                .select((
+                    AttachmentRow::as_select(),
+                    templates::name,
+                    templates::vendor,
+                    templates::latest_revision,
+                    revisions::revision_number,
+                    pipelines::name,
+                ))
+                .load(conn)?;
+            rows.into_iter()
+                .map(|(row, name, vendor, latest, number, pipeline_name)| {
+                    let attachment = attachment((row, name, vendor, latest, number))?;
+                    let pipeline = crate::pipelines::pipeline_ref(&attachment.pipeline_id.to_string(), &pipeline_name)?;
+                    Ok((pipeline, attachment))
+                })
+                .collect()
         })
     }
 

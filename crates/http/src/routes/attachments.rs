@@ -74,7 +74,7 @@ async fn attach(
         enabled: body.enabled,
     };
     let app = app.get_ref().clone();
-    let attachment = blocking(move || app.attach(&caller, &pipeline, input)).await?;
+    let attachment = blocking(move || app.attach(&caller, &pipeline, &input)).await?;
     Ok(HttpResponse::Created()
         .insert_header((
             header::LOCATION,

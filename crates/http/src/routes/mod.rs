@@ -40,6 +40,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     cfg.service(
         web::scope("/v1/admin")
+            .wrap(actix_web::middleware::from_fn(crate::idempotency::idempotency))
             .configure(catalog::configure)
             .configure(templates::configure)
             .configure(revisions::configure)

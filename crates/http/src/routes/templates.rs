@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, CreateTemplate, UpdateTemplate};
+use integrations_app::{App, CreateTemplate, UpdateTemplate, template_etag};
 use integrations_domain::Action;
 
 use super::method_not_allowed;
@@ -10,7 +10,7 @@ use crate::dto::{
     CreateTemplateBody, DeletedResponse, TemplateListResponse, TemplateResponse, UpdateTemplateBody,
 };
 use crate::error::ApiError;
-use crate::extract::{Authenticated, PageQuery, blocking, json_body, query};
+use crate::extract::{Authenticated, PageQuery, blocking, if_match, json_body, query};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -65,6 +65,7 @@ async fn create(
             header::LOCATION,
             format!("/v1/admin/integration-templates/{}", template.id),
         ))
+        .insert_header((header::ETAG, template_etag(&template)))
         .json(TemplateResponse::from(template)))
 }
 
@@ -75,7 +76,9 @@ async fn get(
 ) -> Result<HttpResponse, ApiError> {
     let app = app.get_ref().clone();
     let template = blocking(move || app.find_template(&caller, Action::Read, &id)).await?;
-    Ok(HttpResponse::Ok().json(TemplateResponse::from(template)))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, template_etag(&template)))
+        .json(TemplateResponse::from(template)))
 }
 
 async fn update(
@@ -104,21 +107,26 @@ async fn update(
     let input = UpdateTemplate {
         name,
         description: body.description,
+        if_match: if_match(&req),
     };
     let app = app.get_ref().clone();
     let template = blocking(move || app.update_template(&caller, found.id, input)).await?;
-    Ok(HttpResponse::Ok().json(TemplateResponse::from(template)))
+    Ok(HttpResponse::Ok()
+        .insert_header((header::ETAG, template_etag(&template)))
+        .json(TemplateResponse::from(template)))
 }
 
 async fn delete(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     id: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let app = app.get_ref().clone();
+    let if_match = if_match(&req);
     blocking(move || {
         let found = app.find_template(&caller, Action::Administer, &id)?;
-        app.delete_template(&caller, found.id)
+        app.delete_template(&caller, found.id, if_match.as_deref())
     })
     .await?;
     Ok(HttpResponse::Ok().json(DeletedResponse::default()))

@@ -27,6 +27,8 @@ const VARIABLES: [&str; 9] = [
     "LOG_FORMAT",
 ];
 const KEY: &str = crate::support::ENCRYPTION_KEY;
+const PG: (&str, &str) = ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres");
+const JWT: (&str, &str) = ("JWT_SECRET", SECRET);
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -218,11 +220,6 @@ fn migrate_runs_and_exits() {
 #[test]
 fn configuration_errors_are_clear() {
     let dir = tempfile::tempdir().expect("a folder");
-    const PG: (&str, &str) = (
-        "DATABASE_URL",
-        "postgres://postgres@127.0.0.1:5432/postgres",
-    );
-    const JWT: (&str, &str) = ("JWT_SECRET", SECRET);
     let cases: [(&[(&str, &str)], &str); 7] = [
         (
             &[PG],
@@ -310,7 +307,7 @@ fn two_processes_on_one_postgres_number_revisions_without_gaps() {
                 scope.spawn(move || {
                     (0..CREATES / 20)
                         .map(|i| {
-                            let server = &servers[(worker + i as usize) % 2];
+                            let server = &servers[(worker + usize::try_from(i).unwrap_or_default()) % 2];
                             let body = json!({ "config": { "url": "https://example.com" }, "delivery_mode": "server_side" });
                             let (status, revision) = server.request("POST", path, token, Some(&body));
                             assert_eq!(status, 201, "{revision}");

@@ -6,10 +6,16 @@
     reason = "tests: a broken fixture must fail the test at once"
 )]
 
+mod attachments;
 mod auth;
 mod binary;
+mod catalog;
 mod errors;
+mod idempotency;
 mod outage;
+mod pipelines;
 mod revisions;
-pub mod support;
+mod secrets;
+mod support;
 mod templates;
+mod versioning;

@@ -17,7 +17,6 @@ pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret-0123";
 pub const ENCRYPTION_KEY: &str = "dGVzdC1lbmNyeXB0aW9uLWtleS10ZXN0LWtleS0zMmI=";
 
 /// A server of our own: its database, its address, its token minter.
-#[expect(missing_debug_implementations, reason = "a test fixture")]
 pub struct TestApp {
     pub db: TestDb,
     pub base: String,
@@ -126,11 +125,16 @@ impl TestApp {
         }
     }
 
-    /// A valid token for `org` with `role`.
+    /// A valid token for `org` with `role` (user `user_123`).
     pub fn token(&self, org: &str, role: Role) -> String {
+        self.token_for(org, "user_123", role)
+    }
+
+    /// A valid token for `user` of `org` with `role`.
+    pub fn token_for(&self, org: &str, user: &str, role: Role) -> String {
         let caller = Caller {
             org: OrgId::parse(org).expect("valid org"),
-            user: UserId::parse("user_123").expect("valid user"),
+            user: UserId::parse(user).expect("valid user"),
             role,
         };
         self.minter
@@ -167,10 +171,36 @@ impl TestApp {
         token: Option<&str>,
         body: Option<(&str, Vec<u8>)>,
     ) -> Reply {
+        self.send(method, path, token, &[], body)
+    }
+
+    /// Sends a request with extra headers.
+    pub fn raw_with(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply {
+        self.send(method, path, Some(token), headers, body)
+    }
+
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Reply {
         let url = format!("{}{path}", self.base);
         let mut request = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(token) = token {
             request = request.header("Authorization", format!("Bearer {token}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
         }
         let (content_type, bytes) = body.unwrap_or(("", Vec::new()));
         if !content_type.is_empty() {
@@ -210,7 +240,7 @@ impl TestApp {
         self.call("DELETE", path, Some(token), None)
     }
 
-    /// Creates a template in org_a (as owner) and returns its id.
+    /// Creates a template in `org_a` (as owner) and returns its id.
     pub fn template(&self, name: &str, vendor: &str) -> String {
         let reply = self
             .post(
@@ -222,7 +252,7 @@ impl TestApp {
         reply.body["id"].as_str().expect("an id").to_owned()
     }
 
-    /// Creates a revision of a template in org_a and returns its body.
+    /// Creates a revision of a template in `org_a` and returns its body.
     pub fn revision(&self, template: &str, config: &Value) -> Value {
         self.post(
             &format!("/v1/admin/integration-templates/{template}/revisions"),

@@ -242,7 +242,7 @@ pub fn a_template_in_use_cannot_be_deleted(db: &TestDb) {
     store
         .attach(&a, app.id, attach_new(t.id, r.id))
         .expect("attached");
-    match store.delete_template(&a, t.id, tick()) {
+    match store.delete_template(&a, t.id, tick(), None) {
         Err(StoreError::TemplateInUse(users)) => {
             let names: Vec<&str> = users.iter().map(|p| p.name.as_str()).collect();
             assert_eq!(names, ["App", "Web"]);
@@ -257,7 +257,7 @@ pub fn a_template_in_use_cannot_be_deleted(db: &TestDb) {
     store.detach(&a, web.id, on_web.id).expect("detached");
     store.delete_pipeline(&a, app.id, tick()).expect("deleted");
     store
-        .delete_template(&a, t.id, tick())
+        .delete_template(&a, t.id, tick(), None)
         .expect("deleted once unused");
 }
 
@@ -317,7 +317,7 @@ pub fn attach_and_delete_never_leave_a_dangling_attachment(db: &TestDb) {
             let (store, a, start) = (Arc::clone(&store), a.clone(), Arc::clone(&start));
             std::thread::spawn(move || {
                 start.wait();
-                store.delete_template(&a, t.id, tick())
+                store.delete_template(&a, t.id, tick(), None)
             })
         };
         let attach = attach.join().expect("no panic");

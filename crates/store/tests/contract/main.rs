@@ -9,6 +9,7 @@
 )]
 
 mod attachments;
+mod idempotency;
 mod outage;
 mod pipelines;
 mod revisions;
@@ -19,6 +20,7 @@ mod templates;
 use integrations_testing::backend_tests;
 
 use attachments::*;
+use idempotency::*;
 use pipelines::*;
 use revisions::*;
 use schema::*;
@@ -48,6 +50,9 @@ backend_tests!(
     a_template_in_use_cannot_be_deleted,
     deleting_a_pipeline_removes_its_attachments,
     attach_and_delete_never_leave_a_dangling_attachment,
+    // idempotency keys
+    idempotency_keys_are_claimed_once_then_replayed,
+    abandoned_and_released_claims_can_be_retried,
     // schema
     migrations_round_trip,
     revisions_refuse_update_and_delete_in_the_database,

@@ -52,7 +52,7 @@ pub fn names_are_unique_per_org_case_insensitively(db: &TestDb) {
     ));
     // A deleted template's name is free again.
     store
-        .delete_template(&a, first.id, tick())
+        .delete_template(&a, first.id, tick(), None)
         .expect("deleted");
     assert!(
         store
@@ -119,7 +119,7 @@ pub fn updates_name_and_description(db: &TestDb) {
             TemplateChanges {
                 name: Some(name("New")),
                 description: None,
-                updated_at: at,
+                updated_at: at, expected_updated_at: None
             },
         )
         .expect("updated");
@@ -136,7 +136,7 @@ pub fn updates_name_and_description(db: &TestDb) {
                 TemplateChanges {
                     name: Some(name("NEW")),
                     description: None,
-                    updated_at: tick()
+                    updated_at: tick(), expected_updated_at: None
                 }
             )
             .is_ok()
@@ -147,7 +147,7 @@ pub fn updates_name_and_description(db: &TestDb) {
         TemplateChanges {
             name: Some(name("taken")),
             description: None,
-            updated_at: tick(),
+            updated_at: tick(), expected_updated_at: None
         },
     );
     assert!(matches!(clash, Err(StoreError::NameTaken)));
@@ -162,7 +162,7 @@ pub fn updates_name_and_description(db: &TestDb) {
             TemplateChanges {
                 name: None,
                 description: Some(None),
-                updated_at: tick(),
+                updated_at: tick(), expected_updated_at: None
             },
         )
         .expect("updated");
@@ -174,7 +174,7 @@ pub fn updates_name_and_description(db: &TestDb) {
             TemplateChanges {
                 name: None,
                 description: Some(Some(Description::parse("x").expect("valid"))),
-                updated_at: tick(),
+                updated_at: tick(), expected_updated_at: None
             },
         )
         .expect("updated");
@@ -197,7 +197,7 @@ pub fn soft_delete_hides_the_template_and_keeps_the_row(db: &TestDb) {
             crate::support::new_revision(serde_json::json!({"k": 1})),
         )
         .expect("revised");
-    store.delete_template(&a, t.id, tick()).expect("deleted");
+    store.delete_template(&a, t.id, tick(), None).expect("deleted");
     assert!(matches!(
         store.template(&a, t.id),
         Err(StoreError::NotFound)
@@ -216,7 +216,7 @@ pub fn soft_delete_hides_the_template_and_keeps_the_row(db: &TestDb) {
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.delete_template(&a, t.id, tick()),
+        store.delete_template(&a, t.id, tick(), None),
         Err(StoreError::NotFound)
     ));
     let revise = store.create_revision(
@@ -261,14 +261,14 @@ pub fn other_orgs_see_nothing(db: &TestDb) {
     let rename = TemplateChanges {
         name: Some(name("Theirs")),
         description: None,
-        updated_at: tick(),
+        updated_at: tick(), expected_updated_at: None
     };
     assert!(matches!(
         store.update_template(&b, t.id, rename),
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.delete_template(&b, t.id, tick()),
+        store.delete_template(&b, t.id, tick(), None),
         Err(StoreError::NotFound)
     ));
     let revise = store.create_revision(
