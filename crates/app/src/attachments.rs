@@ -6,6 +6,8 @@ use integrations_domain::{
 use integrations_ports::{AttachmentChanges, NewAttachment};
 
 use crate::App;
+use crate::audit::{Subject, attachment_value};
+use serde_json::json;
 use crate::error::AppError;
 
 /// The input of "attach a template to a pipeline".
@@ -91,7 +93,17 @@ impl App {
             enabled: input.enabled.unwrap_or(true),
             created_at: self.clock.now(),
         };
-        Ok(self.store.attach(&caller.org, pipeline.id, new)?)
+        let audit = self.audit_entry(
+            caller,
+            Subject { action: "attachment.create", resource_type: "attachment", resource_id: new.id.to_string() },
+            None,
+            Some(json!({
+                "id": new.id.to_string(), "pipeline_id": pipeline.id.to_string(),
+                "integration_id": template_id.to_string(), "revision_id": revision_id.to_string(),
+                "enabled": new.enabled,
+            })),
+        );
+        Ok(self.store.attach(&caller.org, pipeline.id, new, audit)?)
     }
 
     /// Re-pins, enables or disables an attachment.
@@ -103,9 +115,10 @@ impl App {
         &self,
         caller: &Caller,
         pipeline: &Pipeline,
-        id: AttachmentId,
+        attachment: &Attachment,
         input: UpdateAttachment,
     ) -> Result<Attachment, AppError> {
+        let id = attachment.id;
         self.authorize(caller, Action::Edit)?;
         if input.revision_id.is_none() && input.enabled.is_none() {
             return Err(AppError::invalid(
@@ -118,6 +131,28 @@ impl App {
             .revision_id
             .map(|raw| reference("revision_id", RevisionId::parse(&raw)))
             .transpose()?;
+        let action = match (revision_id, input.enabled) {
+            (Some(_), _) => "attachment.repin",
+            (None, Some(true)) => "attachment.enable",
+            (None, _) => "attachment.disable",
+        };
+        let mut new = attachment_value(attachment);
+        if let Some(revision_id) = revision_id {
+            new["revision_id"] = revision_id.to_string().into();
+            // The new pin's number is the revision's; the id names it exactly.
+            if let Some(fields) = new.as_object_mut() {
+                fields.remove("revision_number");
+            }
+        }
+        if let Some(enabled) = input.enabled {
+            new["enabled"] = enabled.into();
+        }
+        let audit = self.audit_entry(
+            caller,
+            Subject { action, resource_type: "attachment", resource_id: id.to_string() },
+            Some(attachment_value(attachment)),
+            Some(new),
+        );
         let changes = AttachmentChanges {
             revision_id,
             enabled: input.enabled,
@@ -125,7 +160,7 @@ impl App {
         };
         Ok(self
             .store
-            .update_attachment(&caller.org, pipeline.id, id, changes)?)
+            .update_attachment(&caller.org, pipeline.id, id, changes, audit)?)
     }
 
     /// Removes an attachment.
@@ -136,9 +171,15 @@ impl App {
         &self,
         caller: &Caller,
         pipeline: &Pipeline,
-        id: AttachmentId,
+        attachment: &Attachment,
     ) -> Result<(), AppError> {
         self.authorize(caller, Action::Administer)?;
-        Ok(self.store.detach(&caller.org, pipeline.id, id)?)
+        let audit = self.audit_entry(
+            caller,
+            Subject { action: "attachment.delete", resource_type: "attachment", resource_id: attachment.id.to_string() },
+            Some(attachment_value(attachment)),
+            None,
+        );
+        Ok(self.store.detach(&caller.org, pipeline.id, attachment.id, audit)?)
     }
 }

@@ -8,6 +8,7 @@ use integrations_ports::{NewRevision, NewTemplate};
 use serde_json::{Map, Value};
 
 use crate::App;
+use crate::audit::{Subject, new_template_value, revision_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
 use crate::revisions::{masked, parse_delivery_mode};
 
@@ -146,9 +147,17 @@ impl App {
             restored_from: None,
             expected_latest: Some(0),
         };
+        let mut installed = new_template_value(&template);
+        installed["revision"] = revision_value(vendor, &revision);
+        let audit = self.audit_entry(
+            caller,
+            Subject { action: "template.install", resource_type: "template", resource_id: template.id.to_string() },
+            None,
+            Some(installed),
+        );
         let (template, revision) = self
             .store
-            .create_template(template, Some(revision))
+            .create_template(template, Some(revision), audit)
             .map_err(AppError::naming(NamedKind::Template, name.as_str()))?;
         let revision =
             revision.ok_or_else(|| AppError::Internal("the install created no revision".into()))?;

@@ -11,6 +11,7 @@
 //! executor, in one place.
 
 mod attachments;
+mod audit;
 mod catalog;
 mod error;
 mod idempotency;
@@ -29,6 +30,7 @@ use integrations_ports::{Clock, IdGenerator, SecretCipher, Store, TokenVerifier}
 
 pub use attachments::{Attach, UpdateAttachment};
 pub use catalog::Install;
+pub use integrations_ports::AuditEntry;
 pub use idempotency::{ABANDONED_AFTER, KEEP_KEYS};
 pub use integrations_ports::{Claim, StoredResponse};
 pub use error::{AppError, BoxError, FieldProblem, NamedKind};

@@ -8,6 +8,7 @@ use integrations_ports::{NewPipeline, PipelineChanges};
 use serde_json::{Map, Value};
 
 use crate::App;
+use crate::audit::{Subject, new_pipeline_value, pipeline_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
 
 /// The input of "create a pipeline".
@@ -111,8 +112,14 @@ impl App {
             parameters,
             created_at: self.clock.now(),
         };
+        let audit = self.audit_entry(
+            caller,
+            Subject { action: "pipeline.create", resource_type: "pipeline", resource_id: new.id.to_string() },
+            None,
+            Some(new_pipeline_value(&new)),
+        );
         self.store
-            .create_pipeline(new)
+            .create_pipeline(new, audit)
             .map_err(AppError::naming(NamedKind::Pipeline, name.as_str()))
     }
 
@@ -123,9 +130,10 @@ impl App {
     pub fn update_pipeline(
         &self,
         caller: &Caller,
-        id: PipelineId,
+        pipeline: &Pipeline,
         input: UpdatePipeline,
     ) -> Result<Pipeline, AppError> {
+        let id = pipeline.id;
         self.authorize(caller, Action::Edit)?;
         if input.name.is_none() && input.description.is_none() && input.parameters.is_none() {
             return Err(AppError::invalid(
@@ -147,14 +155,30 @@ impl App {
             .as_ref()
             .map(|n| n.as_str().to_owned())
             .unwrap_or_default();
+        let mut new = pipeline_value(pipeline);
+        if let Some(name) = &name {
+            new["name"] = name.as_str().into();
+        }
+        if let Some(description) = &description {
+            new["description"] = description.as_ref().map(|d| d.as_str()).into();
+        }
+        if let Some(parameters) = &parameters {
+            new["parameters"] = serde_json::to_value(parameters).unwrap_or_default();
+        }
         let changes = PipelineChanges {
             name,
             description,
             parameters,
             updated_at: self.clock.now(),
         };
+        let audit = self.audit_entry(
+            caller,
+            Subject { action: "pipeline.update", resource_type: "pipeline", resource_id: id.to_string() },
+            Some(pipeline_value(pipeline)),
+            Some(new),
+        );
         self.store
-            .update_pipeline(&caller.org, id, changes)
+            .update_pipeline(&caller.org, id, changes, audit)
             .map_err(AppError::naming(NamedKind::Pipeline, &shown))
     }
 
@@ -162,10 +186,16 @@ impl App {
     ///
     /// # Errors
     /// `Forbidden`; `NotFound`.
-    pub fn delete_pipeline(&self, caller: &Caller, id: PipelineId) -> Result<(), AppError> {
+    pub fn delete_pipeline(&self, caller: &Caller, pipeline: &Pipeline) -> Result<(), AppError> {
         self.authorize(caller, Action::Administer)?;
+        let audit = self.audit_entry(
+            caller,
+            Subject { action: "pipeline.delete", resource_type: "pipeline", resource_id: pipeline.id.to_string() },
+            Some(pipeline_value(pipeline)),
+            None,
+        );
         Ok(self
             .store
-            .delete_pipeline(&caller.org, id, self.clock.now())?)
+            .delete_pipeline(&caller.org, pipeline.id, self.clock.now(), audit)?)
     }
 }

@@ -10,6 +10,7 @@ use integrations_ports::NewRevision;
 use serde_json::{Map, Value};
 
 use crate::App;
+use crate::audit::{Subject, revision_value};
 use crate::error::{AppError, FieldProblem, Problems};
 
 /// The input of "create a revision".
@@ -136,7 +137,13 @@ impl App {
             restored_from: None,
             expected_latest: input.expected_latest,
         };
-        let revision = self.store.create_revision(&caller.org, template.id, new)?;
+        let audit = self.audit_entry(
+            caller,
+            Subject { action: "revision.create", resource_type: "template", resource_id: template.id.to_string() },
+            None,
+            Some(revision_value(vendor, &new)),
+        );
+        let revision = self.store.create_revision(&caller.org, template.id, new, audit)?;
         Ok(masked(revision, vendor))
     }
 }

@@ -6,6 +6,7 @@ use integrations_domain::{
 use integrations_ports::{NewTemplate, TemplateChanges};
 
 use crate::App;
+use crate::audit::{Subject, new_template_value, template_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
 
 /// The input of "create a template".
@@ -94,9 +95,15 @@ impl App {
             catalog_variant_key: None,
             created_at: self.clock.now(),
         };
+        let audit = self.audit_entry(
+            caller,
+            Subject { action: "template.create", resource_type: "template", resource_id: new.id.to_string() },
+            None,
+            Some(new_template_value(&new)),
+        );
         let (template, _) = self
             .store
-            .create_template(new, None)
+            .create_template(new, None, audit)
             .map_err(AppError::naming(NamedKind::Template, name.as_str()))?;
         Ok(template)
     }
@@ -109,9 +116,10 @@ impl App {
     pub fn update_template(
         &self,
         caller: &Caller,
-        id: TemplateId,
+        template: &Template,
         input: UpdateTemplate,
     ) -> Result<Template, AppError> {
+        let id = template.id;
         self.authorize(caller, Action::Edit)?;
         if input.name.is_none() && input.description.is_none() {
             return Err(AppError::invalid(
@@ -132,14 +140,27 @@ impl App {
             .as_ref()
             .map(|n| n.as_str().to_owned())
             .unwrap_or_default();
+        let mut new = template_value(template);
+        if let Some(name) = &name {
+            new["name"] = name.as_str().into();
+        }
+        if let Some(description) = &description {
+            new["description"] = description.as_ref().map(|d| d.as_str()).into();
+        }
         let changes = TemplateChanges {
             name,
             description,
             updated_at: self.clock.now(),
             expected_updated_at: self.expected_version(caller, id, input.if_match.as_deref())?,
         };
+        let audit = self.audit_entry(
+            caller,
+            Subject { action: "template.update", resource_type: "template", resource_id: id.to_string() },
+            Some(template_value(template)),
+            Some(new),
+        );
         self.store
-            .update_template(&caller.org, id, changes)
+            .update_template(&caller.org, id, changes, audit)
             .map_err(AppError::naming(NamedKind::Template, &shown_name))
     }
 
@@ -151,14 +172,21 @@ impl App {
     pub fn delete_template(
         &self,
         caller: &Caller,
-        id: TemplateId,
+        template: &Template,
         if_match: Option<&str>,
     ) -> Result<(), AppError> {
         self.authorize(caller, Action::Administer)?;
+        let id = template.id;
         let expected = self.expected_version(caller, id, if_match)?;
+        let audit = self.audit_entry(
+            caller,
+            Subject { action: "template.delete", resource_type: "template", resource_id: id.to_string() },
+            Some(template_value(template)),
+            None,
+        );
         Ok(self
             .store
-            .delete_template(&caller.org, id, self.clock.now(), expected)?)
+            .delete_template(&caller.org, id, self.clock.now(), expected, audit)?)
     }
 }
 

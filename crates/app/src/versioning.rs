@@ -11,6 +11,7 @@ use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
 use crate::App;
+use crate::audit::{Subject, revision_value};
 use crate::error::{AppError, Problems};
 use crate::revisions::{masked, vendor_of};
 
@@ -128,7 +129,13 @@ impl App {
             restored_from: Some(number),
             expected_latest,
         };
-        let revision = self.store.create_revision(&caller.org, template.id, new)?;
+        let audit = self.audit_entry(
+            caller,
+            Subject { action: "revision.restore", resource_type: "template", resource_id: template.id.to_string() },
+            None,
+            Some(revision_value(vendor, &new)),
+        );
+        let revision = self.store.create_revision(&caller.org, template.id, new, audit)?;
         Ok(masked(revision, vendor))
     }
 

@@ -416,3 +416,41 @@ impl From<Vec<integrations_app::Pin>> for PinsResponse {
         }
     }
 }
+
+/// One audit-log entry.
+#[derive(Debug, Serialize)]
+pub struct AuditResponse {
+    pub id: String,
+    pub actor: String,
+    pub action: String,
+    pub resource_type: String,
+    pub resource_id: String,
+    pub old_value: Option<Value>,
+    pub new_value: Option<Value>,
+    #[serde(with = "rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+impl From<integrations_app::AuditEntry> for AuditResponse {
+    fn from(e: integrations_app::AuditEntry) -> Self {
+        Self {
+            id: e.id.to_string(),
+            actor: e.actor.to_string(),
+            action: e.action,
+            resource_type: e.resource_type,
+            resource_id: e.resource_id,
+            old_value: e.old_value,
+            new_value: e.new_value,
+            created_at: e.at,
+        }
+    }
+}
+
+/// `GET /v1/admin/audit-log`.
+#[derive(Debug, Serialize)]
+pub struct AuditListResponse {
+    pub entries: Vec<AuditResponse>,
+    pub total: u64,
+    pub limit: u32,
+    pub offset: u64,
+}

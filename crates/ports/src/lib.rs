@@ -13,6 +13,7 @@
 //! cannot be reached now becomes [`StoreError::Unavailable`], quickly, never a
 //! hang.
 
+mod audit;
 mod auth;
 mod cipher;
 mod error;
@@ -20,12 +21,13 @@ mod idempotency;
 mod store;
 mod system;
 
+pub use audit::AuditEntry;
 pub use auth::{AuthError, TokenVerifier};
 pub use cipher::{CipherError, SecretCipher};
 pub use idempotency::{Claim, IdempotencyScope, IdempotencyStore, StoredResponse};
 pub use error::{PipelineRef, StoreError, StoreResult};
 pub use store::{
-    AttachmentChanges, AttachmentStore, NewAttachment, NewPipeline, NewRevision, NewTemplate,
+    AttachmentChanges, AttachmentStore, AuditStore, NewAttachment, NewPipeline, NewRevision, NewTemplate,
     PipelineChanges, PipelineStore, Store, TemplateChanges, TemplateStore,
 };
 pub use system::{Clock, IdGenerator, SystemClock, UlidGenerator};

@@ -14,6 +14,7 @@ use integrations_domain::{
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::audit::AuditEntry;
 use crate::error::StoreResult;
 
 /// A template to create.
@@ -85,6 +86,7 @@ pub trait TemplateStore {
         &self,
         template: NewTemplate,
         first_revision: Option<NewRevision>,
+        audit: AuditEntry,
     ) -> StoreResult<(Template, Option<Revision>)>;
 
     /// One live template.
@@ -110,6 +112,7 @@ pub trait TemplateStore {
         org: &OrgId,
         id: TemplateId,
         changes: TemplateChanges,
+        audit: AuditEntry,
     ) -> StoreResult<Template>;
 
     /// Soft-deletes a template, unless a pipeline pins it — decided in the same
@@ -125,6 +128,7 @@ pub trait TemplateStore {
         id: TemplateId,
         at: OffsetDateTime,
         expected_updated_at: Option<OffsetDateTime>,
+        audit: AuditEntry,
     ) -> StoreResult<()>;
 
     /// Every attachment of a live template, with its pipeline: which
@@ -150,6 +154,7 @@ pub trait TemplateStore {
         org: &OrgId,
         template: TemplateId,
         revision: NewRevision,
+        audit: AuditEntry,
     ) -> StoreResult<Revision>;
 
     /// One revision of a live template, by number.
@@ -217,7 +222,7 @@ pub trait PipelineStore {
     ///
     /// # Errors
     /// `NameTaken` when a live pipeline of the org has the same name case-insensitively.
-    fn create_pipeline(&self, pipeline: NewPipeline) -> StoreResult<Pipeline>;
+    fn create_pipeline(&self, pipeline: NewPipeline, audit: AuditEntry) -> StoreResult<Pipeline>;
 
     /// One live pipeline.
     ///
@@ -240,13 +245,14 @@ pub trait PipelineStore {
         org: &OrgId,
         id: PipelineId,
         changes: PipelineChanges,
+        audit: AuditEntry,
     ) -> StoreResult<Pipeline>;
 
     /// Soft-deletes a pipeline and removes its attachments, in one transaction.
     ///
     /// # Errors
     /// `NotFound` as for [`PipelineStore::pipeline`].
-    fn delete_pipeline(&self, org: &OrgId, id: PipelineId, at: OffsetDateTime) -> StoreResult<()>;
+    fn delete_pipeline(&self, org: &OrgId, id: PipelineId, at: OffsetDateTime, audit: AuditEntry) -> StoreResult<()>;
 }
 
 /// An attachment to create.
@@ -293,6 +299,7 @@ pub trait AttachmentStore {
         org: &OrgId,
         pipeline: PipelineId,
         attachment: NewAttachment,
+        audit: AuditEntry,
     ) -> StoreResult<Attachment>;
 
     /// One attachment of a live pipeline.
@@ -335,18 +342,34 @@ pub trait AttachmentStore {
         pipeline: PipelineId,
         id: AttachmentId,
         changes: AttachmentChanges,
+        audit: AuditEntry,
     ) -> StoreResult<Attachment>;
 
     /// Removes an attachment.
     ///
     /// # Errors
     /// `NotFound` as for [`AttachmentStore::attachment`].
-    fn detach(&self, org: &OrgId, pipeline: PipelineId, id: AttachmentId) -> StoreResult<()>;
+    fn detach(&self, org: &OrgId, pipeline: PipelineId, id: AttachmentId, audit: AuditEntry) -> StoreResult<()>;
+}
+
+/// The audit log: every change, written in the same transaction as the change.
+pub trait AuditStore {
+    /// A page of the org's audit records, newest first, optionally only those
+    /// about `resource_id`.
+    ///
+    /// # Errors
+    /// Only `Unavailable` and `Unexpected`.
+    fn audit_log(
+        &self,
+        org: &OrgId,
+        resource_id: Option<&str>,
+        page: Page,
+    ) -> StoreResult<Paged<AuditEntry>>;
 }
 
 /// Everything the application needs from storage.
 pub trait Store:
-    TemplateStore + PipelineStore + AttachmentStore + crate::IdempotencyStore + Send + Sync + std::fmt::Debug
+    TemplateStore + PipelineStore + AttachmentStore + AuditStore + crate::IdempotencyStore + Send + Sync + std::fmt::Debug
 {
     /// Checks that the database answers (for readiness probes).
     ///

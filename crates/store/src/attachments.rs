@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use integrations_domain::{Attachment, AttachmentId, OrgId, PipelineId, Revision, RevisionId};
 use integrations_ports::{
+    AuditEntry,
     AttachmentChanges, AttachmentStore, NewAttachment, StoreError, StoreResult,
 };
 
@@ -102,9 +103,11 @@ impl AttachmentStore for DieselStore {
         org: &OrgId,
         pipeline: PipelineId,
         new: NewAttachment,
+        audit: AuditEntry,
     ) -> StoreResult<Attachment> {
         self.with(|conn| {
             write(conn, |conn| {
+                crate::audit::record(conn, &audit)?;
                 lock_live_pipeline(conn, org, pipeline)?;
                 if !lock_live_template(conn, org, new.template_id)? {
                     return Err(StoreError::UnknownReference {
@@ -187,9 +190,11 @@ impl AttachmentStore for DieselStore {
         pipeline: PipelineId,
         id: AttachmentId,
         changes: AttachmentChanges,
+        audit: AuditEntry,
     ) -> StoreResult<Attachment> {
         self.with(|conn| {
             write(conn, |conn| {
+                crate::audit::record(conn, &audit)?;
                 let current = load_attachment(conn, org, pipeline, id)?;
                 let this = || attachments::table.filter(attachments::id.eq(id.to_string()));
                 if let Some(revision) = changes.revision_id {
@@ -211,9 +216,10 @@ impl AttachmentStore for DieselStore {
         })
     }
 
-    fn detach(&self, org: &OrgId, pipeline: PipelineId, id: AttachmentId) -> StoreResult<()> {
+    fn detach(&self, org: &OrgId, pipeline: PipelineId, id: AttachmentId, audit: AuditEntry) -> StoreResult<()> {
         self.with(|conn| {
             write(conn, |conn| {
+                crate::audit::record(conn, &audit)?;
                 lock_live_pipeline(conn, org, pipeline)?;
                 let removed = diesel::delete(
                     attachments::table

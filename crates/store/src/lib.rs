@@ -9,6 +9,7 @@
 //! here (see the `error` module for the policy).
 
 mod attachments;
+mod audit;
 mod connection;
 mod error;
 mod idempotency;

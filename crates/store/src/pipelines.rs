@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use integrations_domain::{Name, OrgId, Page, Paged, Parameters, Pipeline, PipelineId};
 use integrations_ports::{
+    AuditEntry,
     NewPipeline, PipelineChanges, PipelineRef, PipelineStore, StoreError, StoreResult,
 };
 use time::OffsetDateTime;
@@ -65,7 +66,7 @@ pub(crate) fn lock_live_pipeline(
 }
 
 impl PipelineStore for DieselStore {
-    fn create_pipeline(&self, pipeline: NewPipeline) -> StoreResult<Pipeline> {
+    fn create_pipeline(&self, pipeline: NewPipeline, audit: AuditEntry) -> StoreResult<Pipeline> {
         self.with(|conn| {
             let row = NewPipelineRow {
                 id: pipeline.id.to_string(),
@@ -78,6 +79,7 @@ impl PipelineStore for DieselStore {
                 updated_at: timestamp(pipeline.created_at),
             };
             write(conn, |conn| {
+                crate::audit::record(conn, &audit)?;
                 diesel::insert_into(pipelines::table)
                     .values(&row)
                     .execute(conn)
@@ -116,6 +118,7 @@ impl PipelineStore for DieselStore {
         org: &OrgId,
         id: PipelineId,
         changes: PipelineChanges,
+        audit: AuditEntry,
     ) -> StoreResult<Pipeline> {
         self.with(|conn| {
             let parameters = changes
@@ -124,6 +127,7 @@ impl PipelineStore for DieselStore {
                 .map(parameters_text)
                 .transpose()?;
             write(conn, |conn| {
+                crate::audit::record(conn, &audit)?;
                 let this = || pipelines::table.filter(pipelines::id.eq(id.to_string()));
                 let updated = diesel::update(live!(org).filter(pipelines::id.eq(id.to_string())))
                     .set(pipelines::updated_at.eq(timestamp(changes.updated_at)))
@@ -159,9 +163,10 @@ impl PipelineStore for DieselStore {
         })
     }
 
-    fn delete_pipeline(&self, org: &OrgId, id: PipelineId, at: OffsetDateTime) -> StoreResult<()> {
+    fn delete_pipeline(&self, org: &OrgId, id: PipelineId, at: OffsetDateTime, audit: AuditEntry) -> StoreResult<()> {
         self.with(|conn| {
             write(conn, |conn| {
+                crate::audit::record(conn, &audit)?;
                 let deleted = diesel::update(live!(org).filter(pipelines::id.eq(id.to_string())))
                     .set(pipelines::deleted_at.eq(Some(timestamp(at))))
                     .execute(conn)?;

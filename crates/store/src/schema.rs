@@ -76,3 +76,17 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    audit_log (id) {
+        id -> Text,
+        org_id -> Text,
+        actor -> Text,
+        action -> Text,
+        resource_type -> Text,
+        resource_id -> Text,
+        old_value -> Nullable<Text>,
+        new_value -> Nullable<Text>,
+        created_at -> Timestamp,
+    }
+}

@@ -5,6 +5,7 @@ use integrations_domain::{
     Attachment, OrgId, Page, Paged, Revision, RevisionNumber, Template, TemplateId,
 };
 use integrations_ports::{
+    AuditEntry,
     NewRevision, NewTemplate, PipelineRef, StoreError, StoreResult, TemplateChanges, TemplateStore,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
@@ -125,6 +126,7 @@ fn next_revision(
     org: &OrgId,
     template: TemplateId,
     revision: NewRevision,
+    audit: Option<&AuditEntry>,
 ) -> Result<Revision, Failure> {
     let target = live!(org).filter(templates::id.eq(template.to_string()));
     let bump = (
@@ -145,7 +147,17 @@ fn next_revision(
         .first(conn)
         .optional()?;
     match (bumped, latest) {
-        (1, Some(number)) => insert_revision(conn, org, template, number, revision),
+        (1, Some(number)) => {
+            if let Some(audit) = audit {
+                let mut audit = audit.clone();
+                // Only the store knows the number it assigned.
+                if let Some(serde_json::Value::Object(new)) = &mut audit.new_value {
+                    new.insert("revision_number".into(), number.into());
+                }
+                crate::audit::record(conn, &audit)?;
+            }
+            insert_revision(conn, org, template, number, revision)
+        }
         (_, Some(latest)) => Err(StoreError::StaleRevision {
             latest: count(latest)?,
         }
@@ -159,6 +171,7 @@ impl TemplateStore for DieselStore {
         &self,
         template: NewTemplate,
         first_revision: Option<NewRevision>,
+        audit: AuditEntry,
     ) -> StoreResult<(Template, Option<Revision>)> {
         let org = template.org_id.clone();
         let id = template.id;
@@ -177,12 +190,13 @@ impl TemplateStore for DieselStore {
         };
         self.with(|conn| {
             write(conn, |conn| {
+                crate::audit::record(conn, &audit)?;
                 diesel::insert_into(templates::table)
                     .values(&row)
                     .execute(conn)
                     .map_err(|err| Failure::from(err).unique_means(|| StoreError::NameTaken))?;
                 let revision = first_revision
-                    .map(|revision| next_revision(conn, &org, id, revision))
+                    .map(|revision| next_revision(conn, &org, id, revision, None))
                     .transpose()?;
                 Ok((load_template(conn, &org, id)?, revision))
             })
@@ -218,9 +232,11 @@ impl TemplateStore for DieselStore {
         org: &OrgId,
         id: TemplateId,
         changes: TemplateChanges,
+        audit: AuditEntry,
     ) -> StoreResult<Template> {
         self.with(|conn| {
             write(conn, |conn| {
+                crate::audit::record(conn, &audit)?;
                 check_version(conn, org, id, changes.expected_updated_at)?;
                 let target = live!(org).filter(templates::id.eq(id.to_string()));
                 let updated_at = templates::updated_at.eq(timestamp(changes.updated_at));
@@ -257,9 +273,11 @@ impl TemplateStore for DieselStore {
         id: TemplateId,
         at: OffsetDateTime,
         expected_updated_at: Option<OffsetDateTime>,
+        audit: AuditEntry,
     ) -> StoreResult<()> {
         self.with(|conn| {
             write(conn, |conn| {
+                crate::audit::record(conn, &audit)?;
                 check_version(conn, org, id, expected_updated_at)?;
                 let deleted = diesel::update(live!(org).filter(templates::id.eq(id.to_string())))
                     .set(templates::deleted_at.eq(Some(timestamp(at))))
@@ -292,8 +310,9 @@ impl TemplateStore for DieselStore {
         org: &OrgId,
         template: TemplateId,
         revision: NewRevision,
+        audit: AuditEntry,
     ) -> StoreResult<Revision> {
-        self.with(|conn| write(conn, |conn| next_revision(conn, org, template, revision)))
+        self.with(|conn| write(conn, |conn| next_revision(conn, org, template, revision, Some(&audit))))
     }
 
     fn revision(

@@ -125,7 +125,7 @@ async fn update(
     };
     let app = app.get_ref().clone();
     let attachment =
-        blocking(move || app.update_attachment(&caller, &pipeline, found.id, input)).await?;
+        blocking(move || app.update_attachment(&caller, &pipeline, &found, input)).await?;
     Ok(HttpResponse::Ok().json(AttachmentResponse::from(attachment)))
 }
 
@@ -139,7 +139,7 @@ async fn detach(
     blocking(move || {
         let pipeline = app.find_pipeline(&caller, Action::Administer, &pid)?;
         let found = app.find_attachment(&caller, Action::Administer, &pipeline, &pi)?;
-        app.detach(&caller, &pipeline, found.id)
+        app.detach(&caller, &pipeline, &found)
     })
     .await?;
     Ok(HttpResponse::Ok().json(DeletedResponse::default()))

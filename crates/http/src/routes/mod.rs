@@ -1,6 +1,7 @@
 //! The routes, one module per resource.
 
 mod attachments;
+mod audit;
 mod catalog;
 mod health;
 mod pipelines;
@@ -46,6 +47,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(revisions::configure)
             .configure(pipelines::configure)
             .configure(attachments::configure)
+            .configure(audit::configure)
             .default_service(web::to(no_such_route)),
     );
 }

@@ -109,7 +109,7 @@ async fn update(
         },
     };
     let app = app.get_ref().clone();
-    let pipeline = blocking(move || app.update_pipeline(&caller, found.id, input)).await?;
+    let pipeline = blocking(move || app.update_pipeline(&caller, &found, input)).await?;
     Ok(HttpResponse::Ok().json(PipelineResponse::from(pipeline)))
 }
 
@@ -121,7 +121,7 @@ async fn delete(
     let app = app.get_ref().clone();
     blocking(move || {
         let found = app.find_pipeline(&caller, Action::Administer, &id)?;
-        app.delete_pipeline(&caller, found.id)
+        app.delete_pipeline(&caller, &found)
     })
     .await?;
     Ok(HttpResponse::Ok().json(DeletedResponse::default()))

@@ -110,7 +110,7 @@ async fn update(
         if_match: if_match(&req),
     };
     let app = app.get_ref().clone();
-    let template = blocking(move || app.update_template(&caller, found.id, input)).await?;
+    let template = blocking(move || app.update_template(&caller, &found, input)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, template_etag(&template)))
         .json(TemplateResponse::from(template)))
@@ -126,7 +126,7 @@ async fn delete(
     let if_match = if_match(&req);
     blocking(move || {
         let found = app.find_template(&caller, Action::Administer, &id)?;
-        app.delete_template(&caller, found.id, if_match.as_deref())
+        app.delete_template(&caller, &found, if_match.as_deref())
     })
     .await?;
     Ok(HttpResponse::Ok().json(DeletedResponse::default()))

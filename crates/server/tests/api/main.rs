@@ -7,6 +7,7 @@
 )]
 
 mod attachments;
+mod audit;
 mod auth;
 mod binary;
 mod catalog;

@@ -11,7 +11,7 @@ fn pipeline_path(id: &str) -> String {
     format!("{PIPELINES}/{id}")
 }
 
-/// Creates a pipeline in org_a (as owner) and returns its body.
+/// Creates a pipeline in `org_a` (as owner) and returns its body.
 fn create(app: &TestApp, name: &str, parameters: &Value) -> Value {
     app.post(
         PIPELINES,
@@ -65,6 +65,7 @@ fn ids(list: &Value) -> Vec<String> {
         .collect()
 }
 
+#[expect(clippy::too_many_lines, reason = "one scenario, step by step")]
 fn pipelines_are_created_fetched_listed_updated_and_deleted(app: &TestApp) {
     let token = app.owner();
     let created = app
@@ -223,6 +224,7 @@ fn pipelines_are_created_fetched_listed_updated_and_deleted(app: &TestApp) {
     assert_eq!(ids(&listed), [id_of(&bare)]);
 }
 
+#[expect(clippy::too_many_lines, reason = "one scenario, step by step")]
 fn pipeline_parameters_are_validated(app: &TestApp) {
     let token = app.owner();
     let create_with = |parameters: Value| {

@@ -8,7 +8,7 @@ use integrations_testing::TestDb;
 use serde_json::json;
 use ulid::Ulid;
 
-use crate::support::{Raw, new_pipeline, new_revision, new_template, org, store, tick};
+use crate::support::{audit, Raw, new_pipeline, new_revision, new_template, org, store, tick};
 
 fn attach_new(template_id: TemplateId, revision_id: RevisionId) -> NewAttachment {
     NewAttachment {
@@ -24,20 +24,20 @@ pub fn attaches_reads_repins_and_detaches(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let (t, _) = store
-        .create_template(new_template(&a, "Meta CAPI"), None)
+        .create_template(new_template(&a, "Meta CAPI"), None, audit())
         .expect("created");
     let r1 = store
-        .create_revision(&a, t.id, new_revision(json!({ "v": 1 })))
+        .create_revision(&a, t.id, new_revision(json!({ "v": 1 })), audit())
         .expect("revised");
     let r2 = store
-        .create_revision(&a, t.id, new_revision(json!({ "v": 2 })))
+        .create_revision(&a, t.id, new_revision(json!({ "v": 2 })), audit())
         .expect("revised");
     let p = store
-        .create_pipeline(new_pipeline(&a, "Web", json!({})))
+        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit())
         .expect("created");
 
     let new = attach_new(t.id, r1.id);
-    let attached = store.attach(&a, p.id, new.clone()).expect("attached");
+    let attached = store.attach(&a, p.id, new.clone(), audit()).expect("attached");
     assert_eq!(
         (attached.id, attached.pipeline_id, attached.template_id),
         (new.id, p.id, t.id)
@@ -69,7 +69,7 @@ pub fn attaches_reads_repins_and_detaches(db: &TestDb) {
                 revision_id: Some(r2.id),
                 enabled: Some(false),
                 updated_at: at,
-            },
+            }, audit()
         )
         .expect("updated");
     assert_eq!(
@@ -95,14 +95,14 @@ pub fn attaches_reads_repins_and_detaches(db: &TestDb) {
         Err(StoreError::NotFound)
     ));
     let other = store
-        .create_pipeline(new_pipeline(&a, "App", json!({})))
+        .create_pipeline(new_pipeline(&a, "App", json!({})), audit())
         .expect("created");
     assert!(matches!(
         store.attachment(&a, other.id, new.id),
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.detach(&a, other.id, new.id),
+        store.detach(&a, other.id, new.id, audit()),
         Err(StoreError::NotFound)
     ));
     let noop = AttachmentChanges {
@@ -111,17 +111,17 @@ pub fn attaches_reads_repins_and_detaches(db: &TestDb) {
         updated_at: tick(),
     };
     assert!(matches!(
-        store.update_attachment(&b, p.id, new.id, noop),
+        store.update_attachment(&b, p.id, new.id, noop, audit()),
         Err(StoreError::NotFound)
     ));
 
-    store.detach(&a, p.id, new.id).expect("detached");
+    store.detach(&a, p.id, new.id, audit()).expect("detached");
     assert!(matches!(
         store.attachment(&a, p.id, new.id),
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.detach(&a, p.id, new.id),
+        store.detach(&a, p.id, new.id, audit()),
         Err(StoreError::NotFound)
     ));
     assert!(store.attachments(&a, p.id).expect("listed").is_empty());
@@ -131,31 +131,31 @@ pub fn attach_reports_each_bad_reference(db: &TestDb) {
     let store = store(db);
     let (a, b) = (org("org_a"), org("org_b"));
     let (t, _) = store
-        .create_template(new_template(&a, "T"), None)
+        .create_template(new_template(&a, "T"), None, audit())
         .expect("created");
     let (u, _) = store
-        .create_template(new_template(&a, "U"), None)
+        .create_template(new_template(&a, "U"), None, audit())
         .expect("created");
     let (theirs, _) = store
-        .create_template(new_template(&b, "T"), None)
+        .create_template(new_template(&b, "T"), None, audit())
         .expect("created");
     let rt = store
-        .create_revision(&a, t.id, new_revision(json!({})))
+        .create_revision(&a, t.id, new_revision(json!({})), audit())
         .expect("revised");
     let ru = store
-        .create_revision(&a, u.id, new_revision(json!({})))
+        .create_revision(&a, u.id, new_revision(json!({})), audit())
         .expect("revised");
     let rtheirs = store
-        .create_revision(&b, theirs.id, new_revision(json!({})))
+        .create_revision(&b, theirs.id, new_revision(json!({})), audit())
         .expect("revised");
     let p = store
-        .create_pipeline(new_pipeline(&a, "Web", json!({})))
+        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit())
         .expect("created");
 
     let missing_pipeline = store.attach(
         &a,
         new_pipeline(&a, "ghost", json!({})).id,
-        attach_new(t.id, rt.id),
+        attach_new(t.id, rt.id), audit()
     );
     assert!(matches!(missing_pipeline, Err(StoreError::NotFound)));
     let cases = [
@@ -171,20 +171,20 @@ pub fn attach_reports_each_bad_reference(db: &TestDb) {
         ),
     ];
     for (new, field) in cases {
-        match store.attach(&a, p.id, new) {
+        match store.attach(&a, p.id, new, audit()) {
             Err(StoreError::UnknownReference { field: f }) => assert_eq!(f, field),
             other => panic!("expected UnknownReference {{ {field} }}, got {other:?}"),
         }
     }
     assert!(matches!(
-        store.attach(&a, p.id, attach_new(t.id, ru.id)),
+        store.attach(&a, p.id, attach_new(t.id, ru.id), audit()),
         Err(StoreError::RevisionOfAnotherTemplate)
     ));
     let attached = store
-        .attach(&a, p.id, attach_new(t.id, rt.id))
+        .attach(&a, p.id, attach_new(t.id, rt.id), audit())
         .expect("attached");
     assert!(matches!(
-        store.attach(&a, p.id, attach_new(t.id, rt.id)),
+        store.attach(&a, p.id, attach_new(t.id, rt.id), audit()),
         Err(StoreError::AlreadyAttached)
     ));
     let repin = AttachmentChanges {
@@ -193,7 +193,7 @@ pub fn attach_reports_each_bad_reference(db: &TestDb) {
         updated_at: tick(),
     };
     assert!(matches!(
-        store.update_attachment(&a, p.id, attached.id, repin),
+        store.update_attachment(&a, p.id, attached.id, repin, audit()),
         Err(StoreError::RevisionOfAnotherTemplate)
     ));
     let repin = AttachmentChanges {
@@ -202,7 +202,7 @@ pub fn attach_reports_each_bad_reference(db: &TestDb) {
         updated_at: tick(),
     };
     assert!(matches!(
-        store.update_attachment(&a, p.id, attached.id, repin),
+        store.update_attachment(&a, p.id, attached.id, repin, audit()),
         Err(StoreError::UnknownReference {
             field: "revision_id"
         })
@@ -225,24 +225,24 @@ pub fn a_template_in_use_cannot_be_deleted(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let (t, _) = store
-        .create_template(new_template(&a, "T"), None)
+        .create_template(new_template(&a, "T"), None, audit())
         .expect("created");
     let r = store
-        .create_revision(&a, t.id, new_revision(json!({})))
+        .create_revision(&a, t.id, new_revision(json!({})), audit())
         .expect("revised");
     let web = store
-        .create_pipeline(new_pipeline(&a, "Web", json!({})))
+        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit())
         .expect("created");
     let app = store
-        .create_pipeline(new_pipeline(&a, "App", json!({})))
+        .create_pipeline(new_pipeline(&a, "App", json!({})), audit())
         .expect("created");
     let on_web = store
-        .attach(&a, web.id, attach_new(t.id, r.id))
+        .attach(&a, web.id, attach_new(t.id, r.id), audit())
         .expect("attached");
     store
-        .attach(&a, app.id, attach_new(t.id, r.id))
+        .attach(&a, app.id, attach_new(t.id, r.id), audit())
         .expect("attached");
-    match store.delete_template(&a, t.id, tick(), None) {
+    match store.delete_template(&a, t.id, tick(), None, audit()) {
         Err(StoreError::TemplateInUse(users)) => {
             let names: Vec<&str> = users.iter().map(|p| p.name.as_str()).collect();
             assert_eq!(names, ["App", "Web"]);
@@ -254,10 +254,10 @@ pub fn a_template_in_use_cannot_be_deleted(db: &TestDb) {
         store.template(&a, t.id).is_ok(),
         "the refused delete changed nothing"
     );
-    store.detach(&a, web.id, on_web.id).expect("detached");
-    store.delete_pipeline(&a, app.id, tick()).expect("deleted");
+    store.detach(&a, web.id, on_web.id, audit()).expect("detached");
+    store.delete_pipeline(&a, app.id, tick(), audit()).expect("deleted");
     store
-        .delete_template(&a, t.id, tick(), None)
+        .delete_template(&a, t.id, tick(), None, audit())
         .expect("deleted once unused");
 }
 
@@ -265,25 +265,25 @@ pub fn deleting_a_pipeline_removes_its_attachments(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let (t, _) = store
-        .create_template(new_template(&a, "T"), None)
+        .create_template(new_template(&a, "T"), None, audit())
         .expect("created");
     let r = store
-        .create_revision(&a, t.id, new_revision(json!({})))
+        .create_revision(&a, t.id, new_revision(json!({})), audit())
         .expect("revised");
     let p = store
-        .create_pipeline(new_pipeline(&a, "Web", json!({})))
+        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit())
         .expect("created");
     store
-        .attach(&a, p.id, attach_new(t.id, r.id))
+        .attach(&a, p.id, attach_new(t.id, r.id), audit())
         .expect("attached");
-    store.delete_pipeline(&a, p.id, tick()).expect("deleted");
+    store.delete_pipeline(&a, p.id, tick(), audit()).expect("deleted");
     let mut raw = Raw::connect(db);
     assert_eq!(raw.count("SELECT COUNT(*) AS n FROM attachments"), 0);
     assert!(matches!(
         store.attachments(&a, p.id),
         Err(StoreError::NotFound)
     ));
-    let late = store.attach(&a, p.id, attach_new(t.id, r.id));
+    let late = store.attach(&a, p.id, attach_new(t.id, r.id), audit());
     assert!(
         matches!(late, Err(StoreError::NotFound)),
         "a deleted pipeline takes no attachment"
@@ -295,29 +295,29 @@ pub fn attach_and_delete_never_leave_a_dangling_attachment(db: &TestDb) {
     let store = Arc::new(store(db));
     let a = org("org_a");
     let p = store
-        .create_pipeline(new_pipeline(&a, "Web", json!({})))
+        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit())
         .expect("created");
     let (mut attached, mut deleted) = (0, 0);
     for round in 0..ROUNDS {
         let (t, _) = store
-            .create_template(new_template(&a, &format!("T{round}")), None)
+            .create_template(new_template(&a, &format!("T{round}")), None, audit())
             .expect("created");
         let r = store
-            .create_revision(&a, t.id, new_revision(json!({})))
+            .create_revision(&a, t.id, new_revision(json!({})), audit())
             .expect("revised");
         let start = Arc::new(Barrier::new(2));
         let attach = {
             let (store, a, start) = (Arc::clone(&store), a.clone(), Arc::clone(&start));
             std::thread::spawn(move || {
                 start.wait();
-                store.attach(&a, p.id, attach_new(t.id, r.id))
+                store.attach(&a, p.id, attach_new(t.id, r.id), audit())
             })
         };
         let delete = {
             let (store, a, start) = (Arc::clone(&store), a.clone(), Arc::clone(&start));
             std::thread::spawn(move || {
                 start.wait();
-                store.delete_template(&a, t.id, tick(), None)
+                store.delete_template(&a, t.id, tick(), None, audit())
             })
         };
         let attach = attach.join().expect("no panic");

@@ -9,6 +9,7 @@
 )]
 
 mod attachments;
+mod audit;
 mod idempotency;
 mod outage;
 mod pipelines;
@@ -20,6 +21,7 @@ mod templates;
 use integrations_testing::backend_tests;
 
 use attachments::*;
+use audit::*;
 use idempotency::*;
 use pipelines::*;
 use revisions::*;
@@ -50,6 +52,8 @@ backend_tests!(
     a_template_in_use_cannot_be_deleted,
     deleting_a_pipeline_removes_its_attachments,
     attach_and_delete_never_leave_a_dangling_attachment,
+    // audit log
+    audit_entries_commit_and_roll_back_with_their_change,
     // idempotency keys
     idempotency_keys_are_claimed_once_then_replayed,
     abandoned_and_released_claims_can_be_retried,

@@ -5,7 +5,7 @@ use integrations_ports::{Store, StoreError, TemplateStore};
 use integrations_store::{DatabaseUrl, DieselStore, OpenError, PoolOptions};
 use integrations_testing::TestDb;
 
-use crate::support::{Raw, new_template, org, store};
+use crate::support::{audit, Raw, new_template, org, store};
 
 /// Generous bound that only a hang would exceed: the budget is seconds.
 const HANG: Duration = Duration::from_secs(15);
@@ -18,7 +18,7 @@ pub fn sqlite_write_lock_timeout_is_unavailable() {
         .execute("BEGIN IMMEDIATE")
         .expect("the test holds the write lock");
     let started = Instant::now();
-    let blocked = store.create_template(new_template(&org("org_a"), "T"), None);
+    let blocked = store.create_template(new_template(&org("org_a"), "T"), None, audit());
     assert!(
         matches!(blocked, Err(StoreError::Unavailable(_))),
         "{blocked:?}"
@@ -35,7 +35,7 @@ pub fn sqlite_write_lock_timeout_is_unavailable() {
     holder.execute("COMMIT").expect("released");
     assert!(
         store
-            .create_template(new_template(&org("org_a"), "T"), None)
+            .create_template(new_template(&org("org_a"), "T"), None, audit())
             .is_ok()
     );
 }

@@ -3,7 +3,7 @@ use integrations_ports::{PipelineChanges, PipelineStore, StoreError};
 use integrations_testing::TestDb;
 use serde_json::json;
 
-use crate::support::{Raw, name, new_pipeline, org, store, tick};
+use crate::support::{audit, Raw, name, new_pipeline, org, store, tick};
 
 pub fn pipelines_round_trip_with_parameters(db: &TestDb) {
     let store = store(db);
@@ -13,7 +13,7 @@ pub fn pipelines_round_trip_with_parameters(db: &TestDb) {
         "Web",
         json!({ "ga4_measurement_id": "G-1", "batch": 25, "ratio": 0.5, "debug": false }),
     );
-    let created = store.create_pipeline(new.clone()).expect("created");
+    let created = store.create_pipeline(new.clone(), audit()).expect("created");
     assert_eq!(created.parameters, new.parameters);
     assert_eq!(store.pipeline(&a, new.id).expect("found"), created);
     assert!(matches!(
@@ -34,7 +34,7 @@ pub fn pipelines_round_trip_with_parameters(db: &TestDb) {
                 )),
                 parameters: Some(replaced.clone()),
                 updated_at: at,
-            },
+            }, audit()
         )
         .expect("updated");
     assert_eq!(
@@ -45,7 +45,7 @@ pub fn pipelines_round_trip_with_parameters(db: &TestDb) {
     assert_eq!(updated.name.as_str(), "Web");
 
     store
-        .create_pipeline(new_pipeline(&a, "App", json!({})))
+        .create_pipeline(new_pipeline(&a, "App", json!({})), audit())
         .expect("created");
     let listed = store.pipelines(&a, Page::default()).expect("listed");
     assert_eq!(listed.total, 2);
@@ -57,7 +57,7 @@ pub fn pipelines_round_trip_with_parameters(db: &TestDb) {
         updated_at: tick(),
     };
     assert!(matches!(
-        store.update_pipeline(&org("org_b"), new.id, elsewhere),
+        store.update_pipeline(&org("org_b"), new.id, elsewhere, audit()),
         Err(StoreError::NotFound)
     ));
 }
@@ -66,13 +66,13 @@ pub fn pipeline_names_are_unique_and_deletes_are_soft(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let web = store
-        .create_pipeline(new_pipeline(&a, "Web", json!({})))
+        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit())
         .expect("created");
     let app = store
-        .create_pipeline(new_pipeline(&a, "App", json!({})))
+        .create_pipeline(new_pipeline(&a, "App", json!({})), audit())
         .expect("created");
     assert!(matches!(
-        store.create_pipeline(new_pipeline(&a, "WEB", json!({}))),
+        store.create_pipeline(new_pipeline(&a, "WEB", json!({})), audit()),
         Err(StoreError::NameTaken)
     ));
     let rename = PipelineChanges {
@@ -82,25 +82,25 @@ pub fn pipeline_names_are_unique_and_deletes_are_soft(db: &TestDb) {
         updated_at: tick(),
     };
     assert!(matches!(
-        store.update_pipeline(&a, app.id, rename),
+        store.update_pipeline(&a, app.id, rename, audit()),
         Err(StoreError::NameTaken)
     ));
     assert!(matches!(
-        store.delete_pipeline(&org("org_b"), web.id, tick()),
+        store.delete_pipeline(&org("org_b"), web.id, tick(), audit()),
         Err(StoreError::NotFound)
     ));
-    store.delete_pipeline(&a, web.id, tick()).expect("deleted");
+    store.delete_pipeline(&a, web.id, tick(), audit()).expect("deleted");
     assert!(matches!(
         store.pipeline(&a, web.id),
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.delete_pipeline(&a, web.id, tick()),
+        store.delete_pipeline(&a, web.id, tick(), audit()),
         Err(StoreError::NotFound)
     ));
     assert!(
         store
-            .create_pipeline(new_pipeline(&a, "Web", json!({})))
+            .create_pipeline(new_pipeline(&a, "Web", json!({})), audit())
             .is_ok(),
         "the name is free again"
     );

@@ -5,18 +5,18 @@ use integrations_ports::{StoreError, TemplateStore};
 use integrations_testing::TestDb;
 use serde_json::json;
 
-use crate::support::{new_revision, new_template, org, store};
+use crate::support::{audit, new_revision, new_template, org, store};
 
 pub fn revisions_are_numbered_from_one_and_move_updated_at(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let (t, _) = store
-        .create_template(new_template(&a, "T"), None)
+        .create_template(new_template(&a, "T"), None, audit())
         .expect("created");
     for expected in 1..=3 {
         let new = new_revision(json!({ "batch_size": expected }));
         let created_at = new.created_at;
-        let revision = store.create_revision(&a, t.id, new).expect("revised");
+        let revision = store.create_revision(&a, t.id, new, audit()).expect("revised");
         assert_eq!(revision.number.get(), expected);
         assert_eq!(revision.template_id, t.id);
         assert_eq!(revision.created_by.as_str(), "user_123");
@@ -34,7 +34,7 @@ pub fn configs_are_stored_without_loss(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let (t, _) = store
-        .create_template(new_template(&a, "T"), None)
+        .create_template(new_template(&a, "T"), None, audit())
         .expect("created");
     let config = json!({
         "u64": u64::MAX, "i64": i64::MIN, "float": 0.1, "tiny": 5e-324, "huge": 1.797_693_134_862_315_7e308,
@@ -45,7 +45,7 @@ pub fn configs_are_stored_without_loss(db: &TestDb) {
     let mut new = new_revision(config.clone());
     new.change_summary =
         Some(integrations_domain::Description::parse("line 1\nline 2 — ü").expect("valid"));
-    let created = store.create_revision(&a, t.id, new).expect("revised");
+    let created = store.create_revision(&a, t.id, new, audit()).expect("revised");
     let read = store.revision(&a, t.id, created.number).expect("found");
     assert_eq!(serde_json::Value::Object(read.config.clone()), config);
     assert_eq!(read, created);
@@ -55,7 +55,7 @@ pub fn reads_revisions_by_number_and_in_pages(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let (t, _) = store
-        .create_template(new_template(&a, "T"), None)
+        .create_template(new_template(&a, "T"), None, audit())
         .expect("created");
     assert_eq!(store.latest_revision(&a, t.id).expect("read"), None);
     assert_eq!(
@@ -67,7 +67,7 @@ pub fn reads_revisions_by_number_and_in_pages(db: &TestDb) {
     );
     for i in 1..=5 {
         store
-            .create_revision(&a, t.id, new_revision(json!({ "i": i })))
+            .create_revision(&a, t.id, new_revision(json!({ "i": i })), audit())
             .expect("revised");
     }
     let third = store
@@ -105,13 +105,13 @@ pub fn expected_latest_guards_against_stale_writes(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let (t, _) = store
-        .create_template(new_template(&a, "T"), None)
+        .create_template(new_template(&a, "T"), None, audit())
         .expect("created");
     let mut first = new_revision(json!({}));
     first.expected_latest = Some(0);
     assert_eq!(
         store
-            .create_revision(&a, t.id, first)
+            .create_revision(&a, t.id, first, audit())
             .expect("revised")
             .number
             .get(),
@@ -119,7 +119,7 @@ pub fn expected_latest_guards_against_stale_writes(db: &TestDb) {
     );
     let mut stale = new_revision(json!({ "lost": "update" }));
     stale.expected_latest = Some(0);
-    match store.create_revision(&a, t.id, stale) {
+    match store.create_revision(&a, t.id, stale, audit()) {
         Err(StoreError::StaleRevision { latest }) => assert_eq!(latest, 1),
         other => panic!("expected StaleRevision, got {other:?}"),
     }
@@ -132,7 +132,7 @@ pub fn expected_latest_guards_against_stale_writes(db: &TestDb) {
     current.expected_latest = Some(1);
     assert_eq!(
         store
-            .create_revision(&a, t.id, current)
+            .create_revision(&a, t.id, current, audit())
             .expect("revised")
             .number
             .get(),
@@ -140,7 +140,7 @@ pub fn expected_latest_guards_against_stale_writes(db: &TestDb) {
     );
     let mut elsewhere = new_revision(json!({}));
     elsewhere.expected_latest = Some(2);
-    let other_org = store.create_revision(&org("org_b"), t.id, elsewhere);
+    let other_org = store.create_revision(&org("org_b"), t.id, elsewhere, audit());
     assert!(matches!(other_org, Err(StoreError::NotFound)));
 }
 
@@ -149,13 +149,13 @@ pub fn concurrent_revision_creates_are_gapless(db: &TestDb) {
     let store = Arc::new(store(db));
     let a = org("org_a");
     let (t, _) = store
-        .create_template(new_template(&a, "Hot"), None)
+        .create_template(new_template(&a, "Hot"), None, audit())
         .expect("created");
     let handles: Vec<_> = (0..WRITERS)
         .map(|i| {
             let (store, a) = (Arc::clone(&store), a.clone());
             std::thread::spawn(move || {
-                store.create_revision(&a, t.id, new_revision(json!({ "writer": i })))
+                store.create_revision(&a, t.id, new_revision(json!({ "writer": i })), audit())
             })
         })
         .collect();
@@ -187,7 +187,7 @@ pub fn install_creates_template_and_first_revision_atomically(db: &TestDb) {
     new.catalog_variant_key = Some("retail".into());
     let revision = new_revision(json!({ "pixel_id": "1" }));
     let (template, first) = store
-        .create_template(new, Some(revision.clone()))
+        .create_template(new, Some(revision.clone()), audit())
         .expect("installed");
     let first = first.expect("revision 1");
     assert_eq!(first.number, RevisionNumber::FIRST);
@@ -195,7 +195,7 @@ pub fn install_creates_template_and_first_revision_atomically(db: &TestDb) {
     assert_eq!(template.updated_at, revision.created_at);
     assert_eq!(template.catalog_variant_key.as_deref(), Some("retail"));
     // A clash leaves nothing behind: no template, no orphan revision.
-    let clash = store.create_template(new_template(&a, "installed"), Some(new_revision(json!({}))));
+    let clash = store.create_template(new_template(&a, "installed"), Some(new_revision(json!({}))), audit());
     assert!(matches!(clash, Err(StoreError::NameTaken)));
     let mut raw = crate::support::Raw::connect(db);
     assert_eq!(raw.count("SELECT COUNT(*) AS n FROM revisions"), 1);

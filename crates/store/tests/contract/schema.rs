@@ -8,7 +8,7 @@ use integrations_testing::{Backend, TestDb};
 use serde_json::json;
 use time::macros::datetime;
 
-use crate::support::{Raw, new_revision, new_template, org, store};
+use crate::support::{audit, Raw, new_revision, new_template, org, store};
 
 pub fn migrations_round_trip(db: &TestDb) {
     let url = DatabaseUrl::parse(db.url()).expect("valid");
@@ -31,10 +31,10 @@ pub fn migrations_round_trip(db: &TestDb) {
     // The schema works after the round trip.
     let store = store(db);
     let (t, _) = store
-        .create_template(new_template(&org("org_a"), "T"), None)
+        .create_template(new_template(&org("org_a"), "T"), None, audit())
         .expect("created");
     store
-        .create_revision(&org("org_a"), t.id, new_revision(json!({})))
+        .create_revision(&org("org_a"), t.id, new_revision(json!({})), audit())
         .expect("revised");
 }
 
@@ -42,10 +42,10 @@ pub fn revisions_refuse_update_and_delete_in_the_database(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let (t, _) = store
-        .create_template(new_template(&a, "T"), None)
+        .create_template(new_template(&a, "T"), None, audit())
         .expect("created");
     store
-        .create_revision(&a, t.id, new_revision(json!({ "v": 1 })))
+        .create_revision(&a, t.id, new_revision(json!({ "v": 1 })), audit())
         .expect("revised");
     let mut raw = Raw::connect(db);
     for statement in [
@@ -152,7 +152,7 @@ pub fn timestamps_are_utc_to_the_microsecond(db: &TestDb) {
     let a = org("org_a");
     let mut new = new_template(&a, "T");
     new.created_at = datetime!(2026-02-25 16:30:00.123456 +02:00);
-    let (created, _) = store.create_template(new, None).expect("created");
+    let (created, _) = store.create_template(new, None, audit()).expect("created");
     let read = store.template(&a, created.id).expect("found");
     assert_eq!(read.created_at, datetime!(2026-02-25 14:30:00.123456 UTC));
     assert!(read.created_at.offset().is_utc());

@@ -6,9 +6,9 @@ use diesel::connection::SimpleConnection;
 use diesel::sql_types::BigInt;
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 use integrations_domain::{
-    DeliveryMode, Description, Name, OrgId, Parameters, PipelineId, RevisionId, TemplateId, UserId,
+    AuditId, DeliveryMode, Description, Name, OrgId, Parameters, PipelineId, RevisionId, TemplateId, UserId,
 };
-use integrations_ports::{NewPipeline, NewRevision, NewTemplate};
+use integrations_ports::{AuditEntry, NewPipeline, NewRevision, NewTemplate};
 use integrations_store::{DatabaseUrl, DieselStore, PoolOptions};
 use integrations_testing::{Backend, TestDb};
 use serde_json::{Map, Value};
@@ -127,5 +127,20 @@ impl Raw {
         }
         .expect("count query");
         rows.first().map(|c| c.n).expect("one row")
+    }
+}
+
+/// An audit entry for a change made by a test.
+pub fn audit() -> AuditEntry {
+    AuditEntry {
+        id: AuditId::from_ulid(Ulid::generate()),
+        org: org("org_a"),
+        actor: user(),
+        action: "test.change".into(),
+        resource_type: "test".into(),
+        resource_id: "test".into(),
+        old_value: None,
+        new_value: Some(serde_json::json!({ "k": 1 })),
+        at: tick(),
     }
 }

@@ -3,12 +3,12 @@ use integrations_ports::{StoreError, TemplateChanges, TemplateStore};
 use integrations_testing::TestDb;
 use ulid::Ulid;
 
-use crate::support::{Raw, name, new_template, org, store, tick};
+use crate::support::{audit, Raw, name, new_template, org, store, tick};
 
 pub fn creates_and_reads_a_template(db: &TestDb) {
     let store = store(db);
     let new = new_template(&org("org_a"), "Meta CAPI Production");
-    let (created, revision) = store.create_template(new.clone(), None).expect("created");
+    let (created, revision) = store.create_template(new.clone(), None, audit()).expect("created");
     assert!(revision.is_none());
     assert_eq!(created.id, new.id);
     assert_eq!(created.name.as_str(), "Meta CAPI Production");
@@ -31,32 +31,32 @@ pub fn names_are_unique_per_org_case_insensitively(db: &TestDb) {
     let store = store(db);
     let (a, b) = (org("org_a"), org("org_b"));
     let (first, _) = store
-        .create_template(new_template(&a, "GA4 Web"), None)
+        .create_template(new_template(&a, "GA4 Web"), None, audit())
         .expect("created");
     for clash in ["GA4 Web", "ga4 web", "  GA4 WEB "] {
-        let result = store.create_template(new_template(&a, clash), None);
+        let result = store.create_template(new_template(&a, clash), None, audit());
         assert!(matches!(result, Err(StoreError::NameTaken)), "{clash}");
     }
     assert!(
         store
-            .create_template(new_template(&b, "GA4 Web"), None)
+            .create_template(new_template(&b, "GA4 Web"), None, audit())
             .is_ok()
     );
     // Unicode case folding, the same on every backend.
     store
-        .create_template(new_template(&a, "Été"), None)
+        .create_template(new_template(&a, "Été"), None, audit())
         .expect("created");
     assert!(matches!(
-        store.create_template(new_template(&a, "ÉTÉ"), None),
+        store.create_template(new_template(&a, "ÉTÉ"), None, audit()),
         Err(StoreError::NameTaken)
     ));
     // A deleted template's name is free again.
     store
-        .delete_template(&a, first.id, tick(), None)
+        .delete_template(&a, first.id, tick(), None, audit())
         .expect("deleted");
     assert!(
         store
-            .create_template(new_template(&a, "ga4 web"), None)
+            .create_template(new_template(&a, "ga4 web"), None, audit())
             .is_ok()
     );
     assert_eq!(
@@ -71,14 +71,14 @@ pub fn lists_templates_newest_first_in_windows(db: &TestDb) {
     let ids: Vec<TemplateId> = (0..5)
         .map(|i| {
             store
-                .create_template(new_template(&a, &format!("t{i}")), None)
+                .create_template(new_template(&a, &format!("t{i}")), None, audit())
                 .expect("created")
                 .0
                 .id
         })
         .collect();
     store
-        .create_template(new_template(&org("org_b"), "elsewhere"), None)
+        .create_template(new_template(&org("org_b"), "elsewhere"), None, audit())
         .expect("created");
     let all = store.templates(&a, Page::default()).expect("listed");
     assert_eq!(all.total, 5);
@@ -106,10 +106,10 @@ pub fn updates_name_and_description(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let (t, _) = store
-        .create_template(new_template(&a, "Old"), None)
+        .create_template(new_template(&a, "Old"), None, audit())
         .expect("created");
     store
-        .create_template(new_template(&a, "Taken"), None)
+        .create_template(new_template(&a, "Taken"), None, audit())
         .expect("created");
     let at = tick();
     let renamed = store
@@ -120,7 +120,7 @@ pub fn updates_name_and_description(db: &TestDb) {
                 name: Some(name("New")),
                 description: None,
                 updated_at: at, expected_updated_at: None
-            },
+            }, audit()
         )
         .expect("updated");
     assert_eq!(renamed.name.as_str(), "New");
@@ -138,7 +138,7 @@ pub fn updates_name_and_description(db: &TestDb) {
                     description: None,
                     updated_at: tick(), expected_updated_at: None
                 }
-            )
+            , audit())
             .is_ok()
     );
     let clash = store.update_template(
@@ -148,7 +148,7 @@ pub fn updates_name_and_description(db: &TestDb) {
             name: Some(name("taken")),
             description: None,
             updated_at: tick(), expected_updated_at: None
-        },
+        }, audit()
     );
     assert!(matches!(clash, Err(StoreError::NameTaken)));
     assert_eq!(
@@ -163,7 +163,7 @@ pub fn updates_name_and_description(db: &TestDb) {
                 name: None,
                 description: Some(None),
                 updated_at: tick(), expected_updated_at: None
-            },
+            }, audit()
         )
         .expect("updated");
     assert_eq!(cleared.description, None);
@@ -175,7 +175,7 @@ pub fn updates_name_and_description(db: &TestDb) {
                 name: None,
                 description: Some(Some(Description::parse("x").expect("valid"))),
                 updated_at: tick(), expected_updated_at: None
-            },
+            }, audit()
         )
         .expect("updated");
     assert_eq!(
@@ -188,16 +188,16 @@ pub fn soft_delete_hides_the_template_and_keeps_the_row(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let (t, _) = store
-        .create_template(new_template(&a, "Doomed"), None)
+        .create_template(new_template(&a, "Doomed"), None, audit())
         .expect("created");
     store
         .create_revision(
             &a,
             t.id,
-            crate::support::new_revision(serde_json::json!({"k": 1})),
+            crate::support::new_revision(serde_json::json!({"k": 1})), audit()
         )
         .expect("revised");
-    store.delete_template(&a, t.id, tick(), None).expect("deleted");
+    store.delete_template(&a, t.id, tick(), None, audit()).expect("deleted");
     assert!(matches!(
         store.template(&a, t.id),
         Err(StoreError::NotFound)
@@ -216,13 +216,13 @@ pub fn soft_delete_hides_the_template_and_keeps_the_row(db: &TestDb) {
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.delete_template(&a, t.id, tick(), None),
+        store.delete_template(&a, t.id, tick(), None, audit()),
         Err(StoreError::NotFound)
     ));
     let revise = store.create_revision(
         &a,
         t.id,
-        crate::support::new_revision(serde_json::json!({})),
+        crate::support::new_revision(serde_json::json!({})), audit()
     );
     assert!(matches!(revise, Err(StoreError::NotFound)));
     assert_eq!(
@@ -241,13 +241,13 @@ pub fn other_orgs_see_nothing(db: &TestDb) {
     let store = store(db);
     let (a, b) = (org("org_a"), org("org_b"));
     let (t, _) = store
-        .create_template(new_template(&a, "Mine"), None)
+        .create_template(new_template(&a, "Mine"), None, audit())
         .expect("created");
     store
         .create_revision(
             &a,
             t.id,
-            crate::support::new_revision(serde_json::json!({})),
+            crate::support::new_revision(serde_json::json!({})), audit()
         )
         .expect("revised");
     assert!(matches!(
@@ -264,17 +264,17 @@ pub fn other_orgs_see_nothing(db: &TestDb) {
         updated_at: tick(), expected_updated_at: None
     };
     assert!(matches!(
-        store.update_template(&b, t.id, rename),
+        store.update_template(&b, t.id, rename, audit()),
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.delete_template(&b, t.id, tick(), None),
+        store.delete_template(&b, t.id, tick(), None, audit()),
         Err(StoreError::NotFound)
     ));
     let revise = store.create_revision(
         &b,
         t.id,
-        crate::support::new_revision(serde_json::json!({})),
+        crate::support::new_revision(serde_json::json!({})), audit()
     );
     assert!(matches!(revise, Err(StoreError::NotFound)));
     assert!(matches!(
