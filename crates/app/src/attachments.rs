@@ -7,8 +7,8 @@ use integrations_ports::{AttachmentChanges, NewAttachment};
 
 use crate::App;
 use crate::audit::{Subject, attachment_value};
-use serde_json::json;
 use crate::error::AppError;
+use serde_json::json;
 
 /// The input of "attach a template to a pipeline".
 #[derive(Debug, Clone)]
@@ -95,7 +95,11 @@ impl App {
         };
         let audit = self.audit_entry(
             caller,
-            Subject { action: "attachment.create", resource_type: "attachment", resource_id: new.id.to_string() },
+            Subject {
+                action: "attachment.create",
+                resource_type: "attachment",
+                resource_id: new.id.to_string(),
+            },
             None,
             Some(json!({
                 "id": new.id.to_string(), "pipeline_id": pipeline.id.to_string(),
@@ -149,7 +153,11 @@ impl App {
         }
         let audit = self.audit_entry(
             caller,
-            Subject { action, resource_type: "attachment", resource_id: id.to_string() },
+            Subject {
+                action,
+                resource_type: "attachment",
+                resource_id: id.to_string(),
+            },
             Some(attachment_value(attachment)),
             Some(new),
         );
@@ -176,10 +184,16 @@ impl App {
         self.authorize(caller, Action::Administer)?;
         let audit = self.audit_entry(
             caller,
-            Subject { action: "attachment.delete", resource_type: "attachment", resource_id: attachment.id.to_string() },
+            Subject {
+                action: "attachment.delete",
+                resource_type: "attachment",
+                resource_id: attachment.id.to_string(),
+            },
             Some(attachment_value(attachment)),
             None,
         );
-        Ok(self.store.detach(&caller.org, pipeline.id, attachment.id, audit)?)
+        Ok(self
+            .store
+            .detach(&caller.org, pipeline.id, attachment.id, audit)?)
     }
 }

@@ -3,7 +3,7 @@
 
 use integrations_domain::catalog::Vendor;
 use integrations_domain::{
-    Action, Attachment, AuditId, Caller, Page, Paged, Pipeline, Template, secrets,
+    Action, Attachment, AuditId, Caller, Description, Page, Paged, Pipeline, Template, secrets,
 };
 use integrations_ports::{AuditEntry, NewPipeline, NewRevision, NewTemplate};
 use serde_json::{Map, Value, json};
@@ -20,7 +20,13 @@ pub(crate) struct Subject<'a> {
 
 impl App {
     /// An entry for a change by `caller`.
-    pub(crate) fn audit_entry(&self, caller: &Caller, subject: Subject<'_>, old: Option<Value>, new: Option<Value>) -> AuditEntry {
+    pub(crate) fn audit_entry(
+        &self,
+        caller: &Caller,
+        subject: Subject<'_>,
+        old: Option<Value>,
+        new: Option<Value>,
+    ) -> AuditEntry {
         AuditEntry {
             id: AuditId::from_ulid(self.ids.ulid()),
             org: caller.org.clone(),
@@ -38,7 +44,12 @@ impl App {
     ///
     /// # Errors
     /// `Forbidden` below the admin role.
-    pub fn audit_log(&self, caller: &Caller, resource_id: Option<&str>, page: Page) -> Result<Paged<AuditEntry>, AppError> {
+    pub fn audit_log(
+        &self,
+        caller: &Caller,
+        resource_id: Option<&str>,
+        page: Page,
+    ) -> Result<Paged<AuditEntry>, AppError> {
         self.authorize(caller, Action::Administer)?;
         Ok(self.store.audit_log(&caller.org, resource_id, page)?)
     }
@@ -47,7 +58,7 @@ impl App {
 pub(crate) fn template_value(t: &Template) -> Value {
     json!({
         "id": t.id.to_string(), "name": t.name.as_str(), "vendor": t.vendor,
-        "description": t.description.as_ref().map(|d| d.as_str()),
+        "description": t.description.as_ref().map(Description::as_str),
         "catalog_vendor_key": t.catalog_vendor_key, "catalog_variant_key": t.catalog_variant_key,
     })
 }
@@ -55,7 +66,7 @@ pub(crate) fn template_value(t: &Template) -> Value {
 pub(crate) fn new_template_value(t: &NewTemplate) -> Value {
     json!({
         "id": t.id.to_string(), "name": t.name.as_str(), "vendor": t.vendor,
-        "description": t.description.as_ref().map(|d| d.as_str()),
+        "description": t.description.as_ref().map(Description::as_str),
         "catalog_vendor_key": t.catalog_vendor_key, "catalog_variant_key": t.catalog_variant_key,
     })
 }
@@ -66,7 +77,7 @@ pub(crate) fn revision_value(vendor: &Vendor, r: &NewRevision) -> Value {
     secrets::mask(vendor, &mut config);
     json!({
         "id": r.id.to_string(), "config": config, "delivery_mode": r.delivery_mode.as_str(),
-        "change_summary": r.change_summary.as_ref().map(|s| s.as_str()),
+        "change_summary": r.change_summary.as_ref().map(Description::as_str),
         "restored_from": r.restored_from.map(integrations_domain::RevisionNumber::get),
     })
 }
@@ -74,14 +85,14 @@ pub(crate) fn revision_value(vendor: &Vendor, r: &NewRevision) -> Value {
 pub(crate) fn pipeline_value(p: &Pipeline) -> Value {
     json!({
         "id": p.id.to_string(), "name": p.name.as_str(),
-        "description": p.description.as_ref().map(|d| d.as_str()), "parameters": p.parameters,
+        "description": p.description.as_ref().map(Description::as_str), "parameters": p.parameters,
     })
 }
 
 pub(crate) fn new_pipeline_value(p: &NewPipeline) -> Value {
     json!({
         "id": p.id.to_string(), "name": p.name.as_str(),
-        "description": p.description.as_ref().map(|d| d.as_str()), "parameters": p.parameters,
+        "description": p.description.as_ref().map(Description::as_str), "parameters": p.parameters,
     })
 }
 

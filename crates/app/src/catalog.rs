@@ -151,7 +151,11 @@ impl App {
         installed["revision"] = revision_value(vendor, &revision);
         let audit = self.audit_entry(
             caller,
-            Subject { action: "template.install", resource_type: "template", resource_id: template.id.to_string() },
+            Subject {
+                action: "template.install",
+                resource_type: "template",
+                resource_id: template.id.to_string(),
+            },
             None,
             Some(installed),
         );

@@ -32,12 +32,21 @@ impl App {
     ///
     /// # Errors
     /// `Unavailable` when the database cannot be reached.
-    pub fn claim_idempotency_key(&self, caller: &Caller, key: &str, fingerprint: &str) -> Result<Claim, AppError> {
+    pub fn claim_idempotency_key(
+        &self,
+        caller: &Caller,
+        key: &str,
+        fingerprint: &str,
+    ) -> Result<Claim, AppError> {
         let now = self.clock.now();
         self.purge_expired_keys(now);
-        Ok(self
-            .store
-            .claim_key(&scope(caller, key), fingerprint, now, now - KEEP_KEYS, now - ABANDONED_AFTER)?)
+        Ok(self.store.claim_key(
+            &scope(caller, key),
+            fingerprint,
+            now,
+            now - KEEP_KEYS,
+            now - ABANDONED_AFTER,
+        )?)
     }
 
     /// Records the response to replay for `key`, or — when `response` is
@@ -63,8 +72,14 @@ impl App {
     fn purge_expired_keys(&self, now: time::OffsetDateTime) {
         let seconds = now.unix_timestamp();
         let last = self.last_purge.load(Ordering::Relaxed);
-        let due = seconds.saturating_sub(last) >= i64::try_from(PURGE_EVERY.as_secs()).unwrap_or(i64::MAX);
-        if due && self.last_purge.compare_exchange(last, seconds, Ordering::Relaxed, Ordering::Relaxed).is_ok() {
+        let due = seconds.saturating_sub(last)
+            >= i64::try_from(PURGE_EVERY.as_secs()).unwrap_or(i64::MAX);
+        if due
+            && self
+                .last_purge
+                .compare_exchange(last, seconds, Ordering::Relaxed, Ordering::Relaxed)
+                .is_ok()
+        {
             // Best effort: a failed purge is retried after the next interval.
             let _ = self.store.purge_keys(now - KEEP_KEYS);
         }

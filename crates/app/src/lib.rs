@@ -30,10 +30,10 @@ use integrations_ports::{Clock, IdGenerator, SecretCipher, Store, TokenVerifier}
 
 pub use attachments::{Attach, UpdateAttachment};
 pub use catalog::Install;
-pub use integrations_ports::AuditEntry;
-pub use idempotency::{ABANDONED_AFTER, KEEP_KEYS};
-pub use integrations_ports::{Claim, StoredResponse};
 pub use error::{AppError, BoxError, FieldProblem, NamedKind};
+pub use idempotency::{ABANDONED_AFTER, KEEP_KEYS};
+pub use integrations_ports::AuditEntry;
+pub use integrations_ports::{Claim, StoredResponse};
 pub use pipelines::{CreatePipeline, UpdatePipeline};
 pub use render::RenderedConfig;
 pub use revisions::CreateRevision;

@@ -114,7 +114,11 @@ impl App {
         };
         let audit = self.audit_entry(
             caller,
-            Subject { action: "pipeline.create", resource_type: "pipeline", resource_id: new.id.to_string() },
+            Subject {
+                action: "pipeline.create",
+                resource_type: "pipeline",
+                resource_id: new.id.to_string(),
+            },
             None,
             Some(new_pipeline_value(&new)),
         );
@@ -160,7 +164,7 @@ impl App {
             new["name"] = name.as_str().into();
         }
         if let Some(description) = &description {
-            new["description"] = description.as_ref().map(|d| d.as_str()).into();
+            new["description"] = description.as_ref().map(Description::as_str).into();
         }
         if let Some(parameters) = &parameters {
             new["parameters"] = serde_json::to_value(parameters).unwrap_or_default();
@@ -173,7 +177,11 @@ impl App {
         };
         let audit = self.audit_entry(
             caller,
-            Subject { action: "pipeline.update", resource_type: "pipeline", resource_id: id.to_string() },
+            Subject {
+                action: "pipeline.update",
+                resource_type: "pipeline",
+                resource_id: id.to_string(),
+            },
             Some(pipeline_value(pipeline)),
             Some(new),
         );
@@ -190,7 +198,11 @@ impl App {
         self.authorize(caller, Action::Administer)?;
         let audit = self.audit_entry(
             caller,
-            Subject { action: "pipeline.delete", resource_type: "pipeline", resource_id: pipeline.id.to_string() },
+            Subject {
+                action: "pipeline.delete",
+                resource_type: "pipeline",
+                resource_id: pipeline.id.to_string(),
+            },
             Some(pipeline_value(pipeline)),
             None,
         );

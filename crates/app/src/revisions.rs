@@ -139,11 +139,17 @@ impl App {
         };
         let audit = self.audit_entry(
             caller,
-            Subject { action: "revision.create", resource_type: "template", resource_id: template.id.to_string() },
+            Subject {
+                action: "revision.create",
+                resource_type: "template",
+                resource_id: template.id.to_string(),
+            },
             None,
             Some(revision_value(vendor, &new)),
         );
-        let revision = self.store.create_revision(&caller.org, template.id, new, audit)?;
+        let revision = self
+            .store
+            .create_revision(&caller.org, template.id, new, audit)?;
         Ok(masked(revision, vendor))
     }
 }

@@ -97,7 +97,11 @@ impl App {
         };
         let audit = self.audit_entry(
             caller,
-            Subject { action: "template.create", resource_type: "template", resource_id: new.id.to_string() },
+            Subject {
+                action: "template.create",
+                resource_type: "template",
+                resource_id: new.id.to_string(),
+            },
             None,
             Some(new_template_value(&new)),
         );
@@ -145,7 +149,7 @@ impl App {
             new["name"] = name.as_str().into();
         }
         if let Some(description) = &description {
-            new["description"] = description.as_ref().map(|d| d.as_str()).into();
+            new["description"] = description.as_ref().map(Description::as_str).into();
         }
         let changes = TemplateChanges {
             name,
@@ -155,7 +159,11 @@ impl App {
         };
         let audit = self.audit_entry(
             caller,
-            Subject { action: "template.update", resource_type: "template", resource_id: id.to_string() },
+            Subject {
+                action: "template.update",
+                resource_type: "template",
+                resource_id: id.to_string(),
+            },
             Some(template_value(template)),
             Some(new),
         );
@@ -180,7 +188,11 @@ impl App {
         let expected = self.expected_version(caller, id, if_match)?;
         let audit = self.audit_entry(
             caller,
-            Subject { action: "template.delete", resource_type: "template", resource_id: id.to_string() },
+            Subject {
+                action: "template.delete",
+                resource_type: "template",
+                resource_id: id.to_string(),
+            },
             Some(template_value(template)),
             None,
         );

@@ -76,7 +76,13 @@ impl App {
     ///
     /// # Errors
     /// `Forbidden`; `NotFound` for an unknown revision number.
-    pub fn diff(&self, caller: &Caller, template: &Template, from: &str, to: &str) -> Result<RevisionDiff, AppError> {
+    pub fn diff(
+        &self,
+        caller: &Caller,
+        template: &Template,
+        from: &str,
+        to: &str,
+    ) -> Result<RevisionDiff, AppError> {
         self.authorize(caller, Action::Read)?;
         let vendor = vendor_of(template)?;
         let load = |raw: &str| -> Result<Revision, AppError> {
@@ -91,7 +97,8 @@ impl App {
         Ok(RevisionDiff {
             from: a.number,
             to: b.number,
-            delivery_mode: (a.delivery_mode != b.delivery_mode).then_some((a.delivery_mode, b.delivery_mode)),
+            delivery_mode: (a.delivery_mode != b.delivery_mode)
+                .then_some((a.delivery_mode, b.delivery_mode)),
             patch,
         })
     }
@@ -131,11 +138,17 @@ impl App {
         };
         let audit = self.audit_entry(
             caller,
-            Subject { action: "revision.restore", resource_type: "template", resource_id: template.id.to_string() },
+            Subject {
+                action: "revision.restore",
+                resource_type: "template",
+                resource_id: template.id.to_string(),
+            },
             None,
             Some(revision_value(vendor, &new)),
         );
-        let revision = self.store.create_revision(&caller.org, template.id, new, audit)?;
+        let revision = self
+            .store
+            .create_revision(&caller.org, template.id, new, audit)?;
         Ok(masked(revision, vendor))
     }
 
@@ -149,7 +162,10 @@ impl App {
             .store
             .template_pins(&caller.org, template.id)?
             .into_iter()
-            .map(|(pipeline, attachment)| Pin { pipeline, attachment })
+            .map(|(pipeline, attachment)| Pin {
+                pipeline,
+                attachment,
+            })
             .collect())
     }
 }

@@ -14,12 +14,13 @@ use actix_web::{HttpResponse, ResponseError};
 use integrations_app::{AppError, NamedKind};
 use integrations_ports::AuthError;
 use serde::Serialize;
+use utoipa::ToSchema;
 
 /// Seconds a client should wait before retrying after a 503.
 const RETRY_AFTER_SECONDS: &str = "2";
 
 /// One entry of `error.details`.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct Detail {
     /// A JSON path into the request (`name`, `config.pixel_id`).
     pub field: String,
@@ -57,17 +58,27 @@ pub struct ApiError {
     details: Vec<Detail>,
 }
 
-#[derive(Serialize)]
-struct Envelope<'a> {
-    error: Body<'a>,
+/// The body of every error response: `{"error": {"code", "message", "details"?}}`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorEnvelope<'a> {
+    /// What went wrong.
+    pub error: ErrorBody<'a>,
 }
 
-#[derive(Serialize)]
-struct Body<'a> {
-    code: &'a str,
-    message: &'a str,
+/// The `error` member of an [`ErrorEnvelope`].
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody<'a> {
+    /// A stable, machine-readable code (`NAME_TAKEN`, `VALIDATION_FAILED`…; SPEC §2).
+    #[schema(pattern = "^[A-Z][A-Z_]*$", example = "NAME_TAKEN")]
+    pub code: &'a str,
+    /// A short explanation for humans; never holds a secret.
+    #[schema(example = "an integration template named 'GA4' already exists")]
+    pub message: &'a str,
+    /// One entry per problem (validation errors, the pipelines of `TEMPLATE_IN_USE`…);
+    /// absent when there is nothing to list.
     #[serde(skip_serializing_if = "<[Detail]>::is_empty")]
-    details: &'a [Detail],
+    #[schema(min_items = 1)]
+    pub details: &'a [Detail],
 }
 
 impl ApiError {
@@ -166,8 +177,8 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
-        response.json(Envelope {
-            error: Body {
+        response.json(ErrorEnvelope {
+            error: ErrorBody {
                 code: self.code,
                 message: &self.message,
                 details: &self.details,
@@ -231,7 +242,9 @@ impl From<AppError> for ApiError {
                 "PRECONDITION_FAILED",
                 format!("the latest revision is {latest}: re-read it and base your change on it"),
             ),
-            AppError::PreconditionFailed => status(StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED"),
+            AppError::PreconditionFailed => {
+                status(StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED")
+            }
             AppError::Unavailable(cause) => {
                 tracing::warn!(error = %chain(cause.as_ref()), "database unavailable");
                 Self::new(

@@ -5,7 +5,7 @@ use std::future::{Ready, ready};
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
-use actix_web::{FromRequest, HttpRequest, web};
+use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use integrations_app::{App, AppError};
 use integrations_domain::{Caller, Page, PageError};
 use integrations_ports::AuthError;
@@ -18,7 +18,11 @@ use crate::error::ApiError;
 #[derive(Debug, Clone)]
 pub struct Authenticated(pub Caller);
 
-fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
+/// The bearer token of a request.
+///
+/// # Errors
+/// `Missing` without an `Authorization` header; `Invalid` for another scheme.
+pub fn bearer_token(req: &HttpRequest) -> Result<&str, AuthError> {
     let value = req
         .headers()
         .get(header::AUTHORIZATION)
@@ -41,6 +45,10 @@ impl FromRequest for Authenticated {
     type Future = Ready<Result<Self, ApiError>>;
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        // The rate-limit middleware may have authenticated the request already.
+        if let Some(found) = req.extensions().get::<Self>() {
+            return ready(Ok(found.clone()));
+        }
         let Some(app) = req.app_data::<web::Data<App>>() else {
             return ready(Err(ApiError::internal(&AppError::Internal(
                 "the application state is not registered".into(),

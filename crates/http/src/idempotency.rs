@@ -34,11 +34,14 @@ fn fingerprint(req: &ServiceRequest, body: &[u8]) -> String {
     digest.update(req.query_string());
     digest.update(b"\n");
     digest.update(body);
-    digest.finalize().iter().fold(String::with_capacity(64), |mut hex, b| {
-        hex.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-        hex.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
-        hex
-    })
+    digest
+        .finalize()
+        .iter()
+        .fold(String::with_capacity(64), |mut hex, b| {
+            hex.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
+            hex.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
+            hex
+        })
 }
 
 fn replay(stored: &StoredResponse) -> HttpResponse {
@@ -61,11 +64,21 @@ pub async fn idempotency(
     mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let key = req.headers().get(HEADER).map(|v| v.to_str().map(str::to_owned));
+    let key = req
+        .headers()
+        .get(HEADER)
+        .map(|v| v.to_str().map(str::to_owned));
     let (true, Some(key)) = (req.method() == Method::POST, key) else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     };
-    let Some(key) = key.ok().map(|k| k.trim().to_owned()).filter(|k| valid_key(k)) else {
+    let Some(key) = key
+        .ok()
+        .map(|k| k.trim().to_owned())
+        .filter(|k| valid_key(k))
+    else {
         let error = ApiError::invalid_request(
             Some("Idempotency-Key"),
             "invalid_header",
@@ -73,8 +86,14 @@ pub async fn idempotency(
         );
         return Ok(req.into_response(error.error_response()));
     };
-    let Some(app) = req.app_data::<web::Data<App>>().map(|a| a.get_ref().clone()) else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    let Some(app) = req
+        .app_data::<web::Data<App>>()
+        .map(|a| a.get_ref().clone())
+    else {
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     };
     // Unauthenticated requests are refused by the route itself; nothing to remember.
     let token = req
@@ -85,7 +104,10 @@ pub async fn idempotency(
         .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
         .map(|(_, token)| token.trim().to_owned());
     let Some(caller) = token.and_then(|t| app.authenticate(&t).ok()) else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+        return next
+            .call(req)
+            .await
+            .map(ServiceResponse::map_into_boxed_body);
     };
     let body = req.extract::<web::Bytes>().await?;
     let fingerprint = fingerprint(&req, &body);
@@ -97,7 +119,8 @@ pub async fn idempotency(
         Ok(claim) => claim,
         Err(error) => return Ok(req.into_response(error.error_response())),
     };
-    let refuse = |status, code, message: &str| ApiError::new(status, code, message).error_response();
+    let refuse =
+        |status, code, message: &str| ApiError::new(status, code, message).error_response();
     match claim {
         Claim::Done(stored) => return Ok(req.into_response(replay(&stored))),
         Claim::InFlight => {
@@ -135,10 +158,15 @@ pub async fn idempotency(
         body: String::from_utf8_lossy(&bytes).into_owned(),
         location,
     });
-    if let Err(error) = blocking(move || app.finish_idempotency_key(&caller, &key, stored.as_ref())).await {
+    if let Err(error) =
+        blocking(move || app.finish_idempotency_key(&caller, &key, stored.as_ref())).await
+    {
         tracing::warn!(error = %error, "could not record an idempotent response");
     }
-    Ok(ServiceResponse::new(request, head.set_body(BoxBody::new(bytes))))
+    Ok(ServiceResponse::new(
+        request,
+        head.set_body(BoxBody::new(bytes)),
+    ))
 }
 
 #[cfg(test)]

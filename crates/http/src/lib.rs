@@ -8,6 +8,8 @@ pub mod dto;
 pub mod error;
 pub mod extract;
 pub mod idempotency;
+pub mod observe;
+pub mod ratelimit;
 mod routes;
 
 use actix_web::middleware::ErrorHandlers;
@@ -19,19 +21,51 @@ pub use error::ApiError;
 /// The largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-/// Registers the application state, the body limit and every route.
-pub fn configure(app: App) -> impl Fn(&mut web::ServiceConfig) + Clone {
-    let state = web::Data::new(app);
-    move |cfg: &mut web::ServiceConfig| {
-        cfg.app_data(state.clone())
-            .app_data(web::PayloadConfig::new(MAX_BODY_BYTES));
-        routes::configure(cfg);
+/// How the HTTP adapter is set up.
+#[derive(Clone)]
+pub struct HttpOptions {
+    /// Requests per user and minute (`RATE_LIMIT_PER_MINUTE`); 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
+    /// Reads the database pool's (open, idle) connections for the metrics.
+    pub pool_state: observe::PoolState,
+}
+
+impl std::fmt::Debug for HttpOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpOptions")
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .finish_non_exhaustive()
     }
 }
 
-/// The complete actix application: routes plus the error-shape middleware.
+/// What every worker shares: the application, the metrics, the rate limiter.
+#[derive(Debug, Clone)]
+pub struct HttpState {
+    app: web::Data<App>,
+    metrics: web::Data<observe::Metrics>,
+    rate_limit: web::Data<ratelimit::RateLimit>,
+}
+
+impl HttpState {
+    /// Builds the shared state once per process.
+    ///
+    /// # Errors
+    /// Only if the metrics cannot be registered (a bug).
+    pub fn new(app: App, options: HttpOptions) -> Result<Self, prometheus::Error> {
+        Ok(Self {
+            app: web::Data::new(app),
+            metrics: web::Data::new(observe::Metrics::new(options.pool_state)?),
+            rate_limit: web::Data::new(ratelimit::RateLimit::per_minute(
+                options.rate_limit_per_minute,
+            )),
+        })
+    }
+}
+
+/// The complete actix application of one worker: routes, limits, the error
+/// shape, request ids, logs and metrics.
 pub fn application(
-    app: App,
+    state: HttpState,
 ) -> ActixApp<
     impl actix_web::dev::ServiceFactory<
         actix_web::dev::ServiceRequest,
@@ -42,6 +76,12 @@ pub fn application(
     >,
 > {
     ActixApp::new()
+        .app_data(state.app)
+        .app_data(state.metrics)
+        .app_data(state.rate_limit)
+        .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
+        .configure(routes::configure)
+        .route("/metrics", web::get().to(observe::metrics))
         .wrap(ErrorHandlers::new().default_handler(error::rewrite_framework_errors))
-        .configure(configure(app))
+        .wrap(actix_web::middleware::from_fn(observe::observe))
 }

@@ -36,6 +36,15 @@ pub struct Settings {
     /// Lifetime of tokens minted by `integrations token`, in seconds.
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value_t = 900, global = true)]
     pub access_token_ttl: u64,
+    /// Requests per user and minute, counted per process; 0 turns the limit off.
+    /// `service` tokens are exempt.
+    #[arg(
+        long,
+        env = "RATE_LIMIT_PER_MINUTE",
+        default_value_t = 100,
+        global = true
+    )]
+    pub rate_limit_per_minute: u32,
     /// `pretty` (default on a terminal) or `json` (default otherwise).
     #[arg(long, env = "LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,

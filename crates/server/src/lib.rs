@@ -13,6 +13,7 @@ use integrations_app::{Adapters, App};
 use integrations_auth::JwtVerifier;
 use integrations_crypto::AesGcmCipher;
 use integrations_domain::{Caller, OrgId, Role, UserId};
+use integrations_http::{HttpOptions, HttpState};
 use integrations_ports::{SystemClock, UlidGenerator};
 use integrations_store::{DieselStore, PoolOptions, migrations};
 use time::OffsetDateTime;
@@ -185,6 +186,7 @@ pub fn start(
     let cipher = cipher(settings)?;
     let store = DieselStore::open(&database, PoolOptions::for_url(&database))
         .with_context(|| format!("opening the database {database}"))?;
+    let pool = store.clone();
     let app = App::new(Adapters {
         store: Arc::new(store),
         tokens: Arc::new(verifier),
@@ -192,10 +194,23 @@ pub fn start(
         clock: Arc::new(SystemClock),
         ids: Arc::new(UlidGenerator),
     });
+    let state = HttpState::new(
+        app,
+        HttpOptions {
+            rate_limit_per_minute: settings.rate_limit_per_minute,
+            pool_state: Arc::new(move || pool.pool_state()),
+        },
+    )
+    .context("registering metrics")?;
     let addr = listener
         .local_addr()
         .context("reading the listen address")?;
-    let server = actix_web::HttpServer::new(move || integrations_http::application(app.clone()))
+    let server = actix_web::HttpServer::new(move || integrations_http::application(state.clone()))
+        // A client has 5 s to send its request head, and idle keep-alive
+        // connections close after 30 s: slow or idle clients cannot pile up.
+        .client_request_timeout(Duration::from_secs(5))
+        .client_disconnect_timeout(Duration::from_secs(2))
+        .keep_alive(Duration::from_secs(30))
         .shutdown_timeout(30)
         .listen(listener)
         .context("listening")?

@@ -161,9 +161,16 @@ async fn attachment_config(
     Ok(HttpResponse::Ok().json(RenderedConfigResponse::from(rendered)))
 }
 
-/// A strong ETag of a response body: the first 128 bits of its SHA-256.
-fn etag(body: &[u8]) -> String {
-    let digest = Sha256::digest(body);
+/// A strong ETag: the first 128 bits of the SHA-256 of the response body and
+/// of the pipeline's parameters. The parameters count even where the body
+/// does not show them (an unused parameter, a value masked for this role), so
+/// the tag changes whenever a pin, an enabled flag or a parameter changes.
+fn etag(body: &[u8], parameters: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(body);
+    hasher.update(b"\n");
+    hasher.update(parameters);
+    let digest = hasher.finalize();
     let hex: String = digest
         .iter()
         .take(16)
@@ -206,7 +213,9 @@ async fn pipeline_config(
         integrations: rendered.into_iter().map(Into::into).collect(),
     };
     let body = serde_json::to_vec(&response).map_err(|err| ApiError::internal(&err))?;
-    let etag = etag(&body);
+    let parameters =
+        serde_json::to_vec(&pipeline.parameters).map_err(|err| ApiError::internal(&err))?;
+    let etag = etag(&body, &parameters);
     if none_match(&req, &etag) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))

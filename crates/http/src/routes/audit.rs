@@ -25,10 +25,18 @@ struct AuditQuery {
     offset: Option<i64>,
 }
 
-async fn list(app: web::Data<App>, Authenticated(caller): Authenticated, req: HttpRequest) -> Result<HttpResponse, ApiError> {
+async fn list(
+    app: web::Data<App>,
+    Authenticated(caller): Authenticated,
+    req: HttpRequest,
+) -> Result<HttpResponse, ApiError> {
     app.authorize(&caller, Action::Administer)?;
     let filter = query::<AuditQuery>(&req)?;
-    let page: Page = PageQuery { limit: filter.limit, offset: filter.offset }.page()?;
+    let page: Page = PageQuery {
+        limit: filter.limit,
+        offset: filter.offset,
+    }
+    .page()?;
     let app = app.get_ref().clone();
     let resource = filter.resource_id;
     let paged = blocking(move || app.audit_log(&caller, resource.as_deref(), page)).await?;

@@ -41,7 +41,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     cfg.service(
         web::scope("/v1/admin")
-            .wrap(actix_web::middleware::from_fn(crate::idempotency::idempotency))
+            .wrap(actix_web::middleware::from_fn(
+                crate::idempotency::idempotency,
+            ))
+            .wrap(actix_web::middleware::from_fn(crate::ratelimit::rate_limit))
             .configure(catalog::configure)
             .configure(templates::configure)
             .configure(revisions::configure)

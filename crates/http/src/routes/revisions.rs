@@ -1,14 +1,16 @@
 //! `/v1/admin/integration-templates/{id}/revisions` (SPEC §5).
 
+use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::{App, CreateRevision};
-use actix_web::http::StatusCode;
 use integrations_domain::{Action, Revision};
 use serde::Deserialize;
 
 use super::method_not_allowed;
-use crate::dto::{CreateRevisionBody, DiffResponse, PinsResponse, RevisionListResponse, RevisionResponse};
+use crate::dto::{
+    CreateRevisionBody, DiffResponse, PinsResponse, RevisionListResponse, RevisionResponse,
+};
 use crate::error::ApiError;
 use crate::extract::{Authenticated, PageQuery, blocking, if_match, json_body, query};
 
@@ -145,10 +147,20 @@ async fn restore(
         blocking(move || app.find_template(&caller, Action::Edit, &id)).await?
     };
     let expected_latest = expected_latest(&req)?;
-    let body: RestoreBody = if body.is_empty() { RestoreBody::default() } else { json_body(&req, &body)? };
+    let body: RestoreBody = if body.is_empty() {
+        RestoreBody::default()
+    } else {
+        json_body(&req, &body)?
+    };
     let app = app.get_ref().clone();
     let revision = blocking(move || {
-        app.restore(&caller, &template, &number, body.change_summary, expected_latest)
+        app.restore(
+            &caller,
+            &template,
+            &number,
+            body.change_summary,
+            expected_latest,
+        )
     })
     .await?;
     Ok(created(revision))

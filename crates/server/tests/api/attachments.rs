@@ -1240,6 +1240,13 @@ fn the_pipeline_config_etag_moves_with_pins_flags_and_parameters_only(app: &Test
     )
     .expect(200);
     moved("an added (unused) parameter");
+    app.put(
+        &pipeline_path,
+        &token,
+        &json!({ "parameters": { "host": "example.org", "region": 1 } }),
+    )
+    .expect(200);
+    moved("an unused parameter's value");
     let (extra, extra_revision) = webhook(app, "Extra", &json!({ "url": "https://example.com/x" }));
     let extra = id_of(&attach(app, &web, &extra, &extra_revision));
     moved("an attach");

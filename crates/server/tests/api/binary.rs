@@ -15,7 +15,8 @@ const BINARY: &str = env!("CARGO_BIN_EXE_integrations");
 const SECRET: &str = "process-test-secret-process-test-secret!";
 
 /// The variables the binary reads, removed so each test sets exactly what it means.
-const VARIABLES: [&str; 9] = [
+const VARIABLES: [&str; 10] = [
+    "RATE_LIMIT_PER_MINUTE",
     "DATABASE_URL",
     "DATA_DIR",
     "LISTEN_ADDR",
@@ -27,7 +28,10 @@ const VARIABLES: [&str; 9] = [
     "LOG_FORMAT",
 ];
 const KEY: &str = crate::support::ENCRYPTION_KEY;
-const PG: (&str, &str) = ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/postgres");
+const PG: (&str, &str) = (
+    "DATABASE_URL",
+    "postgres://postgres@127.0.0.1:5432/postgres",
+);
 const JWT: (&str, &str) = ("JWT_SECRET", SECRET);
 
 fn free_port() -> u16 {
@@ -275,7 +279,8 @@ fn two_processes_on_one_postgres_number_revisions_without_gaps() {
             command
                 .env("DATABASE_URL", db.url())
                 .env("JWT_SECRET", SECRET)
-                .env("ENCRYPTION_KEY", KEY);
+                .env("ENCRYPTION_KEY", KEY)
+                .env("RATE_LIMIT_PER_MINUTE", "0");
             Process::start(command)
         })
         .collect();

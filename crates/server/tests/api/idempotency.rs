@@ -6,7 +6,13 @@ use crate::support::{Reply, TestApp};
 
 const TEMPLATES: &str = "/v1/admin/integration-templates";
 
-fn post_with_key(app: &TestApp, token: &str, path: &str, key: &str, body: &serde_json::Value) -> Reply {
+fn post_with_key(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    key: &str,
+    body: &serde_json::Value,
+) -> Reply {
     app.raw_with(
         "POST",
         path,
@@ -17,7 +23,9 @@ fn post_with_key(app: &TestApp, token: &str, path: &str, key: &str, body: &serde
 }
 
 fn total(app: &TestApp) -> u64 {
-    app.get(TEMPLATES, &app.owner()).expect(200).body["total"].as_u64().unwrap_or_default()
+    app.get(TEMPLATES, &app.owner()).expect(200).body["total"]
+        .as_u64()
+        .unwrap_or_default()
 }
 
 fn a_retry_replays_the_first_response_and_creates_nothing(app: &TestApp) {
@@ -30,7 +38,8 @@ fn a_retry_replays_the_first_response_and_creates_nothing(app: &TestApp) {
     assert_eq!(retry.header("location"), first.header("location"));
     assert_eq!(total(app), 1);
     // Errors are remembered too: the same request replays the same 409.
-    let clash = post_with_key(app, &app.owner(), TEMPLATES, "key-2", &body).expect_error(409, "NAME_TAKEN");
+    let clash =
+        post_with_key(app, &app.owner(), TEMPLATES, "key-2", &body).expect_error(409, "NAME_TAKEN");
     let again = post_with_key(app, &app.owner(), TEMPLATES, "key-2", &body).expect(409);
     assert_eq!(again.body, clash.body);
     // Revisions too.
@@ -38,16 +47,40 @@ fn a_retry_replays_the_first_response_and_creates_nothing(app: &TestApp) {
     let revision = json!({ "config": { "measurement_id": "G-1", "api_secret": "s" }, "delivery_mode": "server_side" });
     let path = format!("{TEMPLATES}/{id}/revisions");
     let created = post_with_key(app, &app.owner(), &path, "rev-1", &revision).expect(201);
-    assert_eq!(post_with_key(app, &app.owner(), &path, "rev-1", &revision).expect(201).body, created.body);
+    assert_eq!(
+        post_with_key(app, &app.owner(), &path, "rev-1", &revision)
+            .expect(201)
+            .body,
+        created.body
+    );
     assert_eq!(app.get(&path, &app.owner()).expect(200).body["total"], 1);
 }
 
 fn the_same_key_with_another_request_is_refused(app: &TestApp) {
-    post_with_key(app, &app.owner(), TEMPLATES, "k", &json!({ "name": "A", "vendor": "ga4" })).expect(201);
-    post_with_key(app, &app.owner(), TEMPLATES, "k", &json!({ "name": "B", "vendor": "ga4" }))
-        .expect_error(422, "IDEMPOTENCY_KEY_REUSED");
-    post_with_key(app, &app.owner(), "/v1/admin/pipelines", "k", &json!({ "name": "A" }))
-        .expect_error(422, "IDEMPOTENCY_KEY_REUSED");
+    post_with_key(
+        app,
+        &app.owner(),
+        TEMPLATES,
+        "k",
+        &json!({ "name": "A", "vendor": "ga4" }),
+    )
+    .expect(201);
+    post_with_key(
+        app,
+        &app.owner(),
+        TEMPLATES,
+        "k",
+        &json!({ "name": "B", "vendor": "ga4" }),
+    )
+    .expect_error(422, "IDEMPOTENCY_KEY_REUSED");
+    post_with_key(
+        app,
+        &app.owner(),
+        "/v1/admin/pipelines",
+        "k",
+        &json!({ "name": "A" }),
+    )
+    .expect_error(422, "IDEMPOTENCY_KEY_REUSED");
     assert_eq!(total(app), 1);
 }
 
@@ -55,14 +88,27 @@ fn keys_are_scoped_per_org_and_user(app: &TestApp) {
     let body = json!({ "name": "Mine", "vendor": "ga4" });
     post_with_key(app, &app.owner(), TEMPLATES, "shared", &body).expect(201);
     // Another org and another user of the same org start afresh with the same key.
-    post_with_key(app, &app.token("org_b", integrations_domain::Role::Owner), TEMPLATES, "shared", &body).expect(201);
+    post_with_key(
+        app,
+        &app.token("org_b", integrations_domain::Role::Owner),
+        TEMPLATES,
+        "shared",
+        &body,
+    )
+    .expect(201);
     let other_user = app.token_for("org_a", "user_456", integrations_domain::Role::Owner);
     post_with_key(app, &other_user, TEMPLATES, "shared", &body).expect_error(409, "NAME_TAKEN");
 }
 
 fn malformed_keys_are_400(app: &TestApp) {
     for key in [" ", "ünïcode", &"k".repeat(256)] {
-        let reply = post_with_key(app, &app.owner(), TEMPLATES, key, &json!({ "name": "X", "vendor": "ga4" }));
+        let reply = post_with_key(
+            app,
+            &app.owner(),
+            TEMPLATES,
+            key,
+            &json!({ "name": "X", "vendor": "ga4" }),
+        );
         reply.expect_error(400, "INVALID_REQUEST");
     }
     assert_eq!(total(app), 0);
@@ -74,16 +120,27 @@ fn ten_concurrent_posts_with_one_key_create_one_object(app: &TestApp) {
         let handles: Vec<_> = (0..10)
             .map(|_| scope.spawn(|| post_with_key(app, &app.owner(), TEMPLATES, "race", &body)))
             .collect();
-        handles.into_iter().map(|h| h.join().expect("no panic")).collect()
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("no panic"))
+            .collect()
     });
     let created: Vec<&Reply> = replies.iter().filter(|r| r.status == 201).collect();
     assert!(!created.is_empty());
     let first_id = &created[0].body["id"];
-    assert!(created.iter().all(|r| r.body["id"] == *first_id), "every 201 is the same object");
     assert!(
-        replies.iter().all(|r| r.status == 201 || (r.status == 409 && r.code() == "IDEMPOTENCY_IN_PROGRESS")),
+        created.iter().all(|r| r.body["id"] == *first_id),
+        "every 201 is the same object"
+    );
+    assert!(
+        replies
+            .iter()
+            .all(|r| r.status == 201 || (r.status == 409 && r.code() == "IDEMPOTENCY_IN_PROGRESS")),
         "{:?}",
-        replies.iter().map(|r| (r.status, r.code().to_owned())).collect::<Vec<_>>()
+        replies
+            .iter()
+            .map(|r| (r.status, r.code().to_owned()))
+            .collect::<Vec<_>>()
     );
     assert_eq!(total(app), 1);
 }

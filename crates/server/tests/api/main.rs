@@ -13,6 +13,7 @@ mod binary;
 mod catalog;
 mod errors;
 mod idempotency;
+mod observability;
 mod outage;
 mod pipelines;
 mod revisions;

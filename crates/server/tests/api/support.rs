@@ -80,6 +80,7 @@ pub fn settings(db: &TestDb, data_dir: &std::path::Path) -> Settings {
         jwt_audience: None,
         access_token_ttl: 900,
         log_format: None,
+        rate_limit_per_minute: 0,
         jwt_secret: Some(SECRET.to_vec()),
         encryption_key: Some(ENCRYPTION_KEY.to_owned()),
     }
@@ -93,8 +94,14 @@ impl TestApp {
 
     /// Spawns the app over `db`.
     pub fn over(db: TestDb) -> Self {
+        Self::over_with(db, |_| {})
+    }
+
+    /// Spawns the app over `db` with adjusted settings.
+    pub fn over_with(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> Self {
         let data_dir = tempfile::tempdir().expect("a data dir");
-        let settings = settings(&db, data_dir.path());
+        let mut settings = settings(&db, data_dir.path());
+        adjust(&mut settings);
         let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
         let (sender, receiver) = mpsc::channel();
         let thread = std::thread::spawn(move || {

@@ -1,0 +1,206 @@
+//! Observability for every request: a request id (accepted from
+//! `X-Request-Id` or made up, echoed back), one structured log line, and
+//! Prometheus metrics by route and status. Never a body, a token or a config
+//! value in a log line.
+
+use std::time::Instant;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage as _, web};
+use prometheus::{
+    Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
+    TextEncoder,
+};
+
+/// The request-id header.
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The id of the request being served, in its extensions.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+/// How many connections the database pool holds and how many are idle.
+pub type PoolState = std::sync::Arc<dyn Fn() -> (u32, u32) + Send + Sync>;
+
+/// The service's metrics.
+#[derive(Clone)]
+pub struct Metrics {
+    registry: Registry,
+    requests: IntCounterVec,
+    latency: HistogramVec,
+    pub(crate) revisions_created: IntCounter,
+    pool_open: IntGauge,
+    pool_idle: IntGauge,
+    pool_state: PoolState,
+}
+
+impl std::fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Metrics")
+    }
+}
+
+impl Metrics {
+    /// Registers every metric; `pool_state` is read at each scrape.
+    ///
+    /// # Errors
+    /// Only if two metrics had the same name (a bug).
+    pub fn new(pool_state: PoolState) -> Result<Self, prometheus::Error> {
+        let registry = Registry::new();
+        let requests = IntCounterVec::new(
+            Opts::new(
+                "http_requests_total",
+                "HTTP requests served, by route pattern, method and status.",
+            ),
+            &["route", "method", "status"],
+        )?;
+        let latency = HistogramVec::new(
+            HistogramOpts::new(
+                "http_request_duration_seconds",
+                "Time to serve an HTTP request, by route pattern, method and status.",
+            )
+            .buckets(vec![
+                0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+            ]),
+            &["route", "method", "status"],
+        )?;
+        let revisions_created = IntCounter::new(
+            "revisions_created_total",
+            "Revisions created (by create, restore or install).",
+        )?;
+        let pool_open = IntGauge::new(
+            "db_pool_connections",
+            "Database connections the pool holds open.",
+        )?;
+        let pool_idle = IntGauge::new(
+            "db_pool_idle_connections",
+            "Open database connections not in use.",
+        )?;
+        registry.register(Box::new(requests.clone()))?;
+        registry.register(Box::new(latency.clone()))?;
+        registry.register(Box::new(revisions_created.clone()))?;
+        registry.register(Box::new(pool_open.clone()))?;
+        registry.register(Box::new(pool_idle.clone()))?;
+        Ok(Self {
+            registry,
+            requests,
+            latency,
+            revisions_created,
+            pool_open,
+            pool_idle,
+            pool_state,
+        })
+    }
+
+    /// The Prometheus text exposition of every metric.
+    pub fn render(&self) -> String {
+        let (open, idle) = (self.pool_state)();
+        self.pool_open.set(i64::from(open));
+        self.pool_idle.set(i64::from(idle));
+        let mut out = Vec::new();
+        // Encoding into a Vec cannot fail for well-formed metrics.
+        let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
+        String::from_utf8(out).unwrap_or_default()
+    }
+}
+
+/// Whether a client-sent request id is safe to echo and log.
+fn usable(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
+}
+
+/// The middleware.
+///
+/// # Errors
+/// Only what the wrapped service returns.
+pub async fn observe(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let started = Instant::now();
+    let id = req
+        .headers()
+        .get(&REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| usable(v))
+        .map_or_else(|| ulid::Ulid::generate().to_string(), str::to_owned);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let method = req.method().to_string();
+    let metrics = req.app_data::<web::Data<Metrics>>().cloned();
+    let mut response = next.call(req).await?;
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let status = response.status();
+    let elapsed = started.elapsed();
+    if let Some(metrics) = metrics {
+        let labels = [route.as_str(), method.as_str(), status.as_str()];
+        metrics.requests.with_label_values(&labels).inc();
+        metrics
+            .latency
+            .with_label_values(&labels)
+            .observe(elapsed.as_secs_f64());
+        if status.as_u16() == 201
+            && (route.ends_with("/revisions")
+                || route.ends_with("/restore")
+                || route.ends_with("/install"))
+        {
+            metrics.revisions_created.inc();
+        }
+    }
+    let duration_ms = elapsed.as_secs_f64() * 1000.0;
+    if status.is_server_error() {
+        tracing::error!(request_id = %id, method = %method, route = %route, status = status.as_u16(), duration_ms, "request failed");
+    } else {
+        tracing::info!(request_id = %id, method = %method, route = %route, status = status.as_u16(), duration_ms, "request");
+    }
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    Ok(response)
+}
+
+/// `GET /metrics`.
+pub async fn metrics(metrics: web::Data<Metrics>) -> actix_web::HttpResponse {
+    actix_web::HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4")
+        .body(metrics.render())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_short_and_plain() {
+        assert!(usable("01J9Z6Q4K9") && usable("a-b_c.d:e"));
+        for bad in ["", "a b", "a\nb", "ünï", &"x".repeat(129)] {
+            assert!(!usable(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn metrics_render_in_text_format() {
+        let metrics = Metrics::new(std::sync::Arc::new(|| (3, 2))).expect("registered");
+        metrics
+            .requests
+            .with_label_values(&["/x", "GET", "200"])
+            .inc();
+        let text = metrics.render();
+        assert!(
+            text.contains("http_requests_total{method=\"GET\",route=\"/x\",status=\"200\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("db_pool_connections 3") && text.contains("db_pool_idle_connections 2"),
+            "{text}"
+        );
+    }
+}
