@@ -24,10 +24,10 @@ mod system;
 pub use audit::AuditEntry;
 pub use auth::{AuthError, TokenVerifier};
 pub use cipher::{CipherError, SecretCipher};
-pub use idempotency::{Claim, IdempotencyScope, IdempotencyStore, StoredResponse};
 pub use error::{PipelineRef, StoreError, StoreResult};
+pub use idempotency::{Claim, IdempotencyScope, IdempotencyStore, StoredResponse};
 pub use store::{
-    AttachmentChanges, AttachmentStore, AuditStore, NewAttachment, NewPipeline, NewRevision, NewTemplate,
-    PipelineChanges, PipelineStore, Store, TemplateChanges, TemplateStore,
+    AttachmentChanges, AttachmentStore, AuditStore, NewAttachment, NewPipeline, NewRevision,
+    NewTemplate, PipelineChanges, PipelineStore, Store, TemplateChanges, TemplateStore,
 };
 pub use system::{Clock, IdGenerator, SystemClock, UlidGenerator};

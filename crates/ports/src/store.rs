@@ -252,7 +252,13 @@ pub trait PipelineStore {
     ///
     /// # Errors
     /// `NotFound` as for [`PipelineStore::pipeline`].
-    fn delete_pipeline(&self, org: &OrgId, id: PipelineId, at: OffsetDateTime, audit: AuditEntry) -> StoreResult<()>;
+    fn delete_pipeline(
+        &self,
+        org: &OrgId,
+        id: PipelineId,
+        at: OffsetDateTime,
+        audit: AuditEntry,
+    ) -> StoreResult<()>;
 }
 
 /// An attachment to create.
@@ -349,7 +355,13 @@ pub trait AttachmentStore {
     ///
     /// # Errors
     /// `NotFound` as for [`AttachmentStore::attachment`].
-    fn detach(&self, org: &OrgId, pipeline: PipelineId, id: AttachmentId, audit: AuditEntry) -> StoreResult<()>;
+    fn detach(
+        &self,
+        org: &OrgId,
+        pipeline: PipelineId,
+        id: AttachmentId,
+        audit: AuditEntry,
+    ) -> StoreResult<()>;
 }
 
 /// The audit log: every change, written in the same transaction as the change.
@@ -369,7 +381,14 @@ pub trait AuditStore {
 
 /// Everything the application needs from storage.
 pub trait Store:
-    TemplateStore + PipelineStore + AttachmentStore + AuditStore + crate::IdempotencyStore + Send + Sync + std::fmt::Debug
+    TemplateStore
+    + PipelineStore
+    + AttachmentStore
+    + AuditStore
+    + crate::IdempotencyStore
+    + Send
+    + Sync
+    + std::fmt::Debug
 {
     /// Checks that the database answers (for readiness probes).
     ///

@@ -3,8 +3,7 @@
 use diesel::prelude::*;
 use integrations_domain::{Attachment, AttachmentId, OrgId, PipelineId, Revision, RevisionId};
 use integrations_ports::{
-    AuditEntry,
-    AttachmentChanges, AttachmentStore, NewAttachment, StoreError, StoreResult,
+    AttachmentChanges, AttachmentStore, AuditEntry, NewAttachment, StoreError, StoreResult,
 };
 
 use crate::DieselStore;
@@ -216,7 +215,13 @@ impl AttachmentStore for DieselStore {
         })
     }
 
-    fn detach(&self, org: &OrgId, pipeline: PipelineId, id: AttachmentId, audit: AuditEntry) -> StoreResult<()> {
+    fn detach(
+        &self,
+        org: &OrgId,
+        pipeline: PipelineId,
+        id: AttachmentId,
+        audit: AuditEntry,
+    ) -> StoreResult<()> {
         self.with(|conn| {
             write(conn, |conn| {
                 crate::audit::record(conn, &audit)?;

@@ -37,7 +37,17 @@ pub(crate) fn record(conn: &mut DbConnection, entry: &AuditEntry) -> Result<(), 
     Ok(())
 }
 
-type Row = (String, String, String, String, String, String, Option<String>, Option<String>, PrimitiveDateTime);
+type Row = (
+    String,
+    String,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    PrimitiveDateTime,
+);
 
 fn entry(row: Row) -> Result<AuditEntry, Failure> {
     let (id, org, actor, action, resource_type, resource_id, old, new, at) = row;
@@ -59,11 +69,20 @@ fn entry(row: Row) -> Result<AuditEntry, Failure> {
 }
 
 impl AuditStore for DieselStore {
-    fn audit_log(&self, org: &OrgId, resource_id: Option<&str>, page: Page) -> StoreResult<Paged<AuditEntry>> {
+    fn audit_log(
+        &self,
+        org: &OrgId,
+        resource_id: Option<&str>,
+        page: Page,
+    ) -> StoreResult<Paged<AuditEntry>> {
         let (limit, offset) = window(page);
         self.with(|conn| {
-            let mut count = audit_log::table.filter(audit_log::org_id.eq(org.as_str())).into_boxed();
-            let mut rows = audit_log::table.filter(audit_log::org_id.eq(org.as_str())).into_boxed();
+            let mut count = audit_log::table
+                .filter(audit_log::org_id.eq(org.as_str()))
+                .into_boxed();
+            let mut rows = audit_log::table
+                .filter(audit_log::org_id.eq(org.as_str()))
+                .into_boxed();
             if let Some(resource) = resource_id {
                 count = count.filter(audit_log::resource_id.eq(resource));
                 rows = rows.filter(audit_log::resource_id.eq(resource));

@@ -20,7 +20,13 @@ macro_rules! this_key {
     };
 }
 
-type Row = (String, Option<i32>, Option<String>, Option<String>, time::PrimitiveDateTime);
+type Row = (
+    String,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+    time::PrimitiveDateTime,
+);
 
 impl IdempotencyStore for DieselStore {
     fn claim_key(
@@ -34,8 +40,10 @@ impl IdempotencyStore for DieselStore {
         self.with(|conn| {
             write(conn, |conn| {
                 // An expired record, or an in-flight one whose request died, no longer counts.
-                diesel::delete(this_key!(scope).filter(keys::created_at.lt(timestamp(expired_before))))
-                    .execute(conn)?;
+                diesel::delete(
+                    this_key!(scope).filter(keys::created_at.lt(timestamp(expired_before))),
+                )
+                .execute(conn)?;
                 diesel::delete(
                     this_key!(scope)
                         .filter(keys::status.is_null())
@@ -75,7 +83,8 @@ impl IdempotencyStore for DieselStore {
                     return Ok(Claim::InFlight);
                 };
                 Ok(Claim::Done(StoredResponse {
-                    status: u16::try_from(status).map_err(|err| corrupt("idempotent status", err))?,
+                    status: u16::try_from(status)
+                        .map_err(|err| corrupt("idempotent status", err))?,
                     body: body.unwrap_or_default(),
                     location,
                 }))
@@ -105,7 +114,8 @@ impl IdempotencyStore for DieselStore {
 
     fn purge_keys(&self, before: OffsetDateTime) -> StoreResult<u64> {
         self.with(|conn| {
-            let purged = diesel::delete(keys::table.filter(keys::created_at.lt(timestamp(before)))).execute(conn)?;
+            let purged = diesel::delete(keys::table.filter(keys::created_at.lt(timestamp(before))))
+                .execute(conn)?;
             Ok(u64::try_from(purged).unwrap_or(u64::MAX))
         })
     }

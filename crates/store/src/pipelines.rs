@@ -3,8 +3,7 @@
 use diesel::prelude::*;
 use integrations_domain::{Name, OrgId, Page, Paged, Parameters, Pipeline, PipelineId};
 use integrations_ports::{
-    AuditEntry,
-    NewPipeline, PipelineChanges, PipelineRef, PipelineStore, StoreError, StoreResult,
+    AuditEntry, NewPipeline, PipelineChanges, PipelineRef, PipelineStore, StoreError, StoreResult,
 };
 use time::OffsetDateTime;
 
@@ -163,7 +162,13 @@ impl PipelineStore for DieselStore {
         })
     }
 
-    fn delete_pipeline(&self, org: &OrgId, id: PipelineId, at: OffsetDateTime, audit: AuditEntry) -> StoreResult<()> {
+    fn delete_pipeline(
+        &self,
+        org: &OrgId,
+        id: PipelineId,
+        at: OffsetDateTime,
+        audit: AuditEntry,
+    ) -> StoreResult<()> {
         self.with(|conn| {
             write(conn, |conn| {
                 crate::audit::record(conn, &audit)?;

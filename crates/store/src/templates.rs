@@ -5,8 +5,8 @@ use integrations_domain::{
     Attachment, OrgId, Page, Paged, Revision, RevisionNumber, Template, TemplateId,
 };
 use integrations_ports::{
-    AuditEntry,
-    NewRevision, NewTemplate, PipelineRef, StoreError, StoreResult, TemplateChanges, TemplateStore,
+    AuditEntry, NewRevision, NewTemplate, PipelineRef, StoreError, StoreResult, TemplateChanges,
+    TemplateStore,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -14,8 +14,8 @@ use crate::DieselStore;
 use crate::connection::{DbConnection, write};
 use crate::error::Failure;
 use crate::rows::{
-    AttachmentRow, NewTemplateRow, RevisionRow, TemplateRow, attachment,
-    config_text, count, timestamp, to_i32,
+    AttachmentRow, NewTemplateRow, RevisionRow, TemplateRow, attachment, config_text, count,
+    timestamp, to_i32,
 };
 use crate::schema::{attachments, pipelines, revisions, templates};
 
@@ -312,7 +312,11 @@ impl TemplateStore for DieselStore {
         revision: NewRevision,
         audit: AuditEntry,
     ) -> StoreResult<Revision> {
-        self.with(|conn| write(conn, |conn| next_revision(conn, org, template, revision, Some(&audit))))
+        self.with(|conn| {
+            write(conn, |conn| {
+                next_revision(conn, org, template, revision, Some(&audit))
+            })
+        })
     }
 
     fn revision(
@@ -394,7 +398,10 @@ impl TemplateStore for DieselStore {
             rows.into_iter()
                 .map(|(row, name, vendor, latest, number, pipeline_name)| {
                     let attachment = attachment((row, name, vendor, latest, number))?;
-                    let pipeline = crate::pipelines::pipeline_ref(&attachment.pipeline_id.to_string(), &pipeline_name)?;
+                    let pipeline = crate::pipelines::pipeline_ref(
+                        &attachment.pipeline_id.to_string(),
+                        &pipeline_name,
+                    )?;
                     Ok((pipeline, attachment))
                 })
                 .collect()

@@ -8,7 +8,7 @@ use integrations_testing::TestDb;
 use serde_json::json;
 use ulid::Ulid;
 
-use crate::support::{audit, Raw, new_pipeline, new_revision, new_template, org, store, tick};
+use crate::support::{Raw, audit, new_pipeline, new_revision, new_template, org, store, tick};
 
 fn attach_new(template_id: TemplateId, revision_id: RevisionId) -> NewAttachment {
     NewAttachment {
@@ -37,7 +37,9 @@ pub fn attaches_reads_repins_and_detaches(db: &TestDb) {
         .expect("created");
 
     let new = attach_new(t.id, r1.id);
-    let attached = store.attach(&a, p.id, new.clone(), audit()).expect("attached");
+    let attached = store
+        .attach(&a, p.id, new.clone(), audit())
+        .expect("attached");
     assert_eq!(
         (attached.id, attached.pipeline_id, attached.template_id),
         (new.id, p.id, t.id)
@@ -69,7 +71,8 @@ pub fn attaches_reads_repins_and_detaches(db: &TestDb) {
                 revision_id: Some(r2.id),
                 enabled: Some(false),
                 updated_at: at,
-            }, audit()
+            },
+            audit(),
         )
         .expect("updated");
     assert_eq!(
@@ -155,7 +158,8 @@ pub fn attach_reports_each_bad_reference(db: &TestDb) {
     let missing_pipeline = store.attach(
         &a,
         new_pipeline(&a, "ghost", json!({})).id,
-        attach_new(t.id, rt.id), audit()
+        attach_new(t.id, rt.id),
+        audit(),
     );
     assert!(matches!(missing_pipeline, Err(StoreError::NotFound)));
     let cases = [
@@ -254,8 +258,12 @@ pub fn a_template_in_use_cannot_be_deleted(db: &TestDb) {
         store.template(&a, t.id).is_ok(),
         "the refused delete changed nothing"
     );
-    store.detach(&a, web.id, on_web.id, audit()).expect("detached");
-    store.delete_pipeline(&a, app.id, tick(), audit()).expect("deleted");
+    store
+        .detach(&a, web.id, on_web.id, audit())
+        .expect("detached");
+    store
+        .delete_pipeline(&a, app.id, tick(), audit())
+        .expect("deleted");
     store
         .delete_template(&a, t.id, tick(), None, audit())
         .expect("deleted once unused");
@@ -276,7 +284,9 @@ pub fn deleting_a_pipeline_removes_its_attachments(db: &TestDb) {
     store
         .attach(&a, p.id, attach_new(t.id, r.id), audit())
         .expect("attached");
-    store.delete_pipeline(&a, p.id, tick(), audit()).expect("deleted");
+    store
+        .delete_pipeline(&a, p.id, tick(), audit())
+        .expect("deleted");
     let mut raw = Raw::connect(db);
     assert_eq!(raw.count("SELECT COUNT(*) AS n FROM attachments"), 0);
     assert!(matches!(

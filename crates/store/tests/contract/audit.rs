@@ -10,7 +10,9 @@ pub fn audit_entries_commit_and_roll_back_with_their_change(db: &TestDb) {
     let a = org("org_a");
     let mut created = audit();
     created.resource_id = "first".into();
-    let (t, _) = store.create_template(new_template(&a, "T"), None, created).expect("created");
+    let (t, _) = store
+        .create_template(new_template(&a, "T"), None, created)
+        .expect("created");
     // A refused change leaves no entry: the clash rolls the entry back too.
     let mut refused = audit();
     refused.resource_id = "refused".into();
@@ -19,18 +21,33 @@ pub fn audit_entries_commit_and_roll_back_with_their_change(db: &TestDb) {
     let mut revised = audit();
     revised.resource_id = t.id.to_string();
     revised.action = "revision.create".into();
-    store.create_revision(&a, t.id, new_revision(json!({})), revised).expect("revised");
+    store
+        .create_revision(&a, t.id, new_revision(json!({})), revised)
+        .expect("revised");
     let log = store.audit_log(&a, None, Page::default()).expect("read");
     assert_eq!(log.total, 2);
     let ids: Vec<&str> = log.items.iter().map(|e| e.resource_id.as_str()).collect();
     assert_eq!(ids, [t.id.to_string().as_str(), "first"], "newest first");
     // The store adds the number it assigned to a revision's entry.
-    assert_eq!(log.items[0].new_value, Some(json!({ "k": 1, "revision_number": 1 })));
+    assert_eq!(
+        log.items[0].new_value,
+        Some(json!({ "k": 1, "revision_number": 1 }))
+    );
     assert_eq!(log.items[0].actor.as_str(), "user_123");
     // Filtered by resource, paged, and scoped to the org.
-    let only = store.audit_log(&a, Some("first"), Page::default()).expect("read");
+    let only = store
+        .audit_log(&a, Some("first"), Page::default())
+        .expect("read");
     assert_eq!((only.total, only.items.len()), (1, 1));
-    let paged = store.audit_log(&a, None, Page::new(Some(1), Some(1)).expect("valid")).expect("read");
+    let paged = store
+        .audit_log(&a, None, Page::new(Some(1), Some(1)).expect("valid"))
+        .expect("read");
     assert_eq!(paged.items[0].resource_id, "first");
-    assert_eq!(store.audit_log(&org("org_b"), None, Page::default()).expect("read").total, 0);
+    assert_eq!(
+        store
+            .audit_log(&org("org_b"), None, Page::default())
+            .expect("read")
+            .total,
+        0
+    );
 }

@@ -5,7 +5,7 @@ use integrations_ports::{Store, StoreError, TemplateStore};
 use integrations_store::{DatabaseUrl, DieselStore, OpenError, PoolOptions};
 use integrations_testing::TestDb;
 
-use crate::support::{audit, Raw, new_template, org, store};
+use crate::support::{Raw, audit, new_template, org, store};
 
 /// Generous bound that only a hang would exceed: the budget is seconds.
 const HANG: Duration = Duration::from_secs(15);

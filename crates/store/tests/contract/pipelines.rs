@@ -3,7 +3,7 @@ use integrations_ports::{PipelineChanges, PipelineStore, StoreError};
 use integrations_testing::TestDb;
 use serde_json::json;
 
-use crate::support::{audit, Raw, name, new_pipeline, org, store, tick};
+use crate::support::{Raw, audit, name, new_pipeline, org, store, tick};
 
 pub fn pipelines_round_trip_with_parameters(db: &TestDb) {
     let store = store(db);
@@ -13,7 +13,9 @@ pub fn pipelines_round_trip_with_parameters(db: &TestDb) {
         "Web",
         json!({ "ga4_measurement_id": "G-1", "batch": 25, "ratio": 0.5, "debug": false }),
     );
-    let created = store.create_pipeline(new.clone(), audit()).expect("created");
+    let created = store
+        .create_pipeline(new.clone(), audit())
+        .expect("created");
     assert_eq!(created.parameters, new.parameters);
     assert_eq!(store.pipeline(&a, new.id).expect("found"), created);
     assert!(matches!(
@@ -34,7 +36,8 @@ pub fn pipelines_round_trip_with_parameters(db: &TestDb) {
                 )),
                 parameters: Some(replaced.clone()),
                 updated_at: at,
-            }, audit()
+            },
+            audit(),
         )
         .expect("updated");
     assert_eq!(
@@ -89,7 +92,9 @@ pub fn pipeline_names_are_unique_and_deletes_are_soft(db: &TestDb) {
         store.delete_pipeline(&org("org_b"), web.id, tick(), audit()),
         Err(StoreError::NotFound)
     ));
-    store.delete_pipeline(&a, web.id, tick(), audit()).expect("deleted");
+    store
+        .delete_pipeline(&a, web.id, tick(), audit())
+        .expect("deleted");
     assert!(matches!(
         store.pipeline(&a, web.id),
         Err(StoreError::NotFound)

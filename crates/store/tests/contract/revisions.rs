@@ -16,7 +16,9 @@ pub fn revisions_are_numbered_from_one_and_move_updated_at(db: &TestDb) {
     for expected in 1..=3 {
         let new = new_revision(json!({ "batch_size": expected }));
         let created_at = new.created_at;
-        let revision = store.create_revision(&a, t.id, new, audit()).expect("revised");
+        let revision = store
+            .create_revision(&a, t.id, new, audit())
+            .expect("revised");
         assert_eq!(revision.number.get(), expected);
         assert_eq!(revision.template_id, t.id);
         assert_eq!(revision.created_by.as_str(), "user_123");
@@ -45,7 +47,9 @@ pub fn configs_are_stored_without_loss(db: &TestDb) {
     let mut new = new_revision(config.clone());
     new.change_summary =
         Some(integrations_domain::Description::parse("line 1\nline 2 — ü").expect("valid"));
-    let created = store.create_revision(&a, t.id, new, audit()).expect("revised");
+    let created = store
+        .create_revision(&a, t.id, new, audit())
+        .expect("revised");
     let read = store.revision(&a, t.id, created.number).expect("found");
     assert_eq!(serde_json::Value::Object(read.config.clone()), config);
     assert_eq!(read, created);
@@ -195,7 +199,11 @@ pub fn install_creates_template_and_first_revision_atomically(db: &TestDb) {
     assert_eq!(template.updated_at, revision.created_at);
     assert_eq!(template.catalog_variant_key.as_deref(), Some("retail"));
     // A clash leaves nothing behind: no template, no orphan revision.
-    let clash = store.create_template(new_template(&a, "installed"), Some(new_revision(json!({}))), audit());
+    let clash = store.create_template(
+        new_template(&a, "installed"),
+        Some(new_revision(json!({}))),
+        audit(),
+    );
     assert!(matches!(clash, Err(StoreError::NameTaken)));
     let mut raw = crate::support::Raw::connect(db);
     assert_eq!(raw.count("SELECT COUNT(*) AS n FROM revisions"), 1);

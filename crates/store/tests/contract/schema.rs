@@ -8,7 +8,7 @@ use integrations_testing::{Backend, TestDb};
 use serde_json::json;
 use time::macros::datetime;
 
-use crate::support::{audit, Raw, new_revision, new_template, org, store};
+use crate::support::{Raw, audit, new_revision, new_template, org, store};
 
 pub fn migrations_round_trip(db: &TestDb) {
     let url = DatabaseUrl::parse(db.url()).expect("valid");

@@ -6,7 +6,8 @@ use diesel::connection::SimpleConnection;
 use diesel::sql_types::BigInt;
 use diesel::{Connection, PgConnection, QueryableByName, RunQueryDsl, SqliteConnection};
 use integrations_domain::{
-    AuditId, DeliveryMode, Description, Name, OrgId, Parameters, PipelineId, RevisionId, TemplateId, UserId,
+    AuditId, DeliveryMode, Description, Name, OrgId, Parameters, PipelineId, RevisionId,
+    TemplateId, UserId,
 };
 use integrations_ports::{AuditEntry, NewPipeline, NewRevision, NewTemplate};
 use integrations_store::{DatabaseUrl, DieselStore, PoolOptions};

@@ -3,12 +3,14 @@ use integrations_ports::{StoreError, TemplateChanges, TemplateStore};
 use integrations_testing::TestDb;
 use ulid::Ulid;
 
-use crate::support::{audit, Raw, name, new_template, org, store, tick};
+use crate::support::{Raw, audit, name, new_template, org, store, tick};
 
 pub fn creates_and_reads_a_template(db: &TestDb) {
     let store = store(db);
     let new = new_template(&org("org_a"), "Meta CAPI Production");
-    let (created, revision) = store.create_template(new.clone(), None, audit()).expect("created");
+    let (created, revision) = store
+        .create_template(new.clone(), None, audit())
+        .expect("created");
     assert!(revision.is_none());
     assert_eq!(created.id, new.id);
     assert_eq!(created.name.as_str(), "Meta CAPI Production");
@@ -119,8 +121,10 @@ pub fn updates_name_and_description(db: &TestDb) {
             TemplateChanges {
                 name: Some(name("New")),
                 description: None,
-                updated_at: at, expected_updated_at: None
-            }, audit()
+                updated_at: at,
+                expected_updated_at: None,
+            },
+            audit(),
         )
         .expect("updated");
     assert_eq!(renamed.name.as_str(), "New");
@@ -136,9 +140,11 @@ pub fn updates_name_and_description(db: &TestDb) {
                 TemplateChanges {
                     name: Some(name("NEW")),
                     description: None,
-                    updated_at: tick(), expected_updated_at: None
-                }
-            , audit())
+                    updated_at: tick(),
+                    expected_updated_at: None
+                },
+                audit()
+            )
             .is_ok()
     );
     let clash = store.update_template(
@@ -147,8 +153,10 @@ pub fn updates_name_and_description(db: &TestDb) {
         TemplateChanges {
             name: Some(name("taken")),
             description: None,
-            updated_at: tick(), expected_updated_at: None
-        }, audit()
+            updated_at: tick(),
+            expected_updated_at: None,
+        },
+        audit(),
     );
     assert!(matches!(clash, Err(StoreError::NameTaken)));
     assert_eq!(
@@ -162,8 +170,10 @@ pub fn updates_name_and_description(db: &TestDb) {
             TemplateChanges {
                 name: None,
                 description: Some(None),
-                updated_at: tick(), expected_updated_at: None
-            }, audit()
+                updated_at: tick(),
+                expected_updated_at: None,
+            },
+            audit(),
         )
         .expect("updated");
     assert_eq!(cleared.description, None);
@@ -174,8 +184,10 @@ pub fn updates_name_and_description(db: &TestDb) {
             TemplateChanges {
                 name: None,
                 description: Some(Some(Description::parse("x").expect("valid"))),
-                updated_at: tick(), expected_updated_at: None
-            }, audit()
+                updated_at: tick(),
+                expected_updated_at: None,
+            },
+            audit(),
         )
         .expect("updated");
     assert_eq!(
@@ -194,10 +206,13 @@ pub fn soft_delete_hides_the_template_and_keeps_the_row(db: &TestDb) {
         .create_revision(
             &a,
             t.id,
-            crate::support::new_revision(serde_json::json!({"k": 1})), audit()
+            crate::support::new_revision(serde_json::json!({"k": 1})),
+            audit(),
         )
         .expect("revised");
-    store.delete_template(&a, t.id, tick(), None, audit()).expect("deleted");
+    store
+        .delete_template(&a, t.id, tick(), None, audit())
+        .expect("deleted");
     assert!(matches!(
         store.template(&a, t.id),
         Err(StoreError::NotFound)
@@ -222,7 +237,8 @@ pub fn soft_delete_hides_the_template_and_keeps_the_row(db: &TestDb) {
     let revise = store.create_revision(
         &a,
         t.id,
-        crate::support::new_revision(serde_json::json!({})), audit()
+        crate::support::new_revision(serde_json::json!({})),
+        audit(),
     );
     assert!(matches!(revise, Err(StoreError::NotFound)));
     assert_eq!(
@@ -247,7 +263,8 @@ pub fn other_orgs_see_nothing(db: &TestDb) {
         .create_revision(
             &a,
             t.id,
-            crate::support::new_revision(serde_json::json!({})), audit()
+            crate::support::new_revision(serde_json::json!({})),
+            audit(),
         )
         .expect("revised");
     assert!(matches!(
@@ -261,7 +278,8 @@ pub fn other_orgs_see_nothing(db: &TestDb) {
     let rename = TemplateChanges {
         name: Some(name("Theirs")),
         description: None,
-        updated_at: tick(), expected_updated_at: None
+        updated_at: tick(),
+        expected_updated_at: None,
     };
     assert!(matches!(
         store.update_template(&b, t.id, rename, audit()),
@@ -274,7 +292,8 @@ pub fn other_orgs_see_nothing(db: &TestDb) {
     let revise = store.create_revision(
         &b,
         t.id,
-        crate::support::new_revision(serde_json::json!({})), audit()
+        crate::support::new_revision(serde_json::json!({})),
+        audit(),
     );
     assert!(matches!(revise, Err(StoreError::NotFound)));
     assert!(matches!(
