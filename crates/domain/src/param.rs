@@ -214,11 +214,30 @@ impl FromIterator<(ParamKey, ParamValue)> for Parameters {
 pub trait ParamLookup {
     /// The value of `key`, if set.
     fn param(&self, key: &str) -> Option<&ParamValue>;
+
+    /// Appends to `found` the value of each of `keys` (sorted ascending), in
+    /// order. The default looks each key up; [`Parameters`] overrides it with
+    /// one merge walk over both sorted lists.
+    fn params_sorted<'a>(&'a self, keys: &[ParamKey], found: &mut Vec<Option<&'a ParamValue>>) {
+        found.extend(keys.iter().map(|key| self.param(key.as_str())));
+    }
 }
 
 impl ParamLookup for Parameters {
     fn param(&self, key: &str) -> Option<&ParamValue> {
         self.0.get(key)
+    }
+
+    fn params_sorted<'a>(&'a self, keys: &[ParamKey], found: &mut Vec<Option<&'a ParamValue>>) {
+        let mut entries = self.0.iter().peekable();
+        for key in keys {
+            while entries.next_if(|(defined, _)| *defined < key).is_some() {}
+            found.push(
+                entries
+                    .next_if(|(defined, _)| *defined == key)
+                    .map(|(_, value)| value),
+            );
+        }
     }
 }
 
@@ -268,6 +287,21 @@ mod tests {
                 "{bad}"
             );
         }
+    }
+
+    #[test]
+    fn sorted_lookup_matches_single_lookups() {
+        let params: Parameters =
+            serde_json::from_value(json!({ "b": 1, "d": 2, "f": 3, "A": 4 })).expect("valid");
+        let keys: Vec<ParamKey> = ["A", "a", "b", "c", "f", "z"]
+            .iter()
+            .map(|k| ParamKey::scanned(k))
+            .collect();
+        let mut merged = Vec::new();
+        params.params_sorted(&keys, &mut merged);
+        let single: Vec<_> = keys.iter().map(|k| params.param(k.as_str())).collect();
+        assert_eq!(merged, single);
+        assert_eq!(merged.iter().filter(|v| v.is_some()).count(), 3);
     }
 
     #[test]

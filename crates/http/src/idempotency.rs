@@ -56,6 +56,26 @@ fn replay(stored: &StoredResponse) -> HttpResponse {
     response.body(stored.body.clone())
 }
 
+/// The answer to a request whose key was used before, if any: a replay, or a refusal.
+fn answer_without_running(claim: Claim) -> Option<HttpResponse> {
+    let refuse =
+        |status, code, message: &str| ApiError::new(status, code, message).error_response();
+    match claim {
+        Claim::Fresh => None,
+        Claim::Done(stored) => Some(replay(&stored)),
+        Claim::InFlight => Some(refuse(
+            StatusCode::CONFLICT,
+            "IDEMPOTENCY_IN_PROGRESS",
+            "a request with this Idempotency-Key is still being processed; retry shortly",
+        )),
+        Claim::Mismatch => Some(refuse(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "IDEMPOTENCY_KEY_REUSED",
+            "this Idempotency-Key was used for a different request",
+        )),
+    }
+}
+
 /// The middleware: a no-op for anything but a `POST` with the header.
 ///
 /// # Errors
@@ -119,25 +139,8 @@ pub async fn idempotency(
         Ok(claim) => claim,
         Err(error) => return Ok(req.into_response(error.error_response())),
     };
-    let refuse =
-        |status, code, message: &str| ApiError::new(status, code, message).error_response();
-    match claim {
-        Claim::Done(stored) => return Ok(req.into_response(replay(&stored))),
-        Claim::InFlight => {
-            return Ok(req.into_response(refuse(
-                StatusCode::CONFLICT,
-                "IDEMPOTENCY_IN_PROGRESS",
-                "a request with this Idempotency-Key is still being processed; retry shortly",
-            )));
-        }
-        Claim::Mismatch => {
-            return Ok(req.into_response(refuse(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "IDEMPOTENCY_KEY_REUSED",
-                "this Idempotency-Key was used for a different request",
-            )));
-        }
-        Claim::Fresh => {}
+    if let Some(answer) = answer_without_running(claim) {
+        return Ok(req.into_response(answer));
     }
     req.set_payload(Payload::from(body));
     let response = next.call(req).await?;

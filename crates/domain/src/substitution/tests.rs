@@ -3,9 +3,10 @@ use std::collections::{BTreeMap, HashMap};
 use proptest::prelude::*;
 use serde_json::{Number, Value, json};
 
+use super::scan::scan;
 use super::*;
 
-fn params(value: Value) -> Parameters {
+pub(super) fn params(value: Value) -> Parameters {
     serde_json::from_value(value).expect("valid parameters")
 }
 
@@ -189,7 +190,7 @@ fn plans_are_shareable_across_threads() {
 
 // ---- properties -------------------------------------------------------------------------
 
-const KEYS: [&str; 4] = ["a", "b_2", "Key", "x"];
+pub(super) const KEYS: [&str; 4] = ["a", "b_2", "Key", "x"];
 
 fn fragment() -> impl Strategy<Value = String> {
     prop_oneof![
@@ -205,11 +206,11 @@ fn fragment() -> impl Strategy<Value = String> {
     ]
 }
 
-fn string_value() -> impl Strategy<Value = String> {
+pub(super) fn string_value() -> impl Strategy<Value = String> {
     prop::collection::vec(fragment(), 0..4).prop_map(|parts| parts.concat())
 }
 
-fn config() -> impl Strategy<Value = Value> {
+pub(super) fn config() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![
         Just(Value::Null),
         any::<bool>().prop_map(Value::Bool),
@@ -225,7 +226,7 @@ fn config() -> impl Strategy<Value = Value> {
     })
 }
 
-fn param_value() -> impl Strategy<Value = ParamValue> {
+pub(super) fn param_value() -> impl Strategy<Value = ParamValue> {
     prop_oneof![
         string_value().prop_map(ParamValue::String),
         any::<i64>().prop_map(|n| ParamValue::Number(n.into())),
@@ -236,7 +237,7 @@ fn param_value() -> impl Strategy<Value = ParamValue> {
     ]
 }
 
-fn all_params() -> impl Strategy<Value = Parameters> {
+pub(super) fn all_params() -> impl Strategy<Value = Parameters> {
     prop::collection::vec(param_value(), KEYS.len()).prop_map(|values| {
         KEYS.iter()
             .zip(values)
