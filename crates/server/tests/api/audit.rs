@@ -14,6 +14,7 @@ fn entries(app: &TestApp, query: &str) -> Vec<Value> {
     body["entries"].as_array().cloned().unwrap_or_default()
 }
 
+#[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 fn every_change_is_logged_with_actor_and_values(app: &TestApp) {
     let token = app.owner();
     let id = app.template("Meta", "meta_capi");

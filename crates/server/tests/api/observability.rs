@@ -82,7 +82,7 @@ crate::api_tests!(
 #[test]
 fn the_rate_limit_is_per_user_with_retry_after_and_spares_the_service_role() {
     let app = TestApp::over_with(TestDb::sqlite(), |settings| {
-        settings.rate_limit_per_minute = 5
+        settings.rate_limit_per_minute = 5;
     });
     let path = "/v1/admin/integration-templates";
     let alice = app.token_for("org_a", "alice", Role::Editor);

@@ -20,6 +20,7 @@ fn attach_new(template_id: TemplateId, revision_id: RevisionId) -> NewAttachment
     }
 }
 
+#[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 pub fn attaches_reads_repins_and_detaches(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
