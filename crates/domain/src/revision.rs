@@ -12,10 +12,12 @@ pub struct RevisionNumber(u32);
 impl RevisionNumber {
     /// The first revision of every template.
     pub const FIRST: Self = Self(1);
+    /// The largest number (what a signed 32-bit column holds, on every backend).
+    pub const MAX: u32 = 2_147_483_647;
 
-    /// The number, if it is at least 1.
+    /// The number, if it is between 1 and [`RevisionNumber::MAX`].
     pub const fn new(number: u32) -> Option<Self> {
-        if number == 0 {
+        if number == 0 || number > Self::MAX {
             None
         } else {
             Some(Self(number))
@@ -30,10 +32,10 @@ impl RevisionNumber {
     /// The number after this one.
     ///
     /// # Errors
-    /// `None` after `u32::MAX` revisions.
+    /// `None` after [`RevisionNumber::MAX`] revisions.
     pub const fn next(self) -> Option<Self> {
         match self.0.checked_add(1) {
-            Some(n) => Some(Self(n)),
+            Some(n) => Self::new(n),
             None => None,
         }
     }
@@ -100,10 +102,13 @@ mod tests {
 
     #[test]
     fn numbers_start_at_one() {
+        assert_eq!(RevisionNumber::new(RevisionNumber::MAX + 1), None);
+        assert_eq!(RevisionNumber::parse("2147483648"), None);
+        assert!(RevisionNumber::parse("2147483647").is_some());
         assert_eq!(RevisionNumber::new(0), None);
         assert_eq!(RevisionNumber::FIRST.next(), RevisionNumber::new(2));
         assert_eq!(
-            RevisionNumber::new(u32::MAX).and_then(RevisionNumber::next),
+            RevisionNumber::new(RevisionNumber::MAX).and_then(RevisionNumber::next),
             None
         );
         assert!(serde_json::from_str::<RevisionNumber>("0").is_err());

@@ -5,6 +5,9 @@ use integrations_domain::{Revision, Template};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
+
+use crate::openapi::schemas;
 
 /// Distinguishes `"field": null` (`Some(None)`) from an absent field (`None`).
 #[expect(
@@ -20,32 +23,46 @@ where
 }
 
 /// `POST /v1/admin/integration-templates`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateTemplateBody {
+    #[schema(schema_with = schemas::name)]
     pub name: String,
+    /// The catalog vendor whose `config_fields` the revisions must satisfy.
+    #[schema(schema_with = schemas::vendor_key)]
     pub vendor: String,
+    /// At most 2,000 characters.
     #[serde(default)]
+    #[schema(schema_with = schemas::nullable_text)]
     pub description: Option<String>,
 }
 
-/// `PUT /v1/admin/integration-templates/{id}`.
-#[derive(Debug, Deserialize)]
+/// `PUT /v1/admin/integration-templates/{id}`: a new name, a new description
+/// (`null` clears it), or both; an empty object is 422.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateTemplateBody {
+    /// The new name (not `null`).
     #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = schemas::name)]
     pub name: Option<Option<String>>,
+    /// The new description, at most 2,000 characters; `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = schemas::nullable_text)]
     pub description: Option<Option<String>>,
 }
 
 /// `POST /v1/admin/integration-templates/{id}/revisions`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRevisionBody {
+    #[schema(schema_with = schemas::config)]
     pub config: Map<String, Value>,
+    #[schema(value_type = schemas::DeliveryMode)]
     pub delivery_mode: String,
+    /// What changed, for humans: at most 2,000 characters.
     #[serde(default)]
+    #[schema(schema_with = schemas::nullable_text)]
     pub change_summary: Option<String>,
 }
 
@@ -55,18 +72,28 @@ mod rfc3339 {
 }
 
 /// An integration template as every route shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TemplateResponse {
+    #[schema(schema_with = schemas::template_id)]
     pub id: String,
+    /// The organisation (the token's `org_id`).
     pub org_id: String,
     pub name: String,
+    /// The catalog vendor key.
     pub vendor: String,
+    #[schema(required = true)]
     pub description: Option<String>,
+    /// The vendor it was installed from (`null` when created by hand).
+    #[schema(required = true)]
     pub catalog_vendor_key: Option<String>,
+    /// The variant it was installed from (`null` when created by hand).
+    #[schema(required = true)]
     pub catalog_variant_key: Option<String>,
+    /// The number of the newest revision; 0 when there is none.
     pub latest_revision: u32,
     #[serde(with = "rfc3339")]
     pub created_at: OffsetDateTime,
+    /// Moves on every change, including a new revision.
     #[serde(with = "rfc3339")]
     pub updated_at: OffsetDateTime,
 }
@@ -88,28 +115,44 @@ impl From<Template> for TemplateResponse {
     }
 }
 
-/// `GET /v1/admin/integration-templates`.
-#[derive(Debug, Serialize)]
+/// `GET /v1/admin/integration-templates`: one page, newest first.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct TemplateListResponse {
     pub integrations: Vec<TemplateResponse>,
+    /// How many there are in all.
     pub total: u64,
+    /// The effective page size.
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: u32,
     pub offset: u64,
 }
 
 /// A revision as every route shows it (secrets already masked by the app).
-#[derive(Debug, Serialize)]
+/// Revisions are immutable.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RevisionResponse {
+    #[schema(schema_with = schemas::revision_id)]
     pub id: String,
+    /// The template.
+    #[schema(schema_with = schemas::template_id)]
     pub integration_id: String,
     pub org_id: String,
+    /// 1, 2, 3… per template, without gaps.
+    #[schema(minimum = 1)]
     pub revision_number: u32,
+    /// The config; secret fields read `"***"`.
+    #[schema(value_type = Object)]
     pub config: Map<String, Value>,
+    #[schema(value_type = schemas::DeliveryMode)]
     pub delivery_mode: &'static str,
+    #[schema(required = true)]
     pub change_summary: Option<String>,
+    /// The token subject that created it.
     pub created_by: String,
     #[serde(with = "rfc3339")]
     pub created_at: OffsetDateTime,
+    /// The revision this one restored, if it is a restore.
+    #[schema(required = true, minimum = 1)]
     pub restored_from: Option<u32>,
 }
 
@@ -132,21 +175,24 @@ impl From<Revision> for RevisionResponse {
     }
 }
 
-/// `GET /v1/admin/integration-templates/{id}/revisions`; `limit` and
-/// `offset` appear when the request paginated.
-#[derive(Debug, Serialize)]
+/// `GET /v1/admin/integration-templates/{id}/revisions`, newest first;
+/// `limit` and `offset` appear when the request paginated.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RevisionListResponse {
     pub revisions: Vec<RevisionResponse>,
     pub total: u64,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub offset: Option<u64>,
 }
 
 /// `DELETE` answers.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DeletedResponse {
+    #[schema(value_type = schemas::DeletedStatus)]
     pub status: &'static str,
 }
 
@@ -157,24 +203,36 @@ impl Default for DeletedResponse {
 }
 
 /// `POST /v1/admin/integration-catalog/{vendor_key}/install`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InstallBody {
+    /// The new template's name.
+    #[schema(schema_with = schemas::name)]
     pub name: String,
+    /// A variant key of the vendor (default `default`; 422 when the vendor has no such variant).
     #[serde(default)]
     pub variant: Option<String>,
+    /// At most 2,000 characters.
     #[serde(default)]
+    #[schema(schema_with = schemas::nullable_text)]
     pub description: Option<String>,
+    /// Overlaid on the variant's `default_config`, top-level key by key (the request wins);
+    /// the result must pass the vendor's `config_fields`.
     #[serde(default)]
+    #[schema(schema_with = schemas::nullable_config)]
     pub config: Option<Map<String, Value>>,
+    /// Default `server_side`.
     #[serde(default)]
+    #[schema(value_type = Option<schemas::DeliveryMode>)]
     pub delivery_mode: Option<String>,
+    /// Revision 1's change summary: at most 2,000 characters.
     #[serde(default)]
+    #[schema(schema_with = schemas::nullable_text)]
     pub change_summary: Option<String>,
 }
 
 /// The answer to an install: the template and its revision 1.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct InstallResponse {
     pub template: TemplateResponse,
     pub revision: RevisionResponse,
@@ -182,41 +240,55 @@ pub struct InstallResponse {
 
 /// `GET /v1/admin/integration-catalog`. Vendors are static, serialisable
 /// catalog data, shown as they are.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct CatalogResponse {
+    #[schema(value_type = Vec<schemas::CatalogVendor>)]
     pub vendors: Vec<&'static integrations_domain::catalog::Vendor>,
 }
 
 /// `POST /v1/admin/pipelines`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreatePipelineBody {
+    #[schema(schema_with = schemas::name)]
     pub name: String,
+    /// At most 2,000 characters.
     #[serde(default)]
+    #[schema(schema_with = schemas::nullable_text)]
     pub description: Option<String>,
     #[serde(default)]
+    #[schema(schema_with = schemas::nullable_parameters)]
     pub parameters: Option<Map<String, Value>>,
 }
 
-/// `PUT /v1/admin/pipelines/{id}`.
-#[derive(Debug, Deserialize)]
+/// `PUT /v1/admin/pipelines/{id}`: any of the three; an empty object is 422.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePipelineBody {
+    /// The new name (not `null`).
     #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = schemas::name)]
     pub name: Option<Option<String>>,
+    /// The new description, at most 2,000 characters; `null` clears it.
     #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = schemas::nullable_text)]
     pub description: Option<Option<String>>,
+    /// The new parameters, replacing the old ones whole (not `null`).
     #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = schemas::parameters)]
     pub parameters: Option<Option<Map<String, Value>>>,
 }
 
 /// A pipeline as every route shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PipelineResponse {
+    #[schema(schema_with = schemas::pipeline_id)]
     pub id: String,
     pub org_id: String,
     pub name: String,
+    #[schema(required = true)]
     pub description: Option<String>,
+    #[schema(schema_with = schemas::parameters)]
     pub parameters: integrations_domain::Parameters,
     #[serde(with = "rfc3339")]
     pub created_at: OffsetDateTime,
@@ -238,44 +310,62 @@ impl From<integrations_domain::Pipeline> for PipelineResponse {
     }
 }
 
-/// `GET /v1/admin/pipelines`.
-#[derive(Debug, Serialize)]
+/// `GET /v1/admin/pipelines`: one page, newest first.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PipelineListResponse {
     pub pipelines: Vec<PipelineResponse>,
+    /// How many there are in all.
     pub total: u64,
+    /// The effective page size.
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: u32,
     pub offset: u64,
 }
 
-/// `POST /v1/admin/pipelines/{pid}/integrations`.
-#[derive(Debug, Deserialize)]
+/// `POST /v1/admin/pipelines/{pid}/integrations`: pin a template at one revision.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AttachBody {
+    #[schema(schema_with = schemas::template_reference)]
     pub integration_id: String,
+    #[schema(schema_with = schemas::revision_reference)]
     pub revision_id: String,
+    /// Default `true`.
     #[serde(default)]
     pub enabled: Option<bool>,
 }
 
-/// `PUT /v1/admin/pipelines/{pid}/integrations/{pi}`.
-#[derive(Debug, Deserialize)]
+/// `PUT /v1/admin/pipelines/{pid}/integrations/{pi}`: re-pin, enable or
+/// disable; with neither field set (or both `null`) it is 422.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateAttachmentBody {
+    /// A revision of the attached template to pin instead.
     #[serde(default)]
+    #[schema(schema_with = schemas::nullable_revision_reference)]
     pub revision_id: Option<String>,
     #[serde(default)]
     pub enabled: Option<bool>,
 }
 
-/// A pipeline integration as every route shows it.
-#[derive(Debug, Serialize)]
+/// A pipeline integration as every route shows it. When `revision_number <
+/// latest_revision` a newer revision exists; nothing upgrades automatically.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AttachmentResponse {
+    #[schema(schema_with = schemas::attachment_id)]
     pub id: String,
+    #[schema(schema_with = schemas::pipeline_id)]
     pub pipeline_id: String,
+    /// The template.
+    #[schema(schema_with = schemas::template_id)]
     pub integration_id: String,
+    /// The template's name.
     pub integration_name: String,
     pub vendor: String,
+    /// The pinned revision.
+    #[schema(schema_with = schemas::revision_id)]
     pub revision_id: String,
+    #[schema(minimum = 1)]
     pub revision_number: u32,
     pub latest_revision: u32,
     pub enabled: bool,
@@ -304,7 +394,7 @@ impl From<integrations_domain::Attachment> for AttachmentResponse {
 }
 
 /// `GET /v1/admin/pipelines/{pid}/integrations`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AttachmentListResponse {
     pub integrations: Vec<AttachmentResponse>,
 }
@@ -312,16 +402,27 @@ pub struct AttachmentListResponse {
 /// One attachment's rendered config. Holds only what the event processor
 /// needs, so the pipeline route's `ETag` moves when a pin, an enabled flag
 /// or a parameter changes — and not when, say, a template is renamed.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct RenderedConfigResponse {
+    /// The pipeline integration.
+    #[schema(schema_with = schemas::attachment_id)]
     pub id: String,
+    #[schema(schema_with = schemas::template_id)]
     pub integration_id: String,
     pub vendor: String,
+    #[schema(schema_with = schemas::revision_id)]
     pub revision_id: String,
+    #[schema(minimum = 1)]
     pub revision_number: u32,
+    #[schema(value_type = schemas::DeliveryMode)]
     pub delivery_mode: &'static str,
+    /// The config with every `{{pipeline_param.KEY}}` substituted; `null` when
+    /// a parameter is missing. Secrets read `"***"` except for `service` tokens.
+    #[schema(value_type = Option<Object>, required = true)]
     pub config: Option<Map<String, Value>>,
+    /// Keys the config references that the pipeline does not define.
     pub missing_parameters: Vec<String>,
+    /// Keys the pipeline defines that the config does not reference.
     pub unused_parameters: Vec<String>,
 }
 
@@ -342,27 +443,34 @@ impl From<integrations_app::RenderedConfig> for RenderedConfigResponse {
 }
 
 /// `GET /v1/admin/pipelines/{pid}/config`: every enabled attachment, rendered.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PipelineConfigResponse {
+    #[schema(schema_with = schemas::pipeline_id)]
     pub pipeline_id: String,
     pub integrations: Vec<RenderedConfigResponse>,
 }
 
 /// `GET …/revisions/{a}/diff/{b}`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DiffResponse {
+    #[schema(minimum = 1)]
     pub from: u32,
+    #[schema(minimum = 1)]
     pub to: u32,
     /// `{"from": …, "to": …}` when the delivery mode changed, else null.
+    #[schema(required = true)]
     pub delivery_mode: Option<DeliveryModeChange>,
     /// RFC 6902 operations from `from`'s config to `to`'s; secrets as `"***"`.
+    #[schema(schema_with = schemas::json_patch)]
     pub patch: json_patch::Patch,
 }
 
 /// A delivery-mode change.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct DeliveryModeChange {
+    #[schema(value_type = schemas::DeliveryMode)]
     pub from: &'static str,
+    #[schema(value_type = schemas::DeliveryMode)]
     pub to: &'static str,
 }
 
@@ -381,19 +489,23 @@ impl From<integrations_app::RevisionDiff> for DiffResponse {
 }
 
 /// One pipeline that pins a template.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PinResponse {
+    #[schema(schema_with = schemas::pipeline_id)]
     pub pipeline_id: String,
     pub pipeline_name: String,
+    #[schema(schema_with = schemas::attachment_id)]
     pub attachment_id: String,
+    #[schema(schema_with = schemas::revision_id)]
     pub revision_id: String,
+    #[schema(minimum = 1)]
     pub revision_number: u32,
     pub latest_revision: u32,
     pub enabled: bool,
 }
 
 /// `GET /v1/admin/integration-templates/{id}/pipelines`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct PinsResponse {
     pub pipelines: Vec<PinResponse>,
 }
@@ -418,14 +530,22 @@ impl From<Vec<integrations_app::Pin>> for PinsResponse {
 }
 
 /// One audit-log entry.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AuditResponse {
+    #[schema(schema_with = schemas::audit_id)]
     pub id: String,
+    /// The token subject that made the change.
     pub actor: String,
+    /// What happened (`template.create`, `attachment.repin`…).
     pub action: String,
+    /// What kind of object changed (`template`, `pipeline`…).
     pub resource_type: String,
     pub resource_id: String,
+    /// The object before the change (secrets masked); `null` for a creation.
+    #[schema(value_type = Value, required = true)]
     pub old_value: Option<Value>,
+    /// The object after the change (secrets masked); `null` for a deletion.
+    #[schema(value_type = Value, required = true)]
     pub new_value: Option<Value>,
     #[serde(with = "rfc3339")]
     pub created_at: OffsetDateTime,
@@ -446,11 +566,14 @@ impl From<integrations_app::AuditEntry> for AuditResponse {
     }
 }
 
-/// `GET /v1/admin/audit-log`.
-#[derive(Debug, Serialize)]
+/// `GET /v1/admin/audit-log`: one page, newest first.
+#[derive(Debug, Serialize, ToSchema)]
 pub struct AuditListResponse {
     pub entries: Vec<AuditResponse>,
+    /// How many there are in all.
     pub total: u64,
+    /// The effective page size.
+    #[schema(minimum = 1, maximum = 100)]
     pub limit: u32,
     pub offset: u64,
 }

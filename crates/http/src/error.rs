@@ -28,12 +28,15 @@ pub struct Detail {
     pub problem: String,
     /// What is wrong, for humans.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub message: Option<String>,
     /// For `TEMPLATE_IN_USE`: the pipeline that pins the template.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub pipeline_id: Option<String>,
     /// For `TEMPLATE_IN_USE`: that pipeline's name.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub pipeline_name: Option<String>,
 }
 
@@ -65,14 +68,14 @@ pub struct ErrorEnvelope<'a> {
     pub error: ErrorBody<'a>,
 }
 
-/// The `error` member of an [`ErrorEnvelope`].
+/// The `error` member of an error body.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody<'a> {
     /// A stable, machine-readable code (`NAME_TAKEN`, `VALIDATION_FAILED`…; SPEC §2).
-    #[schema(pattern = "^[A-Z][A-Z_]*$", example = "NAME_TAKEN")]
+    #[schema(pattern = "^[A-Z][A-Z_]*$", examples("NAME_TAKEN"))]
     pub code: &'a str,
     /// A short explanation for humans; never holds a secret.
-    #[schema(example = "an integration template named 'GA4' already exists")]
+    #[schema(examples("an integration template named 'GA4' already exists"))]
     pub message: &'a str,
     /// One entry per problem (validation errors, the pipelines of `TEMPLATE_IN_USE`…);
     /// absent when there is nothing to list.

@@ -9,6 +9,7 @@ pub mod error;
 pub mod extract;
 pub mod idempotency;
 pub mod observe;
+pub mod openapi;
 pub mod ratelimit;
 mod routes;
 
@@ -81,7 +82,11 @@ pub fn application(
         .app_data(state.rate_limit)
         .app_data(web::PayloadConfig::new(MAX_BODY_BYTES))
         .configure(routes::configure)
-        .route("/metrics", web::get().to(observe::metrics))
+        .service(
+            web::resource("/metrics")
+                .route(web::get().to(observe::metrics))
+                .default_service(routes::method_not_allowed("GET")),
+        )
         .wrap(ErrorHandlers::new().default_handler(error::rewrite_framework_errors))
         .wrap(actix_web::middleware::from_fn(observe::observe))
 }

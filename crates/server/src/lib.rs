@@ -60,6 +60,8 @@ enum Command {
         #[arg(long)]
         ttl: Option<u64>,
     },
+    /// Print the OpenAPI document (JSON), the one served at /openapi.json.
+    Openapi,
 }
 
 /// Runs the command the command line names.
@@ -102,6 +104,19 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
             )]
             {
                 println!("{token}");
+            }
+            Ok(())
+        }
+        Command::Openapi => {
+            let document = integrations_http::openapi::document()
+                .to_pretty_json()
+                .context("rendering the OpenAPI document")?;
+            #[expect(
+                clippy::print_stdout,
+                reason = "printing the document is the command's output"
+            )]
+            {
+                println!("{document}");
             }
             Ok(())
         }

@@ -135,11 +135,13 @@ fn next_revision(
     );
     let bumped = match revision.expected_latest {
         None => diesel::update(target).set(bump).execute(conn)?,
-        Some(expected) => {
-            diesel::update(target.filter(templates::latest_revision.eq(to_i32(expected)?)))
+        // A number beyond what the column holds cannot be the latest: stale.
+        Some(expected) => match i32::try_from(expected) {
+            Ok(expected) => diesel::update(target.filter(templates::latest_revision.eq(expected)))
                 .set(bump)
-                .execute(conn)?
-        }
+                .execute(conn)?,
+            Err(_) => 0,
+        },
     };
     let latest: Option<i32> = live!(org)
         .filter(templates::id.eq(template.to_string()))

@@ -11,8 +11,10 @@ use crate::dto::{
     AttachBody, AttachmentListResponse, AttachmentResponse, DeletedResponse,
     PipelineConfigResponse, RenderedConfigResponse, UpdateAttachmentBody,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{Authenticated, blocking, json_body};
+use crate::openapi::params::{AttachmentPath, IdempotencyHeader, PipelinePath};
+use crate::openapi::{AdminErrors, BodyErrors, NotFound};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -40,7 +42,22 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/pipelines/{pid}/integrations",
+    tag = "attachments",
+    operation_id = "listAttachments",
+    summary = "List a pipeline's integrations",
+    description = "Every template the pipeline pins, at which revision. Viewer or above.",
+    params(PipelinePath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The pipeline integrations.", body = AttachmentListResponse),
+        (status = 404, response = NotFound),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn list(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     pid: web::Path<String>,
@@ -56,7 +73,30 @@ async fn list(
     }))
 }
 
-async fn attach(
+#[utoipa::path(
+    post,
+    path = "/v1/admin/pipelines/{pid}/integrations",
+    tag = "attachments",
+    operation_id = "attachTemplate",
+    summary = "Attach a template to a pipeline",
+    description = "Pins `integration_id` at `revision_id`; one attachment per pipeline and \
+        template. Editor or above.",
+    params(PipelinePath, IdempotencyHeader),
+    request_body(content = AttachBody, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new pipeline integration.", body = AttachmentResponse, headers(
+            ("Location" = String, description = "The pipeline integration's URL."),
+        )),
+        BodyErrors,
+        (status = 404, response = NotFound),
+        (status = 409, description = "`ALREADY_ATTACHED`, or `IDEMPOTENCY_IN_PROGRESS`.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED` (no such template, or a revision that \
+            is not one of it), or `IDEMPOTENCY_KEY_REUSED`.", body = ErrorEnvelope),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn attach(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     pid: web::Path<String>,
@@ -86,7 +126,22 @@ async fn attach(
         .json(AttachmentResponse::from(attachment)))
 }
 
-async fn get(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/pipelines/{pid}/integrations/{pi}",
+    tag = "attachments",
+    operation_id = "getAttachment",
+    summary = "Read a pipeline integration",
+    description = "Viewer or above.",
+    params(AttachmentPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The pipeline integration.", body = AttachmentResponse),
+        (status = 404, response = NotFound),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn get(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     path: web::Path<(String, String)>,
@@ -101,7 +156,26 @@ async fn get(
     Ok(HttpResponse::Ok().json(AttachmentResponse::from(attachment)))
 }
 
-async fn update(
+#[utoipa::path(
+    put,
+    path = "/v1/admin/pipelines/{pid}/integrations/{pi}",
+    tag = "attachments",
+    operation_id = "updateAttachment",
+    summary = "Re-pin, enable or disable",
+    description = "Editor or above.",
+    params(AttachmentPath),
+    request_body(content = UpdateAttachmentBody, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The changed pipeline integration.", body = AttachmentResponse),
+        BodyErrors,
+        (status = 404, response = NotFound),
+        (status = 422, description = "`VALIDATION_FAILED`: nothing to change, or a revision \
+            that is not one of the attached template.", body = ErrorEnvelope),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn update(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     path: web::Path<(String, String)>,
@@ -129,7 +203,22 @@ async fn update(
     Ok(HttpResponse::Ok().json(AttachmentResponse::from(attachment)))
 }
 
-async fn detach(
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/pipelines/{pid}/integrations/{pi}",
+    tag = "attachments",
+    operation_id = "detachTemplate",
+    summary = "Detach a template from a pipeline",
+    description = "Admin or above.",
+    params(AttachmentPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Detached.", body = DeletedResponse),
+        (status = 404, response = NotFound),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn detach(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     path: web::Path<(String, String)>,
@@ -145,7 +234,25 @@ async fn detach(
     Ok(HttpResponse::Ok().json(DeletedResponse::default()))
 }
 
-async fn attachment_config(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/pipelines/{pid}/integrations/{pi}/config",
+    tag = "attachments",
+    operation_id = "getAttachmentConfig",
+    summary = "Render one pipeline integration's config",
+    description = "The pinned revision's config with the pipeline's parameters substituted. \
+        Secrets read `\"***\"` except for `service` tokens. Viewer or above.",
+    params(AttachmentPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The rendered config.", body = RenderedConfigResponse),
+        (status = 404, response = NotFound),
+        (status = 422, description = "`VALIDATION_FAILED`: the config references parameters \
+            the pipeline does not define (listed in `details`).", body = ErrorEnvelope),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn attachment_config(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     path: web::Path<(String, String)>,
@@ -195,7 +302,33 @@ fn none_match(req: &HttpRequest, etag: &str) -> bool {
         })
 }
 
-async fn pipeline_config(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/pipelines/{pid}/config",
+    tag = "attachments",
+    operation_id = "getPipelineConfig",
+    summary = "Render every enabled integration of a pipeline",
+    description = "What the event processor loads. An integration with missing parameters has \
+        `config: null` and lists them. Carries a strong `ETag`; poll with `If-None-Match`. \
+        Viewer or above.",
+    params(
+        PipelinePath,
+        ("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag read last: 304 \
+            while nothing changed."),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The rendered configs.", body = PipelineConfigResponse, headers(
+            ("ETag" = String, description = "A strong ETag of the rendered configs and parameters."),
+        )),
+        (status = 304, description = "Not modified since the ETag in `If-None-Match`.", headers(
+            ("ETag" = String, description = "The current ETag."),
+        )),
+        (status = 404, response = NotFound),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn pipeline_config(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     pid: web::Path<String>,

@@ -7,8 +7,10 @@ use serde::Deserialize;
 
 use super::method_not_allowed;
 use crate::dto::{AuditListResponse, AuditResponse};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{Authenticated, PageQuery, blocking, query};
+use crate::openapi::params::{AuditParams, PageParams};
+use crate::openapi::{AdminErrors, BadRequest};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -25,7 +27,24 @@ struct AuditQuery {
     offset: Option<i64>,
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/audit-log",
+    tag = "audit",
+    operation_id = "listAuditLog",
+    summary = "Read the audit log",
+    description = "Every create, update, delete, attach and re-pin, with actor, time, resource and \
+        old/new values (secrets masked); newest first. Admin or above.",
+    params(AuditParams, PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of entries.", body = AuditListResponse),
+        (status = 400, response = BadRequest),
+        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range.", body = ErrorEnvelope),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn list(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     req: HttpRequest,

@@ -8,8 +8,13 @@ use serde::Deserialize;
 
 use super::method_not_allowed;
 use crate::dto::{CatalogResponse, InstallBody, InstallResponse};
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{Authenticated, blocking, json_body, query};
+use crate::openapi::params::{CatalogParams, IdempotencyHeader, VendorPath};
+use crate::openapi::schemas::CatalogVendor;
+use crate::openapi::{
+    AdminErrors, BadRequest, BodyErrors, Forbidden, Internal, NotFound, RateLimited, Unauthorized,
+};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -34,7 +39,26 @@ struct CategoryQuery {
     category: Option<String>,
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/integration-catalog",
+    tag = "catalog",
+    operation_id = "listCatalog",
+    summary = "List the catalog's vendors",
+    description = "Static data compiled into the service. Viewer or above.",
+    params(CatalogParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The vendors, in catalog order.", body = CatalogResponse),
+        (status = 400, response = BadRequest),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 422, description = "`VALIDATION_FAILED`: an unknown `category`.", body = ErrorEnvelope),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
+pub(crate) async fn list(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     req: HttpRequest,
@@ -45,7 +69,25 @@ async fn list(
     Ok(HttpResponse::Ok().json(CatalogResponse { vendors }))
 }
 
-async fn get(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/integration-catalog/{vendor_key}",
+    tag = "catalog",
+    operation_id = "getCatalogVendor",
+    summary = "Read a vendor",
+    description = "Its config fields and variants. Viewer or above.",
+    params(VendorPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The vendor.", body = CatalogVendor),
+        (status = 401, response = Unauthorized),
+        (status = 403, response = Forbidden),
+        (status = 404, response = NotFound),
+        (status = 429, response = RateLimited),
+        (status = 500, response = Internal),
+    ),
+)]
+pub(crate) async fn get(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     vendor: web::Path<String>,
@@ -54,7 +96,31 @@ async fn get(
     Ok(HttpResponse::Ok().json(vendor))
 }
 
-async fn install(
+#[utoipa::path(
+    post,
+    path = "/v1/admin/integration-catalog/{vendor_key}/install",
+    tag = "catalog",
+    operation_id = "installFromCatalog",
+    summary = "Install a template from the catalog",
+    description = "Creates the template (with `catalog_vendor_key` and `catalog_variant_key`) and \
+        its revision 1 in one transaction. Revision 1's config is the variant's `default_config` \
+        overlaid by `config`; the result must pass the vendor's fields. Editor or above.",
+    params(VendorPath, IdempotencyHeader),
+    request_body(content = InstallBody, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The template and its revision 1.", body = InstallResponse, headers(
+            ("Location" = String, description = "The template's URL."),
+        )),
+        BodyErrors,
+        (status = 404, response = NotFound),
+        (status = 409, description = "`NAME_TAKEN`, or `IDEMPOTENCY_IN_PROGRESS`.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED` (an unknown variant, a merged config \
+            that fails the vendor's fields, a bad name…), or `IDEMPOTENCY_KEY_REUSED`.", body = ErrorEnvelope),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn install(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     vendor: web::Path<String>,

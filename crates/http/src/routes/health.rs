@@ -4,20 +4,52 @@ use actix_web::{HttpResponse, web};
 use integrations_app::App;
 use serde_json::json;
 
+use super::method_not_allowed;
 use crate::extract::blocking;
+use crate::openapi::schemas::ProbeResponse;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+    cfg.service(
+        web::resource("/healthz")
+            .route(web::get().to(healthz))
+            .default_service(method_not_allowed("GET")),
+    )
+    .service(
+        web::resource("/readyz")
+            .route(web::get().to(readyz))
+            .default_service(method_not_allowed("GET")),
+    );
 }
 
 /// The process is alive.
-async fn healthz() -> HttpResponse {
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    tag = "operations",
+    operation_id = "healthz",
+    summary = "Liveness",
+    responses(
+        (status = 200, description = "`{\"status\": \"ok\"}`.", body = ProbeResponse),
+    ),
+)]
+pub(crate) async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({ "status": "ok" }))
 }
 
 /// The database answers (503 `UNAVAILABLE` otherwise).
-async fn readyz(app: web::Data<App>) -> Result<HttpResponse, crate::error::ApiError> {
+#[utoipa::path(
+    get,
+    path = "/readyz",
+    tag = "operations",
+    operation_id = "readyz",
+    summary = "Readiness",
+    responses(
+        (status = 200, description = "`{\"status\": \"ready\"}`: the database answers.", body = ProbeResponse),
+        (status = 500, response = crate::openapi::Internal),
+        (status = 503, response = crate::openapi::Unavailable),
+    ),
+)]
+pub(crate) async fn readyz(app: web::Data<App>) -> Result<HttpResponse, crate::error::ApiError> {
     let app = app.get_ref().clone();
     blocking(move || app.ready()).await?;
     Ok(HttpResponse::Ok().json(json!({ "status": "ready" })))

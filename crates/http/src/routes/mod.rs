@@ -1,12 +1,13 @@
 //! The routes, one module per resource.
 
-mod attachments;
-mod audit;
-mod catalog;
-mod health;
-mod pipelines;
-mod revisions;
-mod templates;
+pub(crate) mod attachments;
+pub(crate) mod audit;
+pub(crate) mod catalog;
+pub(crate) mod docs;
+pub(crate) mod health;
+pub(crate) mod pipelines;
+pub(crate) mod revisions;
+pub(crate) mod templates;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
@@ -14,7 +15,7 @@ use actix_web::{HttpResponse, web};
 use crate::error::{ApiError, allow};
 
 /// A resource's answer to a method it does not support: 405 with `Allow`.
-fn method_not_allowed(methods: &'static str) -> actix_web::Route {
+pub(crate) fn method_not_allowed(methods: &'static str) -> actix_web::Route {
     web::to(move || async move {
         let mut response = actix_web::ResponseError::error_response(&ApiError::new(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -39,6 +40,7 @@ async fn no_such_route() -> HttpResponse {
 /// Registers every route.
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
+    docs::configure(cfg);
     cfg.service(
         web::scope("/v1/admin")
             .wrap(actix_web::middleware::from_fn(

@@ -9,8 +9,10 @@ use super::method_not_allowed;
 use crate::dto::{
     CreatePipelineBody, DeletedResponse, PipelineListResponse, PipelineResponse, UpdatePipelineBody,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{Authenticated, PageQuery, blocking, json_body, query};
+use crate::openapi::params::{IdempotencyHeader, PageParams, PipelinePath};
+use crate::openapi::{AdminErrors, BadRequest, BodyErrors, NotFound};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -28,7 +30,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/pipelines",
+    tag = "pipelines",
+    operation_id = "listPipelines",
+    summary = "List the pipelines",
+    description = "One page, newest first. Viewer or above.",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of pipelines.", body = PipelineListResponse),
+        (status = 400, response = BadRequest),
+        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range.", body = ErrorEnvelope),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn list(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     req: HttpRequest,
@@ -45,7 +63,28 @@ async fn list(
     }))
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/v1/admin/pipelines",
+    tag = "pipelines",
+    operation_id = "createPipeline",
+    summary = "Create a pipeline",
+    description = "Names follow the template name rules. Editor or above.",
+    params(IdempotencyHeader),
+    request_body(content = CreatePipelineBody, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new pipeline.", body = PipelineResponse, headers(
+            ("Location" = String, description = "The pipeline's URL."),
+        )),
+        BodyErrors,
+        (status = 409, description = "`NAME_TAKEN`, or `IDEMPOTENCY_IN_PROGRESS`.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED` (a bad name, description, parameter \
+            key or value), or `IDEMPOTENCY_KEY_REUSED`.", body = ErrorEnvelope),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn create(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     req: HttpRequest,
@@ -68,7 +107,22 @@ async fn create(
         .json(PipelineResponse::from(pipeline)))
 }
 
-async fn get(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/pipelines/{pid}",
+    tag = "pipelines",
+    operation_id = "getPipeline",
+    summary = "Read a pipeline",
+    description = "Viewer or above.",
+    params(PipelinePath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The pipeline.", body = PipelineResponse),
+        (status = 404, response = NotFound),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn get(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     id: web::Path<String>,
@@ -78,7 +132,26 @@ async fn get(
     Ok(HttpResponse::Ok().json(PipelineResponse::from(pipeline)))
 }
 
-async fn update(
+#[utoipa::path(
+    put,
+    path = "/v1/admin/pipelines/{pid}",
+    tag = "pipelines",
+    operation_id = "updatePipeline",
+    summary = "Change a pipeline",
+    description = "`parameters` replace the old ones whole. Editor or above.",
+    params(PipelinePath),
+    request_body(content = UpdatePipelineBody, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The changed pipeline.", body = PipelineResponse),
+        BodyErrors,
+        (status = 404, response = NotFound),
+        (status = 409, description = "`NAME_TAKEN`.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: nothing to change, or a bad value.", body = ErrorEnvelope),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn update(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     id: web::Path<String>,
@@ -113,7 +186,22 @@ async fn update(
     Ok(HttpResponse::Ok().json(PipelineResponse::from(pipeline)))
 }
 
-async fn delete(
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/pipelines/{pid}",
+    tag = "pipelines",
+    operation_id = "deletePipeline",
+    summary = "Delete a pipeline",
+    description = "A soft delete; its pipeline integrations go with it. Admin or above.",
+    params(PipelinePath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deleted.", body = DeletedResponse),
+        (status = 404, response = NotFound),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn delete(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     id: web::Path<String>,

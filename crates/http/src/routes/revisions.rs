@@ -6,13 +6,18 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::{App, CreateRevision};
 use integrations_domain::{Action, Revision};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::method_not_allowed;
 use crate::dto::{
     CreateRevisionBody, DiffResponse, PinsResponse, RevisionListResponse, RevisionResponse,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{Authenticated, PageQuery, blocking, if_match, json_body, query};
+use crate::openapi::params::{
+    DiffPath, IdempotencyHeader, RevisionPageParams, RevisionPath, TemplatePath,
+};
+use crate::openapi::{AdminErrors, BadRequest, BodyErrors, NotFound};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -44,7 +49,25 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/integration-templates/{id}/revisions",
+    tag = "revisions",
+    operation_id = "listRevisions",
+    summary = "List a template's revisions",
+    description = "Newest first; every revision unless `limit` or `offset` is given. Secret \
+        fields read `\"***\"`. Viewer or above.",
+    params(TemplatePath, RevisionPageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The revisions.", body = RevisionListResponse),
+        (status = 400, response = BadRequest),
+        (status = 404, response = NotFound),
+        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range.", body = ErrorEnvelope),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn list(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     id: web::Path<String>,
@@ -71,7 +94,40 @@ async fn list(
     }))
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/v1/admin/integration-templates/{id}/revisions",
+    tag = "revisions",
+    operation_id = "createRevision",
+    summary = "Add a revision",
+    description = "The next number, without gaps under any concurrency. The config is checked \
+        against the vendor's `config_fields`; a secret field sent as `\"***\"` keeps the latest \
+        revision's value. No pipeline changes what it uses. Editor or above.",
+    params(
+        TemplatePath,
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The latest revision number the \
+            change is based on, quoted (`\"3\"`), or `*`: 412 naming the current latest when \
+            another revision came first."),
+        IdempotencyHeader,
+    ),
+    request_body(content = CreateRevisionBody, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new revision.", body = RevisionResponse, headers(
+            ("Location" = String, description = "The revision's URL."),
+        )),
+        BodyErrors,
+        (status = 404, response = NotFound),
+        (status = 409, description = "`IDEMPOTENCY_IN_PROGRESS`.", body = ErrorEnvelope),
+        (status = 412, description = "`PRECONDITION_FAILED`: `If-Match` is not the latest \
+            revision number.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED` (the config fails the vendor's \
+            fields or is nested too deep, a bad `delivery_mode`, `\"***\"` with no earlier \
+            value…), or `IDEMPOTENCY_KEY_REUSED`.", body = ErrorEnvelope),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn create(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     id: web::Path<String>,
@@ -127,14 +183,50 @@ fn expected_latest(req: &HttpRequest) -> Result<Option<u32>, ApiError> {
 }
 
 /// `POST …/revisions/{n}/restore`: an optional `change_summary`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-struct RestoreBody {
+pub(crate) struct RestoreBody {
+    /// Default "Restored from revision N"; at most 2,000 characters.
     #[serde(default)]
+    #[schema(schema_with = crate::openapi::schemas::nullable_text)]
     change_summary: Option<String>,
 }
 
-async fn restore(
+#[utoipa::path(
+    post,
+    path = "/v1/admin/integration-templates/{id}/revisions/{rev}/restore",
+    tag = "revisions",
+    operation_id = "restoreRevision",
+    summary = "Restore a revision",
+    description = "A new revision copying revision `rev`'s config and delivery mode, with \
+        `restored_from`; history only grows. The body is optional. Editor or above.",
+    params(
+        RevisionPath,
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The latest revision number, \
+            quoted (`\"3\"`), or `*`."),
+        IdempotencyHeader,
+    ),
+    request_body(
+        content = RestoreBody,
+        content_type = "application/json",
+        description = "Optional: an empty body restores with the default summary.",
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new revision.", body = RevisionResponse, headers(
+            ("Location" = String, description = "The revision's URL."),
+        )),
+        BodyErrors,
+        (status = 404, response = NotFound),
+        (status = 409, description = "`IDEMPOTENCY_IN_PROGRESS`.", body = ErrorEnvelope),
+        (status = 412, description = "`PRECONDITION_FAILED`: `If-Match` is not the latest \
+            revision number.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED` (a bad `change_summary`), or \
+            `IDEMPOTENCY_KEY_REUSED`.", body = ErrorEnvelope),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn restore(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     path: web::Path<(String, String)>,
@@ -166,7 +258,23 @@ async fn restore(
     Ok(created(revision))
 }
 
-async fn diff(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/integration-templates/{id}/revisions/{from}/diff/{to}",
+    tag = "revisions",
+    operation_id = "diffRevisions",
+    summary = "Diff two revisions",
+    description = "An RFC 6902 JSON Patch from `from`'s config to `to`'s, plus the delivery-mode \
+        change; a changed secret shows as a `replace` with `\"***\"`. Viewer or above.",
+    params(DiffPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The difference.", body = DiffResponse),
+        (status = 404, response = NotFound),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn diff(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     path: web::Path<(String, String, String)>,
@@ -181,7 +289,23 @@ async fn diff(
     Ok(HttpResponse::Ok().json(DiffResponse::from(diff)))
 }
 
-async fn pins(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/integration-templates/{id}/pipelines",
+    tag = "revisions",
+    operation_id = "listTemplatePins",
+    summary = "Which pipelines pin a template",
+    description = "Every pipeline integration of the template, with the pinned and the latest \
+        revision. Viewer or above.",
+    params(TemplatePath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The pins.", body = PinsResponse),
+        (status = 404, response = NotFound),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn pins(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     id: web::Path<String>,
@@ -195,7 +319,23 @@ async fn pins(
     Ok(HttpResponse::Ok().json(PinsResponse::from(pins)))
 }
 
-async fn get(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/integration-templates/{id}/revisions/{rev}",
+    tag = "revisions",
+    operation_id = "getRevision",
+    summary = "Read a revision",
+    description = "Secret fields read `\"***\"`. Revisions are immutable: `PUT`, `PATCH` and \
+        `DELETE` answer 405. Viewer or above.",
+    params(RevisionPath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The revision.", body = RevisionResponse),
+        (status = 404, response = NotFound),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn get(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     path: web::Path<(String, String)>,

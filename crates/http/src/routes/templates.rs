@@ -9,8 +9,10 @@ use super::method_not_allowed;
 use crate::dto::{
     CreateTemplateBody, DeletedResponse, TemplateListResponse, TemplateResponse, UpdateTemplateBody,
 };
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{Authenticated, PageQuery, blocking, if_match, json_body, query};
+use crate::openapi::params::{IdempotencyHeader, PageParams, TemplatePath};
+use crate::openapi::{AdminErrors, BadRequest, BodyErrors, NotFound};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -28,7 +30,23 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     );
 }
 
-async fn list(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/integration-templates",
+    tag = "templates",
+    operation_id = "listTemplates",
+    summary = "List the templates",
+    description = "One page of the organisation's templates, newest first. Viewer or above.",
+    params(PageParams),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "A page of templates.", body = TemplateListResponse),
+        (status = 400, response = BadRequest),
+        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range.", body = ErrorEnvelope),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn list(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     req: HttpRequest,
@@ -45,7 +63,31 @@ async fn list(
     }))
 }
 
-async fn create(
+#[utoipa::path(
+    post,
+    path = "/v1/admin/integration-templates",
+    tag = "templates",
+    operation_id = "createTemplate",
+    summary = "Create a template",
+    description = "A template without revisions (`latest_revision` 0); add revisions with \
+        `POST …/revisions`, or install from the catalog to get revision 1 at once. Editor or above.",
+    params(IdempotencyHeader),
+    request_body(content = CreateTemplateBody, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 201, description = "The new template.", body = TemplateResponse, headers(
+            ("Location" = String, description = "The template's URL."),
+            ("ETag" = String, description = "The template's strong ETag, for `If-Match`."),
+        )),
+        BodyErrors,
+        (status = 409, description = "`NAME_TAKEN` (a live template has that name), or \
+            `IDEMPOTENCY_IN_PROGRESS`.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED` (a bad name or description, a vendor \
+            not in the catalog), or `IDEMPOTENCY_KEY_REUSED`.", body = ErrorEnvelope),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn create(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     req: HttpRequest,
@@ -69,7 +111,24 @@ async fn create(
         .json(TemplateResponse::from(template)))
 }
 
-async fn get(
+#[utoipa::path(
+    get,
+    path = "/v1/admin/integration-templates/{id}",
+    tag = "templates",
+    operation_id = "getTemplate",
+    summary = "Read a template",
+    description = "Viewer or above.",
+    params(TemplatePath),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The template.", body = TemplateResponse, headers(
+            ("ETag" = String, description = "The template's strong ETag, for `If-Match`."),
+        )),
+        (status = 404, response = NotFound),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn get(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     id: web::Path<String>,
@@ -81,7 +140,35 @@ async fn get(
         .json(TemplateResponse::from(template)))
 }
 
-async fn update(
+#[utoipa::path(
+    put,
+    path = "/v1/admin/integration-templates/{id}",
+    tag = "templates",
+    operation_id = "updateTemplate",
+    summary = "Rename a template or change its description",
+    description = "Only `name` and `description`; `updated_at` moves. Honours `If-Match`. \
+        Editor or above.",
+    params(
+        TemplatePath,
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag read last (or `*`): \
+            412 when the template changed since."),
+    ),
+    request_body(content = UpdateTemplateBody, content_type = "application/json"),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The changed template.", body = TemplateResponse, headers(
+            ("ETag" = String, description = "The template's new ETag."),
+        )),
+        BodyErrors,
+        (status = 404, response = NotFound),
+        (status = 409, description = "`NAME_TAKEN`.", body = ErrorEnvelope),
+        (status = 412, description = "`PRECONDITION_FAILED`: `If-Match` does not match the \
+            current ETag.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: neither field given, or a bad value.", body = ErrorEnvelope),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn update(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     id: web::Path<String>,
@@ -116,7 +203,31 @@ async fn update(
         .json(TemplateResponse::from(template)))
 }
 
-async fn delete(
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/integration-templates/{id}",
+    tag = "templates",
+    operation_id = "deleteTemplate",
+    summary = "Delete a template",
+    description = "A soft delete: afterwards the template and its revisions answer 404 and its \
+        name is free again. Refused while a pipeline pins it. Honours `If-Match`. Admin or above.",
+    params(
+        TemplatePath,
+        ("If-Match" = Option<String>, Header, nullable = false, description = "The ETag read last (or `*`): \
+            412 when the template changed since."),
+    ),
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Deleted.", body = DeletedResponse),
+        (status = 404, response = NotFound),
+        (status = 409, description = "`TEMPLATE_IN_USE`: pipelines still pin it; `details` \
+            lists them (`pipeline_id`, `pipeline_name`).", body = ErrorEnvelope),
+        (status = 412, description = "`PRECONDITION_FAILED`: `If-Match` does not match the \
+            current ETag.", body = ErrorEnvelope),
+        AdminErrors,
+    ),
+)]
+pub(crate) async fn delete(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     id: web::Path<String>,

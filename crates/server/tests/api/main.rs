@@ -14,6 +14,7 @@ mod catalog;
 mod errors;
 mod idempotency;
 mod observability;
+mod openapi;
 mod outage;
 mod pipelines;
 mod revisions;

@@ -98,6 +98,22 @@ fn revision_creation_honours_if_match_on_the_latest_number(app: &TestApp) {
     let message = stale.body["error"]["message"].as_str().unwrap_or_default();
     assert!(message.contains("latest revision is 2"), "{message}");
     if_match(app, "POST", &path, "garbage", Some(&body)).expect_error(412, "PRECONDITION_FAILED");
+    // Beyond the largest revision number: stale, not a 500 (found by schemathesis).
+    if_match(app, "POST", &path, "\"2147483648\"", Some(&body))
+        .expect_error(412, "PRECONDITION_FAILED");
+    for beyond in ["2147483648", "4294967296"] {
+        app.get(&format!("{path}/{beyond}"), &app.owner())
+            .expect_error(404, "NOT_FOUND");
+        app.get(&format!("{path}/1/diff/{beyond}"), &app.owner())
+            .expect_error(404, "NOT_FOUND");
+        app.call(
+            "POST",
+            &format!("{path}/{beyond}/restore"),
+            Some(&app.owner()),
+            None,
+        )
+        .expect_error(404, "NOT_FOUND");
+    }
     assert_eq!(
         app.get(&path, &app.owner()).expect(200).body["total"],
         2,

@@ -1,0 +1,155 @@
+//! Path, query and header parameters as the routes read them. The handlers
+//! take raw strings (so that a malformed id is a 404, never a 400): these
+//! types only describe what a well-formed request holds.
+
+use utoipa::IntoParams;
+
+use super::schemas::CatalogCategory;
+
+/// `{id}`: a template.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct TemplatePath {
+    /// The template id (`tmpl_` + ULID); any other id is 404.
+    #[param(
+        pattern = "^tmpl_[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$",
+        example = "tmpl_01JN3Z5K8V6W0XQ4R2T7YB9CDE"
+    )]
+    pub id: String,
+}
+
+/// `{id}/revisions/{rev}`: one revision of a template.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct RevisionPath {
+    /// The template id (`tmpl_` + ULID).
+    #[param(
+        pattern = "^tmpl_[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$",
+        example = "tmpl_01JN3Z5K8V6W0XQ4R2T7YB9CDE"
+    )]
+    pub id: String,
+    /// The revision number (1, 2, 3…); a number the template does not have is 404.
+    #[param(minimum = 1, maximum = 4_294_967_295_i64, example = 1)]
+    pub rev: u32,
+}
+
+/// `{id}/revisions/{from}/diff/{to}`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DiffPath {
+    /// The template id (`tmpl_` + ULID).
+    #[param(
+        pattern = "^tmpl_[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$",
+        example = "tmpl_01JN3Z5K8V6W0XQ4R2T7YB9CDE"
+    )]
+    pub id: String,
+    /// The revision number to diff from.
+    #[param(minimum = 1, maximum = 4_294_967_295_i64, example = 1)]
+    pub from: u32,
+    /// The revision number to diff to.
+    #[param(minimum = 1, maximum = 4_294_967_295_i64, example = 2)]
+    pub to: u32,
+}
+
+/// `{pid}`: a pipeline.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct PipelinePath {
+    /// The pipeline id (`pip_` + ULID); any other id is 404.
+    #[param(
+        pattern = "^pip_[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$",
+        example = "pip_01JN3Z7M4N5P6Q7R8S9T0V1W2X"
+    )]
+    pub pid: String,
+}
+
+/// `{pid}/integrations/{pi}`: one pipeline integration.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct AttachmentPath {
+    /// The pipeline id (`pip_` + ULID).
+    #[param(
+        pattern = "^pip_[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$",
+        example = "pip_01JN3Z7M4N5P6Q7R8S9T0V1W2X"
+    )]
+    pub pid: String,
+    /// The pipeline-integration id (`pi_` + ULID); any other id is 404.
+    #[param(
+        pattern = "^pi_[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$",
+        example = "pi_01JN3Z8Y3Z4A5B6C7D8E9F0G1H"
+    )]
+    pub pi: String,
+}
+
+/// `{vendor_key}`: a catalog vendor.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct VendorPath {
+    /// A vendor key of the catalog; any other key is 404.
+    #[param(schema_with = super::schemas::vendor_key)]
+    pub vendor_key: String,
+}
+
+/// `?limit&offset` on the template, pipeline and audit lists.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1 to 100 (default 50); outside that range 422.
+    #[param(minimum = 1, maximum = 100, default = 50, nullable = false)]
+    pub limit: Option<i64>,
+    /// Items to skip (default 0); negative 422.
+    #[param(
+        minimum = 0,
+        maximum = 9_223_372_036_854_775_807_i64,
+        default = 0,
+        nullable = false
+    )]
+    pub offset: Option<i64>,
+}
+
+/// `?limit&offset` on the revisions of a template: without either, every revision.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RevisionPageParams {
+    /// Items per page, 1 to 100 (default 50 when `offset` is given); outside that range 422.
+    #[param(minimum = 1, maximum = 100, nullable = false)]
+    pub limit: Option<i64>,
+    /// Items to skip (default 0); negative 422.
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64, nullable = false)]
+    pub offset: Option<i64>,
+}
+
+/// `?category` on the catalog.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CatalogParams {
+    /// Only the vendors of this category (another value is 422).
+    #[param(inline, nullable = false)]
+    pub category: Option<CatalogCategory>,
+}
+
+/// `?resource_id` on the audit log.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AuditParams {
+    /// Only the entries about this object (any id: template, pipeline, pipeline integration).
+    #[param(nullable = false)]
+    pub resource_id: Option<String>,
+}
+
+/// `Idempotency-Key` on every `POST` (SPEC §11).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct IdempotencyHeader {
+    /// 1 to 255 visible ASCII characters. A retry with the same key and body
+    /// replays the first response (with `Idempotent-Replayed: true`) and
+    /// creates nothing; the same key with another body is 422
+    /// `IDEMPOTENCY_KEY_REUSED`; while the first is in flight, 409
+    /// `IDEMPOTENCY_IN_PROGRESS`. Keys are kept at least 24 hours, per user.
+    #[param(
+        rename = "Idempotency-Key",
+        pattern = "^[!-~]{1,255}$",
+        nullable = false
+    )]
+    pub idempotency_key: Option<String>,
+}
