@@ -21,6 +21,11 @@ lint:
 test:
     cargo test --workspace
 
+# Schemathesis (from PyPI) against the live server and its own OpenAPI document: no 5xx,
+# everything as documented (about two minutes; MAX_TIME=seconds for a longer run).
+schemathesis *ARGS:
+    bash scripts/schemathesis.sh {{ARGS}}
+
 # What CI runs.
 ci:
     bash .ci/run
@@ -28,3 +33,13 @@ ci:
 # Criterion benchmarks of the domain crate (substitution engine vs template engines).
 bench:
     cargo bench -p integrations-domain --bench substitution
+
+# HTTP load benchmark of the release build on PostgreSQL and SQLite (needs wrk; docs/performance.md).
+bench-http:
+    bash scripts/bench/bench.sh
+
+# Resilience checks: PostgreSQL outage, kill -9 mid-write, 1,000 idle connections (docs/performance.md).
+resilience:
+    bash scripts/resilience/outage.sh
+    bash scripts/resilience/kill9.sh
+    bash scripts/resilience/idle.sh
