@@ -51,6 +51,13 @@ impl App {
         page: Page,
     ) -> Result<Paged<AuditEntry>, AppError> {
         self.authorize(caller, Action::Administer)?;
+        if resource_id.is_some_and(|id| id.len() > 128 || id.chars().any(char::is_control)) {
+            return Err(AppError::invalid(
+                "resource_id",
+                "invalid_value",
+                "resource_id must be an object id (at most 128 characters, no control characters)",
+            ));
+        }
         Ok(self.store.audit_log(&caller.org, resource_id, page)?)
     }
 }

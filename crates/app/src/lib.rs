@@ -112,6 +112,9 @@ impl App {
     /// # Errors
     /// [`AppError::Unavailable`] when it does not.
     pub fn ready(&self) -> Result<(), AppError> {
-        Ok(self.store.ping()?)
+        // Any failure to answer a ping means "not ready", never a 500.
+        self.store
+            .ping()
+            .map_err(|err| AppError::Unavailable(Box::new(err)))
     }
 }

@@ -38,12 +38,10 @@ impl App {
         revision: Revision,
     ) -> Result<RenderedConfig, AppError> {
         let reveal = caller.can(Action::ReadSecrets);
+        // Render from the opened config for every role, so placeholders inside
+        // secret values count alike; mask the output for all but `service`.
         let mut stored = revision.config;
-        if reveal {
-            self.reveal(vendor, &mut stored)?;
-        } else {
-            secrets::mask(vendor, &mut stored);
-        }
+        self.reveal(vendor, &mut stored)?;
         let plan = Plan::compile(Value::Object(stored));
         let unused = plan
             .unused_keys(&pipeline.parameters)
@@ -57,7 +55,7 @@ impl App {
                     ));
                 };
                 if !reveal {
-                    // Values substituted into secret fields are credentials too.
+                    // Secret fields — and values substituted into them — are masked.
                     secrets::mask(vendor, &mut config);
                 }
                 (Some(config), Vec::new())
@@ -95,11 +93,12 @@ impl App {
             .ok_or(AppError::NotFound)?;
         let (attachment, revision) = found;
         let vendor = vendor_of_key(&attachment.vendor)?;
-        let plan_paths: Vec<(String, String)> =
-            Plan::compile(Value::Object(revision.config.clone()))
-                .references()
-                .map(|(key, path)| (key.as_str().to_owned(), path.to_string()))
-                .collect();
+        let mut opened = revision.config.clone();
+        self.reveal(vendor, &mut opened)?;
+        let plan_paths: Vec<(String, String)> = Plan::compile(Value::Object(opened))
+            .references()
+            .map(|(key, path)| (key.as_str().to_owned(), path.to_string()))
+            .collect();
         let rendered = self.render(caller, vendor, pipeline, attachment, revision)?;
         if rendered.missing_parameters.is_empty() {
             return Ok(rendered);

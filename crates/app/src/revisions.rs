@@ -110,14 +110,16 @@ impl App {
             .change_summary
             .as_deref()
             .and_then(|s| problems.check("change_summary", Description::parse(s)));
+        // The revision echoed secrets are taken from; the new one must directly
+        // follow it, or a concurrent rotation could be silently undone.
+        let mut based_on: Option<u32> = None;
         let config = self.prepare_config(
             vendor,
             input.config,
             || {
-                Ok(self
-                    .store
-                    .latest_revision(&caller.org, template.id)?
-                    .map(|r| r.config))
+                let latest = self.store.latest_revision(&caller.org, template.id)?;
+                based_on = Some(latest.as_ref().map_or(0, |r| r.number.get()));
+                Ok(latest.map(|r| r.config))
             },
             &mut problems,
         )?;
@@ -135,7 +137,7 @@ impl App {
             created_by: caller.user.clone(),
             created_at: self.clock.now(),
             restored_from: None,
-            expected_latest: input.expected_latest,
+            expected_latest: input.expected_latest.or(based_on),
         };
         let audit = self.audit_entry(
             caller,

@@ -106,12 +106,19 @@ impl Description {
     /// The longest description, in characters.
     pub const MAX_CHARS: usize = 2_000;
 
-    /// Checks the length.
+    /// Checks the length and the characters: tabs and line breaks are fine,
+    /// other control characters (NUL among them) are not.
     ///
     /// # Errors
-    /// [`TextError::TooLong`].
+    /// [`TextError::TooLong`] or [`TextError::ControlCharacter`].
     pub fn parse(raw: &str) -> Result<Self, TextError> {
         check_length(raw, Self::MAX_CHARS)?;
+        if raw
+            .chars()
+            .any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r'))
+        {
+            return Err(TextError::ControlCharacter);
+        }
         Ok(Self(raw.to_owned()))
     }
 
@@ -214,7 +221,15 @@ mod tests {
 
     #[test]
     fn descriptions_allow_newlines_up_to_the_limit() {
-        assert!(Description::parse("line 1\nline 2").is_ok());
+        assert!(Description::parse("line 1\nline 2\r\n\tindented").is_ok());
+        assert_eq!(
+            Description::parse("nul\u{0}"),
+            Err(TextError::ControlCharacter)
+        );
+        assert_eq!(
+            Description::parse("bell\u{7}"),
+            Err(TextError::ControlCharacter)
+        );
         assert!(Description::parse(&"x".repeat(2_000)).is_ok());
         assert_eq!(
             Description::parse(&"x".repeat(2_001)),

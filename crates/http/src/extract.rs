@@ -129,6 +129,13 @@ pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<
 
 fn body_error(path: &str, err: &serde_json::Error) -> ApiError {
     let message = err.to_string();
+    if message.starts_with("recursion limit exceeded") {
+        return ApiError::from(AppError::invalid(
+            "config",
+            "too_deep",
+            "config must not nest deeper than 64 levels",
+        ));
+    }
     if !err.is_data() {
         return ApiError::invalid_request(
             None,

@@ -76,6 +76,27 @@ fn answer_without_running(claim: Claim) -> Option<HttpResponse> {
     }
 }
 
+/// Reads the whole body (what the route would have read), refusing in the
+/// error shape when it is too large or broken.
+async fn read_body(req: &mut ServiceRequest) -> Result<web::Bytes, ApiError> {
+    req.extract::<web::Bytes>().await.map_err(|error| {
+        let status = error.as_response_error().status_code();
+        if status == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::new(
+                status,
+                "PAYLOAD_TOO_LARGE",
+                "the request body is larger than 1 MiB",
+            )
+        } else {
+            ApiError::invalid_request(
+                None,
+                "unreadable_body",
+                "the request body could not be read",
+            )
+        }
+    })
+}
+
 /// The middleware: a no-op for anything but a `POST` with the header.
 ///
 /// # Errors
@@ -129,7 +150,10 @@ pub async fn idempotency(
             .await
             .map(ServiceResponse::map_into_boxed_body);
     };
-    let body = req.extract::<web::Bytes>().await?;
+    let body = match read_body(&mut req).await {
+        Ok(body) => body,
+        Err(refusal) => return Ok(req.into_response(refusal.error_response())),
+    };
     let fingerprint = fingerprint(&req, &body);
     let claim = {
         let (app, caller, key) = (app.clone(), caller.clone(), key.clone());
@@ -155,8 +179,10 @@ pub async fn idempotency(
     let bytes = to_bytes(body)
         .await
         .map_err(|err| actix_web::error::ErrorInternalServerError(err.into().to_string()))?;
-    // A server-side failure (5xx) may succeed on retry: forget the claim instead.
-    let stored = (!status.is_server_error()).then(|| StoredResponse {
+    // Server-side failures may succeed on retry, and a 403 may not once the
+    // caller's role is raised: forget the claim for those instead of replaying.
+    let replayable = !status.is_server_error() && status != StatusCode::FORBIDDEN;
+    let stored = replayable.then(|| StoredResponse {
         status: status.as_u16(),
         body: String::from_utf8_lossy(&bytes).into_owned(),
         location,

@@ -131,7 +131,13 @@ pub async fn observe(
         .filter(|v| usable(v))
         .map_or_else(|| ulid::Ulid::generate().to_string(), str::to_owned);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let method = req.method().to_string();
+    // Only the standard methods become label values: a made-up one must not grow the metrics.
+    let method = match req.method().as_str() {
+        known @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => {
+            known.to_owned()
+        }
+        _ => "OTHER".to_owned(),
+    };
     let metrics = req.app_data::<web::Data<Metrics>>().cloned();
     let mut response = next.call(req).await?;
     let route = response

@@ -4,7 +4,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::{App, CreateRevision};
-use integrations_domain::{Action, Revision};
+use integrations_domain::{Action, Revision, Template};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -73,7 +73,10 @@ pub(crate) async fn list(
     id: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    app.authorize(&caller, Action::Read)?;
+    let template = {
+        let (app, caller) = (app.get_ref().clone(), caller.clone());
+        blocking(move || app.find_template(&caller, Action::Read, &id)).await?
+    };
     let page_query = query::<PageQuery>(&req)?;
     let page = if page_query.limit.is_some() || page_query.offset.is_some() {
         Some(page_query.page()?)
@@ -81,11 +84,7 @@ pub(crate) async fn list(
         None
     };
     let app = app.get_ref().clone();
-    let paged = blocking(move || {
-        let template = app.find_template(&caller, Action::Read, &id)?;
-        app.list_revisions(&caller, &template, page)
-    })
-    .await?;
+    let paged = blocking(move || app.list_revisions(&caller, &template, page)).await?;
     Ok(HttpResponse::Ok().json(RevisionListResponse {
         revisions: paged.items.into_iter().map(Into::into).collect(),
         total: paged.total,
@@ -138,7 +137,7 @@ pub(crate) async fn create(
         let (app, caller) = (app.get_ref().clone(), caller.clone());
         blocking(move || app.find_template(&caller, Action::Edit, &id)).await?
     };
-    let expected_latest = expected_latest(&req)?;
+    let expected_latest = expected_latest(&req, &template)?;
     let body: CreateRevisionBody = json_body(&req, &body)?;
     let input = CreateRevision {
         config: body.config,
@@ -165,7 +164,7 @@ fn created(revision: Revision) -> HttpResponse {
 }
 
 /// `If-Match: "<latest revision number>"` on revision creation (`*` or none: no check).
-fn expected_latest(req: &HttpRequest) -> Result<Option<u32>, ApiError> {
+fn expected_latest(req: &HttpRequest, template: &Template) -> Result<Option<u32>, ApiError> {
     let Some(header) = if_match(req) else {
         return Ok(None);
     };
@@ -177,7 +176,10 @@ fn expected_latest(req: &HttpRequest) -> Result<Option<u32>, ApiError> {
         ApiError::new(
             StatusCode::PRECONDITION_FAILED,
             "PRECONDITION_FAILED",
-            "If-Match on a new revision must be the latest revision number, quoted: \"3\"",
+            format!(
+                "the latest revision is {}: If-Match on a new revision must be that number, quoted",
+                template.latest_revision
+            ),
         )
     })
 }
@@ -235,10 +237,16 @@ pub(crate) async fn restore(
 ) -> Result<HttpResponse, ApiError> {
     let (id, number) = path.into_inner();
     let template = {
-        let (app, caller) = (app.get_ref().clone(), caller.clone());
-        blocking(move || app.find_template(&caller, Action::Edit, &id)).await?
+        let (app, caller, number) = (app.get_ref().clone(), caller.clone(), number.clone());
+        blocking(move || {
+            let template = app.find_template(&caller, Action::Edit, &id)?;
+            // Revision n must exist before the body is looked at (find, then validate).
+            app.find_revision(&caller, &template, &number)?;
+            Ok(template)
+        })
+        .await?
     };
-    let expected_latest = expected_latest(&req)?;
+    let expected_latest = expected_latest(&req, &template)?;
     let body: RestoreBody = if body.is_empty() {
         RestoreBody::default()
     } else {

@@ -516,6 +516,18 @@ fn revision_of_size(size: usize) -> Vec<u8> {
 /// when the server answers (and closes) before the whole body is written:
 /// a pooled HTTP client cannot, so oversized bodies go through here.
 fn send_alone(app: &TestApp, method: &str, path: &str, token: &str, body: &[u8]) -> Reply {
+    send_alone_with(app, method, path, token, "", body)
+}
+
+/// [`send_alone`] with extra header lines (each ending in `\r\n`).
+fn send_alone_with(
+    app: &TestApp,
+    method: &str,
+    path: &str,
+    token: &str,
+    extra: &str,
+    body: &[u8],
+) -> Reply {
     let address = app.base.trim_start_matches("http://");
     let mut stream = TcpStream::connect(address).expect("a connection");
     stream
@@ -523,7 +535,7 @@ fn send_alone(app: &TestApp, method: &str, path: &str, token: &str, body: &[u8])
         .expect("a read timeout");
     let head = format!(
         "{method} {path} HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n{extra}\r\n",
         body.len()
     );
     stream
@@ -583,6 +595,17 @@ fn bodies_over_one_mib_are_413(app: &TestApp) {
     let update = json!({ "description": description }).to_string();
     rejected(app, 413, "PAYLOAD_TOO_LARGE", || {
         send_alone(app, "PUT", &template, &owner, update.as_bytes())
+    });
+    // With an Idempotency-Key the body is read by the idempotency layer: same answer.
+    rejected(app, 413, "PAYLOAD_TOO_LARGE", || {
+        send_alone_with(
+            app,
+            "POST",
+            TEMPLATES,
+            &owner,
+            "Idempotency-Key: big-1\r\n",
+            create.as_bytes(),
+        )
     });
     // Just under the limit is read (and here, valid).
     let under = app.raw(

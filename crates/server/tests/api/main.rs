@@ -17,6 +17,7 @@ mod observability;
 mod openapi;
 mod outage;
 mod pipelines;
+mod regressions;
 mod revisions;
 mod secrets;
 mod support;
