@@ -133,7 +133,11 @@ pub struct CatalogParams {
 #[into_params(parameter_in = Query)]
 pub struct AuditParams {
     /// Only the entries about this object (any id: template, pipeline, pipeline integration).
-    #[param(nullable = false, max_length = 128, pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$")]
+    #[param(
+        nullable = false,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub resource_id: Option<String>,
 }
 

@@ -37,7 +37,9 @@ pub fn nullable_text() -> Object {
         .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
         .max_length(Some(2000))
         // Tabs and line breaks are fine; other control characters are 422.
-        .pattern(Some(r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$"))
+        .pattern(Some(
+            r"^[^\u0000-\u0008\u000B\u000C\u000E-\u001F\u007F-\u009F]*$",
+        ))
         .description(Some(
             "At most 2,000 characters; tabs and line breaks allowed, other control characters not.",
         ))
