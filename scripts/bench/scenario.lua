@@ -2,7 +2,8 @@
 --   BENCH_MODE     get | list | revisions | create | mix
 --   BENCH_DATA     the folder seed.py wrote (targets.tsv, orgs.tsv, bodies.jsonl)
 --   BENCH_SPREAD   how many templates (first lines of targets.tsv) writes go to
---                  (1 = one hot template); reads use every template
+--                  (1 = one hot template); GET uses every template, revision
+--                  listings only the others
 -- Counts responses by status and prints one JSON line at the end.
 
 local mode = os.getenv("BENCH_MODE") or "get"
@@ -49,7 +50,10 @@ local function list_templates()
 end
 
 local function list_revisions()
-  local t = targets[math.random(#targets)]
+  -- Templates the write scenarios never touch (they write to the first
+  -- BENCH_SPREAD lines), so every listing holds the seeded revisions only.
+  local first = spread < #targets and spread + 1 or 1
+  local t = targets[math.random(first, #targets)]
   return wrk.format("GET", prefix .. "/" .. t[2] .. "/revisions", { ["Authorization"] = t[1] })
 end
 
