@@ -76,7 +76,8 @@ stop_crowd() {
   crowd_pid=""
 }
 
-log "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
+wait_idle_cpu
+log "load average $(cut -d' ' -f1-3 /proc/loadavg); CPU ${IDLE_BUSY}% busy with our server idle"
 measure baseline
 for mode in silent keepalive; do
   start_crowd "$mode"

@@ -4,7 +4,7 @@
 #   scripts/resilience/outage.sh
 #
 # A private cluster (initdb into a temp dir, its own port) so that stopping
-# it disturbs nobody; the release server on it; 8 client threads of constant
+# it disturbs nobody; the release server on it; THREADS (8) client threads of constant
 # load (GET template 85 %, create revision 10 %, /readyz 5 %), one CSV row per
 # request. After LOAD_BEFORE s: `pg_ctl stop -m fast`; OUTAGE s later:
 # `pg_ctl start`; the load goes on for LOAD_AFTER s. Passes when every request
@@ -18,6 +18,7 @@ source "$here/../bench/lib.sh"
 load_before=${LOAD_BEFORE:-8}
 outage=${OUTAGE:-10}
 load_after=${LOAD_AFTER:-15}
+threads=${THREADS:-8}
 out=${OUT_DIR:-$target_dir/resilience}/outage
 mkdir -p "$out"
 
@@ -37,10 +38,10 @@ start_server "postgres://postgres@127.0.0.1:$PRIV_PORT/resil" "$PRIV_DIR/app" "$
 pid=$SERVER_PID
 token=$(mint org_resil)
 ids=$(python3 "$here/resil.py" templates "$BASE" "$token" 20 | paste -sd,)
-log "server $pid on $BASE, PostgreSQL on port $PRIV_PORT; load for $((load_before + outage + load_after)) s"
+log "server $pid on $BASE, PostgreSQL on port $PRIV_PORT; $threads client threads for $((load_before + outage + load_after)) s"
 
 python3 "$here/resil.py" load "$BASE" "$token" "$ids" "$out/requests.csv" \
-  --threads 8 --seconds $((load_before + outage + load_after)) --create 10 --readyz 5 &
+  --threads "$threads" --seconds $((load_before + outage + load_after)) --create 10 --readyz 5 &
 loader=$!
 sleep "$load_before"
 now() { date +%s.%N; }

@@ -173,6 +173,19 @@ def cmd_outage_check(out, events):
           f"{len(inside)} entirely inside it (PostgreSQL fully down)")
     print("statuses of requests overlapping the outage: " +
           ", ".join(f"{k}: {v}" for k, v in sorted(by_status.items())))
+    groups = [
+        ("ended before PostgreSQL was fully down", lambda r: r["end"] < ev["stop_done"]),
+        ("started and ended while it was down", lambda r: r["start"] >= ev["stop_done"] and r["end"] <= ev["start_begin"]),
+        ("started before or during the outage, ended after pg_ctl start began",
+         lambda r: r["start"] < ev["start_begin"] and r["end"] > ev["start_begin"]),
+    ]
+    for name, test in groups:
+        counts = {}
+        for r in overlapping:
+            if test(r):
+                key = f"{r['op']} {r['status']}"
+                counts[key] = counts.get(key, 0) + 1
+        print(f"  {name}: " + (", ".join(f"{k}: {v}" for k, v in sorted(counts.items())) or "none"))
     for name, rs in [("503 answers", [r for r in overlapping if r["status"] == 503]),
                      ("all requests before the stop", [r for r in rows if r["end"] < down_from])]:
         ls = lat(rs)

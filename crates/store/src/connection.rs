@@ -105,7 +105,7 @@ impl PoolOptions {
     /// throughput, and they preempt the HTTP workers. Measured with
     /// PostgreSQL on the same 2-CPU machine (docs/performance.md): 16
     /// connections served GET template at the same rate as 4 (about
-    /// 15,000/s) but with a p99 of 0.2–1.9 s instead of 6–9 ms.
+    /// 15,000/s) but, with 32 clients, a p99 of 0.8–1.9 s instead of 6–9 ms.
     pub fn for_url(url: &DatabaseUrl) -> Self {
         let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let per_cpu = u32::try_from(cpus.saturating_mul(2)).unwrap_or(u32::MAX);
