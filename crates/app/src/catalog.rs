@@ -11,6 +11,7 @@ use crate::App;
 use crate::audit::{Subject, new_template_value, revision_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
 use crate::revisions::{masked, parse_delivery_mode};
+use crate::templates::description;
 
 /// The input of "install a template from the catalog".
 #[derive(Debug, Clone)]
@@ -87,10 +88,7 @@ impl App {
         self.authorize(caller, Action::Edit)?;
         let mut problems = Problems::default();
         let name = problems.check("name", Name::parse(&input.name));
-        let description = input
-            .description
-            .as_deref()
-            .and_then(|d| problems.check("description", Description::parse(d)));
+        let description = description(&mut problems, input.description.as_deref());
         let variant_key = input.variant.as_deref().unwrap_or("default");
         let Some(variant) = vendor.variant(variant_key) else {
             let known: Vec<&str> = vendor.variants.iter().map(|v| v.key.as_str()).collect();

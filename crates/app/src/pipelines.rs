@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 use crate::App;
 use crate::audit::{Subject, new_pipeline_value, pipeline_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
+use crate::templates::description;
 
 /// The input of "create a pipeline".
 #[derive(Debug, Clone)]
@@ -95,10 +96,7 @@ impl App {
         self.authorize(caller, Action::Edit)?;
         let mut problems = Problems::default();
         let name = problems.check("name", Name::parse(&input.name));
-        let description = input
-            .description
-            .as_deref()
-            .and_then(|d| problems.check("description", Description::parse(d)));
+        let description = description(&mut problems, input.description.as_deref());
         let parameters = parameters(&mut problems, input.parameters.unwrap_or_default());
         problems.finish()?;
         let Some(name) = name else {
@@ -152,7 +150,7 @@ impl App {
             .and_then(|raw| problems.check("name", Name::parse(&raw)));
         let description = input
             .description
-            .map(|d| d.and_then(|text| problems.check("description", Description::parse(&text))));
+            .map(|d| description(&mut problems, d.as_deref()));
         let parameters = input.parameters.map(|raw| parameters(&mut problems, raw));
         problems.finish()?;
         let shown = name

@@ -35,7 +35,8 @@ pub(crate) fn parse_template_id(raw: &str) -> Result<TemplateId, AppError> {
     TemplateId::parse(raw).map_err(|_| AppError::NotFound)
 }
 
-fn description(problems: &mut Problems, raw: Option<&str>) -> Option<Description> {
+/// Checks an optional description, recording a problem under `description`.
+pub(crate) fn description(problems: &mut Problems, raw: Option<&str>) -> Option<Description> {
     raw.and_then(|text| problems.check("description", Description::parse(text)))
 }
 
