@@ -3,11 +3,12 @@
 use integrations_domain::{
     Action, Attachment, AttachmentId, Caller, Pipeline, RevisionId, TemplateId,
 };
-use integrations_ports::{AttachmentChanges, NewAttachment};
+use integrations_ports::{AttachmentChanges, Change, NewAttachment};
 
 use crate::App;
 use crate::audit::{Subject, attachment_value};
 use crate::error::AppError;
+use crate::idempotency::Replay;
 use serde_json::json;
 
 /// The input of "attach a template to a pipeline".
@@ -82,6 +83,7 @@ impl App {
         caller: &Caller,
         pipeline: &Pipeline,
         input: &Attach,
+        replay: Replay<'_, Attachment>,
     ) -> Result<Attachment, AppError> {
         self.authorize(caller, Action::Edit)?;
         let template_id = reference("integration_id", TemplateId::parse(&input.integration_id))?;
@@ -107,7 +109,9 @@ impl App {
                 "enabled": new.enabled,
             })),
         );
-        Ok(self.store.attach(&caller.org, pipeline.id, new, audit)?)
+        Ok(self
+            .store
+            .attach(&caller.org, pipeline.id, new, Change { audit, replay })?)
     }
 
     /// Re-pins, enables or disables an attachment.

@@ -7,6 +7,7 @@ use integrations_domain::{
 use integrations_ports::{NewRevision, NewTemplate};
 use serde_json::{Map, Value};
 
+use crate::idempotency::{Replay, change, presenting};
 use crate::App;
 use crate::audit::{Subject, new_template_value, revision_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
@@ -82,8 +83,9 @@ impl App {
     pub fn install(
         &self,
         caller: &Caller,
-        vendor: &Vendor,
+        vendor: &'static Vendor,
         input: Install,
+        replay: Replay<'_, (Template, Revision)>,
     ) -> Result<(Template, Revision), AppError> {
         self.authorize(caller, Action::Edit)?;
         let mut problems = Problems::default();
@@ -157,12 +159,13 @@ impl App {
             None,
             Some(installed),
         );
+        let present = |(template, revision): &(Template, Revision)| {
+            (template.clone(), masked(revision.clone(), vendor))
+        };
         let (template, revision) = self
             .store
-            .create_template(template, Some(revision), audit)
+            .install(template, revision, change(audit, &presenting(replay, present)))
             .map_err(AppError::naming(NamedKind::Template, name.as_str()))?;
-        let revision =
-            revision.ok_or_else(|| AppError::Internal("the install created no revision".into()))?;
         Ok((template, masked(revision, vendor)))
     }
 }

@@ -91,6 +91,12 @@ pub enum AppError {
     /// `If-Match` names a version the object no longer has.
     #[error("the integration template changed since the version in If-Match; re-read it and retry")]
     PreconditionFailed,
+    /// A request with the same `Idempotency-Key` is still being processed.
+    #[error("a request with this Idempotency-Key is still being processed; retry shortly")]
+    IdempotencyInProgress,
+    /// The `Idempotency-Key` was used for a different request.
+    #[error("this Idempotency-Key was used for a different request")]
+    IdempotencyKeyReused,
     /// The database cannot be reached now.
     #[error("the database is unavailable")]
     Unavailable(#[source] BoxError),

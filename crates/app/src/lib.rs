@@ -31,7 +31,7 @@ use integrations_ports::{Clock, IdGenerator, SecretCipher, Store, TokenVerifier}
 pub use attachments::{Attach, UpdateAttachment};
 pub use catalog::Install;
 pub use error::{AppError, BoxError, FieldProblem, NamedKind};
-pub use idempotency::{ABANDONED_AFTER, KEEP_KEYS};
+pub use idempotency::{ABANDONED_AFTER, Idempotent, KEEP_KEYS, Outcome, Replay};
 pub use integrations_ports::AuditEntry;
 pub use integrations_ports::{Claim, StoredResponse};
 pub use pipelines::{CreatePipeline, UpdatePipeline};

@@ -4,12 +4,13 @@ use integrations_domain::{
     Action, Caller, Description, Name, Page, Paged, ParamKey, ParamValue, Parameters, Pipeline,
     PipelineId,
 };
-use integrations_ports::{NewPipeline, PipelineChanges};
+use integrations_ports::{Change, NewPipeline, PipelineChanges};
 use serde_json::{Map, Value};
 
 use crate::App;
 use crate::audit::{Subject, new_pipeline_value, pipeline_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
+use crate::idempotency::Replay;
 use crate::templates::description;
 
 /// The input of "create a pipeline".
@@ -92,6 +93,7 @@ impl App {
         &self,
         caller: &Caller,
         input: CreatePipeline,
+        replay: Replay<'_, Pipeline>,
     ) -> Result<Pipeline, AppError> {
         self.authorize(caller, Action::Edit)?;
         let mut problems = Problems::default();
@@ -121,7 +123,7 @@ impl App {
             Some(new_pipeline_value(&new)),
         );
         self.store
-            .create_pipeline(new, audit)
+            .create_pipeline(new, Change { audit, replay })
             .map_err(AppError::naming(NamedKind::Pipeline, name.as_str()))
     }
 

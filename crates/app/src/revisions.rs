@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 use crate::App;
 use crate::audit::{Subject, revision_value};
 use crate::error::{AppError, FieldProblem, Problems};
+use crate::idempotency::{Replay, change, presenting};
 
 /// The input of "create a revision".
 #[derive(Debug, Clone)]
@@ -101,6 +102,7 @@ impl App {
         caller: &Caller,
         template: &Template,
         input: CreateRevision,
+        replay: Replay<'_, Revision>,
     ) -> Result<Revision, AppError> {
         self.authorize(caller, Action::Edit)?;
         let vendor = vendor_of(template)?;
@@ -149,9 +151,15 @@ impl App {
             None,
             Some(revision_value(vendor, &new)),
         );
-        let revision = self
-            .store
-            .create_revision(&caller.org, template.id, new, audit)?;
+        let revision = self.store.create_revision(
+            &caller.org,
+            template.id,
+            new,
+            change(
+                audit,
+                &presenting(replay, |raw: &Revision| masked(raw.clone(), vendor)),
+            ),
+        )?;
         Ok(masked(revision, vendor))
     }
 }

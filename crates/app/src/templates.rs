@@ -3,11 +3,12 @@
 use integrations_domain::{
     Action, Caller, Description, Name, Page, Paged, Template, TemplateId, catalog,
 };
-use integrations_ports::{NewTemplate, TemplateChanges};
+use integrations_ports::{Change, NewTemplate, TemplateChanges};
 
 use crate::App;
 use crate::audit::{Subject, new_template_value, template_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
+use crate::idempotency::Replay;
 
 /// The input of "create a template".
 #[derive(Debug, Clone)]
@@ -74,6 +75,7 @@ impl App {
         &self,
         caller: &Caller,
         input: CreateTemplate,
+        replay: Replay<'_, Template>,
     ) -> Result<Template, AppError> {
         self.authorize(caller, Action::Edit)?;
         let mut problems = Problems::default();
@@ -106,11 +108,9 @@ impl App {
             None,
             Some(new_template_value(&new)),
         );
-        let (template, _) = self
-            .store
-            .create_template(new, None, audit)
-            .map_err(AppError::naming(NamedKind::Template, name.as_str()))?;
-        Ok(template)
+        self.store
+            .create_template(new, Change { audit, replay })
+            .map_err(AppError::naming(NamedKind::Template, name.as_str()))
     }
 
     /// Changes a template's name and/or description.

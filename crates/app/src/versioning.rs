@@ -10,6 +10,7 @@ use integrations_ports::{NewRevision, PipelineRef};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
+use crate::idempotency::{Replay, change, presenting};
 use crate::App;
 use crate::audit::{Subject, revision_value};
 use crate::error::{AppError, Problems};
@@ -116,6 +117,7 @@ impl App {
         number: &str,
         change_summary: Option<String>,
         expected_latest: Option<u32>,
+        replay: Replay<'_, Revision>,
     ) -> Result<Revision, AppError> {
         self.authorize(caller, Action::Edit)?;
         let vendor = vendor_of(template)?;
@@ -146,9 +148,15 @@ impl App {
             None,
             Some(revision_value(vendor, &new)),
         );
-        let revision = self
-            .store
-            .create_revision(&caller.org, template.id, new, audit)?;
+        let revision = self.store.create_revision(
+            &caller.org,
+            template.id,
+            new,
+            change(
+                audit,
+                &presenting(replay, |raw: &Revision| masked(raw.clone(), vendor)),
+            ),
+        )?;
         Ok(masked(revision, vendor))
     }
 

@@ -130,6 +130,11 @@ impl ApiError {
         )
     }
 
+    /// The error code (`NAME_TAKEN`, `VALIDATION_FAILED`…).
+    pub const fn code(&self) -> &'static str {
+        self.code
+    }
+
     /// The HTTP status.
     pub const fn status(&self) -> StatusCode {
         self.status
@@ -157,6 +162,20 @@ impl fmt::Display for ApiError {
             self.code,
             self.message
         )
+    }
+}
+
+impl ApiError {
+    /// The error body as JSON text (what [`ResponseError::error_response`] sends).
+    pub fn body_json(&self) -> String {
+        serde_json::to_string(&ErrorEnvelope {
+            error: ErrorBody {
+                code: self.code,
+                message: &self.message,
+                details: &self.details,
+            },
+        })
+        .unwrap_or_default()
     }
 }
 
@@ -192,8 +211,14 @@ impl ResponseError for ApiError {
 
 impl From<AppError> for ApiError {
     fn from(err: AppError) -> Self {
+        Self::from(&err)
+    }
+}
+
+impl From<&AppError> for ApiError {
+    fn from(err: &AppError) -> Self {
         let status = |s: StatusCode, code: &'static str| Self::new(s, code, err.to_string());
-        match &err {
+        match err {
             AppError::Unauthenticated(auth) => {
                 let code = match auth {
                     AuthError::Missing => "MISSING_TOKEN",
@@ -257,6 +282,12 @@ impl From<AppError> for ApiError {
                 )
             }
             AppError::Internal(cause) => Self::internal(cause.as_ref()),
+            AppError::IdempotencyInProgress => {
+                status(StatusCode::CONFLICT, "IDEMPOTENCY_IN_PROGRESS")
+            }
+            AppError::IdempotencyKeyReused => {
+                status(StatusCode::UNPROCESSABLE_ENTITY, "IDEMPOTENCY_KEY_REUSED")
+            }
         }
     }
 }

@@ -2,12 +2,13 @@
 //! cases off the async executor.
 
 use std::future::{Ready, ready};
+use std::marker::PhantomData;
 
 use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use integrations_app::{App, AppError};
-use integrations_domain::{Caller, Page, PageError};
+use integrations_domain::{Action, Caller, Page, PageError};
 use integrations_ports::AuthError;
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
@@ -64,6 +65,58 @@ impl FromRequest for Authenticated {
     }
 }
 
+/// What a route needs of its caller's role, checked from the verified token
+/// before the request body is read. The use case still enforces the whole
+/// rule; this only keeps a caller without the role from making the server
+/// read, buffer or parse its body.
+pub trait Requirement {
+    /// The action the route performs.
+    const ACTION: Action;
+}
+
+/// Routes that read.
+#[derive(Debug)]
+pub struct ToRead;
+/// Routes that create or change templates, revisions, pipelines and attachments.
+#[derive(Debug)]
+pub struct ToEdit;
+/// Routes that delete, detach, or read the audit log.
+#[derive(Debug)]
+pub struct ToAdminister;
+
+impl Requirement for ToRead {
+    const ACTION: Action = Action::Read;
+}
+impl Requirement for ToEdit {
+    const ACTION: Action = Action::Edit;
+}
+impl Requirement for ToAdminister {
+    const ACTION: Action = Action::Administer;
+}
+
+/// The authenticated caller of a request whose role permits `R`'s action
+/// (401, then 403 otherwise). Put it before the body in a handler's
+/// arguments: extractors run in order, and the first failure answers.
+#[derive(Debug, Clone)]
+pub struct Permitted<R>(pub Caller, pub PhantomData<R>);
+
+impl<R: Requirement> FromRequest for Permitted<R> {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let caller = match Authenticated::from_request(req, payload).into_inner() {
+            Ok(Authenticated(caller)) => caller,
+            Err(err) => return ready(Err(err)),
+        };
+        ready(if caller.can(R::ACTION) {
+            Ok(Self(caller, PhantomData))
+        } else {
+            Err(ApiError::from(AppError::Forbidden(R::ACTION)))
+        })
+    }
+}
+
 /// Runs a use case on the blocking thread pool: the one place where blocking
 /// database work leaves the async executor.
 pub async fn blocking<T, F>(work: F) -> Result<T, ApiError>
@@ -71,8 +124,18 @@ where
     F: FnOnce() -> Result<T, AppError> + Send + 'static,
     T: Send + 'static,
 {
+    blocking_api(move || work().map_err(ApiError::from)).await
+}
+
+/// [`blocking`] for work that may also fail with an error of the HTTP
+/// adapter's own, such as a body that does not parse.
+pub async fn blocking_api<T, F>(work: F) -> Result<T, ApiError>
+where
+    F: FnOnce() -> Result<T, ApiError> + Send + 'static,
+    T: Send + 'static,
+{
     match web::block(work).await {
-        Ok(result) => result.map_err(ApiError::from),
+        Ok(result) => result,
         Err(err) => Err(ApiError::internal(&err)),
     }
 }
@@ -100,10 +163,46 @@ fn quoted_name(message: &str) -> Option<&str> {
     Some(&message[start..end])
 }
 
+/// A request body with what is known of its content type: it can be sent to
+/// the blocking pool and parsed there, after the objects the route addresses
+/// are found (404 before 400).
+#[derive(Debug, Clone)]
+pub struct JsonBody {
+    is_json: bool,
+    bytes: web::Bytes,
+}
+
+impl JsonBody {
+    /// The body of `req`.
+    pub fn new(req: &HttpRequest, bytes: web::Bytes) -> Self {
+        Self {
+            is_json: is_json(req),
+            bytes,
+        }
+    }
+
+    /// Whether the body is empty.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// Parses the body (see [`json_body`]).
+    ///
+    /// # Errors
+    /// As [`json_body`].
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        parse_json(self.is_json, &self.bytes)
+    }
+}
+
 /// Parses a JSON request body (415 when it is not JSON; 400 naming the field
 /// for malformed JSON, wrong types, missing or unknown fields).
 pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
-    if !is_json(req) {
+    parse_json(is_json(req), body)
+}
+
+fn parse_json<T: DeserializeOwned>(is_json: bool, body: &[u8]) -> Result<T, ApiError> {
+    if !is_json {
         return Err(ApiError::new(
             actix_web::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "UNSUPPORTED_MEDIA_TYPE",

@@ -1,19 +1,26 @@
-//! `Idempotency-Key` on every `POST` (SPEC §11): a retry with the same key
-//! and body replays the first response (status and body) and does nothing
-//! again; the same key with another body is 422; a retry while the first is
-//! still running is 409. The records live in the database, so this holds
-//! across server processes.
+//! `Idempotency-Key` on every `POST`: the HTTP half. A handler reads the key
+//! with [`IdempotencyKey`] (after its role check, so a malformed key is
+//! reported only to an authenticated caller), describes its request with
+//! [`IdempotencyKey::request`], and hands that to
+//! [`App::idempotently`](integrations_app::App::idempotently), which claims
+//! the key, runs the work and records the response in the change's own
+//! transaction. [`answer`] turns the outcome into the response.
+//!
+//! A fresh answer and a replay are made by the same function from the same
+//! [`StoredResponse`], so a retry gets exactly the first response (status,
+//! `Location` and body), plus `Idempotent-Replayed: true`.
 
-use actix_web::body::{BoxBody, MessageBody, to_bytes};
-use actix_web::dev::{Payload, ServiceRequest, ServiceResponse};
-use actix_web::http::{Method, StatusCode, header};
-use actix_web::middleware::Next;
-use actix_web::{HttpResponse, ResponseError as _, web};
-use integrations_app::{App, Claim, StoredResponse};
+use std::future::{Ready, ready};
+
+use actix_web::dev::Payload;
+use actix_web::http::StatusCode;
+use actix_web::http::header;
+use actix_web::{FromRequest, HttpRequest, HttpResponse};
+use integrations_app::{Idempotent, Outcome, StoredResponse};
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
-use crate::extract::blocking;
 
 /// The request header.
 pub const HEADER: &str = "idempotency-key";
@@ -25,7 +32,53 @@ fn valid_key(key: &str) -> bool {
     (1..=255).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
-fn fingerprint(req: &ServiceRequest, body: &[u8]) -> String {
+/// A request's `Idempotency-Key`, if it sent one (400 when it is malformed).
+#[derive(Debug, Clone)]
+pub struct IdempotencyKey(Option<String>);
+
+impl FromRequest for IdempotencyKey {
+    type Error = ApiError;
+    type Future = Ready<Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let Some(raw) = req.headers().get(HEADER) else {
+            return ready(Ok(Self(None)));
+        };
+        let key = raw
+            .to_str()
+            .ok()
+            .map(str::trim)
+            .filter(|key| valid_key(key));
+        ready(match key {
+            Some(key) => Ok(Self(Some(key.to_owned()))),
+            None => Err(ApiError::invalid_request(
+                Some("Idempotency-Key"),
+                "invalid_header",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            )),
+        })
+    }
+}
+
+impl IdempotencyKey {
+    /// What the application needs to run this request idempotently, or
+    /// `None` without a key. `fingerprint` is [`fingerprint`] of the request.
+    pub fn request<'a, T>(
+        &'a self,
+        fingerprint: &'a str,
+        respond: &'a dyn Fn(&T) -> StoredResponse,
+    ) -> Option<Idempotent<'a, T, ApiError>> {
+        self.0.as_deref().map(|key| Idempotent {
+            key,
+            fingerprint,
+            respond,
+            refuse: &refusal,
+        })
+    }
+}
+
+/// A digest of what makes two requests "the same": method, path, query and body.
+pub fn fingerprint(req: &HttpRequest, body: &[u8]) -> String {
     let mut digest = Sha256::new();
     digest.update(req.method().as_str());
     digest.update(b" ");
@@ -44,158 +97,67 @@ fn fingerprint(req: &ServiceRequest, body: &[u8]) -> String {
         })
 }
 
-fn replay(stored: &StoredResponse) -> HttpResponse {
+/// A `201 Created` response with `Location`, as recorded and as sent.
+pub fn created<B: Serialize>(location: String, body: &B) -> StoredResponse {
+    StoredResponse {
+        status: StatusCode::CREATED.as_u16(),
+        // Serialising a wire type to a string cannot fail.
+        body: serde_json::to_string(body).unwrap_or_default(),
+        location: Some(location),
+    }
+}
+
+/// The error response to record for a failure the request itself caused
+/// (a bad body, an unknown object, a name taken…); `None` for one a retry
+/// may cure — a server-side failure, or a 401/403 that a new token or a
+/// raised role would change — and for the refusals about the key itself.
+fn refusal(err: &ApiError) -> Option<StoredResponse> {
+    let status = err.status();
+    let transient = status.is_server_error()
+        || status == StatusCode::UNAUTHORIZED
+        || status == StatusCode::FORBIDDEN
+        || matches!(err.code(), "IDEMPOTENCY_IN_PROGRESS" | "IDEMPOTENCY_KEY_REUSED");
+    (!transient).then(|| StoredResponse {
+        status: status.as_u16(),
+        body: err.body_json(),
+        location: None,
+    })
+}
+
+fn send(stored: &StoredResponse, replayed: bool) -> HttpResponse {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let mut response = HttpResponse::build(status);
-    response
-        .content_type("application/json")
-        .insert_header((REPLAYED, "true"));
+    response.content_type("application/json");
+    if replayed {
+        response.insert_header((REPLAYED, "true"));
+    }
     if let Some(location) = &stored.location {
         response.insert_header((header::LOCATION, location.as_str()));
     }
     response.body(stored.body.clone())
 }
 
-/// The answer to a request whose key was used before, if any: a replay, or a refusal.
-fn answer_without_running(claim: Claim) -> Option<HttpResponse> {
-    let refuse =
-        |status, code, message: &str| ApiError::new(status, code, message).error_response();
-    match claim {
-        Claim::Fresh => None,
-        Claim::Done(stored) => Some(replay(&stored)),
-        Claim::InFlight => Some(refuse(
-            StatusCode::CONFLICT,
-            "IDEMPOTENCY_IN_PROGRESS",
-            "a request with this Idempotency-Key is still being processed; retry shortly",
-        )),
-        Claim::Mismatch => Some(refuse(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "IDEMPOTENCY_KEY_REUSED",
-            "this Idempotency-Key was used for a different request",
-        )),
-    }
+/// The response to an idempotent `POST`: made by `respond` from a fresh
+/// result, or the recorded first response for a retry.
+pub fn answer<T>(outcome: Outcome<T>, respond: impl Fn(&T) -> StoredResponse) -> HttpResponse {
+    answer_then(outcome, respond, |_, _| {})
 }
 
-/// Reads the whole body (what the route would have read), refusing in the
-/// error shape when it is too large or broken.
-async fn read_body(req: &mut ServiceRequest) -> Result<web::Bytes, ApiError> {
-    req.extract::<web::Bytes>().await.map_err(|error| {
-        let status = error.as_response_error().status_code();
-        if status == StatusCode::PAYLOAD_TOO_LARGE {
-            ApiError::new(
-                status,
-                "PAYLOAD_TOO_LARGE",
-                "the request body is larger than 1 MiB",
-            )
-        } else {
-            ApiError::invalid_request(
-                None,
-                "unreadable_body",
-                "the request body could not be read",
-            )
+/// [`answer`], letting `then` add to a fresh response what is not recorded
+/// (such as a template's `ETag`, which a retry re-reads with a `GET`).
+pub fn answer_then<T>(
+    outcome: Outcome<T>,
+    respond: impl Fn(&T) -> StoredResponse,
+    then: impl FnOnce(&T, &mut HttpResponse),
+) -> HttpResponse {
+    match outcome {
+        Outcome::Done(done) => {
+            let mut response = send(&respond(&done), false);
+            then(&done, &mut response);
+            response
         }
-    })
-}
-
-/// The middleware: a no-op for anything but a `POST` with the header.
-///
-/// # Errors
-/// Only what the wrapped service or reading the body returns.
-pub async fn idempotency(
-    mut req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let key = req
-        .headers()
-        .get(HEADER)
-        .map(|v| v.to_str().map(str::to_owned));
-    let (true, Some(key)) = (req.method() == Method::POST, key) else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_boxed_body);
-    };
-    let Some(key) = key
-        .ok()
-        .map(|k| k.trim().to_owned())
-        .filter(|k| valid_key(k))
-    else {
-        let error = ApiError::invalid_request(
-            Some("Idempotency-Key"),
-            "invalid_header",
-            "Idempotency-Key must be 1 to 255 visible ASCII characters",
-        );
-        return Ok(req.into_response(error.error_response()));
-    };
-    let Some(app) = req
-        .app_data::<web::Data<App>>()
-        .map(|a| a.get_ref().clone())
-    else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_boxed_body);
-    };
-    // Unauthenticated requests are refused by the route itself; nothing to remember.
-    let token = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
-        .map(|(_, token)| token.trim().to_owned());
-    let Some(caller) = token.and_then(|t| app.authenticate(&t).ok()) else {
-        return next
-            .call(req)
-            .await
-            .map(ServiceResponse::map_into_boxed_body);
-    };
-    let body = match read_body(&mut req).await {
-        Ok(body) => body,
-        Err(refusal) => return Ok(req.into_response(refusal.error_response())),
-    };
-    let fingerprint = fingerprint(&req, &body);
-    let claim = {
-        let (app, caller, key) = (app.clone(), caller.clone(), key.clone());
-        blocking(move || app.claim_idempotency_key(&caller, &key, &fingerprint)).await
-    };
-    let claim = match claim {
-        Ok(claim) => claim,
-        Err(error) => return Ok(req.into_response(error.error_response())),
-    };
-    if let Some(answer) = answer_without_running(claim) {
-        return Ok(req.into_response(answer));
+        Outcome::Replayed(stored) => send(&stored, true),
     }
-    req.set_payload(Payload::from(body));
-    let response = next.call(req).await?;
-    let (request, response) = response.into_parts();
-    let status = response.status();
-    let location = response
-        .headers()
-        .get(header::LOCATION)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_owned);
-    let (head, body) = response.into_parts();
-    let bytes = to_bytes(body)
-        .await
-        .map_err(|err| actix_web::error::ErrorInternalServerError(err.into().to_string()))?;
-    // Server-side failures may succeed on retry, and a 403 may not once the
-    // caller's role is raised: forget the claim for those instead of replaying.
-    let replayable = !status.is_server_error() && status != StatusCode::FORBIDDEN;
-    let stored = replayable.then(|| StoredResponse {
-        status: status.as_u16(),
-        body: String::from_utf8_lossy(&bytes).into_owned(),
-        location,
-    });
-    if let Err(error) =
-        blocking(move || app.finish_idempotency_key(&caller, &key, stored.as_ref())).await
-    {
-        tracing::warn!(error = %error, "could not record an idempotent response");
-    }
-    Ok(ServiceResponse::new(
-        request,
-        head.set_body(BoxBody::new(bytes)),
-    ))
 }
 
 #[cfg(test)]

@@ -4,6 +4,7 @@
 //! call the `app` use cases (off the executor, through [`extract::blocking`])
 //! and write the response.
 
+pub mod body;
 pub mod dto;
 pub mod error;
 pub mod extract;
@@ -89,4 +90,5 @@ pub fn application(
         )
         .wrap(ErrorHandlers::new().default_handler(error::rewrite_framework_errors))
         .wrap(actix_web::middleware::from_fn(observe::observe))
+        .wrap(actix_web::middleware::from_fn(body::track_bodies))
 }

@@ -5,6 +5,7 @@ use integrations_domain::{OrgId, UserId};
 use time::OffsetDateTime;
 
 use crate::StoreResult;
+use crate::audit::AuditEntry;
 
 /// Whose key it is: keys are scoped per org and user.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,4 +77,51 @@ pub trait IdempotencyStore {
     /// # Errors
     /// Only `Unavailable` and `Unexpected`.
     fn purge_keys(&self, before: OffsetDateTime) -> StoreResult<u64>;
+}
+
+/// The response to record for an idempotent request, made from the change's
+/// outcome inside the change's own transaction.
+pub type Respond<'a, T> = &'a dyn Fn(&T) -> StoredResponse;
+
+/// What a change writes besides itself, in its own transaction: its audit
+/// entry and, for a request with an `Idempotency-Key`, the response a retry
+/// will replay. Both commit with the change or not at all, so a crash
+/// between the commit and the reply never lets a retry do the work twice.
+pub struct Change<'a, T> {
+    /// The audit entry.
+    pub audit: AuditEntry,
+    /// The claimed key and how to make its response from the outcome.
+    pub replay: Option<(&'a IdempotencyScope, Respond<'a, T>)>,
+}
+
+impl<T> Change<'_, T> {
+    /// A change recorded in the audit log only.
+    pub fn audited(audit: AuditEntry) -> Self {
+        Self {
+            audit,
+            replay: None,
+        }
+    }
+
+    /// The response to record for `outcome`, with the key it is for, if the
+    /// request carried one.
+    pub fn response(&self, outcome: &T) -> Option<(&IdempotencyScope, StoredResponse)> {
+        self.replay
+            .map(|(scope, respond)| (scope, respond(outcome)))
+    }
+}
+
+impl<T> std::fmt::Debug for Change<'_, T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Change")
+            .field("audit", &self.audit)
+            .field("replay", &self.replay.map(|(scope, _)| scope))
+            .finish()
+    }
+}
+
+impl<T> From<AuditEntry> for Change<'_, T> {
+    fn from(audit: AuditEntry) -> Self {
+        Self::audited(audit)
+    }
 }

@@ -25,7 +25,9 @@ pub use audit::AuditEntry;
 pub use auth::{AuthError, TokenVerifier};
 pub use cipher::{CipherError, SecretCipher};
 pub use error::{PipelineRef, StoreError, StoreResult};
-pub use idempotency::{Claim, IdempotencyScope, IdempotencyStore, StoredResponse};
+pub use idempotency::{
+    Change, Claim, IdempotencyScope, IdempotencyStore, Respond, StoredResponse,
+};
 pub use store::{
     AttachmentChanges, AttachmentStore, AuditStore, NewAttachment, NewPipeline, NewRevision,
     NewTemplate, PipelineChanges, PipelineStore, Store, TemplateChanges, TemplateStore,

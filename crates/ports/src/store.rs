@@ -6,6 +6,10 @@
 //! one transaction: creating a revision with the next number, installing a
 //! template with its first revision, deleting a template unless it is
 //! attached, attaching unless the template is deleted.
+//!
+//! Every change writes its audit entry in its own transaction; the changes a
+//! `POST` makes take a [`Change`], which also records the response an
+//! idempotent retry replays, in that same transaction.
 
 use integrations_domain::{
     Attachment, AttachmentId, DeliveryMode, Description, Name, OrgId, Page, Paged, Parameters,
@@ -16,6 +20,7 @@ use time::OffsetDateTime;
 
 use crate::audit::AuditEntry;
 use crate::error::StoreResult;
+use crate::idempotency::Change;
 
 /// A template to create.
 #[derive(Debug, Clone)]
@@ -76,8 +81,7 @@ pub struct TemplateChanges {
 
 /// Templates and their revisions.
 pub trait TemplateStore {
-    /// Creates a template and, when `first_revision` is given (an install from
-    /// the catalog), its revision 1, in one transaction.
+    /// Creates a template without revisions.
     ///
     /// # Errors
     /// `NameTaken` when a live template of the org has the same name
@@ -85,9 +89,20 @@ pub trait TemplateStore {
     fn create_template(
         &self,
         template: NewTemplate,
-        first_revision: Option<NewRevision>,
-        audit: AuditEntry,
-    ) -> StoreResult<(Template, Option<Revision>)>;
+        change: Change<'_, Template>,
+    ) -> StoreResult<Template>;
+
+    /// Creates a template and its revision 1 in one transaction (an install
+    /// from the catalog).
+    ///
+    /// # Errors
+    /// `NameTaken` as for [`TemplateStore::create_template`]; nothing is created then.
+    fn install(
+        &self,
+        template: NewTemplate,
+        first_revision: NewRevision,
+        change: Change<'_, (Template, Revision)>,
+    ) -> StoreResult<(Template, Revision)>;
 
     /// One live template.
     ///
@@ -154,7 +169,7 @@ pub trait TemplateStore {
         org: &OrgId,
         template: TemplateId,
         revision: NewRevision,
-        audit: AuditEntry,
+        change: Change<'_, Revision>,
     ) -> StoreResult<Revision>;
 
     /// One revision of a live template, by number.
@@ -222,7 +237,11 @@ pub trait PipelineStore {
     ///
     /// # Errors
     /// `NameTaken` when a live pipeline of the org has the same name case-insensitively.
-    fn create_pipeline(&self, pipeline: NewPipeline, audit: AuditEntry) -> StoreResult<Pipeline>;
+    fn create_pipeline(
+        &self,
+        pipeline: NewPipeline,
+        change: Change<'_, Pipeline>,
+    ) -> StoreResult<Pipeline>;
 
     /// One live pipeline.
     ///
@@ -305,7 +324,7 @@ pub trait AttachmentStore {
         org: &OrgId,
         pipeline: PipelineId,
         attachment: NewAttachment,
-        audit: AuditEntry,
+        change: Change<'_, Attachment>,
     ) -> StoreResult<Attachment>;
 
     /// One attachment of a live pipeline.

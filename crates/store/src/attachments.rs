@@ -3,7 +3,7 @@
 use diesel::prelude::*;
 use integrations_domain::{Attachment, AttachmentId, OrgId, PipelineId, Revision, RevisionId};
 use integrations_ports::{
-    AttachmentChanges, AttachmentStore, AuditEntry, NewAttachment, StoreError, StoreResult,
+    AttachmentChanges, AttachmentStore, AuditEntry, Change, NewAttachment, StoreError, StoreResult,
 };
 
 use crate::DieselStore;
@@ -102,11 +102,11 @@ impl AttachmentStore for DieselStore {
         org: &OrgId,
         pipeline: PipelineId,
         new: NewAttachment,
-        audit: AuditEntry,
+        change: Change<'_, Attachment>,
     ) -> StoreResult<Attachment> {
         self.with(|conn| {
             write(conn, |conn| {
-                crate::audit::record(conn, &audit)?;
+                crate::audit::record(conn, &change.audit)?;
                 lock_live_pipeline(conn, org, pipeline)?;
                 if !lock_live_template(conn, org, new.template_id)? {
                     return Err(StoreError::UnknownReference {
@@ -131,7 +131,9 @@ impl AttachmentStore for DieselStore {
                     .map_err(|err| {
                         Failure::from(err).unique_means(|| StoreError::AlreadyAttached)
                     })?;
-                load_attachment(conn, org, pipeline, new.id)
+                let attached = load_attachment(conn, org, pipeline, new.id)?;
+                crate::idempotency::finish(conn, &change, &attached)?;
+                Ok(attached)
             })
         })
     }

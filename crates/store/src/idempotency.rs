@@ -2,10 +2,14 @@
 
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
-use integrations_ports::{Claim, IdempotencyScope, IdempotencyStore, StoreResult, StoredResponse};
+use integrations_ports::{
+    Change, Claim, IdempotencyScope, IdempotencyStore, StoreResult, StoredResponse,
+};
 use time::OffsetDateTime;
 
 use crate::DieselStore;
+use crate::connection::DbConnection;
+use crate::error::Failure;
 use crate::connection::write;
 use crate::error::corrupt;
 use crate::rows::timestamp;
@@ -27,6 +31,36 @@ type Row = (
     Option<String>,
     time::PrimitiveDateTime,
 );
+
+/// Records the response of the request that claimed `scope`, on `conn`: inside
+/// a change's transaction, so that the change and its replayable response
+/// commit together.
+pub(crate) fn record(
+    conn: &mut DbConnection,
+    scope: &IdempotencyScope,
+    response: &StoredResponse,
+) -> Result<(), Failure> {
+    diesel::update(this_key!(scope).filter(keys::status.is_null()))
+        .set((
+            keys::status.eq(i32::from(response.status)),
+            keys::response_body.eq(&response.body),
+            keys::location.eq(response.location.as_deref()),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Writes what a change records besides itself, once its outcome is known.
+pub(crate) fn finish<T>(
+    conn: &mut DbConnection,
+    change: &Change<'_, T>,
+    outcome: &T,
+) -> Result<(), Failure> {
+    if let Some((scope, response)) = change.response(outcome) {
+        record(conn, scope, &response)?;
+    }
+    Ok(())
+}
 
 impl IdempotencyStore for DieselStore {
     fn claim_key(
@@ -93,16 +127,7 @@ impl IdempotencyStore for DieselStore {
     }
 
     fn complete_key(&self, scope: &IdempotencyScope, response: &StoredResponse) -> StoreResult<()> {
-        self.with(|conn| {
-            diesel::update(this_key!(scope).filter(keys::status.is_null()))
-                .set((
-                    keys::status.eq(i32::from(response.status)),
-                    keys::response_body.eq(&response.body),
-                    keys::location.eq(response.location.as_deref()),
-                ))
-                .execute(conn)?;
-            Ok(())
-        })
+        self.with(|conn| record(conn, scope, response))
     }
 
     fn release_key(&self, scope: &IdempotencyScope) -> StoreResult<()> {

@@ -3,7 +3,8 @@
 use diesel::prelude::*;
 use integrations_domain::{Name, OrgId, Page, Paged, Parameters, Pipeline, PipelineId};
 use integrations_ports::{
-    AuditEntry, NewPipeline, PipelineChanges, PipelineRef, PipelineStore, StoreError, StoreResult,
+    AuditEntry, Change, NewPipeline, PipelineChanges, PipelineRef, PipelineStore, StoreError,
+    StoreResult,
 };
 use time::OffsetDateTime;
 
@@ -65,7 +66,11 @@ pub(crate) fn lock_live_pipeline(
 }
 
 impl PipelineStore for DieselStore {
-    fn create_pipeline(&self, pipeline: NewPipeline, audit: AuditEntry) -> StoreResult<Pipeline> {
+    fn create_pipeline(
+        &self,
+        pipeline: NewPipeline,
+        change: Change<'_, Pipeline>,
+    ) -> StoreResult<Pipeline> {
         self.with(|conn| {
             let row = NewPipelineRow {
                 id: pipeline.id.to_string(),
@@ -78,12 +83,14 @@ impl PipelineStore for DieselStore {
                 updated_at: timestamp(pipeline.created_at),
             };
             write(conn, |conn| {
-                crate::audit::record(conn, &audit)?;
+                crate::audit::record(conn, &change.audit)?;
                 diesel::insert_into(pipelines::table)
                     .values(&row)
                     .execute(conn)
                     .map_err(|err| Failure::from(err).unique_means(|| StoreError::NameTaken))?;
-                load_pipeline(conn, &pipeline.org_id, pipeline.id)
+                let created = load_pipeline(conn, &pipeline.org_id, pipeline.id)?;
+                crate::idempotency::finish(conn, &change, &created)?;
+                Ok(created)
             })
         })
     }

@@ -5,7 +5,7 @@ use integrations_domain::{
     Attachment, OrgId, Page, Paged, Revision, RevisionNumber, Template, TemplateId,
 };
 use integrations_ports::{
-    AuditEntry, NewRevision, NewTemplate, PipelineRef, StoreError, StoreResult, TemplateChanges,
+    AuditEntry, Change, NewRevision, NewTemplate, PipelineRef, StoreError, StoreResult, TemplateChanges,
     TemplateStore,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
@@ -13,6 +13,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 use crate::DieselStore;
 use crate::connection::{DbConnection, write};
 use crate::error::Failure;
+use crate::idempotency::finish;
 use crate::rows::{
     AttachmentRow, NewTemplateRow, RevisionRow, TemplateRow, attachment, config_text, count,
     timestamp, to_i32,
@@ -168,39 +169,63 @@ fn next_revision(
     }
 }
 
+/// Inserts a template row and its audit entry (in the caller's transaction).
+fn insert_template(
+    conn: &mut DbConnection,
+    template: NewTemplate,
+    audit: &AuditEntry,
+) -> Result<Template, Failure> {
+    let (org, id) = (template.org_id.clone(), template.id);
+    let row = NewTemplateRow {
+        id: template.id.to_string(),
+        org_id: template.org_id.as_str().to_owned(),
+        name: template.name.as_str().to_owned(),
+        name_key: template.name.unique_key(),
+        vendor: template.vendor,
+        description: template.description.map(|d| d.as_str().to_owned()),
+        catalog_vendor_key: template.catalog_vendor_key,
+        catalog_variant_key: template.catalog_variant_key,
+        latest_revision: 0,
+        created_at: timestamp(template.created_at),
+        updated_at: timestamp(template.created_at),
+    };
+    crate::audit::record(conn, audit)?;
+    diesel::insert_into(templates::table)
+        .values(&row)
+        .execute(conn)
+        .map_err(|err| Failure::from(err).unique_means(|| StoreError::NameTaken))?;
+    load_template(conn, &org, id)
+}
+
 impl TemplateStore for DieselStore {
     fn create_template(
         &self,
         template: NewTemplate,
-        first_revision: Option<NewRevision>,
-        audit: AuditEntry,
-    ) -> StoreResult<(Template, Option<Revision>)> {
-        let org = template.org_id.clone();
-        let id = template.id;
-        let row = NewTemplateRow {
-            id: template.id.to_string(),
-            org_id: template.org_id.as_str().to_owned(),
-            name: template.name.as_str().to_owned(),
-            name_key: template.name.unique_key(),
-            vendor: template.vendor,
-            description: template.description.map(|d| d.as_str().to_owned()),
-            catalog_vendor_key: template.catalog_vendor_key,
-            catalog_variant_key: template.catalog_variant_key,
-            latest_revision: 0,
-            created_at: timestamp(template.created_at),
-            updated_at: timestamp(template.created_at),
-        };
+        change: Change<'_, Template>,
+    ) -> StoreResult<Template> {
         self.with(|conn| {
             write(conn, |conn| {
-                crate::audit::record(conn, &audit)?;
-                diesel::insert_into(templates::table)
-                    .values(&row)
-                    .execute(conn)
-                    .map_err(|err| Failure::from(err).unique_means(|| StoreError::NameTaken))?;
-                let revision = first_revision
-                    .map(|revision| next_revision(conn, &org, id, revision, None))
-                    .transpose()?;
-                Ok((load_template(conn, &org, id)?, revision))
+                let created = insert_template(conn, template, &change.audit)?;
+                finish(conn, &change, &created)?;
+                Ok(created)
+            })
+        })
+    }
+
+    fn install(
+        &self,
+        template: NewTemplate,
+        first_revision: NewRevision,
+        change: Change<'_, (Template, Revision)>,
+    ) -> StoreResult<(Template, Revision)> {
+        let (org, id) = (template.org_id.clone(), template.id);
+        self.with(|conn| {
+            write(conn, |conn| {
+                insert_template(conn, template, &change.audit)?;
+                let revision = next_revision(conn, &org, id, first_revision, None)?;
+                let installed = (load_template(conn, &org, id)?, revision);
+                finish(conn, &change, &installed)?;
+                Ok(installed)
             })
         })
     }
@@ -312,11 +337,13 @@ impl TemplateStore for DieselStore {
         org: &OrgId,
         template: TemplateId,
         revision: NewRevision,
-        audit: AuditEntry,
+        change: Change<'_, Revision>,
     ) -> StoreResult<Revision> {
         self.with(|conn| {
             write(conn, |conn| {
-                next_revision(conn, org, template, revision, Some(&audit))
+                let revision = next_revision(conn, org, template, revision, Some(&change.audit))?;
+                finish(conn, &change, &revision)?;
+                Ok(revision)
             })
         })
     }

@@ -2,8 +2,8 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, Attach, UpdateAttachment};
-use integrations_domain::Action;
+use integrations_app::{App, Attach, StoredResponse, UpdateAttachment};
+use integrations_domain::{Action, Attachment};
 use sha2::{Digest, Sha256};
 
 use super::method_not_allowed;
@@ -12,7 +12,9 @@ use crate::dto::{
     PipelineConfigResponse, RenderedConfigResponse, UpdateAttachmentBody,
 };
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{Authenticated, blocking, json_body};
+use crate::body::Body;
+use crate::extract::{Authenticated, JsonBody, Permitted, ToEdit, blocking, blocking_api};
+use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
 use crate::openapi::params::{AttachmentPath, IdempotencyHeader, PipelinePath};
 use crate::openapi::{AdminErrors, BodyErrors, NotFound};
 
@@ -98,32 +100,40 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn attach(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToEdit>,
+    key: IdempotencyKey,
     pid: web::Path<String>,
     req: HttpRequest,
-    body: web::Bytes,
+    Body(bytes): Body,
 ) -> Result<HttpResponse, ApiError> {
-    let pipeline = {
-        let (app, caller) = (app.get_ref().clone(), caller.clone());
-        blocking(move || app.find_pipeline(&caller, Action::Edit, &pid)).await?
-    };
-    let body: AttachBody = json_body(&req, &body)?;
-    let input = Attach {
-        integration_id: body.integration_id,
-        revision_id: body.revision_id,
-        enabled: body.enabled,
-    };
-    let app = app.get_ref().clone();
-    let attachment = blocking(move || app.attach(&caller, &pipeline, &input)).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!(
-                "/v1/admin/pipelines/{}/integrations/{}",
-                attachment.pipeline_id, attachment.id
-            ),
-        ))
-        .json(AttachmentResponse::from(attachment)))
+    let fingerprint = fingerprint(&req, &bytes);
+    let body = JsonBody::new(&req, bytes);
+    let outcome = blocking_api(move || {
+        let request = key.request(&fingerprint, &respond_attached);
+        app.idempotently(&caller, request, |replay| {
+            let pipeline = app.find_pipeline(&caller, Action::Edit, &pid)?;
+            let body: AttachBody = body.parse()?;
+            let input = Attach {
+                integration_id: body.integration_id,
+                revision_id: body.revision_id,
+                enabled: body.enabled,
+            };
+            Ok(app.attach(&caller, &pipeline, &input, replay)?)
+        })
+    })
+    .await?;
+    Ok(answer(outcome, respond_attached))
+}
+
+/// 201 with the attachment and its `Location`.
+fn respond_attached(attachment: &Attachment) -> StoredResponse {
+    created(
+        format!(
+            "/v1/admin/pipelines/{}/integrations/{}",
+            attachment.pipeline_id, attachment.id
+        ),
+        &AttachmentResponse::from(attachment.clone()),
+    )
 }
 
 #[utoipa::path(
@@ -177,29 +187,24 @@ pub(crate) async fn get(
 )]
 pub(crate) async fn update(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToEdit>,
     path: web::Path<(String, String)>,
     req: HttpRequest,
-    body: web::Bytes,
+    Body(bytes): Body,
 ) -> Result<HttpResponse, ApiError> {
     let (pid, pi) = path.into_inner();
-    let (pipeline, found) = {
-        let (app, caller) = (app.get_ref().clone(), caller.clone());
-        blocking(move || {
-            let pipeline = app.find_pipeline(&caller, Action::Edit, &pid)?;
-            let found = app.find_attachment(&caller, Action::Edit, &pipeline, &pi)?;
-            Ok((pipeline, found))
-        })
-        .await?
-    };
-    let body: UpdateAttachmentBody = json_body(&req, &body)?;
-    let input = UpdateAttachment {
-        revision_id: body.revision_id,
-        enabled: body.enabled,
-    };
-    let app = app.get_ref().clone();
-    let attachment =
-        blocking(move || app.update_attachment(&caller, &pipeline, &found, input)).await?;
+    let body = JsonBody::new(&req, bytes);
+    let attachment = blocking_api(move || {
+        let pipeline = app.find_pipeline(&caller, Action::Edit, &pid)?;
+        let found = app.find_attachment(&caller, Action::Edit, &pipeline, &pi)?;
+        let body: UpdateAttachmentBody = body.parse()?;
+        let input = UpdateAttachment {
+            revision_id: body.revision_id,
+            enabled: body.enabled,
+        };
+        Ok(app.update_attachment(&caller, &pipeline, &found, input)?)
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(AttachmentResponse::from(attachment)))
 }
 

@@ -1,15 +1,16 @@
 //! `/v1/admin/integration-catalog` (SPEC §6).
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, Install};
-use integrations_domain::Action;
+use integrations_app::{App, Install, StoredResponse};
+use integrations_domain::{Action, Revision, Template};
 use serde::Deserialize;
 
 use super::method_not_allowed;
 use crate::dto::{CatalogResponse, InstallBody, InstallResponse};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{Authenticated, blocking, json_body, query};
+use crate::body::Body;
+use crate::extract::{Authenticated, JsonBody, Permitted, ToEdit, blocking_api, query};
+use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
 use crate::openapi::params::{CatalogParams, IdempotencyHeader, VendorPath};
 use crate::openapi::schemas::CatalogVendor;
 use crate::openapi::{
@@ -122,30 +123,41 @@ pub(crate) async fn get(
 )]
 pub(crate) async fn install(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToEdit>,
+    key: IdempotencyKey,
     vendor: web::Path<String>,
     req: HttpRequest,
-    body: web::Bytes,
+    Body(bytes): Body,
 ) -> Result<HttpResponse, ApiError> {
-    let vendor = app.catalog_vendor(&caller, Action::Edit, &vendor)?;
-    let body: InstallBody = json_body(&req, &body)?;
-    let input = Install {
-        name: body.name,
-        variant: body.variant,
-        description: body.description,
-        config: body.config,
-        delivery_mode: body.delivery_mode,
-        change_summary: body.change_summary,
-    };
-    let app = app.get_ref().clone();
-    let (template, revision) = blocking(move || app.install(&caller, vendor, input)).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!("/v1/admin/integration-templates/{}", template.id),
-        ))
-        .json(InstallResponse {
-            template: template.into(),
-            revision: revision.into(),
-        }))
+    let fingerprint = fingerprint(&req, &bytes);
+    let body = JsonBody::new(&req, bytes);
+    let outcome = blocking_api(move || {
+        let request = key.request(&fingerprint, &respond_installed);
+        app.idempotently(&caller, request, |replay| {
+            let vendor = app.catalog_vendor(&caller, Action::Edit, &vendor)?;
+            let body: InstallBody = body.parse()?;
+            let input = Install {
+                name: body.name,
+                variant: body.variant,
+                description: body.description,
+                config: body.config,
+                delivery_mode: body.delivery_mode,
+                change_summary: body.change_summary,
+            };
+            Ok(app.install(&caller, vendor, input, replay)?)
+        })
+    })
+    .await?;
+    Ok(answer(outcome, respond_installed))
+}
+
+/// 201 with the template, its revision 1, and the template's `Location`.
+fn respond_installed((template, revision): &(Template, Revision)) -> StoredResponse {
+    created(
+        format!("/v1/admin/integration-templates/{}", template.id),
+        &InstallResponse {
+            template: template.clone().into(),
+            revision: revision.clone().into(),
+        },
+    )
 }

@@ -43,9 +43,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     docs::configure(cfg);
     cfg.service(
         web::scope("/v1/admin")
-            .wrap(actix_web::middleware::from_fn(
-                crate::idempotency::idempotency,
-            ))
             .wrap(actix_web::middleware::from_fn(crate::ratelimit::rate_limit))
             .configure(catalog::configure)
             .configure(templates::configure)

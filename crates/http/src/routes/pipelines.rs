@@ -1,16 +1,19 @@
 //! `/v1/admin/pipelines` (SPEC §7).
 
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, CreatePipeline, UpdatePipeline};
-use integrations_domain::Action;
+use integrations_app::{App, CreatePipeline, StoredResponse, UpdatePipeline};
+use integrations_domain::{Action, Pipeline};
 
 use super::method_not_allowed;
 use crate::dto::{
     CreatePipelineBody, DeletedResponse, PipelineListResponse, PipelineResponse, UpdatePipelineBody,
 };
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{Authenticated, PageQuery, blocking, json_body, query};
+use crate::body::Body;
+use crate::extract::{
+    Authenticated, JsonBody, PageQuery, Permitted, ToEdit, blocking, blocking_api, json_body, query,
+};
+use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
 use crate::openapi::params::{IdempotencyHeader, PageParams, PipelinePath};
 use crate::openapi::{AdminErrors, BadRequest, BodyErrors, NotFound};
 
@@ -86,25 +89,35 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn create(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToEdit>,
+    key: IdempotencyKey,
     req: HttpRequest,
-    body: web::Bytes,
+    Body(bytes): Body,
 ) -> Result<HttpResponse, ApiError> {
-    app.authorize(&caller, Action::Edit)?;
-    let body: CreatePipelineBody = json_body(&req, &body)?;
-    let input = CreatePipeline {
-        name: body.name,
-        description: body.description,
-        parameters: body.parameters,
-    };
-    let app = app.get_ref().clone();
-    let pipeline = blocking(move || app.create_pipeline(&caller, input)).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!("/v1/admin/pipelines/{}", pipeline.id),
-        ))
-        .json(PipelineResponse::from(pipeline)))
+    let fingerprint = fingerprint(&req, &bytes);
+    let body = JsonBody::new(&req, bytes);
+    let outcome = blocking_api(move || {
+        let request = key.request(&fingerprint, &respond_created);
+        app.idempotently(&caller, request, |replay| {
+            let body: CreatePipelineBody = body.parse()?;
+            let input = CreatePipeline {
+                name: body.name,
+                description: body.description,
+                parameters: body.parameters,
+            };
+            Ok(app.create_pipeline(&caller, input, replay)?)
+        })
+    })
+    .await?;
+    Ok(answer(outcome, respond_created))
+}
+
+/// 201 with the pipeline and its `Location`.
+fn respond_created(pipeline: &Pipeline) -> StoredResponse {
+    created(
+        format!("/v1/admin/pipelines/{}", pipeline.id),
+        &PipelineResponse::from(pipeline.clone()),
+    )
 }
 
 #[utoipa::path(
@@ -153,10 +166,10 @@ pub(crate) async fn get(
 )]
 pub(crate) async fn update(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToEdit>,
     id: web::Path<String>,
     req: HttpRequest,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     let found = {
         let (app, caller) = (app.get_ref().clone(), caller.clone());

@@ -1,9 +1,8 @@
 //! `/v1/admin/integration-templates/{id}/revisions` (SPEC §5).
 
 use actix_web::http::StatusCode;
-use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, CreateRevision};
+use integrations_app::{App, CreateRevision, StoredResponse};
 use integrations_domain::{Action, Revision, Template};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -13,7 +12,11 @@ use crate::dto::{
     CreateRevisionBody, DiffResponse, PinsResponse, RevisionListResponse, RevisionResponse,
 };
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{Authenticated, PageQuery, blocking, if_match, json_body, query};
+use crate::body::Body;
+use crate::extract::{
+    Authenticated, JsonBody, PageQuery, Permitted, ToEdit, blocking, blocking_api, if_match, query,
+};
+use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
 use crate::openapi::params::{
     DiffPath, IdempotencyHeader, RevisionPageParams, RevisionPath, TemplatePath,
 };
@@ -128,44 +131,48 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn create(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToEdit>,
+    key: IdempotencyKey,
     id: web::Path<String>,
     req: HttpRequest,
-    body: web::Bytes,
+    Body(bytes): Body,
 ) -> Result<HttpResponse, ApiError> {
-    let template = {
-        let (app, caller) = (app.get_ref().clone(), caller.clone());
-        blocking(move || app.find_template(&caller, Action::Edit, &id)).await?
-    };
-    let expected_latest = expected_latest(&req, &template)?;
-    let body: CreateRevisionBody = json_body(&req, &body)?;
-    let input = CreateRevision {
-        config: body.config,
-        delivery_mode: body.delivery_mode,
-        change_summary: body.change_summary,
-        expected_latest,
-    };
-    let app = app.get_ref().clone();
-    let revision = blocking(move || app.create_revision(&caller, &template, input)).await?;
-    Ok(created(revision))
+    let fingerprint = fingerprint(&req, &bytes);
+    let if_match = if_match(&req);
+    let body = JsonBody::new(&req, bytes);
+    let outcome = blocking_api(move || {
+        let request = key.request(&fingerprint, &respond_created);
+        app.idempotently(&caller, request, |replay| {
+            let template = app.find_template(&caller, Action::Edit, &id)?;
+            let expected_latest = expected_latest(if_match.as_deref(), &template)?;
+            let body: CreateRevisionBody = body.parse()?;
+            let input = CreateRevision {
+                config: body.config,
+                delivery_mode: body.delivery_mode,
+                change_summary: body.change_summary,
+                expected_latest,
+            };
+            Ok(app.create_revision(&caller, &template, input, replay)?)
+        })
+    })
+    .await?;
+    Ok(answer(outcome, respond_created))
 }
 
 /// 201 with the revision and its `Location`.
-fn created(revision: Revision) -> HttpResponse {
-    HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!(
-                "/v1/admin/integration-templates/{}/revisions/{}",
-                revision.template_id, revision.number
-            ),
-        ))
-        .json(RevisionResponse::from(revision))
+fn respond_created(revision: &Revision) -> StoredResponse {
+    created(
+        format!(
+            "/v1/admin/integration-templates/{}/revisions/{}",
+            revision.template_id, revision.number
+        ),
+        &RevisionResponse::from(revision.clone()),
+    )
 }
 
 /// `If-Match: "<latest revision number>"` on revision creation (`*` or none: no check).
-fn expected_latest(req: &HttpRequest, template: &Template) -> Result<Option<u32>, ApiError> {
-    let Some(header) = if_match(req) else {
+fn expected_latest(if_match: Option<&str>, template: &Template) -> Result<Option<u32>, ApiError> {
+    let Some(header) = if_match else {
         return Ok(None);
     };
     let tag = header.trim();
@@ -230,40 +237,40 @@ pub(crate) struct RestoreBody {
 )]
 pub(crate) async fn restore(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToEdit>,
+    key: IdempotencyKey,
     path: web::Path<(String, String)>,
     req: HttpRequest,
-    body: web::Bytes,
+    Body(bytes): Body,
 ) -> Result<HttpResponse, ApiError> {
     let (id, number) = path.into_inner();
-    let template = {
-        let (app, caller, number) = (app.get_ref().clone(), caller.clone(), number.clone());
-        blocking(move || {
+    let fingerprint = fingerprint(&req, &bytes);
+    let if_match = if_match(&req);
+    let body = JsonBody::new(&req, bytes);
+    let outcome = blocking_api(move || {
+        let request = key.request(&fingerprint, &respond_created);
+        app.idempotently(&caller, request, |replay| {
             let template = app.find_template(&caller, Action::Edit, &id)?;
             // Revision n must exist before the body is looked at (find, then validate).
             app.find_revision(&caller, &template, &number)?;
-            Ok(template)
+            let expected_latest = expected_latest(if_match.as_deref(), &template)?;
+            let body: RestoreBody = if body.is_empty() {
+                RestoreBody::default()
+            } else {
+                body.parse()?
+            };
+            Ok(app.restore(
+                &caller,
+                &template,
+                &number,
+                body.change_summary,
+                expected_latest,
+                replay,
+            )?)
         })
-        .await?
-    };
-    let expected_latest = expected_latest(&req, &template)?;
-    let body: RestoreBody = if body.is_empty() {
-        RestoreBody::default()
-    } else {
-        json_body(&req, &body)?
-    };
-    let app = app.get_ref().clone();
-    let revision = blocking(move || {
-        app.restore(
-            &caller,
-            &template,
-            &number,
-            body.change_summary,
-            expected_latest,
-        )
     })
     .await?;
-    Ok(created(revision))
+    Ok(answer(outcome, respond_created))
 }
 
 #[utoipa::path(

@@ -1,16 +1,21 @@
 //! `/v1/admin/integration-templates` (SPEC §4).
 
-use actix_web::http::header;
+use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, CreateTemplate, UpdateTemplate, template_etag};
-use integrations_domain::Action;
+use integrations_app::{App, CreateTemplate, StoredResponse, UpdateTemplate, template_etag};
+use integrations_domain::{Action, Template};
 
 use super::method_not_allowed;
 use crate::dto::{
     CreateTemplateBody, DeletedResponse, TemplateListResponse, TemplateResponse, UpdateTemplateBody,
 };
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{Authenticated, PageQuery, blocking, if_match, json_body, query};
+use crate::body::Body;
+use crate::extract::{
+    Authenticated, JsonBody, PageQuery, Permitted, ToEdit, blocking, blocking_api, if_match,
+    json_body, query,
+};
+use crate::idempotency::{IdempotencyKey, answer_then, created, fingerprint};
 use crate::openapi::params::{IdempotencyHeader, PageParams, TemplatePath};
 use crate::openapi::{AdminErrors, BadRequest, BodyErrors, NotFound};
 
@@ -89,26 +94,39 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn create(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToEdit>,
+    key: IdempotencyKey,
     req: HttpRequest,
-    body: web::Bytes,
+    Body(bytes): Body,
 ) -> Result<HttpResponse, ApiError> {
-    app.authorize(&caller, Action::Edit)?;
-    let body: CreateTemplateBody = json_body(&req, &body)?;
-    let input = CreateTemplate {
-        name: body.name,
-        vendor: body.vendor,
-        description: body.description,
-    };
-    let app = app.get_ref().clone();
-    let template = blocking(move || app.create_template(&caller, input)).await?;
-    Ok(HttpResponse::Created()
-        .insert_header((
-            header::LOCATION,
-            format!("/v1/admin/integration-templates/{}", template.id),
-        ))
-        .insert_header((header::ETAG, template_etag(&template)))
-        .json(TemplateResponse::from(template)))
+    let fingerprint = fingerprint(&req, &bytes);
+    let body = JsonBody::new(&req, bytes);
+    let outcome = blocking_api(move || {
+        let request = key.request(&fingerprint, &respond_created);
+        app.idempotently(&caller, request, |replay| {
+            let body: CreateTemplateBody = body.parse()?;
+            let input = CreateTemplate {
+                name: body.name,
+                vendor: body.vendor,
+                description: body.description,
+            };
+            Ok(app.create_template(&caller, input, replay)?)
+        })
+    })
+    .await?;
+    Ok(answer_then(outcome, respond_created, |template, response| {
+        if let Ok(etag) = HeaderValue::from_str(&template_etag(template)) {
+            response.headers_mut().insert(header::ETAG, etag);
+        }
+    }))
+}
+
+/// 201 with the template and its `Location`.
+fn respond_created(template: &Template) -> StoredResponse {
+    created(
+        format!("/v1/admin/integration-templates/{}", template.id),
+        &TemplateResponse::from(template.clone()),
+    )
 }
 
 #[utoipa::path(
@@ -170,10 +188,10 @@ pub(crate) async fn get(
 )]
 pub(crate) async fn update(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToEdit>,
     id: web::Path<String>,
     req: HttpRequest,
-    body: web::Bytes,
+    Body(body): Body,
 ) -> Result<HttpResponse, ApiError> {
     let found = {
         let (app, caller) = (app.get_ref().clone(), caller.clone());

@@ -24,22 +24,22 @@ fn attach_new(template_id: TemplateId, revision_id: RevisionId) -> NewAttachment
 pub fn attaches_reads_repins_and_detaches(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
-    let (t, _) = store
-        .create_template(new_template(&a, "Meta CAPI"), None, audit())
+    let t = store
+        .create_template(new_template(&a, "Meta CAPI"), audit().into())
         .expect("created");
     let r1 = store
-        .create_revision(&a, t.id, new_revision(json!({ "v": 1 })), audit())
+        .create_revision(&a, t.id, new_revision(json!({ "v": 1 })), audit().into())
         .expect("revised");
     let r2 = store
-        .create_revision(&a, t.id, new_revision(json!({ "v": 2 })), audit())
+        .create_revision(&a, t.id, new_revision(json!({ "v": 2 })), audit().into())
         .expect("revised");
     let p = store
-        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit())
+        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit().into())
         .expect("created");
 
     let new = attach_new(t.id, r1.id);
     let attached = store
-        .attach(&a, p.id, new.clone(), audit())
+        .attach(&a, p.id, new.clone(), audit().into())
         .expect("attached");
     assert_eq!(
         (attached.id, attached.pipeline_id, attached.template_id),
@@ -99,7 +99,7 @@ pub fn attaches_reads_repins_and_detaches(db: &TestDb) {
         Err(StoreError::NotFound)
     ));
     let other = store
-        .create_pipeline(new_pipeline(&a, "App", json!({})), audit())
+        .create_pipeline(new_pipeline(&a, "App", json!({})), audit().into())
         .expect("created");
     assert!(matches!(
         store.attachment(&a, other.id, new.id),
@@ -134,33 +134,33 @@ pub fn attaches_reads_repins_and_detaches(db: &TestDb) {
 pub fn attach_reports_each_bad_reference(db: &TestDb) {
     let store = store(db);
     let (a, b) = (org("org_a"), org("org_b"));
-    let (t, _) = store
-        .create_template(new_template(&a, "T"), None, audit())
+    let t = store
+        .create_template(new_template(&a, "T"), audit().into())
         .expect("created");
-    let (u, _) = store
-        .create_template(new_template(&a, "U"), None, audit())
+    let u = store
+        .create_template(new_template(&a, "U"), audit().into())
         .expect("created");
-    let (theirs, _) = store
-        .create_template(new_template(&b, "T"), None, audit())
+    let theirs = store
+        .create_template(new_template(&b, "T"), audit().into())
         .expect("created");
     let rt = store
-        .create_revision(&a, t.id, new_revision(json!({})), audit())
+        .create_revision(&a, t.id, new_revision(json!({})), audit().into())
         .expect("revised");
     let ru = store
-        .create_revision(&a, u.id, new_revision(json!({})), audit())
+        .create_revision(&a, u.id, new_revision(json!({})), audit().into())
         .expect("revised");
     let rtheirs = store
-        .create_revision(&b, theirs.id, new_revision(json!({})), audit())
+        .create_revision(&b, theirs.id, new_revision(json!({})), audit().into())
         .expect("revised");
     let p = store
-        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit())
+        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit().into())
         .expect("created");
 
     let missing_pipeline = store.attach(
         &a,
         new_pipeline(&a, "ghost", json!({})).id,
         attach_new(t.id, rt.id),
-        audit(),
+        audit().into(),
     );
     assert!(matches!(missing_pipeline, Err(StoreError::NotFound)));
     let cases = [
@@ -176,20 +176,20 @@ pub fn attach_reports_each_bad_reference(db: &TestDb) {
         ),
     ];
     for (new, field) in cases {
-        match store.attach(&a, p.id, new, audit()) {
+        match store.attach(&a, p.id, new, audit().into()) {
             Err(StoreError::UnknownReference { field: f }) => assert_eq!(f, field),
             other => panic!("expected UnknownReference {{ {field} }}, got {other:?}"),
         }
     }
     assert!(matches!(
-        store.attach(&a, p.id, attach_new(t.id, ru.id), audit()),
+        store.attach(&a, p.id, attach_new(t.id, ru.id), audit().into()),
         Err(StoreError::RevisionOfAnotherTemplate)
     ));
     let attached = store
-        .attach(&a, p.id, attach_new(t.id, rt.id), audit())
+        .attach(&a, p.id, attach_new(t.id, rt.id), audit().into())
         .expect("attached");
     assert!(matches!(
-        store.attach(&a, p.id, attach_new(t.id, rt.id), audit()),
+        store.attach(&a, p.id, attach_new(t.id, rt.id), audit().into()),
         Err(StoreError::AlreadyAttached)
     ));
     let repin = AttachmentChanges {
@@ -229,23 +229,23 @@ pub fn attach_reports_each_bad_reference(db: &TestDb) {
 pub fn a_template_in_use_cannot_be_deleted(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
-    let (t, _) = store
-        .create_template(new_template(&a, "T"), None, audit())
+    let t = store
+        .create_template(new_template(&a, "T"), audit().into())
         .expect("created");
     let r = store
-        .create_revision(&a, t.id, new_revision(json!({})), audit())
+        .create_revision(&a, t.id, new_revision(json!({})), audit().into())
         .expect("revised");
     let web = store
-        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit())
+        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit().into())
         .expect("created");
     let app = store
-        .create_pipeline(new_pipeline(&a, "App", json!({})), audit())
+        .create_pipeline(new_pipeline(&a, "App", json!({})), audit().into())
         .expect("created");
     let on_web = store
-        .attach(&a, web.id, attach_new(t.id, r.id), audit())
+        .attach(&a, web.id, attach_new(t.id, r.id), audit().into())
         .expect("attached");
     store
-        .attach(&a, app.id, attach_new(t.id, r.id), audit())
+        .attach(&a, app.id, attach_new(t.id, r.id), audit().into())
         .expect("attached");
     match store.delete_template(&a, t.id, tick(), None, audit()) {
         Err(StoreError::TemplateInUse(users)) => {
@@ -273,17 +273,17 @@ pub fn a_template_in_use_cannot_be_deleted(db: &TestDb) {
 pub fn deleting_a_pipeline_removes_its_attachments(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
-    let (t, _) = store
-        .create_template(new_template(&a, "T"), None, audit())
+    let t = store
+        .create_template(new_template(&a, "T"), audit().into())
         .expect("created");
     let r = store
-        .create_revision(&a, t.id, new_revision(json!({})), audit())
+        .create_revision(&a, t.id, new_revision(json!({})), audit().into())
         .expect("revised");
     let p = store
-        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit())
+        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit().into())
         .expect("created");
     store
-        .attach(&a, p.id, attach_new(t.id, r.id), audit())
+        .attach(&a, p.id, attach_new(t.id, r.id), audit().into())
         .expect("attached");
     store
         .delete_pipeline(&a, p.id, tick(), audit())
@@ -294,7 +294,7 @@ pub fn deleting_a_pipeline_removes_its_attachments(db: &TestDb) {
         store.attachments(&a, p.id),
         Err(StoreError::NotFound)
     ));
-    let late = store.attach(&a, p.id, attach_new(t.id, r.id), audit());
+    let late = store.attach(&a, p.id, attach_new(t.id, r.id), audit().into());
     assert!(
         matches!(late, Err(StoreError::NotFound)),
         "a deleted pipeline takes no attachment"
@@ -306,22 +306,22 @@ pub fn attach_and_delete_never_leave_a_dangling_attachment(db: &TestDb) {
     let store = Arc::new(store(db));
     let a = org("org_a");
     let p = store
-        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit())
+        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit().into())
         .expect("created");
     let (mut attached, mut deleted) = (0, 0);
     for round in 0..ROUNDS {
-        let (t, _) = store
-            .create_template(new_template(&a, &format!("T{round}")), None, audit())
+        let t = store
+            .create_template(new_template(&a, &format!("T{round}")), audit().into())
             .expect("created");
         let r = store
-            .create_revision(&a, t.id, new_revision(json!({})), audit())
+            .create_revision(&a, t.id, new_revision(json!({})), audit().into())
             .expect("revised");
         let start = Arc::new(Barrier::new(2));
         let attach = {
             let (store, a, start) = (Arc::clone(&store), a.clone(), Arc::clone(&start));
             std::thread::spawn(move || {
                 start.wait();
-                store.attach(&a, p.id, attach_new(t.id, r.id), audit())
+                store.attach(&a, p.id, attach_new(t.id, r.id), audit().into())
             })
         };
         let delete = {

@@ -10,19 +10,19 @@ pub fn audit_entries_commit_and_roll_back_with_their_change(db: &TestDb) {
     let a = org("org_a");
     let mut created = audit();
     created.resource_id = "first".into();
-    let (t, _) = store
-        .create_template(new_template(&a, "T"), None, created)
+    let t = store
+        .create_template(new_template(&a, "T"), created.into())
         .expect("created");
     // A refused change leaves no entry: the clash rolls the entry back too.
     let mut refused = audit();
     refused.resource_id = "refused".into();
-    let clash = store.create_template(new_template(&a, "t"), None, refused);
+    let clash = store.create_template(new_template(&a, "t"), refused.into());
     assert!(matches!(clash, Err(StoreError::NameTaken)));
     let mut revised = audit();
     revised.resource_id = t.id.to_string();
     revised.action = "revision.create".into();
     store
-        .create_revision(&a, t.id, new_revision(json!({})), revised)
+        .create_revision(&a, t.id, new_revision(json!({})), revised.into())
         .expect("revised");
     let log = store.audit_log(&a, None, Page::default()).expect("read");
     assert_eq!(log.total, 2);

@@ -18,7 +18,7 @@ pub fn sqlite_write_lock_timeout_is_unavailable() {
         .execute("BEGIN IMMEDIATE")
         .expect("the test holds the write lock");
     let started = Instant::now();
-    let blocked = store.create_template(new_template(&org("org_a"), "T"), None, audit());
+    let blocked = store.create_template(new_template(&org("org_a"), "T"), audit().into());
     assert!(
         matches!(blocked, Err(StoreError::Unavailable(_))),
         "{blocked:?}"
@@ -35,7 +35,7 @@ pub fn sqlite_write_lock_timeout_is_unavailable() {
     holder.execute("COMMIT").expect("released");
     assert!(
         store
-            .create_template(new_template(&org("org_a"), "T"), None, audit())
+            .create_template(new_template(&org("org_a"), "T"), audit().into())
             .is_ok()
     );
 }

@@ -14,7 +14,7 @@ pub fn pipelines_round_trip_with_parameters(db: &TestDb) {
         json!({ "ga4_measurement_id": "G-1", "batch": 25, "ratio": 0.5, "debug": false }),
     );
     let created = store
-        .create_pipeline(new.clone(), audit())
+        .create_pipeline(new.clone(), audit().into())
         .expect("created");
     assert_eq!(created.parameters, new.parameters);
     assert_eq!(store.pipeline(&a, new.id).expect("found"), created);
@@ -48,7 +48,7 @@ pub fn pipelines_round_trip_with_parameters(db: &TestDb) {
     assert_eq!(updated.name.as_str(), "Web");
 
     store
-        .create_pipeline(new_pipeline(&a, "App", json!({})), audit())
+        .create_pipeline(new_pipeline(&a, "App", json!({})), audit().into())
         .expect("created");
     let listed = store.pipelines(&a, Page::default()).expect("listed");
     assert_eq!(listed.total, 2);
@@ -69,13 +69,13 @@ pub fn pipeline_names_are_unique_and_deletes_are_soft(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let web = store
-        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit())
+        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit().into())
         .expect("created");
     let app = store
-        .create_pipeline(new_pipeline(&a, "App", json!({})), audit())
+        .create_pipeline(new_pipeline(&a, "App", json!({})), audit().into())
         .expect("created");
     assert!(matches!(
-        store.create_pipeline(new_pipeline(&a, "WEB", json!({})), audit()),
+        store.create_pipeline(new_pipeline(&a, "WEB", json!({})), audit().into()),
         Err(StoreError::NameTaken)
     ));
     let rename = PipelineChanges {
@@ -105,7 +105,7 @@ pub fn pipeline_names_are_unique_and_deletes_are_soft(db: &TestDb) {
     ));
     assert!(
         store
-            .create_pipeline(new_pipeline(&a, "Web", json!({})), audit())
+            .create_pipeline(new_pipeline(&a, "Web", json!({})), audit().into())
             .is_ok(),
         "the name is free again"
     );

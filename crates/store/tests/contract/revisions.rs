@@ -10,14 +10,14 @@ use crate::support::{audit, new_revision, new_template, org, store};
 pub fn revisions_are_numbered_from_one_and_move_updated_at(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
-    let (t, _) = store
-        .create_template(new_template(&a, "T"), None, audit())
+    let t = store
+        .create_template(new_template(&a, "T"), audit().into())
         .expect("created");
     for expected in 1..=3 {
         let new = new_revision(json!({ "batch_size": expected }));
         let created_at = new.created_at;
         let revision = store
-            .create_revision(&a, t.id, new, audit())
+            .create_revision(&a, t.id, new, audit().into())
             .expect("revised");
         assert_eq!(revision.number.get(), expected);
         assert_eq!(revision.template_id, t.id);
@@ -35,8 +35,8 @@ pub fn revisions_are_numbered_from_one_and_move_updated_at(db: &TestDb) {
 pub fn configs_are_stored_without_loss(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
-    let (t, _) = store
-        .create_template(new_template(&a, "T"), None, audit())
+    let t = store
+        .create_template(new_template(&a, "T"), audit().into())
         .expect("created");
     let config = json!({
         "u64": u64::MAX, "i64": i64::MIN, "float": 0.1, "tiny": 5e-324, "huge": 1.797_693_134_862_315_7e308,
@@ -48,7 +48,7 @@ pub fn configs_are_stored_without_loss(db: &TestDb) {
     new.change_summary =
         Some(integrations_domain::Description::parse("line 1\nline 2 — ü").expect("valid"));
     let created = store
-        .create_revision(&a, t.id, new, audit())
+        .create_revision(&a, t.id, new, audit().into())
         .expect("revised");
     let read = store.revision(&a, t.id, created.number).expect("found");
     assert_eq!(serde_json::Value::Object(read.config.clone()), config);
@@ -58,8 +58,8 @@ pub fn configs_are_stored_without_loss(db: &TestDb) {
 pub fn reads_revisions_by_number_and_in_pages(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
-    let (t, _) = store
-        .create_template(new_template(&a, "T"), None, audit())
+    let t = store
+        .create_template(new_template(&a, "T"), audit().into())
         .expect("created");
     assert_eq!(store.latest_revision(&a, t.id).expect("read"), None);
     assert_eq!(
@@ -71,7 +71,7 @@ pub fn reads_revisions_by_number_and_in_pages(db: &TestDb) {
     );
     for i in 1..=5 {
         store
-            .create_revision(&a, t.id, new_revision(json!({ "i": i })), audit())
+            .create_revision(&a, t.id, new_revision(json!({ "i": i })), audit().into())
             .expect("revised");
     }
     let third = store
@@ -108,14 +108,14 @@ pub fn reads_revisions_by_number_and_in_pages(db: &TestDb) {
 pub fn expected_latest_guards_against_stale_writes(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
-    let (t, _) = store
-        .create_template(new_template(&a, "T"), None, audit())
+    let t = store
+        .create_template(new_template(&a, "T"), audit().into())
         .expect("created");
     let mut first = new_revision(json!({}));
     first.expected_latest = Some(0);
     assert_eq!(
         store
-            .create_revision(&a, t.id, first, audit())
+            .create_revision(&a, t.id, first, audit().into())
             .expect("revised")
             .number
             .get(),
@@ -123,7 +123,7 @@ pub fn expected_latest_guards_against_stale_writes(db: &TestDb) {
     );
     let mut stale = new_revision(json!({ "lost": "update" }));
     stale.expected_latest = Some(0);
-    match store.create_revision(&a, t.id, stale, audit()) {
+    match store.create_revision(&a, t.id, stale, audit().into()) {
         Err(StoreError::StaleRevision { latest }) => assert_eq!(latest, 1),
         other => panic!("expected StaleRevision, got {other:?}"),
     }
@@ -136,7 +136,7 @@ pub fn expected_latest_guards_against_stale_writes(db: &TestDb) {
     current.expected_latest = Some(1);
     assert_eq!(
         store
-            .create_revision(&a, t.id, current, audit())
+            .create_revision(&a, t.id, current, audit().into())
             .expect("revised")
             .number
             .get(),
@@ -144,7 +144,7 @@ pub fn expected_latest_guards_against_stale_writes(db: &TestDb) {
     );
     let mut elsewhere = new_revision(json!({}));
     elsewhere.expected_latest = Some(2);
-    let other_org = store.create_revision(&org("org_b"), t.id, elsewhere, audit());
+    let other_org = store.create_revision(&org("org_b"), t.id, elsewhere, audit().into());
     assert!(matches!(other_org, Err(StoreError::NotFound)));
 }
 
@@ -152,14 +152,14 @@ pub fn concurrent_revision_creates_are_gapless(db: &TestDb) {
     const WRITERS: u32 = 50;
     let store = Arc::new(store(db));
     let a = org("org_a");
-    let (t, _) = store
-        .create_template(new_template(&a, "Hot"), None, audit())
+    let t = store
+        .create_template(new_template(&a, "Hot"), audit().into())
         .expect("created");
     let handles: Vec<_> = (0..WRITERS)
         .map(|i| {
             let (store, a) = (Arc::clone(&store), a.clone());
             std::thread::spawn(move || {
-                store.create_revision(&a, t.id, new_revision(json!({ "writer": i })), audit())
+                store.create_revision(&a, t.id, new_revision(json!({ "writer": i })), audit().into())
             })
         })
         .collect();
@@ -191,18 +191,17 @@ pub fn install_creates_template_and_first_revision_atomically(db: &TestDb) {
     new.catalog_variant_key = Some("retail".into());
     let revision = new_revision(json!({ "pixel_id": "1" }));
     let (template, first) = store
-        .create_template(new, Some(revision.clone()), audit())
+        .install(new, revision.clone(), audit().into())
         .expect("installed");
-    let first = first.expect("revision 1");
     assert_eq!(first.number, RevisionNumber::FIRST);
     assert_eq!(template.latest_revision, 1);
     assert_eq!(template.updated_at, revision.created_at);
     assert_eq!(template.catalog_variant_key.as_deref(), Some("retail"));
     // A clash leaves nothing behind: no template, no orphan revision.
-    let clash = store.create_template(
+    let clash = store.install(
         new_template(&a, "installed"),
-        Some(new_revision(json!({}))),
-        audit(),
+        new_revision(json!({})),
+        audit().into(),
     );
     assert!(matches!(clash, Err(StoreError::NameTaken)));
     let mut raw = crate::support::Raw::connect(db);

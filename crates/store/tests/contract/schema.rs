@@ -30,22 +30,22 @@ pub fn migrations_round_trip(db: &TestDb) {
     );
     // The schema works after the round trip.
     let store = store(db);
-    let (t, _) = store
-        .create_template(new_template(&org("org_a"), "T"), None, audit())
+    let t = store
+        .create_template(new_template(&org("org_a"), "T"), audit().into())
         .expect("created");
     store
-        .create_revision(&org("org_a"), t.id, new_revision(json!({})), audit())
+        .create_revision(&org("org_a"), t.id, new_revision(json!({})), audit().into())
         .expect("revised");
 }
 
 pub fn revisions_refuse_update_and_delete_in_the_database(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
-    let (t, _) = store
-        .create_template(new_template(&a, "T"), None, audit())
+    let t = store
+        .create_template(new_template(&a, "T"), audit().into())
         .expect("created");
     store
-        .create_revision(&a, t.id, new_revision(json!({ "v": 1 })), audit())
+        .create_revision(&a, t.id, new_revision(json!({ "v": 1 })), audit().into())
         .expect("revised");
     let mut raw = Raw::connect(db);
     for statement in [
@@ -152,7 +152,7 @@ pub fn timestamps_are_utc_to_the_microsecond(db: &TestDb) {
     let a = org("org_a");
     let mut new = new_template(&a, "T");
     new.created_at = datetime!(2026-02-25 16:30:00.123456 +02:00);
-    let (created, _) = store.create_template(new, None, audit()).expect("created");
+    let created = store.create_template(new, audit().into()).expect("created");
     let read = store.template(&a, created.id).expect("found");
     assert_eq!(read.created_at, datetime!(2026-02-25 14:30:00.123456 UTC));
     assert!(read.created_at.offset().is_utc());

@@ -8,10 +8,9 @@ use crate::support::{Raw, audit, name, new_template, org, store, tick};
 pub fn creates_and_reads_a_template(db: &TestDb) {
     let store = store(db);
     let new = new_template(&org("org_a"), "Meta CAPI Production");
-    let (created, revision) = store
-        .create_template(new.clone(), None, audit())
+    let created = store
+        .create_template(new.clone(), audit().into())
         .expect("created");
-    assert!(revision.is_none());
     assert_eq!(created.id, new.id);
     assert_eq!(created.name.as_str(), "Meta CAPI Production");
     assert_eq!(created.vendor, "meta_capi");
@@ -32,24 +31,24 @@ pub fn creates_and_reads_a_template(db: &TestDb) {
 pub fn names_are_unique_per_org_case_insensitively(db: &TestDb) {
     let store = store(db);
     let (a, b) = (org("org_a"), org("org_b"));
-    let (first, _) = store
-        .create_template(new_template(&a, "GA4 Web"), None, audit())
+    let first = store
+        .create_template(new_template(&a, "GA4 Web"), audit().into())
         .expect("created");
     for clash in ["GA4 Web", "ga4 web", "  GA4 WEB "] {
-        let result = store.create_template(new_template(&a, clash), None, audit());
+        let result = store.create_template(new_template(&a, clash), audit().into());
         assert!(matches!(result, Err(StoreError::NameTaken)), "{clash}");
     }
     assert!(
         store
-            .create_template(new_template(&b, "GA4 Web"), None, audit())
+            .create_template(new_template(&b, "GA4 Web"), audit().into())
             .is_ok()
     );
     // Unicode case folding, the same on every backend.
     store
-        .create_template(new_template(&a, "Été"), None, audit())
+        .create_template(new_template(&a, "Été"), audit().into())
         .expect("created");
     assert!(matches!(
-        store.create_template(new_template(&a, "ÉTÉ"), None, audit()),
+        store.create_template(new_template(&a, "ÉTÉ"), audit().into()),
         Err(StoreError::NameTaken)
     ));
     // A deleted template's name is free again.
@@ -58,7 +57,7 @@ pub fn names_are_unique_per_org_case_insensitively(db: &TestDb) {
         .expect("deleted");
     assert!(
         store
-            .create_template(new_template(&a, "ga4 web"), None, audit())
+            .create_template(new_template(&a, "ga4 web"), audit().into())
             .is_ok()
     );
     assert_eq!(
@@ -73,14 +72,13 @@ pub fn lists_templates_newest_first_in_windows(db: &TestDb) {
     let ids: Vec<TemplateId> = (0..5)
         .map(|i| {
             store
-                .create_template(new_template(&a, &format!("t{i}")), None, audit())
+                .create_template(new_template(&a, &format!("t{i}")), audit().into())
                 .expect("created")
-                .0
                 .id
         })
         .collect();
     store
-        .create_template(new_template(&org("org_b"), "elsewhere"), None, audit())
+        .create_template(new_template(&org("org_b"), "elsewhere"), audit().into())
         .expect("created");
     let all = store.templates(&a, Page::default()).expect("listed");
     assert_eq!(all.total, 5);
@@ -107,11 +105,11 @@ pub fn lists_templates_newest_first_in_windows(db: &TestDb) {
 pub fn updates_name_and_description(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
-    let (t, _) = store
-        .create_template(new_template(&a, "Old"), None, audit())
+    let t = store
+        .create_template(new_template(&a, "Old"), audit().into())
         .expect("created");
     store
-        .create_template(new_template(&a, "Taken"), None, audit())
+        .create_template(new_template(&a, "Taken"), audit().into())
         .expect("created");
     let at = tick();
     let renamed = store
@@ -199,15 +197,15 @@ pub fn updates_name_and_description(db: &TestDb) {
 pub fn soft_delete_hides_the_template_and_keeps_the_row(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
-    let (t, _) = store
-        .create_template(new_template(&a, "Doomed"), None, audit())
+    let t = store
+        .create_template(new_template(&a, "Doomed"), audit().into())
         .expect("created");
     store
         .create_revision(
             &a,
             t.id,
             crate::support::new_revision(serde_json::json!({"k": 1})),
-            audit(),
+            audit().into(),
         )
         .expect("revised");
     store
@@ -238,7 +236,7 @@ pub fn soft_delete_hides_the_template_and_keeps_the_row(db: &TestDb) {
         &a,
         t.id,
         crate::support::new_revision(serde_json::json!({})),
-        audit(),
+        audit().into(),
     );
     assert!(matches!(revise, Err(StoreError::NotFound)));
     assert_eq!(
@@ -256,15 +254,15 @@ pub fn soft_delete_hides_the_template_and_keeps_the_row(db: &TestDb) {
 pub fn other_orgs_see_nothing(db: &TestDb) {
     let store = store(db);
     let (a, b) = (org("org_a"), org("org_b"));
-    let (t, _) = store
-        .create_template(new_template(&a, "Mine"), None, audit())
+    let t = store
+        .create_template(new_template(&a, "Mine"), audit().into())
         .expect("created");
     store
         .create_revision(
             &a,
             t.id,
             crate::support::new_revision(serde_json::json!({})),
-            audit(),
+            audit().into(),
         )
         .expect("revised");
     assert!(matches!(
@@ -293,7 +291,7 @@ pub fn other_orgs_see_nothing(db: &TestDb) {
         &b,
         t.id,
         crate::support::new_revision(serde_json::json!({})),
-        audit(),
+        audit().into(),
     );
     assert!(matches!(revise, Err(StoreError::NotFound)));
     assert!(matches!(
