@@ -7,10 +7,10 @@ use integrations_domain::{
 use integrations_ports::{NewRevision, NewTemplate};
 use serde_json::{Map, Value};
 
-use crate::idempotency::{Replay, change, presenting};
 use crate::App;
 use crate::audit::{Subject, new_template_value, revision_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
+use crate::idempotency::{Replay, change, presenting};
 use crate::revisions::{masked, parse_delivery_mode};
 use crate::templates::description;
 
@@ -164,7 +164,11 @@ impl App {
         };
         let (template, revision) = self
             .store
-            .install(template, revision, change(audit, &presenting(replay, present)))
+            .install(
+                template,
+                revision,
+                change(audit, &presenting(replay, present)),
+            )
             .map_err(AppError::naming(NamedKind::Template, name.as_str()))?;
         Ok((template, masked(revision, vendor)))
     }

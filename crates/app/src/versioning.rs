@@ -10,10 +10,10 @@ use integrations_ports::{NewRevision, PipelineRef};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 
-use crate::idempotency::{Replay, change, presenting};
 use crate::App;
 use crate::audit::{Subject, revision_value};
 use crate::error::{AppError, Problems};
+use crate::idempotency::{Replay, change, presenting};
 use crate::revisions::{masked, vendor_of};
 
 /// The strong ETag of a template: its version is its `updated_at`, which every

@@ -116,7 +116,10 @@ fn refusal(err: &ApiError) -> Option<StoredResponse> {
     let transient = status.is_server_error()
         || status == StatusCode::UNAUTHORIZED
         || status == StatusCode::FORBIDDEN
-        || matches!(err.code(), "IDEMPOTENCY_IN_PROGRESS" | "IDEMPOTENCY_KEY_REUSED");
+        || matches!(
+            err.code(),
+            "IDEMPOTENCY_IN_PROGRESS" | "IDEMPOTENCY_KEY_REUSED"
+        );
     (!transient).then(|| StoredResponse {
         status: status.as_u16(),
         body: err.body_json(),

@@ -25,9 +25,7 @@ pub use audit::AuditEntry;
 pub use auth::{AuthError, TokenVerifier};
 pub use cipher::{CipherError, SecretCipher};
 pub use error::{PipelineRef, StoreError, StoreResult};
-pub use idempotency::{
-    Change, Claim, IdempotencyScope, IdempotencyStore, Respond, StoredResponse,
-};
+pub use idempotency::{Change, Claim, IdempotencyScope, IdempotencyStore, Respond, StoredResponse};
 pub use store::{
     AttachmentChanges, AttachmentStore, AuditStore, NewAttachment, NewPipeline, NewRevision,
     NewTemplate, PipelineChanges, PipelineStore, Store, TemplateChanges, TemplateStore,

@@ -9,8 +9,8 @@ use time::OffsetDateTime;
 
 use crate::DieselStore;
 use crate::connection::DbConnection;
-use crate::error::Failure;
 use crate::connection::write;
+use crate::error::Failure;
 use crate::error::corrupt;
 use crate::rows::timestamp;
 use crate::schema::idempotency_keys as keys;

@@ -5,8 +5,8 @@ use integrations_domain::{
     Attachment, OrgId, Page, Paged, Revision, RevisionNumber, Template, TemplateId,
 };
 use integrations_ports::{
-    AuditEntry, Change, NewRevision, NewTemplate, PipelineRef, StoreError, StoreResult, TemplateChanges,
-    TemplateStore,
+    AuditEntry, Change, NewRevision, NewTemplate, PipelineRef, StoreError, StoreResult,
+    TemplateChanges, TemplateStore,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 

@@ -7,12 +7,12 @@ use integrations_domain::{Action, Attachment};
 use sha2::{Digest, Sha256};
 
 use super::method_not_allowed;
+use crate::body::Body;
 use crate::dto::{
     AttachBody, AttachmentListResponse, AttachmentResponse, DeletedResponse,
     PipelineConfigResponse, RenderedConfigResponse, UpdateAttachmentBody,
 };
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::body::Body;
 use crate::extract::{Authenticated, JsonBody, Permitted, ToEdit, blocking, blocking_api};
 use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
 use crate::openapi::params::{AttachmentPath, IdempotencyHeader, PipelinePath};

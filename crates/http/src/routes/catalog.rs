@@ -6,9 +6,9 @@ use integrations_domain::{Action, Revision, Template};
 use serde::Deserialize;
 
 use super::method_not_allowed;
+use crate::body::Body;
 use crate::dto::{CatalogResponse, InstallBody, InstallResponse};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::body::Body;
 use crate::extract::{Authenticated, JsonBody, Permitted, ToEdit, blocking_api, query};
 use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
 use crate::openapi::params::{CatalogParams, IdempotencyHeader, VendorPath};

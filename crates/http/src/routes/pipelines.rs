@@ -5,11 +5,11 @@ use integrations_app::{App, CreatePipeline, StoredResponse, UpdatePipeline};
 use integrations_domain::{Action, Pipeline};
 
 use super::method_not_allowed;
+use crate::body::Body;
 use crate::dto::{
     CreatePipelineBody, DeletedResponse, PipelineListResponse, PipelineResponse, UpdatePipelineBody,
 };
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::body::Body;
 use crate::extract::{
     Authenticated, JsonBody, PageQuery, Permitted, ToEdit, blocking, blocking_api, json_body, query,
 };

@@ -8,11 +8,11 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::method_not_allowed;
+use crate::body::Body;
 use crate::dto::{
     CreateRevisionBody, DiffResponse, PinsResponse, RevisionListResponse, RevisionResponse,
 };
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::body::Body;
 use crate::extract::{
     Authenticated, JsonBody, PageQuery, Permitted, ToEdit, blocking, blocking_api, if_match, query,
 };

@@ -6,11 +6,11 @@ use integrations_app::{App, CreateTemplate, StoredResponse, UpdateTemplate, temp
 use integrations_domain::{Action, Template};
 
 use super::method_not_allowed;
+use crate::body::Body;
 use crate::dto::{
     CreateTemplateBody, DeletedResponse, TemplateListResponse, TemplateResponse, UpdateTemplateBody,
 };
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::body::Body;
 use crate::extract::{
     Authenticated, JsonBody, PageQuery, Permitted, ToEdit, blocking, blocking_api, if_match,
     json_body, query,
@@ -114,11 +114,15 @@ pub(crate) async fn create(
         })
     })
     .await?;
-    Ok(answer_then(outcome, respond_created, |template, response| {
-        if let Ok(etag) = HeaderValue::from_str(&template_etag(template)) {
-            response.headers_mut().insert(header::ETAG, etag);
-        }
-    }))
+    Ok(answer_then(
+        outcome,
+        respond_created,
+        |template, response| {
+            if let Ok(etag) = HeaderValue::from_str(&template_etag(template)) {
+                response.headers_mut().insert(header::ETAG, etag);
+            }
+        },
+    ))
 }
 
 /// 201 with the template and its `Location`.

@@ -107,21 +107,45 @@ impl Process {
     }
 
     fn request(&self, method: &str, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
+        let (status, _, body) = self
+            .send(method, path, token, &[], body)
+            .expect("an answer");
+        (status, body)
+    }
+
+    /// Sends a request with extra headers; `Err` when no answer came.
+    fn send(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        headers: &[(&str, &str)],
+        body: Option<&Value>,
+    ) -> Result<(u16, ureq::http::HeaderMap, Value), ureq::Error> {
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .build()
             .into();
-        let request = ureq::http::Request::builder()
+        let mut request = ureq::http::Request::builder()
             .method(method)
             .uri(format!("{}{path}", self.base))
             .header("Authorization", format!("Bearer {token}"))
-            .header("Content-Type", "application/json")
+            .header("Content-Type", "application/json");
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let request = request
             .body(body.map(Value::to_string).unwrap_or_default())
             .expect("a request");
-        let mut response = agent.run(request).expect("an answer");
+        let mut response = agent.run(request)?;
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let text = response.body_mut().read_to_string().unwrap_or_default();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+        Ok((
+            status,
+            headers,
+            serde_json::from_str(&text).unwrap_or(Value::Null),
+        ))
     }
 
     fn terminate(mut self) -> std::process::ExitStatus {
@@ -329,4 +353,125 @@ fn two_processes_on_one_postgres_number_revisions_without_gaps() {
     });
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=CREATES).collect::<Vec<_>>());
+}
+
+/// A server on `db`, with the fault hook that pauses after an idempotent
+/// change commits when `pause_after_commit` is set.
+fn server_on(db: &TestDb, dir: &std::path::Path, pause_after_commit: bool) -> Process {
+    let mut command = command(dir);
+    command
+        .env("DATABASE_URL", db.url())
+        .env("DATA_DIR", dir)
+        .env("JWT_SECRET", SECRET)
+        .env("ENCRYPTION_KEY", KEY)
+        .env("RATE_LIMIT_PER_MINUTE", "0");
+    if pause_after_commit {
+        command.env("INTEGRATIONS_FAULT_PAUSE_AFTER_COMMIT_MS", "120000");
+    } else {
+        command.env_remove("INTEGRATIONS_FAULT_PAUSE_AFTER_COMMIT_MS");
+    }
+    Process::start(command)
+}
+
+fn editor_token(db: &TestDb, dir: &std::path::Path) -> String {
+    let minted = command(dir)
+        .env("DATABASE_URL", db.url())
+        .env("DATA_DIR", dir)
+        .env("JWT_SECRET", SECRET)
+        .args(["token", "--org", "org_a", "--sub", "u", "--role", "editor"])
+        .output()
+        .expect("token runs");
+    String::from_utf8(minted.stdout)
+        .expect("text")
+        .trim()
+        .to_owned()
+}
+
+/// Kills the server with SIGKILL after a revision committed but before its
+/// response was sent; the retry with the same `Idempotency-Key` replays the
+/// revision that was made and makes no second one.
+fn a_kill_between_commit_and_reply_is_replayed_not_repeated(db: &TestDb) {
+    let dir = tempfile::tempdir().expect("a folder");
+    let token = editor_token(db, dir.path());
+    let first = server_on(db, dir.path(), true);
+    // Without a key nothing pauses.
+    let (status, template) = first.request(
+        "POST",
+        "/v1/admin/integration-templates",
+        &token,
+        Some(&json!({ "name": "Crash", "vendor": "webhook" })),
+    );
+    assert_eq!(status, 201, "{template}");
+    let revisions = format!(
+        "/v1/admin/integration-templates/{}/revisions",
+        template["id"].as_str().expect("an id")
+    );
+    let body =
+        json!({ "config": { "url": "https://example.com/hook" }, "delivery_mode": "server_side" });
+    let key = [("Idempotency-Key", "crash-once")];
+    let answered = std::thread::scope(|scope| {
+        let pending = scope.spawn(|| first.send("POST", &revisions, &token, &key, Some(&body)));
+        // The revision commits, then the server pauses before answering.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, listed) = first.request("GET", &revisions, &token, None);
+            if listed["total"] == 1 {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the revision never committed");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let pid = first.child.id().to_string();
+        let killed = Command::new("kill")
+            .args(["-KILL", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        pending.join().expect("no panic")
+    });
+    assert!(
+        answered.is_err(),
+        "the first request must not have been answered: {answered:?}"
+    );
+    drop(first);
+    let second = server_on(db, dir.path(), false);
+    let (status, headers, replayed) = second
+        .send("POST", &revisions, &token, &key, Some(&body))
+        .expect("an answer");
+    assert_eq!(status, 201, "{replayed}");
+    assert_eq!(
+        headers
+            .get("idempotent-replayed")
+            .and_then(|v| v.to_str().ok()),
+        Some("true")
+    );
+    let (_, listed) = second.request("GET", &revisions, &token, None);
+    assert_eq!(listed["total"], 1, "{listed}");
+    assert_eq!(listed["revisions"][0]["id"], replayed["id"]);
+    assert_eq!(replayed["revision_number"], 1);
+    // A new key makes a new revision: the replay was not a refusal in disguise.
+    let (status, next, _) = {
+        let (status, headers, body) = second
+            .send(
+                "POST",
+                &revisions,
+                &token,
+                &[("Idempotency-Key", "after-crash")],
+                Some(&body),
+            )
+            .expect("an answer");
+        (status, body, headers)
+    };
+    assert_eq!((status, &next["revision_number"]), (201, &json!(2)));
+}
+
+#[test]
+fn a_kill_between_commit_and_reply_is_replayed_not_repeated_on_sqlite() {
+    a_kill_between_commit_and_reply_is_replayed_not_repeated(&TestDb::sqlite());
+}
+
+#[test]
+fn a_kill_between_commit_and_reply_is_replayed_not_repeated_on_postgres() {
+    let Some(db) = TestDb::postgres() else { return };
+    a_kill_between_commit_and_reply_is_replayed_not_repeated(&db);
 }

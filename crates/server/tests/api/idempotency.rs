@@ -114,6 +114,65 @@ fn malformed_keys_are_400(app: &TestApp) {
     assert_eq!(total(app), 0);
 }
 
+fn a_malformed_key_is_looked_at_only_after_authentication_and_role(app: &TestApp) {
+    let body = json!({ "name": "X", "vendor": "ga4" });
+    let bad_key = [("Idempotency-Key", "ünï")];
+    let unauthenticated = app.send_raw(
+        "POST",
+        TEMPLATES,
+        None,
+        &bad_key,
+        Some(("application/json", body.to_string().into_bytes())),
+    );
+    unauthenticated.expect_error(401, "MISSING_TOKEN");
+    let viewer = app.token("org_a", integrations_domain::Role::Viewer);
+    post_with_key(app, &viewer, TEMPLATES, "ünï", &body).expect_error(403, "FORBIDDEN");
+    assert_eq!(total(app), 0);
+}
+
+/// Each creating POST records its response with its change: a retry of
+/// every one of them replays the first answer and creates nothing more.
+fn every_creating_post_replays(app: &TestApp) {
+    let token = app.owner();
+    let once = |path: &str, key: &str, body: serde_json::Value| {
+        let first = post_with_key(app, &token, path, key, &body).expect(201);
+        let again = post_with_key(app, &token, path, key, &body).expect(201);
+        assert_eq!(again.header("idempotent-replayed"), Some("true"));
+        assert_eq!(first.body, again.body);
+        assert_eq!(first.header("location"), again.header("location"));
+        first.body
+    };
+    let template = once(TEMPLATES, "t", json!({ "name": "T", "vendor": "webhook" }));
+    let revisions = format!(
+        "{TEMPLATES}/{}/revisions",
+        template["id"].as_str().unwrap_or_default()
+    );
+    let revision = once(
+        &revisions,
+        "r",
+        json!({ "config": { "url": "https://a.example" }, "delivery_mode": "server_side" }),
+    );
+    once(&format!("{revisions}/1/restore"), "restore", json!({}));
+    let installed = once(
+        "/v1/admin/integration-catalog/webhook/install",
+        "install",
+        json!({ "name": "Installed", "config": { "url": "https://b.example" } }),
+    );
+    let pipeline = once("/v1/admin/pipelines", "p", json!({ "name": "P" }));
+    once(
+        &format!(
+            "/v1/admin/pipelines/{}/integrations",
+            pipeline["id"].as_str().unwrap_or_default()
+        ),
+        "attach",
+        json!({ "integration_id": template["id"], "revision_id": revision["id"] }),
+    );
+    assert_eq!(installed["revision"]["revision_number"], 1);
+    let listed = app.get(&revisions, &token).expect(200);
+    assert_eq!(listed.body["total"], 2, "one revision and one restore");
+    assert_eq!(total(app), 2);
+}
+
 fn ten_concurrent_posts_with_one_key_create_one_object(app: &TestApp) {
     let body = json!({ "name": "Raced", "vendor": "webhook" });
     let replies: Vec<Reply> = std::thread::scope(|scope| {
@@ -150,5 +209,7 @@ crate::api_tests!(
     the_same_key_with_another_request_is_refused,
     keys_are_scoped_per_org_and_user,
     malformed_keys_are_400,
+    a_malformed_key_is_looked_at_only_after_authentication_and_role,
+    every_creating_post_replays,
     ten_concurrent_posts_with_one_key_create_one_object,
 );

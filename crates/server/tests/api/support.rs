@@ -178,7 +178,7 @@ impl TestApp {
         token: Option<&str>,
         body: Option<(&str, Vec<u8>)>,
     ) -> Reply {
-        self.send(method, path, token, &[], body)
+        self.send_raw(method, path, token, &[], body)
     }
 
     /// Sends a request with extra headers.
@@ -190,10 +190,11 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<(&str, Vec<u8>)>,
     ) -> Reply {
-        self.send(method, path, Some(token), headers, body)
+        self.send_raw(method, path, Some(token), headers, body)
     }
 
-    fn send(
+    /// Sends a request with any token, headers and body.
+    pub fn send_raw(
         &self,
         method: &str,
         path: &str,

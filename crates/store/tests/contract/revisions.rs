@@ -159,7 +159,12 @@ pub fn concurrent_revision_creates_are_gapless(db: &TestDb) {
         .map(|i| {
             let (store, a) = (Arc::clone(&store), a.clone());
             std::thread::spawn(move || {
-                store.create_revision(&a, t.id, new_revision(json!({ "writer": i })), audit().into())
+                store.create_revision(
+                    &a,
+                    t.id,
+                    new_revision(json!({ "writer": i })),
+                    audit().into(),
+                )
             })
         })
         .collect();
