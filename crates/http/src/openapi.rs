@@ -98,6 +98,7 @@ accepts `Idempotency-Key`.";
             Forbidden,
             NotFound,
             PayloadTooLarge,
+            RequestTimeout,
             UnsupportedMediaType,
             RateLimited,
             Internal,
@@ -266,7 +267,11 @@ error_responses! {
     NotFound => "`NOT_FOUND`: no such object in the caller's organisation (or deleted, or a \
         malformed id).";
     /// 413.
-    PayloadTooLarge => "`PAYLOAD_TOO_LARGE`: the body is over 1 MiB.";
+    PayloadTooLarge => "`PAYLOAD_TOO_LARGE`: the body is over 1 MiB (a declared \
+        `Content-Length` over 1 MiB is refused before the body is read).";
+    /// 408.
+    RequestTimeout => "`REQUEST_TIMEOUT`: the body did not arrive within 10 s of the request \
+        head. The connection is closed (`Connection: close`).";
     /// 415.
     UnsupportedMediaType => "`UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`.";
     /// 429.
@@ -317,6 +322,7 @@ impl IntoResponses for BodyErrors {
     fn responses() -> BTreeMap<String, RefOr<Response>> {
         references(&[
             ("400", "BadRequest"),
+            ("408", "RequestTimeout"),
             ("413", "PayloadTooLarge"),
             ("415", "UnsupportedMediaType"),
         ])
