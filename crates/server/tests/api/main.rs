@@ -10,6 +10,7 @@ mod attachments;
 mod audit;
 mod auth;
 mod binary;
+mod bounded;
 mod catalog;
 mod errors;
 mod idempotency;
