@@ -15,7 +15,7 @@ use ulid::Ulid;
 use crate::attachments::attach_new;
 use crate::support::{Raw, audit, new_pipeline, new_revision, new_template, org, store, tick};
 
-/// `count` templates of org_a with one revision each.
+/// `count` templates of `org_a` with one revision each.
 fn templates(
     store: &DieselStore,
     count: usize,
