@@ -3,7 +3,7 @@
 use integrations_domain::{
     Action, Attachment, AttachmentId, Caller, Pipeline, RevisionId, TemplateId,
 };
-use integrations_ports::{AttachmentChanges, Change, NewAttachment};
+use integrations_ports::{AttachmentChanges, AuditEntry, Change, NewAttachment, StoreError};
 
 use crate::App;
 use crate::audit::{Subject, attachment_value};
@@ -37,6 +37,11 @@ fn reference<T>(
 ) -> Result<T, AppError> {
     parsed.map_err(|err| AppError::invalid(field, "not_found", format!("{field}: {err}")))
 }
+
+/// The most integrations one pipeline may have attached (docs/decisions.md
+/// says why this number): the pipeline's attachments and its rendered config
+/// are returned whole, so their size must stay bounded.
+pub const MAX_ATTACHMENTS_PER_PIPELINE: u32 = 100;
 
 pub(crate) fn parse_attachment_id(raw: &str) -> Result<AttachmentId, AppError> {
     AttachmentId::parse(raw).map_err(|_| AppError::NotFound)
@@ -77,7 +82,9 @@ impl App {
     ///
     /// # Errors
     /// `Forbidden`; `NotFound` (pipeline); `Invalid` for an unknown template or
-    /// revision, or a revision of another template; `AlreadyAttached`.
+    /// revision, or a revision of another template; `AlreadyAttached`;
+    /// `LimitReached` when the pipeline has [`MAX_ATTACHMENTS_PER_PIPELINE`]
+    /// attachments already.
     pub fn attach(
         &self,
         caller: &Caller,
@@ -94,6 +101,7 @@ impl App {
             revision_id,
             enabled: input.enabled.unwrap_or(true),
             created_at: self.clock.now(),
+            max_per_pipeline: MAX_ATTACHMENTS_PER_PIPELINE,
         };
         let audit = self.audit_entry(
             caller,
@@ -109,9 +117,16 @@ impl App {
                 "enabled": new.enabled,
             })),
         );
-        Ok(self
-            .store
-            .attach(&caller.org, pipeline.id, new, Change { audit, replay })?)
+        self.store
+            .attach(&caller.org, pipeline.id, new, Change { audit, replay })
+            .map_err(|err| match err {
+                StoreError::LimitReached { limit } => AppError::LimitReached {
+                    field: "integrations",
+                    what: "integrations per pipeline",
+                    limit,
+                },
+                other => other.into(),
+            })
     }
 
     /// Re-pins, enables or disables an attachment.
@@ -186,7 +201,16 @@ impl App {
         attachment: &Attachment,
     ) -> Result<(), AppError> {
         self.authorize(caller, Action::Administer)?;
-        let audit = self.audit_entry(
+        let audit = self.detach_audit(caller, attachment);
+        Ok(self
+            .store
+            .detach(&caller.org, pipeline.id, attachment.id, audit)?)
+    }
+
+    /// The audit entry of an attachment removed by `caller`: by the detach
+    /// route, or with its pipeline.
+    pub(crate) fn detach_audit(&self, caller: &Caller, attachment: &Attachment) -> AuditEntry {
+        self.audit_entry(
             caller,
             Subject {
                 action: "attachment.delete",
@@ -195,9 +219,6 @@ impl App {
             },
             Some(attachment_value(attachment)),
             None,
-        );
-        Ok(self
-            .store
-            .detach(&caller.org, pipeline.id, attachment.id, audit)?)
+        )
     }
 }

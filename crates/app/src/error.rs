@@ -82,6 +82,17 @@ pub enum AppError {
     /// The template is already attached to the pipeline.
     #[error("the integration template is already attached to this pipeline")]
     AlreadyAttached,
+    /// A per-object quota is full (`LIMIT_REACHED`): the change would add a
+    /// thing past its limit.
+    #[error("the limit of {limit} {what} is reached")]
+    LimitReached {
+        /// The request field or collection the limit is about (`integrations`).
+        field: &'static str,
+        /// What is limited, in words (`integrations per pipeline`).
+        what: &'static str,
+        /// The limit.
+        limit: u32,
+    },
     /// The caller's view of the template is out of date.
     #[error("the latest revision is {latest}")]
     StaleRevision {
@@ -142,6 +153,10 @@ impl From<StoreError> for AppError {
                 "revision_id is a revision of another integration template",
             ),
             StoreError::NameTaken => Self::Internal("an unexpected name clash".into()),
+            // Only a use case knows what a quota is about; it maps this itself.
+            StoreError::LimitReached { limit } => {
+                Self::Internal(format!("an unexpected limit of {limit} was reached").into())
+            }
             StoreError::TemplateInUse(pipelines) => Self::TemplateInUse(pipelines),
             StoreError::AlreadyAttached => Self::AlreadyAttached,
             StoreError::StaleRevision { latest } => Self::StaleRevision { latest },

@@ -28,7 +28,7 @@ use std::sync::atomic::AtomicI64;
 use integrations_domain::{Action, Caller};
 use integrations_ports::{Clock, IdGenerator, SecretCipher, Store, TokenVerifier};
 
-pub use attachments::{Attach, UpdateAttachment};
+pub use attachments::{Attach, MAX_ATTACHMENTS_PER_PIPELINE, UpdateAttachment};
 pub use catalog::Install;
 pub use error::{AppError, BoxError, FieldProblem, NamedKind};
 pub use idempotency::{ABANDONED_AFTER, Idempotent, KEEP_KEYS, Outcome, Replay};
@@ -36,7 +36,7 @@ pub use integrations_ports::AuditEntry;
 pub use integrations_ports::{Claim, StoredResponse};
 pub use pipelines::{CreatePipeline, UpdatePipeline};
 pub use render::RenderedConfig;
-pub use revisions::CreateRevision;
+pub use revisions::{CreateRevision, REVISION_BATCH, RevisionBatches};
 pub use templates::{CreateTemplate, UpdateTemplate};
 pub use versioning::{Pin, RevisionDiff, template_etag};
 

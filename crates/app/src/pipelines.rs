@@ -190,7 +190,9 @@ impl App {
             .map_err(AppError::naming(NamedKind::Pipeline, &shown))
     }
 
-    /// Soft-deletes a pipeline and removes its attachments.
+    /// Soft-deletes a pipeline and removes its attachments; the audit log
+    /// gets the pipeline's deletion and one `attachment.delete` entry per
+    /// attachment removed, in the same transaction.
     ///
     /// # Errors
     /// `Forbidden`; `NotFound`.
@@ -206,8 +208,12 @@ impl App {
             Some(pipeline_value(pipeline)),
             None,
         );
-        Ok(self
-            .store
-            .delete_pipeline(&caller.org, pipeline.id, self.clock.now(), audit)?)
+        Ok(self.store.delete_pipeline(
+            &caller.org,
+            pipeline.id,
+            self.clock.now(),
+            audit,
+            &|removed| self.detach_audit(caller, removed),
+        )?)
     }
 }

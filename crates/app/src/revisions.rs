@@ -3,8 +3,8 @@
 use integrations_domain::catalog::{self, Vendor};
 use integrations_domain::secrets;
 use integrations_domain::{
-    Action, Caller, DeliveryMode, Description, Page, Paged, Revision, RevisionId, RevisionNumber,
-    Template,
+    Action, Caller, DeliveryMode, Description, OrgId, Page, Paged, Revision, RevisionId,
+    RevisionNumber, Template, TemplateId,
 };
 use integrations_ports::NewRevision;
 use serde_json::{Map, Value};
@@ -68,8 +68,7 @@ impl App {
         Ok(masked(revision, vendor_of(template)?))
     }
 
-    /// A template's revisions, newest first, secrets masked; all of them when
-    /// `page` is `None`.
+    /// A page of a template's revisions, newest first, secrets masked.
     ///
     /// # Errors
     /// `Forbidden`; `NotFound` when the template went away meanwhile.
@@ -77,16 +76,35 @@ impl App {
         &self,
         caller: &Caller,
         template: &Template,
-        page: Option<Page>,
+        page: Page,
     ) -> Result<Paged<Revision>, AppError> {
         self.authorize(caller, Action::Read)?;
         let vendor = vendor_of(template)?;
-        let paged =
-            self.store
-                .revisions(&caller.org, template.id, page.unwrap_or_else(Page::all))?;
+        let paged = self.store.revisions(&caller.org, template.id, page)?;
         Ok(Paged {
             items: paged.items.into_iter().map(|r| masked(r, vendor)).collect(),
             total: paged.total,
+        })
+    }
+
+    /// Every revision of a template as it is now, newest first, to be read
+    /// in batches of [`REVISION_BATCH`] (see [`RevisionBatches`]).
+    ///
+    /// # Errors
+    /// `Forbidden`; `Internal` when the template's vendor left the catalog.
+    pub fn all_revisions(
+        &self,
+        caller: &Caller,
+        template: &Template,
+    ) -> Result<RevisionBatches, AppError> {
+        self.authorize(caller, Action::Read)?;
+        Ok(RevisionBatches {
+            app: self.clone(),
+            org: caller.org.clone(),
+            template: template.id,
+            vendor: vendor_of(template)?,
+            total: template.latest_revision,
+            below: template.latest_revision.saturating_add(1),
         })
     }
 
@@ -174,4 +192,69 @@ pub(crate) fn parse_delivery_mode(problems: &mut Problems, raw: &str) -> Option<
         ));
     }
     mode
+}
+
+/// How many revisions [`RevisionBatches::next_batch`] reads at a time
+/// (docs/decisions.md says why): with revisions of up to about a megabyte,
+/// a batch stays a few megabytes however long the history is.
+pub const REVISION_BATCH: u32 = 4;
+
+/// A template's whole history, read a few revisions at a time: the answer of
+/// the revisions list without `limit`, whose memory must not grow with the
+/// history.
+///
+/// It lists the revisions numbered up to the template's latest when it was
+/// read (the snapshot): revisions are immutable and numbered without gaps,
+/// so later batches read exactly what was there at the start, even if new
+/// revisions arrive or the template is deleted meanwhile. Each batch takes
+/// a pooled connection of its own and gives it back.
+#[derive(Debug)]
+pub struct RevisionBatches {
+    app: App,
+    org: OrgId,
+    template: TemplateId,
+    vendor: &'static Vendor,
+    total: u32,
+    /// The next batch holds the revisions numbered below this.
+    below: u32,
+}
+
+impl RevisionBatches {
+    /// How many revisions the whole list has.
+    pub fn total(&self) -> u64 {
+        u64::from(self.total)
+    }
+
+    /// The next (older) revisions, at most [`REVISION_BATCH`], secrets
+    /// masked; `None` once the list is complete.
+    ///
+    /// # Errors
+    /// `Unavailable` when the database cannot be reached now; `Internal`
+    /// when a revision of the snapshot is missing (a broken invariant).
+    pub fn next_batch(&mut self) -> Result<Option<Vec<Revision>>, AppError> {
+        if self.below <= 1 {
+            return Ok(None);
+        }
+        let batch =
+            self.app
+                .store
+                .revisions_below(&self.org, self.template, self.below, REVISION_BATCH)?;
+        let expected = self.below - 1;
+        let numbers_follow = batch
+            .iter()
+            .zip((1..=expected).rev())
+            .all(|(revision, number)| revision.number.get() == number);
+        let Some(last) = batch.last().filter(|_| numbers_follow) else {
+            return Err(AppError::Internal(
+                format!(
+                    "template {} is missing revisions below {}",
+                    self.template, self.below
+                )
+                .into(),
+            ));
+        };
+        self.below = last.number.get();
+        let vendor = self.vendor;
+        Ok(Some(batch.into_iter().map(|r| masked(r, vendor)).collect()))
+    }
 }

@@ -3,8 +3,8 @@
 
 use integrations_domain::diff::diff_configs;
 use integrations_domain::{
-    Action, Attachment, Caller, DeliveryMode, Description, Revision, RevisionId, RevisionNumber,
-    Template, TemplateId,
+    Action, Attachment, Caller, DeliveryMode, Description, Page, Paged, Revision, RevisionId,
+    RevisionNumber, Template, TemplateId,
 };
 use integrations_ports::{NewRevision, PipelineRef};
 use serde_json::{Map, Value};
@@ -160,20 +160,29 @@ impl App {
         Ok(masked(revision, vendor))
     }
 
-    /// Which pipelines use the template, and at which revision.
+    /// A page of the pipelines that use the template, and at which revision;
+    /// newest attachment first.
     ///
     /// # Errors
     /// `Forbidden`; `NotFound`.
-    pub fn pins(&self, caller: &Caller, template: &Template) -> Result<Vec<Pin>, AppError> {
+    pub fn pins(
+        &self,
+        caller: &Caller,
+        template: &Template,
+        page: Page,
+    ) -> Result<Paged<Pin>, AppError> {
         self.authorize(caller, Action::Read)?;
-        Ok(self
-            .store
-            .template_pins(&caller.org, template.id)?
-            .into_iter()
-            .map(|(pipeline, attachment)| Pin {
-                pipeline,
-                attachment,
-            })
-            .collect())
+        let paged = self.store.template_pins(&caller.org, template.id, page)?;
+        Ok(Paged {
+            items: paged
+                .items
+                .into_iter()
+                .map(|(pipeline, attachment)| Pin {
+                    pipeline,
+                    attachment,
+                })
+                .collect(),
+            total: paged.total,
+        })
     }
 }

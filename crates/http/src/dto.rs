@@ -1,7 +1,7 @@
 //! Wire types: request bodies (`*Body`) and responses (`*Response`), separate
 //! from the domain types they carry.
 
-use integrations_domain::{Revision, Template};
+use integrations_domain::{Page, Paged, Revision, Template};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -508,12 +508,18 @@ pub struct PinResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct PinsResponse {
     pub pipelines: Vec<PinResponse>,
+    pub total: u64,
+    #[schema(minimum = 1, maximum = 100)]
+    pub limit: u32,
+    pub offset: u64,
 }
 
-impl From<Vec<integrations_app::Pin>> for PinsResponse {
-    fn from(pins: Vec<integrations_app::Pin>) -> Self {
+impl PinsResponse {
+    /// The response for one page of pins.
+    pub fn page(pins: Paged<integrations_app::Pin>, page: Page) -> Self {
         Self {
             pipelines: pins
+                .items
                 .into_iter()
                 .map(|pin| PinResponse {
                     pipeline_id: pin.pipeline.id.to_string(),
@@ -525,6 +531,9 @@ impl From<Vec<integrations_app::Pin>> for PinsResponse {
                     enabled: pin.attachment.enabled,
                 })
                 .collect(),
+            total: pins.total,
+            limit: page.limit(),
+            offset: page.offset(),
         }
     }
 }

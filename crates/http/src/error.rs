@@ -38,6 +38,10 @@ pub struct Detail {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub pipeline_name: Option<String>,
+    /// For `LIMIT_REACHED`: the limit that is reached.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub limit: Option<u32>,
 }
 
 impl Detail {
@@ -48,6 +52,7 @@ impl Detail {
             message,
             pipeline_id: None,
             pipeline_name: None,
+            limit: None,
         }
     }
 }
@@ -265,6 +270,12 @@ impl From<&AppError> for ApiError {
                         .collect(),
                 ),
             AppError::AlreadyAttached => status(StatusCode::CONFLICT, "ALREADY_ATTACHED"),
+            AppError::LimitReached { field, limit, .. } => {
+                status(StatusCode::CONFLICT, "LIMIT_REACHED").with_details(vec![Detail {
+                    limit: Some(*limit),
+                    ..Detail::new(*field, "limit_reached", Some(err.to_string()))
+                }])
+            }
             AppError::StaleRevision { latest } => Self::new(
                 StatusCode::PRECONDITION_FAILED,
                 "PRECONDITION_FAILED",

@@ -37,6 +37,13 @@ pub enum StoreError {
     /// The revision does not belong to the template it was given with.
     #[error("the revision belongs to another template")]
     RevisionOfAnotherTemplate,
+    /// A per-object quota is full: the object already has `limit` of what the
+    /// change would add one more of.
+    #[error("the limit of {limit} is reached")]
+    LimitReached {
+        /// The quota.
+        limit: u32,
+    },
     /// The template's latest revision is not the one the caller based its change on.
     #[error("the latest revision is {latest}")]
     StaleRevision {

@@ -146,8 +146,9 @@ pub trait TemplateStore {
         audit: AuditEntry,
     ) -> StoreResult<()>;
 
-    /// Every attachment of a live template, with its pipeline: which
-    /// pipelines use the template, at which revision.
+    /// A page of the attachments of a live template, with their live
+    /// pipelines: which pipelines use the template, at which revision. Newest
+    /// attachment first (ties by id, descending).
     ///
     /// # Errors
     /// `NotFound` as for [`TemplateStore::template`].
@@ -155,7 +156,8 @@ pub trait TemplateStore {
         &self,
         org: &OrgId,
         template: TemplateId,
-    ) -> StoreResult<Vec<(crate::PipelineRef, Attachment)>>;
+        page: Page,
+    ) -> StoreResult<Paged<(crate::PipelineRef, Attachment)>>;
 
     /// Creates the template's next revision: number latest + 1, gapless under
     /// any concurrency, also across processes; sets the template's
@@ -193,6 +195,25 @@ pub trait TemplateStore {
         template: TemplateId,
         page: Page,
     ) -> StoreResult<Paged<Revision>>;
+
+    /// At most `limit` revisions of a template numbered below `below`, newest
+    /// first: one batch of a keyset walk down a template's history.
+    ///
+    /// It does not look at whether the template is still live: revisions are
+    /// immutable and numbered without gaps, so a walk that started from the
+    /// latest number of a live template reads a consistent snapshot even if
+    /// the template is deleted meanwhile. Revisions of another org are never
+    /// returned.
+    ///
+    /// # Errors
+    /// Only `Unavailable` and `Unexpected`.
+    fn revisions_below(
+        &self,
+        org: &OrgId,
+        template: TemplateId,
+        below: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<Revision>>;
 
     /// The newest revision of a live template, if it has any.
     ///
@@ -267,7 +288,9 @@ pub trait PipelineStore {
         audit: AuditEntry,
     ) -> StoreResult<Pipeline>;
 
-    /// Soft-deletes a pipeline and removes its attachments, in one transaction.
+    /// Soft-deletes a pipeline and removes its attachments, in one
+    /// transaction that also records `audit` and, for each attachment it
+    /// removes, the entry `detached` builds from that attachment.
     ///
     /// # Errors
     /// `NotFound` as for [`PipelineStore::pipeline`].
@@ -277,6 +300,7 @@ pub trait PipelineStore {
         id: PipelineId,
         at: OffsetDateTime,
         audit: AuditEntry,
+        detached: &dyn Fn(&Attachment) -> AuditEntry,
     ) -> StoreResult<()>;
 }
 
@@ -293,6 +317,9 @@ pub struct NewAttachment {
     pub enabled: bool,
     /// Creation time; also its first `updated_at`.
     pub created_at: OffsetDateTime,
+    /// The most attachments the pipeline may have: the store refuses a new
+    /// one with `LimitReached` when the pipeline has this many already.
+    pub max_per_pipeline: u32,
 }
 
 /// Changes to an attachment; `None` leaves a field as it is.
@@ -318,7 +345,9 @@ pub trait AttachmentStore {
     /// live in the org; `UnknownReference { field: "revision_id" }` when the
     /// org has no such revision; `RevisionOfAnotherTemplate` when the revision
     /// belongs to another template; `AlreadyAttached` when the pipeline
-    /// already pins the template.
+    /// already pins the template; `LimitReached` when the pipeline already
+    /// has `max_per_pipeline` attachments — counted after the pipeline's lock
+    /// is taken, so two attaches racing for the last place cannot both win.
     fn attach(
         &self,
         org: &OrgId,

@@ -55,6 +55,17 @@ fn load_attachment(
     attachment(view)
 }
 
+/// Every attachment of a live pipeline of the org, newest first (none when
+/// the pipeline is not live).
+pub(crate) fn of_live_pipeline(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    pipeline: PipelineId,
+) -> Result<Vec<Attachment>, Failure> {
+    let views: Vec<AttachmentView> = of_pipeline!(org, pipeline).select(view!()).load(conn)?;
+    views.into_iter().map(attachment).collect()
+}
+
 fn pipeline_is_live(
     conn: &mut DbConnection,
     org: &OrgId,
@@ -107,7 +118,20 @@ impl AttachmentStore for DieselStore {
         self.with(|conn| {
             write(conn, |conn| {
                 crate::audit::record(conn, &change.audit)?;
+                // The pipeline's lock serialises its attaches (and SQLite's
+                // write transaction all of them): the count below cannot go
+                // stale before this transaction commits.
                 lock_live_pipeline(conn, org, pipeline)?;
+                let attached: i64 = attachments::table
+                    .filter(attachments::pipeline_id.eq(pipeline.to_string()))
+                    .count()
+                    .get_result(conn)?;
+                if attached >= i64::from(new.max_per_pipeline) {
+                    return Err(StoreError::LimitReached {
+                        limit: new.max_per_pipeline,
+                    }
+                    .into());
+                }
                 if !lock_live_template(conn, org, new.template_id)? {
                     return Err(StoreError::UnknownReference {
                         field: "integration_id",
@@ -150,9 +174,7 @@ impl AttachmentStore for DieselStore {
     fn attachments(&self, org: &OrgId, pipeline: PipelineId) -> StoreResult<Vec<Attachment>> {
         self.with(|conn| {
             pipeline_is_live(conn, org, pipeline)?;
-            let views: Vec<AttachmentView> =
-                of_pipeline!(org, pipeline).select(view!()).load(conn)?;
-            views.into_iter().map(attachment).collect()
+            of_live_pipeline(conn, org, pipeline)
         })
     }
 

@@ -1,7 +1,7 @@
 //! [`PipelineStore`] for [`DieselStore`].
 
 use diesel::prelude::*;
-use integrations_domain::{Name, OrgId, Page, Paged, Parameters, Pipeline, PipelineId};
+use integrations_domain::{Attachment, Name, OrgId, Page, Paged, Parameters, Pipeline, PipelineId};
 use integrations_ports::{
     AuditEntry, Change, NewPipeline, PipelineChanges, PipelineRef, PipelineStore, StoreError,
     StoreResult,
@@ -175,10 +175,17 @@ impl PipelineStore for DieselStore {
         id: PipelineId,
         at: OffsetDateTime,
         audit: AuditEntry,
+        detached: &dyn Fn(&Attachment) -> AuditEntry,
     ) -> StoreResult<()> {
         self.with(|conn| {
             write(conn, |conn| {
                 crate::audit::record(conn, &audit)?;
+                // Read while the pipeline is still live (the row lock taken
+                // here keeps attaches out until commit), then delete.
+                lock_live_pipeline(conn, org, id)?;
+                for removed in crate::attachments::of_live_pipeline(conn, org, id)? {
+                    crate::audit::record(conn, &detached(&removed))?;
+                }
                 let deleted = diesel::update(live!(org).filter(pipelines::id.eq(id.to_string())))
                     .set(pipelines::deleted_at.eq(Some(timestamp(at))))
                     .execute(conn)?;

@@ -404,17 +404,25 @@ impl TemplateStore for DieselStore {
         &self,
         org: &OrgId,
         template: TemplateId,
-    ) -> StoreResult<Vec<(PipelineRef, Attachment)>> {
+        page: Page,
+    ) -> StoreResult<Paged<(PipelineRef, Attachment)>> {
+        let (limit, offset) = window(page);
         self.with(|conn| {
             load_template(conn, org, template)?;
-            let rows: Vec<(AttachmentRow, String, String, i32, i32, String)> = attachments::table
-                .inner_join(pipelines::table)
-                .inner_join(templates::table)
-                .inner_join(revisions::table.on(revisions::id.eq(attachments::revision_id)))
-                .filter(attachments::org_id.eq(org.as_str()))
-                .filter(attachments::template_id.eq(template.to_string()))
-                .filter(pipelines::deleted_at.is_null())
-                .order((pipelines::name_key.asc(), attachments::id.asc()))
+            let pins = || {
+                attachments::table
+                    .inner_join(pipelines::table)
+                    .inner_join(templates::table)
+                    .inner_join(revisions::table.on(revisions::id.eq(attachments::revision_id)))
+                    .filter(attachments::org_id.eq(org.as_str()))
+                    .filter(attachments::template_id.eq(template.to_string()))
+                    .filter(pipelines::deleted_at.is_null())
+            };
+            let total_rows: i64 = pins().count().get_result(conn)?;
+            let rows: Vec<(AttachmentRow, String, String, i32, i32, String)> = pins()
+                .order((attachments::created_at.desc(), attachments::id.desc()))
+                .limit(limit)
+                .offset(offset)
                 .select((
                     AttachmentRow::as_select(),
                     templates::name,
@@ -424,7 +432,8 @@ impl TemplateStore for DieselStore {
                     pipelines::name,
                 ))
                 .load(conn)?;
-            rows.into_iter()
+            let items = rows
+                .into_iter()
                 .map(|(row, name, vendor, latest, number, pipeline_name)| {
                     let attachment = attachment((row, name, vendor, latest, number))?;
                     let pipeline = crate::pipelines::pipeline_ref(
@@ -433,6 +442,35 @@ impl TemplateStore for DieselStore {
                     )?;
                     Ok((pipeline, attachment))
                 })
+                .collect::<Result<_, Failure>>()?;
+            Ok(Paged {
+                items,
+                total: total(total_rows)?,
+            })
+        })
+    }
+
+    fn revisions_below(
+        &self,
+        org: &OrgId,
+        template: TemplateId,
+        below: u32,
+        limit: u32,
+    ) -> StoreResult<Vec<Revision>> {
+        // Numbers beyond the column's range are all "below" it: start at the top.
+        let below = i32::try_from(below).unwrap_or(i32::MAX);
+        let limit = i64::from(limit);
+        self.with(|conn| {
+            revisions::table
+                .filter(revisions::org_id.eq(org.as_str()))
+                .filter(revisions::template_id.eq(template.to_string()))
+                .filter(revisions::revision_number.lt(below))
+                .order(revisions::revision_number.desc())
+                .limit(limit)
+                .select(RevisionRow::as_select())
+                .load(conn)?
+                .into_iter()
+                .map(RevisionRow::into_domain)
                 .collect()
         })
     }

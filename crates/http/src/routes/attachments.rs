@@ -92,7 +92,9 @@ pub(crate) async fn list(
         )),
         BodyErrors,
         (status = 404, response = NotFound),
-        (status = 409, description = "`ALREADY_ATTACHED`, or `IDEMPOTENCY_IN_PROGRESS`.", body = ErrorEnvelope),
+        (status = 409, description = "`ALREADY_ATTACHED`; `LIMIT_REACHED` when the pipeline \
+            has 100 integrations already (`details[0].limit` is the limit); or \
+            `IDEMPOTENCY_IN_PROGRESS`.", body = ErrorEnvelope),
         (status = 422, description = "`VALIDATION_FAILED` (no such template, or a revision that \
             is not one of it), or `IDEMPOTENCY_KEY_REUSED`.", body = ErrorEnvelope),
         AdminErrors,

@@ -6,6 +6,7 @@ pub(crate) mod catalog;
 pub(crate) mod docs;
 pub(crate) mod health;
 pub(crate) mod pipelines;
+mod revision_stream;
 pub(crate) mod revisions;
 pub(crate) mod templates;
 

@@ -8,6 +8,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::method_not_allowed;
+use super::revision_stream::streamed_list;
 use crate::body::Body;
 use crate::dto::{
     CreateRevisionBody, DiffResponse, PinsResponse, RevisionListResponse, RevisionResponse,
@@ -18,7 +19,7 @@ use crate::extract::{
 };
 use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
 use crate::openapi::params::{
-    DiffPath, IdempotencyHeader, RevisionPageParams, RevisionPath, TemplatePath,
+    DiffPath, IdempotencyHeader, PageParams, RevisionPageParams, RevisionPath, TemplatePath,
 };
 use crate::openapi::{AdminErrors, BadRequest, BodyErrors, NotFound};
 
@@ -58,12 +59,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tag = "revisions",
     operation_id = "listRevisions",
     summary = "List a template's revisions",
-    description = "Newest first; every revision unless `limit` or `offset` is given. Secret \
-        fields read `\"***\"`. Viewer or above.",
+    description = "Newest first; every revision unless `limit` or `offset` is given. Without \
+        them the answer is streamed a few revisions at a time (chunked), so a long history \
+        never sits in the server's memory; it lists the revisions up to the latest one when \
+        the request arrived. Secret fields read `\"***\"`. Viewer or above.",
     params(TemplatePath, RevisionPageParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The revisions.", body = RevisionListResponse),
+        (status = 200, description = "The revisions. Should the database fail after the \
+            first bytes of a streamed answer, the connection is closed before the JSON is \
+            complete (never a shorter list that looks whole).", body = RevisionListResponse),
         (status = 400, response = BadRequest),
         (status = 404, response = NotFound),
         (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range.", body = ErrorEnvelope),
@@ -81,18 +86,20 @@ pub(crate) async fn list(
         blocking(move || app.find_template(&caller, Action::Read, &id)).await?
     };
     let page_query = query::<PageQuery>(&req)?;
-    let page = if page_query.limit.is_some() || page_query.offset.is_some() {
-        Some(page_query.page()?)
-    } else {
-        None
-    };
     let app = app.get_ref().clone();
+    if page_query.limit.is_none() && page_query.offset.is_none() {
+        let batches = blocking(move || app.all_revisions(&caller, &template)).await?;
+        return Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .streaming(streamed_list(batches)));
+    }
+    let page = page_query.page()?;
     let paged = blocking(move || app.list_revisions(&caller, &template, page)).await?;
     Ok(HttpResponse::Ok().json(RevisionListResponse {
         revisions: paged.items.into_iter().map(Into::into).collect(),
         total: paged.total,
-        limit: page.map(integrations_domain::Page::limit),
-        offset: page.map(integrations_domain::Page::offset),
+        limit: Some(page.limit()),
+        offset: Some(page.offset()),
     }))
 }
 
@@ -310,13 +317,15 @@ pub(crate) async fn diff(
     tag = "revisions",
     operation_id = "listTemplatePins",
     summary = "Which pipelines pin a template",
-    description = "Every pipeline integration of the template, with the pinned and the latest \
-        revision. Viewer or above.",
-    params(TemplatePath),
+    description = "One page of the template's pipeline integrations, newest first, with the \
+        pinned and the latest revision. Viewer or above.",
+    params(TemplatePath, PageParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The pins.", body = PinsResponse),
+        (status = 200, description = "A page of pins.", body = PinsResponse),
+        (status = 400, response = BadRequest),
         (status = 404, response = NotFound),
+        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range.", body = ErrorEnvelope),
         AdminErrors,
     ),
 )]
@@ -324,14 +333,16 @@ pub(crate) async fn pins(
     app: web::Data<App>,
     Authenticated(caller): Authenticated,
     id: web::Path<String>,
+    req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let template = {
+        let (app, caller) = (app.get_ref().clone(), caller.clone());
+        blocking(move || app.find_template(&caller, Action::Read, &id)).await?
+    };
+    let page = query::<PageQuery>(&req)?.page()?;
     let app = app.get_ref().clone();
-    let pins = blocking(move || {
-        let template = app.find_template(&caller, Action::Read, &id)?;
-        app.pins(&caller, &template)
-    })
-    .await?;
-    Ok(HttpResponse::Ok().json(PinsResponse::from(pins)))
+    let pins = blocking(move || app.pins(&caller, &template, page)).await?;
+    Ok(HttpResponse::Ok().json(PinsResponse::page(pins, page)))
 }
 
 #[utoipa::path(

@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use integrations_testing::TestDb;
 use serde_json::{Value, json};
 
-const BINARY: &str = env!("CARGO_BIN_EXE_integrations");
-const SECRET: &str = "process-test-secret-process-test-secret!";
+pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_integrations");
+pub(crate) const SECRET: &str = "process-test-secret-process-test-secret!";
 
 /// The variables the binary reads, removed so each test sets exactly what it means.
 const VARIABLES: [&str; 10] = [
@@ -27,7 +27,7 @@ const VARIABLES: [&str; 10] = [
     "ACCESS_TOKEN_TTL",
     "LOG_FORMAT",
 ];
-const KEY: &str = crate::support::ENCRYPTION_KEY;
+pub(crate) const KEY: &str = crate::support::ENCRYPTION_KEY;
 const PG: (&str, &str) = (
     "DATABASE_URL",
     "postgres://postgres@127.0.0.1:5432/postgres",
@@ -41,7 +41,7 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn command(dir: &std::path::Path) -> Command {
+pub(crate) fn command(dir: &std::path::Path) -> Command {
     let mut command = Command::new(BINARY);
     command.current_dir(dir);
     for variable in VARIABLES {
@@ -51,14 +51,14 @@ fn command(dir: &std::path::Path) -> Command {
 }
 
 /// A server process, killed when dropped.
-struct Process {
-    child: Child,
-    base: String,
+pub(crate) struct Process {
+    pub(crate) child: Child,
+    pub(crate) base: String,
     stdout: std::sync::Mutex<mpsc::Receiver<String>>,
 }
 
 impl Process {
-    fn start(mut command: Command) -> Self {
+    pub(crate) fn start(mut command: Command) -> Self {
         let port = free_port();
         command
             .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
@@ -106,7 +106,13 @@ impl Process {
         panic!("no stdout line starting with {prefix:?}");
     }
 
-    fn request(&self, method: &str, path: &str, token: &str, body: Option<&Value>) -> (u16, Value) {
+    pub(crate) fn request(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        body: Option<&Value>,
+    ) -> (u16, Value) {
         let (status, _, body) = self
             .send(method, path, token, &[], body)
             .expect("an answer");

@@ -208,6 +208,7 @@ fn the_error_envelope_schema_says_what_errors_look_like() {
         fields,
         [
             "field",
+            "limit",
             "message",
             "pipeline_id",
             "pipeline_name",

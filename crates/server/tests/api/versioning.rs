@@ -267,7 +267,7 @@ fn pins_list_the_pipelines_using_a_template(app: &TestApp) {
         app.get(&format!("{TEMPLATES}/{id}/pipelines"), &token)
             .expect(200)
             .body,
-        json!({ "pipelines": [] })
+        json!({ "pipelines": [], "total": 0, "limit": 50, "offset": 0 })
     );
     let web = app
         .post("/v1/admin/pipelines", &token, &json!({ "name": "Web" }))
@@ -291,7 +291,7 @@ fn pins_list_the_pipelines_using_a_template(app: &TestApp) {
         json!({ "pipelines": [{
             "pipeline_id": web_id, "pipeline_name": "Web", "attachment_id": attached["id"],
             "revision_id": first["id"], "revision_number": 1, "latest_revision": 2, "enabled": false
-        }] })
+        }], "total": 1, "limit": 50, "offset": 0 })
     );
     app.get(
         &format!("{TEMPLATES}/{id}/pipelines"),

@@ -10,13 +10,14 @@ use ulid::Ulid;
 
 use crate::support::{Raw, audit, new_pipeline, new_revision, new_template, org, store, tick};
 
-fn attach_new(template_id: TemplateId, revision_id: RevisionId) -> NewAttachment {
+pub fn attach_new(template_id: TemplateId, revision_id: RevisionId) -> NewAttachment {
     NewAttachment {
         id: AttachmentId::from_ulid(Ulid::generate()),
         template_id,
         revision_id,
         enabled: true,
         created_at: tick(),
+        max_per_pipeline: 100,
     }
 }
 
@@ -263,7 +264,7 @@ pub fn a_template_in_use_cannot_be_deleted(db: &TestDb) {
         .detach(&a, web.id, on_web.id, audit())
         .expect("detached");
     store
-        .delete_pipeline(&a, app.id, tick(), audit())
+        .delete_pipeline(&a, app.id, tick(), audit(), &|_| audit())
         .expect("deleted");
     store
         .delete_template(&a, t.id, tick(), None, audit())
@@ -286,7 +287,7 @@ pub fn deleting_a_pipeline_removes_its_attachments(db: &TestDb) {
         .attach(&a, p.id, attach_new(t.id, r.id), audit().into())
         .expect("attached");
     store
-        .delete_pipeline(&a, p.id, tick(), audit())
+        .delete_pipeline(&a, p.id, tick(), audit(), &|_| audit())
         .expect("deleted");
     let mut raw = Raw::connect(db);
     assert_eq!(raw.count("SELECT COUNT(*) AS n FROM attachments"), 0);

@@ -11,6 +11,7 @@
 mod attachments;
 mod audit;
 mod idempotency;
+mod limits;
 mod outage;
 mod pipelines;
 mod revisions;
@@ -23,6 +24,7 @@ use integrations_testing::backend_tests;
 use attachments::*;
 use audit::*;
 use idempotency::*;
+use limits::*;
 use pipelines::*;
 use revisions::*;
 use schema::*;
@@ -57,6 +59,13 @@ backend_tests!(
     // idempotency keys
     idempotency_keys_are_claimed_once_then_replayed,
     abandoned_and_released_claims_can_be_retried,
+    // bounded answers and quotas
+    attach_refuses_a_pipeline_past_its_limit,
+    racing_attaches_at_the_limit_let_exactly_one_win,
+    deleting_a_pipeline_audits_each_attachment_it_removes,
+    revisions_below_walk_a_snapshot_of_the_history,
+    template_pins_come_in_pages,
+    migrations_wait_for_the_lock_then_fail_clearly,
     // schema
     migrations_round_trip,
     revisions_refuse_update_and_delete_in_the_database,

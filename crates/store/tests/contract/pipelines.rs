@@ -89,18 +89,18 @@ pub fn pipeline_names_are_unique_and_deletes_are_soft(db: &TestDb) {
         Err(StoreError::NameTaken)
     ));
     assert!(matches!(
-        store.delete_pipeline(&org("org_b"), web.id, tick(), audit()),
+        store.delete_pipeline(&org("org_b"), web.id, tick(), audit(), &|_| audit()),
         Err(StoreError::NotFound)
     ));
     store
-        .delete_pipeline(&a, web.id, tick(), audit())
+        .delete_pipeline(&a, web.id, tick(), audit(), &|_| audit())
         .expect("deleted");
     assert!(matches!(
         store.pipeline(&a, web.id),
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.delete_pipeline(&a, web.id, tick(), audit()),
+        store.delete_pipeline(&a, web.id, tick(), audit(), &|_| audit()),
         Err(StoreError::NotFound)
     ));
     assert!(
