@@ -15,6 +15,7 @@ mod outage;
 mod pipelines;
 mod revisions;
 mod schema;
+mod sealed;
 mod support;
 mod templates;
 
@@ -26,6 +27,7 @@ use idempotency::*;
 use pipelines::*;
 use revisions::*;
 use schema::*;
+use sealed::*;
 use templates::*;
 
 backend_tests!(
@@ -57,6 +59,10 @@ backend_tests!(
     // idempotency keys
     idempotency_keys_are_claimed_once_then_replayed,
     abandoned_and_released_claims_can_be_retried,
+    // sealed values
+    sealed_values_are_written_with_their_revision_and_read_per_org,
+    a_refused_revision_leaves_no_sealed_value,
+    sealed_values_change_only_their_envelope,
     // schema
     migrations_round_trip,
     revisions_refuse_update_and_delete_in_the_database,
