@@ -19,6 +19,7 @@ mod outage;
 mod pipelines;
 mod regressions;
 mod revisions;
+mod secret_binding;
 mod secrets;
 mod support;
 mod templates;
