@@ -38,13 +38,13 @@ impl App {
         vendor: &Vendor,
         pipeline: &Pipeline,
         attachment: Attachment,
-        revision: Revision,
+        revision: &Revision,
         envelopes: &Envelopes,
     ) -> Result<RenderedConfig, AppError> {
         let reveal = caller.can(Action::ReadSecrets);
         // Render from the opened config for every role, so placeholders inside
         // secret values count alike; mask the output for all but `service`.
-        let opened = self.reveal(&caller.org, vendor, &revision, envelopes)?;
+        let opened = self.reveal(&caller.org, vendor, revision, envelopes)?;
         let plan = Plan::compile(Value::Object(opened));
         let unused = plan
             .unused_keys(&pipeline.parameters)
@@ -102,7 +102,7 @@ impl App {
             .references()
             .map(|(key, path)| (key.as_str().to_owned(), path.to_string()))
             .collect();
-        let rendered = self.render(caller, vendor, pipeline, attachment, revision, &envelopes)?;
+        let rendered = self.render(caller, vendor, pipeline, attachment, &revision, &envelopes)?;
         if rendered.missing_parameters.is_empty() {
             return Ok(rendered);
         }
@@ -144,7 +144,7 @@ impl App {
             .into_iter()
             .map(|(attachment, revision)| {
                 let vendor = vendor_of_key(&attachment.vendor)?;
-                self.render(caller, vendor, pipeline, attachment, revision, &envelopes)
+                self.render(caller, vendor, pipeline, attachment, &revision, &envelopes)
             })
             .collect()
     }

@@ -242,18 +242,19 @@ impl App {
             };
             let (plaintext, version) = match carried {
                 Some(opened) => (opened.plaintext, opened.version),
-                None if secrets::holds_secret(value) => match value.as_str() {
-                    Some(text) => (text.to_owned(), None),
-                    None => {
+                None if !secrets::holds_secret(value) => continue,
+                None => {
+                    let Some(text) = value.as_str() else {
+                        // Only a value kept from before its field was secret can be another type.
                         problems.push(FieldProblem::new(
                             path.json_path().to_string(),
                             "invalid_type",
                             format!("{} must be a string", path.json_path()),
                         ));
                         continue;
-                    }
-                },
-                None => continue,
+                    };
+                    (text.to_owned(), None)
+                }
             };
             let version = version.unwrap_or_else(|| SecretVersion::from_ulid(self.ids.ulid()));
             let (reference, secret) = self.seal_at(org, owner, &path, &plaintext, version)?;

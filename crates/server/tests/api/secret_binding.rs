@@ -155,7 +155,18 @@ fn diffs_compare_versions_never_values(app: &TestApp) {
     }
 }
 
-fn header_values_are_secrets_one_by_one(app: &TestApp) {
+/// The three header values of the webhook installed by [`install_hook`].
+struct Hook {
+    id: String,
+    installed: Value,
+    auth: String,
+    key: String,
+}
+
+const MASKED_HEADERS: &str =
+    r#"{ "Authorization": "***", "X-Api-Key": "***", "X-Tenant": "{{pipeline_param.tenant}}" }"#;
+
+fn install_hook(app: &TestApp) -> Hook {
     let (auth, key) = (new_canary(), new_canary());
     let installed = app
         .post(
@@ -169,12 +180,22 @@ fn header_values_are_secrets_one_by_one(app: &TestApp) {
         )
         .expect(201)
         .body;
-    let masked = json!({ "Authorization": "***", "X-Api-Key": "***", "X-Tenant": "{{pipeline_param.tenant}}" });
+    let masked: Value = serde_json::from_str(MASKED_HEADERS).expect("JSON");
     assert_eq!(installed["revision"]["config"]["headers"], masked);
-    let id = installed["template"]["id"]
-        .as_str()
-        .expect("an id")
-        .to_owned();
+    Hook {
+        id: installed["template"]["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned(),
+        installed,
+        auth,
+        key,
+    }
+}
+
+fn header_values_are_secrets_one_by_one(app: &TestApp) {
+    let Hook { id, auth, key, .. } = install_hook(app);
+    let masked: Value = serde_json::from_str(MASKED_HEADERS).expect("JSON");
     for role in ROLES {
         let reply = app
             .get(
@@ -241,6 +262,16 @@ fn header_values_are_secrets_one_by_one(app: &TestApp) {
             ),
         ]
     );
+}
+
+fn header_values_render_and_diff_one_by_one(app: &TestApp) {
+    let Hook {
+        id,
+        installed,
+        auth,
+        ..
+    } = install_hook(app);
+    let masked: Value = serde_json::from_str(MASKED_HEADERS).expect("JSON");
     // Round-trip what was read, entering one header anew.
     let rotated = new_canary();
     let mut config = installed["revision"]["config"].clone();
@@ -491,9 +522,11 @@ fn values_sealed_by_the_first_release_still_work(app: &TestApp) {
             LEGACY_TOKEN_PLAIN
         );
     }
+}
 
-    // A webhook: a sealed signing secret, and a header stored in clear before
-    // header values were secrets.
+fn a_header_kept_in_clear_by_the_first_release_is_masked_and_sealed_on_echo(app: &TestApp) {
+    // A sealed signing secret, and a header stored in clear before header
+    // values were secrets.
     let (hook, hook_first) = legacy_template(
         app,
         "webhook",
@@ -552,6 +585,8 @@ fn values_sealed_by_the_first_release_still_work(app: &TestApp) {
 crate::api_tests!(
     diffs_compare_versions_never_values,
     header_values_are_secrets_one_by_one,
+    header_values_render_and_diff_one_by_one,
     a_sealed_value_moved_elsewhere_does_not_open,
     values_sealed_by_the_first_release_still_work,
+    a_header_kept_in_clear_by_the_first_release_is_masked_and_sealed_on_echo,
 );
