@@ -1,4 +1,4 @@
-//! The integration catalog and installing a template from it (SPEC §6).
+//! The integration catalog and installing a template from it.
 
 use integrations_domain::catalog::{self, Category, Vendor};
 use integrations_domain::{
@@ -119,7 +119,15 @@ impl App {
         let change_summary = problems.check("change_summary", Description::parse(&summary));
         let mut config = variant.default_config.clone();
         config.extend(input.config.unwrap_or_default());
-        let config = self.prepare_config(vendor, config, || Ok(None), &mut problems)?;
+        let revision_id = RevisionId::from_ulid(self.ids.ulid());
+        let (config, secrets) = self.prepare_config(
+            &caller.org,
+            vendor,
+            revision_id,
+            config,
+            || Ok(None),
+            &mut problems,
+        )?;
         problems.finish()?;
         let (Some(name), Some(delivery_mode)) = (name, delivery_mode) else {
             return Err(AppError::Internal(
@@ -138,8 +146,9 @@ impl App {
             created_at: now,
         };
         let revision = NewRevision {
-            id: RevisionId::from_ulid(self.ids.ulid()),
+            id: revision_id,
             config,
+            secrets,
             delivery_mode,
             change_summary,
             created_by: caller.user.clone(),

@@ -193,6 +193,11 @@ impl Problems {
         self.0.push(problem);
     }
 
+    /// Whether nothing was recorded yet.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// `Ok` when nothing was recorded.
     pub(crate) fn finish(self) -> Result<(), AppError> {
         if self.0.is_empty() {

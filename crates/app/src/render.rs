@@ -1,16 +1,19 @@
-//! Rendered configs (SPEC §8, §9, §10): a pinned revision's config with the
+//! Rendered configs: a pinned revision's config with the
 //! pipeline's parameters substituted by the domain engine — the same code an
 //! event processor links. Secrets stay masked for every role but `service`.
 
 use integrations_domain::catalog::Vendor;
 use integrations_domain::secrets;
 use integrations_domain::substitution::Plan;
-use integrations_domain::{Action, Attachment, AttachmentId, Caller, Pipeline, Revision};
+use integrations_domain::{
+    Action, Attachment, AttachmentId, Caller, Pipeline, Revision, RevisionId,
+};
 use serde_json::{Map, Value};
 
 use crate::App;
 use crate::error::{AppError, FieldProblem};
 use crate::revisions::vendor_of_key;
+use crate::secrets::Envelopes;
 
 /// One attachment's config, rendered for one pipeline.
 #[derive(Debug, Clone, PartialEq)]
@@ -35,14 +38,14 @@ impl App {
         vendor: &Vendor,
         pipeline: &Pipeline,
         attachment: Attachment,
-        revision: Revision,
+        revision: &Revision,
+        envelopes: &Envelopes,
     ) -> Result<RenderedConfig, AppError> {
         let reveal = caller.can(Action::ReadSecrets);
         // Render from the opened config for every role, so placeholders inside
         // secret values count alike; mask the output for all but `service`.
-        let mut stored = revision.config;
-        self.reveal(vendor, &mut stored)?;
-        let plan = Plan::compile(Value::Object(stored));
+        let opened = self.reveal(&caller.org, vendor, revision, envelopes)?;
+        let plan = Plan::compile(Value::Object(opened));
         let unused = plan
             .unused_keys(&pipeline.parameters)
             .map(|k| k.as_str().to_owned())
@@ -93,13 +96,13 @@ impl App {
             .ok_or(AppError::NotFound)?;
         let (attachment, revision) = found;
         let vendor = vendor_of_key(&attachment.vendor)?;
-        let mut opened = revision.config.clone();
-        self.reveal(vendor, &mut opened)?;
+        let envelopes = self.envelopes(&caller.org, &[revision.id])?;
+        let opened = self.reveal(&caller.org, vendor, &revision, &envelopes)?;
         let plan_paths: Vec<(String, String)> = Plan::compile(Value::Object(opened))
             .references()
             .map(|(key, path)| (key.as_str().to_owned(), path.to_string()))
             .collect();
-        let rendered = self.render(caller, vendor, pipeline, attachment, revision)?;
+        let rendered = self.render(caller, vendor, pipeline, attachment, &revision, &envelopes)?;
         if rendered.missing_parameters.is_empty() {
             return Ok(rendered);
         }
@@ -129,13 +132,19 @@ impl App {
         pipeline: &Pipeline,
     ) -> Result<Vec<RenderedConfig>, AppError> {
         self.authorize(caller, Action::Read)?;
-        self.store
+        let enabled: Vec<(Attachment, Revision)> = self
+            .store
             .attached_revisions(&caller.org, pipeline.id)?
             .into_iter()
             .filter(|(attachment, _)| attachment.enabled)
+            .collect();
+        let revisions: Vec<RevisionId> = enabled.iter().map(|(_, r)| r.id).collect();
+        let envelopes = self.envelopes(&caller.org, &revisions)?;
+        enabled
+            .into_iter()
             .map(|(attachment, revision)| {
                 let vendor = vendor_of_key(&attachment.vendor)?;
-                self.render(caller, vendor, pipeline, attachment, revision)
+                self.render(caller, vendor, pipeline, attachment, &revision, &envelopes)
             })
             .collect()
     }

@@ -1,4 +1,4 @@
-//! Use cases of revisions (SPEC §5, §10).
+//! Use cases of revisions.
 
 use integrations_domain::catalog::{self, Vendor};
 use integrations_domain::secrets;
@@ -133,13 +133,16 @@ impl App {
         // The revision echoed secrets are taken from; the new one must directly
         // follow it, or a concurrent rotation could be silently undone.
         let mut based_on: Option<u32> = None;
-        let config = self.prepare_config(
+        let id = RevisionId::from_ulid(self.ids.ulid());
+        let (config, secrets) = self.prepare_config(
+            &caller.org,
             vendor,
+            id,
             input.config,
             || {
                 let latest = self.store.latest_revision(&caller.org, template.id)?;
                 based_on = Some(latest.as_ref().map_or(0, |r| r.number.get()));
-                Ok(latest.map(|r| r.config))
+                Ok(latest)
             },
             &mut problems,
         )?;
@@ -150,8 +153,9 @@ impl App {
             ));
         };
         let new = NewRevision {
-            id: RevisionId::from_ulid(self.ids.ulid()),
+            id,
             config,
+            secrets,
             delivery_mode,
             change_summary,
             created_by: caller.user.clone(),

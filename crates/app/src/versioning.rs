@@ -1,4 +1,4 @@
-//! Versioning beyond the seed (SPEC §11): template ETags for `If-Match`,
+//! Versioning beyond the seed: template ETags for `If-Match`,
 //! revision diffs, restores, and which pipelines pin a template.
 
 use integrations_domain::diff::diff_configs;
@@ -7,7 +7,7 @@ use integrations_domain::{
     RevisionNumber, Template, TemplateId,
 };
 use integrations_ports::{NewRevision, PipelineRef};
-use serde_json::{Map, Value};
+use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::App;
@@ -73,7 +73,9 @@ impl App {
         }
     }
 
-    /// The diff from revision `from` to revision `to` of a template.
+    /// The diff from revision `from` to revision `to` of a template. Secrets
+    /// are compared by version id: one entered again is changed, one carried
+    /// over (echoed or restored) is not.
     ///
     /// # Errors
     /// `Forbidden`; `NotFound` for an unknown revision number.
@@ -86,12 +88,10 @@ impl App {
     ) -> Result<RevisionDiff, AppError> {
         self.authorize(caller, Action::Read)?;
         let vendor = vendor_of(template)?;
+        // Secrets are compared by version id, as stored: nothing is opened.
         let load = |raw: &str| -> Result<Revision, AppError> {
             let number = RevisionNumber::parse(raw).ok_or(AppError::NotFound)?;
-            let mut revision = self.store.revision(&caller.org, template.id, number)?;
-            // Sealed values differ per seal (fresh nonce): compare what they hold.
-            self.reveal(vendor, &mut revision.config)?;
-            Ok(revision)
+            Ok(self.store.revision(&caller.org, template.id, number)?)
         };
         let (a, b) = (load(from)?, load(to)?);
         let patch = diff_configs(vendor, &Value::Object(a.config), &Value::Object(b.config));
@@ -127,10 +127,13 @@ impl App {
         let summary = change_summary.unwrap_or_else(|| format!("Restored from revision {number}"));
         let change_summary = problems.check("change_summary", Description::parse(&summary));
         problems.finish()?;
-        let config: Map<String, Value> = source.config;
+        // Every secret is sealed again for the new revision, keeping its version.
+        let id = RevisionId::from_ulid(self.ids.ulid());
+        let (config, secrets) = self.carry_config(&caller.org, vendor, &source, id)?;
         let new = NewRevision {
-            id: RevisionId::from_ulid(self.ids.ulid()),
+            id,
             config,
+            secrets,
             delivery_mode: source.delivery_mode,
             change_summary,
             created_by: caller.user.clone(),

@@ -1,4 +1,4 @@
-//! Revision diffs as RFC 6902 JSON Patch (SPEC §11), with secret values hidden.
+//! Revision diffs as RFC 6902 JSON Patch, with secret values hidden.
 
 use json_patch::jsonptr::PointerBuf;
 use json_patch::{Patch, PatchOperation, ReplaceOperation};
@@ -7,13 +7,17 @@ use serde_json::Value;
 use crate::catalog::Vendor;
 use crate::secrets::{self, MASK};
 
-/// The JSON Patch that turns config `from` into config `to`.
+/// The JSON Patch that turns config `from` into config `to`, both as stored.
 ///
-/// Secret fields of `vendor` never show their values: a secret that was added
+/// Secret positions of `vendor` (secret fields, and the values of objects
+/// whose values are secrets) never show their values: a secret that was added
 /// appears as `add` of `"***"`, a removed one as `remove`, and a changed one as
 /// `replace` with `"***"` — so a reader learns *that* a credential changed,
-/// never what it was or became. A placeholder in a secret field is a name, not
-/// a credential, and is shown.
+/// never what it was or became. Whether it changed is decided by version id
+/// ([`secrets::same_version`]): a value entered again shows as changed even
+/// when its text is the same, a value carried over (an echoed `"***"`, a
+/// restore) as unchanged; plaintexts are never compared. A placeholder in a
+/// secret position is a name, not a credential, and is shown.
 ///
 /// ```
 /// use integrations_domain::{catalog, diff::diff_configs};
@@ -22,8 +26,8 @@ use crate::secrets::{self, MASK};
 /// let meta = catalog::vendor("meta_capi").unwrap();
 /// let patch = diff_configs(
 ///     meta,
-///     &json!({ "pixel_id": "1", "access_token": "old", "batch_size": 50 }),
-///     &json!({ "pixel_id": "1", "access_token": "new", "batch_size": 100 }),
+///     &json!({ "pixel_id": "1", "access_token": "enc:v2:VERSION1", "batch_size": 50 }),
+///     &json!({ "pixel_id": "1", "access_token": "enc:v2:VERSION2", "batch_size": 100 }),
 /// );
 /// assert_eq!(serde_json::to_value(&patch).unwrap(), json!([
 ///     { "op": "replace", "path": "/batch_size", "value": 100 },
@@ -39,13 +43,19 @@ pub fn diff_configs(vendor: &Vendor, from: &Value, to: &Value) -> Patch {
     }
     let mut patch = json_patch::diff(&masked_from, &masked_to);
     // Both sides masked to "***" hide a change of the credential itself: report it.
-    for key in vendor.secret_keys() {
-        let (Some(before), Some(after)) = (from.get(key), to.get(key)) else {
+    let (Value::Object(from), Value::Object(to)) = (from, to) else {
+        return patch;
+    };
+    for path in secrets::secret_paths(vendor, from) {
+        let (Some(before), Some(after)) = (path.get(from), path.get(to)) else {
             continue;
         };
-        if before != after && secrets::holds_secret(before) && secrets::holds_secret(after) {
+        if secrets::holds_secret(before)
+            && secrets::holds_secret(after)
+            && !secrets::same_version(before, after)
+        {
             patch.0.push(PatchOperation::Replace(ReplaceOperation {
-                path: PointerBuf::from_tokens([key]),
+                path: PointerBuf::from_tokens(path.tokens()),
                 value: Value::String(MASK.to_owned()),
             }));
         }
@@ -117,6 +127,62 @@ mod tests {
         for text in [added, removed, from_reference] {
             assert!(!text.to_string().contains("canary"));
         }
+    }
+
+    #[test]
+    fn secrets_are_compared_by_version_never_by_text() {
+        let one = json!({ "access_token": "enc:v2:VERSION1" });
+        // Carried over (echo, restore): the same version, unchanged.
+        assert_eq!(patch(&one, &one.clone()), json!([]));
+        // Entered again: a new version, changed — whatever the plaintext.
+        assert_eq!(
+            patch(&one, &json!({ "access_token": "enc:v2:VERSION2" })),
+            json!([{ "op": "replace", "path": "/access_token", "value": "***" }])
+        );
+        // A value sealed inline before version ids, and its carried-over reference.
+        let legacy = json!({ "access_token": "enc:v1:1a2b3c4d:AAECAwQFBgcICQoLDA0ODxAREhMU" });
+        let carried = json!({ "access_token": "enc:v2:v1-AAECAwQFBgcICQoL" });
+        assert_eq!(patch(&legacy, &carried), json!([]));
+        assert_eq!(
+            patch(&legacy, &one),
+            json!([{ "op": "replace", "path": "/access_token", "value": "***" }])
+        );
+    }
+
+    #[test]
+    fn secret_sub_keys_are_diffed_one_by_one() {
+        let webhook = catalog::vendor("webhook").expect("webhook is in the catalog");
+        let from = json!({ "headers": {
+            "Kept": "enc:v2:K", "Changed": "enc:v2:C1", "Gone": "enc:v2:G", "Named": "{{pipeline_param.a}}"
+        } });
+        let to = json!({ "headers": {
+            "Kept": "enc:v2:K", "Changed": "enc:v2:C2", "New": "enc:v2:N", "Named": "{{pipeline_param.b}}"
+        } });
+        let patch = serde_json::to_value(diff_configs(webhook, &from, &to)).expect("serialises");
+        let mut ops: Vec<String> = patch
+            .as_array()
+            .expect("an array")
+            .iter()
+            .map(|op| {
+                format!(
+                    "{} {} {}",
+                    op["op"].as_str().unwrap_or_default(),
+                    op["path"].as_str().unwrap_or_default(),
+                    op["value"]
+                )
+            })
+            .collect();
+        ops.sort();
+        assert_eq!(
+            ops,
+            [
+                "add /headers/New \"***\"",
+                "remove /headers/Gone null",
+                "replace /headers/Changed \"***\"",
+                "replace /headers/Named \"{{pipeline_param.b}}\"",
+            ]
+        );
+        assert!(!patch.to_string().contains("enc:"), "{patch}");
     }
 
     #[test]

@@ -99,8 +99,9 @@ impl fmt::Display for ConfigProblem {
 
 /// Checks a config against a vendor's fields: it must be an object nesting at
 /// most [`MAX_CONFIG_DEPTH`] levels; required fields present (not null, not
-/// `""`); declared types respected; `select` values among the options; no
-/// malformed `pipeline_param` reference anywhere. A value that is exactly one
+/// `""`); declared types respected; `select` values among the options; the
+/// values of an object whose values are secrets are strings; no malformed
+/// `pipeline_param` reference anywhere. A value that is exactly one
 /// `{{pipeline_param.KEY}}` placeholder satisfies any type. Keys the vendor
 /// does not declare are allowed.
 ///
@@ -134,6 +135,7 @@ pub fn validate_config(vendor: &Vendor, config: &Value) -> Result<(), Vec<Config
             problems.push(ConfigProblem::new(JsonPath::key(&field.key), problem));
         }
     }
+    problems.extend(crate::secrets::value_type_problems(vendor, members));
     find_malformed(config, &mut JsonPath::root(), &mut problems);
     if problems.is_empty() {
         Ok(())

@@ -18,14 +18,16 @@ mod auth;
 mod cipher;
 mod error;
 mod idempotency;
+mod sealed;
 mod store;
 mod system;
 
 pub use audit::AuditEntry;
 pub use auth::{AuthError, TokenVerifier};
-pub use cipher::{CipherError, SecretCipher};
+pub use cipher::{Binding, CipherError, Envelope, SecretCipher};
 pub use error::{PipelineRef, StoreError, StoreResult};
 pub use idempotency::{Change, Claim, IdempotencyScope, IdempotencyStore, Respond, StoredResponse};
+pub use sealed::{REVISION_OWNER, SealedSecret, SealedValueStore};
 pub use store::{
     AttachmentChanges, AttachmentStore, AuditStore, NewAttachment, NewPipeline, NewRevision,
     NewTemplate, PipelineChanges, PipelineStore, Store, TemplateChanges, TemplateStore,

@@ -48,8 +48,12 @@ pub struct NewTemplate {
 pub struct NewRevision {
     /// Its id.
     pub id: RevisionId,
-    /// The config, already validated, with secrets sealed.
+    /// The config, already validated; each secret it holds is a reference
+    /// (`enc:v2:<version>`) to one of [`NewRevision::secrets`].
     pub config: Map<String, Value>,
+    /// The sealed values the config references, bound to this revision;
+    /// stored in the same transaction as the revision.
+    pub secrets: Vec<crate::SealedSecret>,
     /// Server side or client side.
     pub delivery_mode: DeliveryMode,
     /// What changed.
@@ -433,6 +437,7 @@ pub trait Store:
     + PipelineStore
     + AttachmentStore
     + AuditStore
+    + crate::SealedValueStore
     + crate::IdempotencyStore
     + Send
     + Sync

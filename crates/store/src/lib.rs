@@ -17,6 +17,7 @@ pub mod migrations;
 mod pipelines;
 mod rows;
 mod schema;
+mod sealed;
 mod templates;
 mod url;
 

@@ -90,3 +90,16 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    sealed_values (owner_kind, owner_id, field_path) {
+        org_id -> Text,
+        owner_kind -> Text,
+        owner_id -> Text,
+        field_path -> Text,
+        version_id -> Text,
+        kid -> Text,
+        ciphertext -> Text,
+        created_at -> Timestamp,
+    }
+}

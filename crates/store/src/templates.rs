@@ -101,6 +101,13 @@ fn insert_revision(
     number: i32,
     revision: NewRevision,
 ) -> Result<Revision, Failure> {
+    crate::sealed::insert_revision_secrets(
+        conn,
+        org,
+        revision.id,
+        timestamp(revision.created_at),
+        &revision.secrets,
+    )?;
     let row = RevisionRow {
         id: revision.id.to_string(),
         template_id: template.to_string(),

@@ -148,6 +148,30 @@ impl TestDb {
         rows.into_iter().map(|r| r.value).collect()
     }
 
+    /// Runs `sql` (one or more statements) on a direct connection: what a
+    /// test does behind the service's back, such as writing a row in an
+    /// older format or tampering with one.
+    ///
+    /// # Errors
+    /// The database's refusal (a trigger, a constraint…).
+    ///
+    /// # Panics
+    /// When the connection cannot be made.
+    pub fn execute(&self, sql: &str) -> Result<(), diesel::result::Error> {
+        match self.backend {
+            Backend::Sqlite => {
+                let path = self.url.trim_start_matches("sqlite://");
+                let mut conn =
+                    SqliteConnection::establish(path).expect("a direct SQLite connection");
+                conn.batch_execute("PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;")?;
+                conn.batch_execute(sql)
+            }
+            Backend::Postgres => PgConnection::establish(&self.url)
+                .expect("a direct PostgreSQL connection")
+                .batch_execute(sql),
+        }
+    }
+
     /// Takes SQLite's write lock from another connection and holds it until
     /// the guard is dropped (SQLite only): the database "busy", as a stuck
     /// writer elsewhere would leave it.

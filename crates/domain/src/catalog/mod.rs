@@ -118,6 +118,12 @@ pub struct ConfigField {
     /// One sentence of guidance for forms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub help_text: Option<String>,
+    /// For an `object` field: every value of the object is a credential
+    /// (sealed at rest, masked in responses, kept per key when echoed as
+    /// `"***"`), while its keys stay readable — e.g. the webhook's `headers`,
+    /// header name → value. Absent (false) for every other field.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub secret_values: bool,
 }
 
 /// A ready-made starting configuration of a vendor (every vendor has `default`).
@@ -172,6 +178,15 @@ impl Vendor {
         self.config_fields
             .iter()
             .filter(|f| f.field_type == FieldType::Secret)
+            .map(|f| f.key.as_str())
+    }
+
+    /// The keys of the `object` fields whose values are secrets
+    /// ([`ConfigField::secret_values`]).
+    pub fn secret_value_keys(&self) -> impl Iterator<Item = &str> {
+        self.config_fields
+            .iter()
+            .filter(|f| f.secret_values)
             .map(|f| f.key.as_str())
     }
 }

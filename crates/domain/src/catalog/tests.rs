@@ -72,6 +72,13 @@ fn fields_are_well_formed() {
         assert!(vendor.website.starts_with("https://"), "{}", vendor.key);
         for field in &vendor.config_fields {
             let context = format!("{}.{}", vendor.key, field.key);
+            if field.secret_values {
+                assert_eq!(
+                    field.field_type,
+                    FieldType::Object,
+                    "{context}: secret values on a field that is not an object"
+                );
+            }
             let is_select = field.field_type == FieldType::Select;
             assert_eq!(field.options.is_some(), is_select, "{context}: options");
             if let Some(options) = &field.options {
@@ -167,4 +174,33 @@ fn vendors_serialise_with_the_spec_field_names() {
     }
     assert!(meta["config_fields"][0].get("type").is_some());
     assert!(meta["variants"][0].get("default_config").is_some());
+}
+
+#[test]
+fn webhook_header_values_are_secrets() {
+    let webhook = vendor("webhook").expect("webhook");
+    assert_eq!(webhook.secret_value_keys().collect::<Vec<_>>(), ["headers"]);
+    assert!(
+        vendors()
+            .iter()
+            .filter(|v| v.key != "webhook")
+            .all(|v| v.secret_value_keys().next().is_none())
+    );
+    // The flag is on the wire only where it is set.
+    let fields = serde_json::to_value(&webhook.config_fields).unwrap_or_default();
+    let flagged: Vec<&str> = fields
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|f| f.get("secret_values").is_some())
+        .filter_map(|f| f["key"].as_str())
+        .collect();
+    assert_eq!(flagged, ["headers"]);
+    assert_eq!(fields[2]["secret_values"], json!(true));
+    // And it parses back; anything but a boolean is refused.
+    let parsed: ConfigField = serde_json::from_value(fields[2].clone()).expect("parses");
+    assert!(parsed.secret_values);
+    let mut wrong = fields[2].clone();
+    wrong["secret_values"] = json!("yes");
+    assert!(serde_json::from_value::<ConfigField>(wrong).is_err());
 }

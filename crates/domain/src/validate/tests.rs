@@ -13,6 +13,7 @@ fn field(key: &str, field_type: FieldType, required: bool) -> ConfigField {
         options: (field_type == FieldType::Select).then(|| vec!["eu".into(), "us".into()]),
         placeholder: None,
         help_text: None,
+        secret_values: false,
     }
 }
 

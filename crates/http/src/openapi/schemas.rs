@@ -341,6 +341,14 @@ pub struct CatalogConfigField {
     /// One sentence of guidance for forms.
     #[schema(nullable = false)]
     pub help_text: Option<String>,
+    /// Present (and `true`) on an `object` field whose values are secrets —
+    /// the webhook's `headers`: every value is encrypted at rest, shown as
+    /// `"***"` (except to `service` on rendered configs), kept per key when
+    /// sent back as `"***"`, and must be a string; a value that is exactly
+    /// one `{{pipeline_param.KEY}}` placeholder is a name and is shown. The
+    /// keys stay readable.
+    #[schema(nullable = false)]
+    pub secret_values: Option<bool>,
 }
 
 /// A ready-made starting configuration of a vendor.

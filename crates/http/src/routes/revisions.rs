@@ -287,7 +287,9 @@ pub(crate) async fn restore(
     operation_id = "diffRevisions",
     summary = "Diff two revisions",
     description = "An RFC 6902 JSON Patch from `from`'s config to `to`'s, plus the delivery-mode \
-        change; a changed secret shows as a `replace` with `\"***\"`. Viewer or above.",
+        change; a changed secret shows as a `replace` with `\"***\"`. Secrets are compared by \
+        version, never by value: a secret entered again (even with the same text) is changed, one \
+        kept by an echoed `\"***\"` or a restore is not. Viewer or above.",
     params(DiffPath),
     security(("bearer" = [])),
     responses(

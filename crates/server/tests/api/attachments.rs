@@ -885,7 +885,8 @@ fn substitution_preserves_types_and_interpolates_text(app: &TestApp) {
         expected
     );
 
-    // For a viewer only the secret field differs: a substituted credential is masked too.
+    // For a viewer only the secret positions differ (the signing secret, the
+    // header values): a substituted credential is masked too.
     let viewed = app
         .get(
             &attachment_config_path(&web, &id),
@@ -895,6 +896,13 @@ fn substitution_preserves_types_and_interpolates_text(app: &TestApp) {
         .body;
     let mut masked = expected;
     masked["signing_secret"] = json!("***");
+    for value in masked["headers"]
+        .as_object_mut()
+        .expect("headers")
+        .values_mut()
+    {
+        *value = json!("***");
+    }
     assert_eq!(viewed["config"], masked);
 }
 
@@ -982,9 +990,21 @@ fn missing_parameters_fail_the_attachment_and_mark_the_pipeline(app: &TestApp) {
         .get(&attachment_config_path(&web, &broken_id), &token)
         .expect(200)
         .body;
+    // Header values are secrets: masked for all but the service role.
     assert_eq!(
         rendered["config"],
-        json!({ "url": "https://example.com/x", "headers": { "Authorization": "Bearer t0k" }, "batch_size": 5 })
+        json!({ "url": "https://example.com/x", "headers": { "Authorization": "***" }, "batch_size": 5 })
+    );
+    let service = app
+        .get(
+            &attachment_config_path(&web, &broken_id),
+            &app.token("org_a", Role::Service),
+        )
+        .expect(200)
+        .body;
+    assert_eq!(
+        service["config"]["headers"],
+        json!({ "Authorization": "Bearer t0k" })
     );
     assert_eq!(rendered["missing_parameters"], json!([]));
     assert_eq!(rendered["unused_parameters"], json!([]));

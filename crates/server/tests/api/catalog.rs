@@ -124,15 +124,20 @@ fn is_placeholder(value: &Value) -> bool {
 /// `config` as a response shows it: every secret that is not a placeholder masked.
 fn masked(vendor: &Value, config: &Map<String, Value>) -> Value {
     let mut config = config.clone();
-    for field in vendor["config_fields"].as_array().expect("fields") {
-        if field["type"] != "secret" {
-            continue;
+    let mask = |value: &mut Value| {
+        if !value.is_null() && !is_placeholder(value) {
+            *value = json!("***");
         }
+    };
+    for field in vendor["config_fields"].as_array().expect("fields") {
         let key = field["key"].as_str().expect("a key");
-        if let Some(value) = config.get_mut(key) {
-            if !value.is_null() && !is_placeholder(value) {
-                *value = json!("***");
+        match config.get_mut(key) {
+            Some(value) if field["type"] == "secret" => mask(value),
+            // A field whose values are secrets (the webhook's headers).
+            Some(Value::Object(members)) if field["secret_values"] == true => {
+                members.values_mut().for_each(mask);
             }
+            _ => {}
         }
     }
     Value::Object(config)

@@ -22,6 +22,7 @@ mod outage;
 mod pipelines;
 mod regressions;
 mod revisions;
+mod secret_binding;
 mod secrets;
 mod support;
 mod templates;

@@ -13,7 +13,7 @@ use integrations_domain::Role;
 use integrations_testing::Backend;
 use serde_json::{Value, json};
 
-use crate::support::{Reply, TestApp, stored_configs};
+use crate::support::{Reply, SealedRow, TestApp, stored_configs, stored_sealed};
 
 const TEMPLATES: &str = "/v1/admin/integration-templates";
 const CATALOG: &str = "/v1/admin/integration-catalog";
@@ -81,26 +81,41 @@ fn details(reply: &Reply) -> Vec<(String, String)> {
     found
 }
 
-/// Checks the `enc:v1:<key id>:<base64url>` shape of a sealed value and returns the key id.
+/// Checks that a stored secret is a reference `enc:v2:<version id>` and returns the version.
 #[track_caller]
-fn sealed_key_id<'a>(value: &'a Value, canary: &str) -> &'a str {
+fn sealed_version<'a>(value: &'a Value, canary: &str) -> &'a str {
     let text = value.as_str().unwrap_or_else(|| panic!("{value} is text"));
     assert!(!text.contains(canary), "stored in clear: {text}");
-    let rest = text
-        .strip_prefix("enc:v1:")
-        .unwrap_or_else(|| panic!("{text} is sealed"));
-    let (key_id, payload) = rest
-        .split_once(':')
-        .unwrap_or_else(|| panic!("{text} names its key"));
-    assert!(!key_id.is_empty(), "{text}");
+    let version = text
+        .strip_prefix("enc:v2:")
+        .unwrap_or_else(|| panic!("{text} is a reference to a sealed value"));
     assert!(
-        payload.len() > 16
-            && payload
+        !version.is_empty()
+            && version
                 .chars()
                 .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
-        "{text}: the payload is base64url"
+        "{text}"
     );
-    key_id
+    version
+}
+
+/// The sealed-values rows: each an envelope `<key id>`, `<base64url>` without the canary.
+#[track_caller]
+fn checked_envelopes(app: &TestApp, canary: &str) -> Vec<SealedRow> {
+    let rows = stored_sealed(app);
+    for row in &rows {
+        assert!(!row.kid.is_empty(), "{row:?}");
+        assert!(!row.ciphertext.contains(canary), "sealed in clear: {row:?}");
+        assert!(
+            row.ciphertext.len() > 16
+                && row
+                    .ciphertext
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_'),
+            "{row:?}: the payload is base64url"
+        );
+    }
+    rows
 }
 
 fn bytes_contain(haystack: &[u8], needle: &str) -> bool {
@@ -278,7 +293,7 @@ fn assert_storage_is_clean(app: &TestApp, canary: &str, marker: &str) {
                 bytes_contain(&bytes, marker),
                 "the data is there: the template's name is in the file or its WAL"
             );
-            assert!(bytes_contain(&bytes, "enc:v1:"), "sealed values are stored");
+            assert!(bytes_contain(&bytes, "enc:v2:"), "sealed values are stored");
         }
         Backend::Postgres => {
             let output = match Command::new("pg_dump").arg(app.db.url()).output() {
@@ -304,7 +319,7 @@ fn assert_storage_is_clean(app: &TestApp, canary: &str, marker: &str) {
             let dump = output.stdout;
             assert!(!bytes_contain(&dump, canary), "pg_dump holds the canary");
             assert!(bytes_contain(&dump, marker), "the dump has the table data");
-            assert!(bytes_contain(&dump, "enc:v1:"), "sealed values are stored");
+            assert!(bytes_contain(&dump, "enc:v2:"), "sealed values are stored");
         }
     }
 }
@@ -316,18 +331,22 @@ fn a_canary_secret_is_masked_everywhere_and_sealed_at_rest(app: &TestApp) {
     let (pipeline, attachment) = attach(app, "Web", &id, &newest);
     read_everything_as_every_role(app, &canary, &id, (&pipeline, &attachment));
 
-    // The database holds sealed values, one key id, a fresh nonce each time.
+    // The configs reference sealed values: one version per value entered.
     let stored = stored_configs(app);
     assert_eq!(stored.len(), 4, "{stored:?}");
-    let key_ids: Vec<&str> = stored
+    let mut versions: Vec<&str> = stored
         .iter()
-        .map(|c| sealed_key_id(&c["access_token"], &canary))
+        .map(|c| sealed_version(&c["access_token"], &canary))
         .collect();
-    assert!(key_ids.iter().all(|k| *k == key_ids[0]), "{key_ids:?}");
-    let mut sealed: Vec<&str> = stored
-        .iter()
-        .map(|c| c["access_token"].as_str().unwrap_or_default())
-        .collect();
+    versions.sort_unstable();
+    versions.dedup();
+    assert_eq!(versions.len(), 4, "the canary was entered four times");
+    // The envelopes: one key id, a fresh nonce each time.
+    let rows = checked_envelopes(app, &canary);
+    assert_eq!(rows.len(), 4, "{rows:?}");
+    assert!(rows.iter().all(|r| r.kid == rows[0].kid), "{rows:?}");
+    assert!(rows.iter().all(|r| r.field_path == "/access_token"));
+    let mut sealed: Vec<&str> = rows.iter().map(|r| r.ciphertext.as_str()).collect();
     sealed.sort_unstable();
     sealed.dedup();
     assert_eq!(sealed.len(), 4, "each seal uses a fresh nonce");
@@ -381,11 +400,17 @@ fn an_echoed_mask_keeps_the_sealed_secret(app: &TestApp) {
     .expect(201);
     let stored = stored_configs(app);
     assert_eq!(stored.len(), 3);
-    sealed_key_id(&stored[0]["access_token"], &canary);
+    sealed_version(&stored[0]["access_token"], &canary);
     assert_eq!(
         stored[1]["access_token"], stored[0]["access_token"],
-        "the very same sealed value is kept"
+        "the very same value (version) is kept"
     );
+    // …sealed again for its new place: same version, another envelope.
+    let rows = checked_envelopes(app, &canary);
+    assert_eq!(rows.len(), 3, "{rows:?}");
+    assert!(rows.iter().all(|r| r.version_id == rows[0].version_id));
+    assert_ne!(rows[1].ciphertext, rows[0].ciphertext);
+    assert_ne!(rows[1].owner_id, rows[0].owner_id);
     assert_eq!(stored[2]["access_token"], stored[0]["access_token"]);
     assert_eq!(stored[2]["pixel_id"], "222");
 
@@ -425,7 +450,7 @@ fn an_echoed_mask_keeps_the_sealed_secret(app: &TestApp) {
     app.revision(id, &json!({ "pixel_id": "333", "access_token": "***" }));
     let stored = stored_configs(app);
     assert_eq!(stored.len(), 5);
-    sealed_key_id(&stored[3]["access_token"], &rotated);
+    sealed_version(&stored[3]["access_token"], &rotated);
     assert_ne!(stored[3]["access_token"], stored[0]["access_token"]);
     assert_eq!(stored[4]["access_token"], stored[3]["access_token"]);
 }
@@ -538,10 +563,13 @@ fn each_secret_field_is_kept_replaced_or_named_on_its_own(app: &TestApp) {
     let stored = stored_configs(app);
     assert_eq!(stored.len(), 2);
     assert_eq!(stored[1]["developer_token"], stored[0]["developer_token"]);
-    sealed_key_id(&stored[0]["client_secret"], &client);
-    sealed_key_id(&stored[1]["client_secret"], &rotated);
+    sealed_version(&stored[0]["client_secret"], &client);
+    sealed_version(&stored[1]["client_secret"], &rotated);
     assert_ne!(stored[1]["client_secret"], stored[0]["client_secret"]);
-    sealed_key_id(&stored[0]["refresh_token"], &refresh);
+    sealed_version(&stored[0]["refresh_token"], &refresh);
+    for secret in [&developer, &client, &refresh, &rotated] {
+        checked_envelopes(app, secret);
+    }
     assert_eq!(
         stored[1]["refresh_token"],
         "{{pipeline_param.ads_refresh_token}}"
@@ -603,7 +631,7 @@ fn a_placeholder_in_a_secret_field_is_shown_and_stored_as_is(app: &TestApp) {
     assert!(
         stored[2]["access_token"]
             .as_str()
-            .is_some_and(|s| s.starts_with("enc:v1:")),
+            .is_some_and(|s| s.starts_with("enc:v2:")),
         "{stored:?}"
     );
 }
@@ -847,5 +875,5 @@ fn the_canary_appears_in_no_log_line() {
         !bytes_contain(&stored, &canary),
         "the database file holds the canary"
     );
-    assert!(bytes_contain(&stored, "enc:v1:"));
+    assert!(bytes_contain(&stored, "enc:v2:"));
 }

@@ -322,3 +322,35 @@ pub fn stored_configs(app: &TestApp) -> Vec<Value> {
         .map(|text| serde_json::from_str(text).expect("stored configs are JSON"))
         .collect()
 }
+
+/// One row of the sealed-values table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedRow {
+    pub owner_id: String,
+    pub version_id: String,
+    pub kid: String,
+    pub ciphertext: String,
+    pub field_path: String,
+}
+
+/// The sealed values as the database holds them, oldest first.
+pub fn stored_sealed(app: &TestApp) -> Vec<SealedRow> {
+    app.db
+        .texts(
+            "SELECT owner_id || '|' || version_id || '|' || kid || '|' || ciphertext || '|' || field_path AS value \
+             FROM sealed_values ORDER BY created_at, owner_id, field_path",
+        )
+        .iter()
+        .map(|text| {
+            let mut parts = text.splitn(5, '|').map(str::to_owned);
+            let mut next = || parts.next().expect("five columns");
+            SealedRow {
+                owner_id: next(),
+                version_id: next(),
+                kid: next(),
+                ciphertext: next(),
+                field_path: next(),
+            }
+        })
+        .collect()
+}

@@ -16,6 +16,7 @@ mod outage;
 mod pipelines;
 mod revisions;
 mod schema;
+mod sealed;
 mod support;
 mod templates;
 
@@ -28,6 +29,7 @@ use limits::*;
 use pipelines::*;
 use revisions::*;
 use schema::*;
+use sealed::*;
 use templates::*;
 
 backend_tests!(
@@ -66,6 +68,10 @@ backend_tests!(
     revisions_below_walk_a_snapshot_of_the_history,
     template_pins_come_in_pages,
     migrations_wait_for_the_lock_then_fail_clearly,
+    // sealed values
+    sealed_values_are_written_with_their_revision_and_read_per_org,
+    a_refused_revision_leaves_no_sealed_value,
+    sealed_values_change_only_their_envelope,
     // schema
     migrations_round_trip,
     revisions_refuse_update_and_delete_in_the_database,

@@ -64,6 +64,7 @@ pub fn new_revision(config: Value) -> NewRevision {
     NewRevision {
         id: RevisionId::from_ulid(Ulid::generate()),
         config: object(config),
+        secrets: Vec::new(),
         delivery_mode: DeliveryMode::ServerSide,
         change_summary: None,
         created_by: user(),

@@ -1,0 +1,94 @@
+//! [`SealedValueStore`] for [`DieselStore`]: sealed values in a table of their
+//! own, written with the revision that owns them.
+
+use diesel::prelude::*;
+use integrations_domain::secrets::SecretVersion;
+use integrations_domain::{OrgId, RevisionId};
+use integrations_ports::{Envelope, REVISION_OWNER, SealedSecret, SealedValueStore, StoreResult};
+use time::PrimitiveDateTime;
+
+use crate::DieselStore;
+use crate::connection::DbConnection;
+use crate::error::{Failure, corrupt};
+use crate::schema::sealed_values;
+
+/// Ids per `IN (…)` list: well under every backend's bound-parameter limit.
+const IDS_PER_QUERY: usize = 500;
+
+/// Writes the sealed values of a new revision (in the caller's transaction).
+pub(crate) fn insert_revision_secrets(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    revision: RevisionId,
+    created_at: PrimitiveDateTime,
+    secrets: &[SealedSecret],
+) -> Result<(), Failure> {
+    let owner_id = revision.to_string();
+    for secret in secrets {
+        diesel::insert_into(sealed_values::table)
+            .values((
+                sealed_values::org_id.eq(org.as_str()),
+                sealed_values::owner_kind.eq(REVISION_OWNER),
+                sealed_values::owner_id.eq(&owner_id),
+                sealed_values::field_path.eq(&secret.field_path),
+                sealed_values::version_id.eq(secret.version.as_str()),
+                sealed_values::kid.eq(&secret.envelope.kid),
+                sealed_values::ciphertext.eq(&secret.envelope.ciphertext),
+                sealed_values::created_at.eq(created_at),
+            ))
+            .execute(conn)?;
+    }
+    Ok(())
+}
+
+type Row = (String, String, String, String, String);
+
+fn secret(
+    (owner_id, field_path, version, kid, ciphertext): Row,
+) -> Result<(RevisionId, SealedSecret), Failure> {
+    Ok((
+        owner_id
+            .parse()
+            .map_err(|err| corrupt("sealed value owner", err))?,
+        SealedSecret {
+            field_path,
+            version: SecretVersion::parse(&version)
+                .ok_or_else(|| corrupt("sealed value version", &version))?,
+            envelope: Envelope { kid, ciphertext },
+        },
+    ))
+}
+
+impl SealedValueStore for DieselStore {
+    fn revision_secrets(
+        &self,
+        org: &OrgId,
+        revisions: &[RevisionId],
+    ) -> StoreResult<Vec<(RevisionId, SealedSecret)>> {
+        if revisions.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.with(|conn| {
+            let mut found = Vec::new();
+            for chunk in revisions.chunks(IDS_PER_QUERY) {
+                let ids: Vec<String> = chunk.iter().map(ToString::to_string).collect();
+                let rows: Vec<Row> = sealed_values::table
+                    .filter(sealed_values::org_id.eq(org.as_str()))
+                    .filter(sealed_values::owner_kind.eq(REVISION_OWNER))
+                    .filter(sealed_values::owner_id.eq_any(ids))
+                    .select((
+                        sealed_values::owner_id,
+                        sealed_values::field_path,
+                        sealed_values::version_id,
+                        sealed_values::kid,
+                        sealed_values::ciphertext,
+                    ))
+                    .load(conn)?;
+                for row in rows {
+                    found.push(secret(row)?);
+                }
+            }
+            Ok(found)
+        })
+    }
+}

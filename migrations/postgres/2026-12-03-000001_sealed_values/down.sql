@@ -1,0 +1,2 @@
+DROP TABLE sealed_values;
+DROP FUNCTION sealed_values_guard();
