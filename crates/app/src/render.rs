@@ -4,8 +4,10 @@
 
 use integrations_domain::catalog::Vendor;
 use integrations_domain::secrets;
-use integrations_domain::substitution::Plan;
-use integrations_domain::{Action, Attachment, AttachmentId, Caller, Pipeline, Revision};
+use integrations_domain::substitution::{MissingParameters, Plan, RenderError};
+use integrations_domain::{
+    Action, Attachment, AttachmentId, Caller, MAX_PROBLEMS, Pipeline, Revision,
+};
 use serde_json::{Map, Value};
 
 use crate::App;
@@ -27,8 +29,16 @@ pub struct RenderedConfig {
     pub unused_parameters: Vec<String>,
 }
 
+/// A render that could not complete for want of parameters: the output of
+/// [`App::render`] besides the rendered config.
+type Missing = Option<MissingParameters>;
+
 impl App {
-    /// Renders one revision's config for a pipeline, as `caller` may see it.
+    /// Renders one revision's config for a pipeline, as `caller` may see it,
+    /// with the references to missing parameters when there are any.
+    ///
+    /// The render's size is checked before anything is rendered, on the
+    /// opened config (before masking), so every role gets the same answer.
     fn render(
         &self,
         caller: &Caller,
@@ -36,7 +46,7 @@ impl App {
         pipeline: &Pipeline,
         attachment: Attachment,
         revision: Revision,
-    ) -> Result<RenderedConfig, AppError> {
+    ) -> Result<(RenderedConfig, Missing), AppError> {
         let reveal = caller.can(Action::ReadSecrets);
         // Render from the opened config for every role, so placeholders inside
         // secret values count alike; mask the output for all but `service`.
@@ -58,26 +68,37 @@ impl App {
                     // Secret fields — and values substituted into them — are masked.
                     secrets::mask(vendor, &mut config);
                 }
-                (Some(config), Vec::new())
+                (Some(config), None)
             }
-            Err(missing) => (
-                None,
-                missing.keys().map(|k| k.as_str().to_owned()).collect(),
-            ),
+            Err(RenderError::Missing(missing)) => (None, Some(missing)),
+            Err(err @ RenderError::TooLarge { .. }) => {
+                return Err(AppError::invalid("config", "too_large", err.to_string()));
+            }
         };
-        Ok(RenderedConfig {
-            attachment,
-            delivery_mode: revision.delivery_mode,
-            config,
-            missing_parameters: missing,
-            unused_parameters: unused,
-        })
+        let missing_parameters = missing
+            .iter()
+            .flat_map(MissingParameters::keys)
+            .map(|k| k.as_str().to_owned())
+            .collect();
+        Ok((
+            RenderedConfig {
+                attachment,
+                delivery_mode: revision.delivery_mode,
+                config,
+                missing_parameters,
+                unused_parameters: unused,
+            },
+            missing,
+        ))
     }
 
     /// One attachment's rendered config.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound`; `Invalid` naming every missing parameter and where it is used.
+    /// `Forbidden`; `NotFound`; `Invalid` naming every missing parameter and
+    /// where it is used (the first [`MAX_PROBLEMS`] references, then how many
+    /// more), or `config` / `too_large` when the rendered config would exceed
+    /// 1 MiB.
     pub fn attachment_config(
         &self,
         caller: &Caller,
@@ -93,36 +114,39 @@ impl App {
             .ok_or(AppError::NotFound)?;
         let (attachment, revision) = found;
         let vendor = vendor_of_key(&attachment.vendor)?;
-        let mut opened = revision.config.clone();
-        self.reveal(vendor, &mut opened)?;
-        let plan_paths: Vec<(String, String)> = Plan::compile(Value::Object(opened))
-            .references()
-            .map(|(key, path)| (key.as_str().to_owned(), path.to_string()))
-            .collect();
-        let rendered = self.render(caller, vendor, pipeline, attachment, revision)?;
-        if rendered.missing_parameters.is_empty() {
+        let (rendered, missing) = self.render(caller, vendor, pipeline, attachment, revision)?;
+        let Some(missing) = missing else {
             return Ok(rendered);
+        };
+        // Paths are written out for the listed references only: a config can
+        // hold many references under one long path.
+        let references = missing.references();
+        let mut problems: Vec<FieldProblem> = references
+            .iter()
+            .take(MAX_PROBLEMS)
+            .map(|reference| {
+                FieldProblem::new(
+                    reference.path.to_string(),
+                    "missing_parameter",
+                    format!("the pipeline defines no parameter '{}'", reference.key),
+                )
+            })
+            .collect();
+        if references.len() > MAX_PROBLEMS {
+            problems.push(FieldProblem::truncated(
+                "config",
+                references.len() - MAX_PROBLEMS,
+            ));
         }
-        Err(AppError::Invalid(
-            plan_paths
-                .into_iter()
-                .filter(|(key, _)| rendered.missing_parameters.contains(key))
-                .map(|(key, path)| {
-                    FieldProblem::new(
-                        path,
-                        "missing_parameter",
-                        format!("the pipeline defines no parameter '{key}'"),
-                    )
-                })
-                .collect(),
-        ))
+        Err(AppError::Invalid(problems))
     }
 
     /// Every enabled attachment of the pipeline, rendered: what the event
     /// processor loads. Attachments with missing parameters carry them and no config.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound`.
+    /// `Forbidden`; `NotFound`; `Invalid` (`config` / `too_large`) when one
+    /// attachment's rendered config would exceed 1 MiB.
     pub fn pipeline_config(
         &self,
         caller: &Caller,
@@ -135,7 +159,12 @@ impl App {
             .filter(|(attachment, _)| attachment.enabled)
             .map(|(attachment, revision)| {
                 let vendor = vendor_of_key(&attachment.vendor)?;
+                // integrator: an attachment over the render limit fails the whole
+                // route with 422 `config` / `too_large` for now; the rework of this
+                // route reports it in place (`config: null` and an `error`) and
+                // renders the others.
                 self.render(caller, vendor, pipeline, attachment, revision)
+                    .map(|(rendered, _)| rendered)
             })
             .collect()
     }

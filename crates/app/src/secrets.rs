@@ -23,12 +23,16 @@ impl App {
         if let Err(found) =
             integrations_domain::validate_config(vendor, &Value::Object(config.clone()))
         {
+            let more = found.more();
             for found in found {
                 problems.push(FieldProblem::new(
                     found.path.to_string(),
                     found.problem.code(),
                     found.to_string(),
                 ));
+            }
+            if more > 0 {
+                problems.push(FieldProblem::truncated("config", more));
             }
         }
         let echoed: Vec<&str> = vendor
