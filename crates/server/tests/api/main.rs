@@ -13,6 +13,7 @@ mod binary;
 mod catalog;
 mod errors;
 mod idempotency;
+mod limits;
 mod observability;
 mod openapi;
 mod outage;
