@@ -209,6 +209,7 @@ fn the_error_envelope_schema_says_what_errors_look_like() {
         [
             "field",
             "message",
+            "more",
             "pipeline_id",
             "pipeline_name",
             "problem"
