@@ -267,15 +267,16 @@ fn nests_deeper_than(value: &Value, max: usize) -> bool {
 fn find_malformed(value: &Value, place: &Place<'_>, problems: &mut ConfigProblems) {
     match value {
         Value::String(text) => {
-            let malformed = scan(text).malformed;
-            let listed = malformed.len().min(problems.room());
-            for snippet in &malformed[..listed] {
+            let scan = scan(text);
+            let found = scan.malformed_at.len();
+            let listed = found.min(problems.room());
+            for snippet in scan.malformed().take(listed) {
                 problems.push(ConfigProblem::new(
                     place.path().clone(),
-                    Problem::MalformedPlaceholder((*snippet).to_owned()),
+                    Problem::MalformedPlaceholder(snippet.to_owned()),
                 ));
             }
-            problems.more += malformed.len() - listed;
+            problems.more += found - listed;
         }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {

@@ -44,18 +44,16 @@ impl Compiler {
 
     fn string(&mut self, text: String, place: &Place<'_>) -> Node {
         let scan = scan(&text);
-        self.malformed_count += scan.malformed.len();
+        self.malformed_count += scan.malformed_at.len();
         let room = MAX_PROBLEMS.saturating_sub(self.malformed.len());
-        self.malformed
-            .extend(
-                scan.malformed
-                    .iter()
-                    .take(room)
-                    .map(|snippet| MalformedPlaceholder {
-                        path: place.path().clone(),
-                        text: (*snippet).to_owned(),
-                    }),
-            );
+        self.malformed.extend(
+            scan.malformed()
+                .take(room)
+                .map(|snippet| MalformedPlaceholder {
+                    path: place.path().clone(),
+                    text: snippet.to_owned(),
+                }),
+        );
         if let Some(key) = scan.whole() {
             return Node::Whole(self.key(key, place.path()));
         }

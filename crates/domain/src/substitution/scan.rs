@@ -28,11 +28,24 @@ pub(crate) enum Token<'a> {
 pub(crate) struct Scan<'a> {
     /// The string split into text and placeholders (empty when it holds no placeholder).
     pub tokens: Vec<Token<'a>>,
-    /// Malformed `pipeline_param` references, verbatim (at most 80 characters each).
-    pub malformed: Vec<&'a str>,
+    /// Where each malformed `pipeline_param` reference starts, in bytes;
+    /// [`Scan::malformed`] cuts their snippets, on demand.
+    pub malformed_at: Vec<usize>,
+    /// The scanned string.
+    source: &'a str,
 }
 
-impl Scan<'_> {
+impl<'a> Scan<'a> {
+    /// The malformed `pipeline_param` references, verbatim (at most 80
+    /// characters each). Each snippet is cut when asked for, so a caller that
+    /// lists a few of many pays for those few.
+    pub fn malformed(&self) -> impl ExactSizeIterator<Item = &'a str> + '_ {
+        let source = self.source;
+        self.malformed_at
+            .iter()
+            .map(move |&start| malformed_snippet(&source[start..]))
+    }
+
     /// Whether the string holds at least one placeholder.
     pub fn has_params(&self) -> bool {
         !self.tokens.is_empty()
@@ -103,7 +116,8 @@ fn malformed_snippet(s: &str) -> &str {
 pub(crate) fn scan(s: &str) -> Scan<'_> {
     let mut scan = Scan {
         tokens: Vec::new(),
-        malformed: Vec::new(),
+        malformed_at: Vec::new(),
+        source: s,
     };
     // `text_start` is where the pending verbatim text begins; `at` is where to look next.
     let (mut text_start, mut at) = (0, 0);
@@ -119,7 +133,7 @@ pub(crate) fn scan(s: &str) -> Scan<'_> {
                 at = text_start;
             }
             Placeholder::Malformed => {
-                scan.malformed.push(malformed_snippet(&s[start..]));
+                scan.malformed_at.push(start);
                 at = start + OPEN.len();
             }
             // Step one byte (`{` is ASCII), so `{{{pipeline_param.a}}` finds the
@@ -200,10 +214,10 @@ mod tests {
         ] {
             let scan = scan(s);
             assert!(!scan.has_params(), "{s:?}");
-            assert_eq!(scan.malformed, [snippet], "{s:?}");
+            assert_eq!(scan.malformed().collect::<Vec<_>>(), [snippet], "{s:?}");
         }
         let long_key = format!("{{{{pipeline_param.{}}}}}", "k".repeat(65));
-        assert_eq!(scan(&long_key).malformed.len(), 1);
+        assert_eq!(scan(&long_key).malformed().len(), 1);
     }
 
     /// The snippet as it was cut before the search was bounded: up to the
