@@ -1,4 +1,4 @@
-//! Size limits over HTTP: parameter values and maps, renders refused before
+//! Engine limits over HTTP: parameter values and maps, renders refused before
 //! they are allocated, at most 100 problems in a 422, and names that cannot
 //! impersonate one another.
 
