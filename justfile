@@ -34,6 +34,11 @@ ci:
 bench:
     cargo bench -p integrations-domain --bench substitution
 
+# Fuzz the substitution engine: hostile configs and parameters, outputs checked, allocations
+# measured (docs/decisions.md). CASES=n for more or fewer cases.
+fuzz-render CASES="20000":
+    PROPTEST_CASES={{CASES}} cargo test --release -p integrations-domain --test render_fuzz
+
 # HTTP load benchmark of the release build on PostgreSQL and SQLite (needs wrk; docs/performance.md).
 bench-http:
     bash scripts/bench/bench.sh

@@ -7,7 +7,11 @@
 //! - `app` (this crate) turns both into [`AppError`]: one variant per outcome a
 //!   client can act on, each mapping to exactly one HTTP status and error code
 //!   in the `http` crate. Validation collects *every* problem into one
-//!   [`AppError::Invalid`].
+//!   [`AppError::Invalid`]; where a check stops listing (the domain lists at
+//!   most [`MAX_PROBLEMS`](integrations_domain::MAX_PROBLEMS) config
+//!   problems), a [`FieldProblem::truncated`] entry counts the rest. The
+//!   `http` crate lists at most that many problems in a response, then one
+//!   `truncated` entry with how many more there are.
 //! - `Unavailable` and `Internal` carry their cause chain for the log; clients
 //!   see only a fixed message.
 //! - The binary uses `anyhow` for start-up failures, with context per step.
@@ -27,9 +31,15 @@ pub struct FieldProblem {
     pub problem: &'static str,
     /// What is wrong, for humans (never a secret).
     pub message: String,
+    /// For a [`FieldProblem::TRUNCATED`] entry: how many problems it stands
+    /// for; 0 otherwise.
+    pub more: usize,
 }
 
 impl FieldProblem {
+    /// The code of an entry that stands for problems found but not listed.
+    pub const TRUNCATED: &'static str = "truncated";
+
     /// A problem with `field`.
     pub fn new(
         field: impl Into<String>,
@@ -40,7 +50,26 @@ impl FieldProblem {
             field: field.into(),
             problem,
             message: message.into(),
+            more: 0,
         }
+    }
+
+    /// Stands for `more` problems of `field` (and below) that a check found
+    /// but did not list.
+    pub fn truncated(field: impl Into<String>, more: usize) -> Self {
+        Self {
+            more,
+            ..Self::new(
+                field,
+                Self::TRUNCATED,
+                format!("{more} more problem(s) not listed"),
+            )
+        }
+    }
+
+    /// Whether this entry stands for problems not listed.
+    pub fn is_truncated(&self) -> bool {
+        self.problem == Self::TRUNCATED
     }
 }
 
@@ -108,6 +137,12 @@ pub enum AppError {
     /// The `Idempotency-Key` was used for a different request.
     #[error("this Idempotency-Key was used for a different request")]
     IdempotencyKeyReused,
+    /// A stored secret was sealed under a key this process does not have.
+    #[error("a stored secret was sealed under the key '{kid}', which this server does not have")]
+    KeyUnavailable {
+        /// The key's id (never the value).
+        kid: String,
+    },
     /// The database cannot be reached now.
     #[error("the database is unavailable")]
     Unavailable(#[source] BoxError),

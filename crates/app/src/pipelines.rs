@@ -35,7 +35,8 @@ pub struct UpdatePipeline {
     pub parameters: Option<Map<String, Value>>,
 }
 
-/// Checks every key and value, reporting each bad one.
+/// Checks every key and value, and the size limits (at most 100 keys, values
+/// of at most 8 KiB), reporting each bad one.
 fn parameters(problems: &mut Problems, raw: Map<String, Value>) -> Parameters {
     let mut parameters = Parameters::new();
     for (key, value) in raw {
@@ -52,6 +53,15 @@ fn parameters(problems: &mut Problems, raw: Map<String, Value>) -> Parameters {
                 parameters.insert(key, value);
             }
             Err(message) => problems.push(FieldProblem::new(field, "invalid_type", message)),
+        }
+    }
+    if let Err(found) = parameters.check_limits() {
+        for problem in found {
+            problems.push(FieldProblem::new(
+                problem.field(),
+                problem.code(),
+                problem.to_string(),
+            ));
         }
     }
     parameters

@@ -49,6 +49,16 @@ fn unreadable(
     problem: &'static str,
     source: Option<CipherError>,
 ) -> AppError {
+    if let Some(CipherError::UnknownKey(kid)) = &source {
+        // The log names the revision and the field; the client only the key.
+        tracing::error!(
+            revision = %revision,
+            field_path = %path.pointer(),
+            kid = %kid,
+            "a stored secret was sealed under a key this process does not have"
+        );
+        return AppError::KeyUnavailable { kid: kid.clone() };
+    }
     AppError::Internal(Box::new(Unreadable {
         revision,
         field_path: path.pointer(),
@@ -188,12 +198,16 @@ impl App {
         if let Err(found) =
             integrations_domain::validate_config(vendor, &Value::Object(config.clone()))
         {
+            let more = found.more();
             for found in found {
                 problems.push(FieldProblem::new(
                     found.path.to_string(),
                     found.problem.code(),
                     found.to_string(),
                 ));
+            }
+            if more > 0 {
+                problems.push(FieldProblem::truncated("config", more));
             }
         }
         let paths = secret_paths(vendor, &config);

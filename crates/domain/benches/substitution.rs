@@ -12,6 +12,18 @@
 //!     engine's render, then `serde_json::from_str::<Value>`).
 //! - `floor/<size>/clone_output`: a deep copy (and drop) of the rendered value, for
 //!   reference: what building any fresh `serde_json::Value` of that shape costs.
+//! - `hostile/…`: the worst cases we know how to build, to show the limits hold
+//!   (time linear in the input, refusals before any allocation):
+//!   - `validate/unterminated_1mib`, `compile/unterminated_1mib`: a 1 MiB config
+//!     string of `{{pipeline_param.x` repeated (58,000 malformed references;
+//!     quadratic before the snippet search was bounded);
+//!   - `validate/malformed_1mib`, `compile/malformed_1mib`: 1 MiB of closed
+//!     but malformed `{{pipeline_param.-}}`;
+//!   - `compile/deep_paths_1mib`: 64 levels of 8 KiB keys above 20,000
+//!     placeholders (each placeholder's path is shared, not copied);
+//!   - `render_json/refused_too_large`, `render/refused_too_large`: 20,000 ×
+//!     `{{pipeline_param.big}}` with an 8 KiB `big` (160 MB if rendered),
+//!     refused by arithmetic.
 //!
 //! Before anything is timed, every engine's parsed output is asserted equal to
 //! our rendered value, and our JSON text equal to `serde_json::to_string` of it
@@ -34,9 +46,9 @@ use std::hint::black_box;
 use std::time::Duration;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
-use integrations_domain::Parameters;
 use integrations_domain::substitution::Plan;
-use serde_json::Value;
+use integrations_domain::{Parameters, catalog, validate_config};
+use serde_json::{Value, json};
 
 use configs::{Tpl, config, parameters, to_value};
 use dialects::{HANDLEBARS, MiniJinja, UPON, push_json_escaped, template, upon_json_text};
@@ -132,6 +144,66 @@ fn bench_compile_and_render(c: &mut Criterion, fixtures: &[Fixture]) {
         });
     }
     floor.finish();
+}
+
+/// A config whose `payload_template` is `unit` repeated to about 1 MiB.
+fn one_mib_of(unit: &str) -> Value {
+    json!({ "url": "https://example.com", "payload_template": unit.repeat(1_048_576 / unit.len()) })
+}
+
+/// 64 levels of 8 KiB keys above 20,000 whole placeholders (about 1 MiB).
+fn deep_paths() -> Value {
+    let mut config = Value::Array(vec![json!("{{pipeline_param.a}}"); 20_000]);
+    for level in 0..63 {
+        let key = format!("{level:02}{}", "k".repeat(8_190));
+        config = json!({ key: config });
+    }
+    config
+}
+
+fn bench_hostile(c: &mut Criterion) {
+    let webhook = catalog::vendor("webhook").expect("in the catalog");
+    let mut group = c.benchmark_group("hostile");
+    for (name, unit) in [
+        ("unterminated_1mib", "{{pipeline_param.x"),
+        ("malformed_1mib", "{{pipeline_param.-}}"),
+    ] {
+        let config = one_mib_of(unit);
+        let problems = validate_config(webhook, &config).expect_err("malformed");
+        assert_eq!(problems.len(), 100);
+        assert!(problems.more() > 50_000);
+        group.bench_function(format!("validate/{name}"), |b| {
+            b.iter(|| validate_config(webhook, black_box(&config)));
+        });
+        group.bench_function(format!("compile/{name}"), |b| {
+            b.iter_batched(
+                || config.clone(),
+                |config| Plan::compile(black_box(config)),
+                BatchSize::LargeInput,
+            );
+        });
+    }
+    let deep = deep_paths();
+    assert!(serde_json::to_string(&deep).expect("serialisable").len() > 500_000);
+    group.bench_function("compile/deep_paths_1mib", |b| {
+        b.iter_batched(
+            || deep.clone(),
+            |config| Plan::compile(black_box(config)),
+            BatchSize::LargeInput,
+        );
+    });
+
+    let attack = Plan::compile(json!({ "url": "{{pipeline_param.big}}".repeat(20_000) }));
+    let big: Parameters =
+        serde_json::from_value(json!({ "big": "x".repeat(8_192) })).expect("valid");
+    assert!(attack.render_json(&big).is_err());
+    group.bench_function("render_json/refused_too_large", |b| {
+        b.iter(|| attack.render_json(black_box(&big)).expect_err("too large"));
+    });
+    group.bench_function("render/refused_too_large", |b| {
+        b.iter(|| attack.render(black_box(&big)).expect_err("too large"));
+    });
+    group.finish();
 }
 
 /// Checks that every engine's output equals ours; then, if `timed`, benchmarks them.
@@ -235,6 +307,7 @@ fn benches(c: &mut Criterion) {
         }
     }
     bench_compile_and_render(c, &fixtures);
+    bench_hostile(c);
 }
 
 fn config_criterion() -> Criterion {

@@ -67,6 +67,8 @@ pub use id::{AttachmentId, AuditId, IdError, PipelineId, RevisionId, TemplateId}
 pub use json_path::JsonPath;
 pub use model::{Attachment, Page, PageError, Paged, Pipeline, Revision, Template};
 pub use name::{Description, Name, OrgId, TextError, UserId};
-pub use param::{ParamKey, ParamValue, Parameters};
+pub use param::{
+    MAX_PARAM_VALUE_BYTES, MAX_PARAMS, ParamKey, ParamProblem, ParamValue, Parameters,
+};
 pub use revision::{DeliveryMode, RevisionNumber};
-pub use validate::{ConfigProblem, Problem, validate_config};
+pub use validate::{ConfigProblem, ConfigProblems, MAX_PROBLEMS, Problem, validate_config};

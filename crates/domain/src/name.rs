@@ -4,6 +4,8 @@
 use std::fmt;
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization as _;
+use unicode_properties::{GeneralCategory, UnicodeGeneralCategory as _};
 
 /// Why a piece of text was rejected. The `Display` text is a phrase that
 /// completes "`<field>` …", e.g. "must not be empty".
@@ -21,6 +23,13 @@ pub enum TextError {
     /// Holds a control character (newline, tab, NUL…).
     #[error("must not contain control characters")]
     ControlCharacter,
+    /// Holds an invisible or direction-changing character: Unicode general
+    /// category `Cf` (format), such as U+200B ZERO WIDTH SPACE, U+202E
+    /// RIGHT-TO-LEFT OVERRIDE, U+2066 LEFT-TO-RIGHT ISOLATE or U+FEFF.
+    #[error(
+        "must not contain invisible or direction-changing characters (Unicode format characters such as U+200B or U+202E)"
+    )]
+    FormatCharacter,
 }
 
 impl TextError {
@@ -30,6 +39,7 @@ impl TextError {
             Self::Empty => "empty",
             Self::TooLong { .. } => "too_long",
             Self::ControlCharacter => "control_character",
+            Self::FormatCharacter => "format_character",
         }
     }
 }
@@ -43,9 +53,16 @@ fn check_length(text: &str, max: usize) -> Result<(), TextError> {
     }
 }
 
+/// Whether `c` is a Unicode format character (general category `Cf`):
+/// invisible, or changing the direction of the text around it.
+fn is_format(c: char) -> bool {
+    c.general_category() == GeneralCategory::Format
+}
+
 /// The display name of a template or a pipeline: trimmed, 1 to 200 characters,
-/// no control characters. Unique per org among live objects, compared by
-/// [`Name::unique_key`].
+/// no control characters and no format characters (Unicode `Cf`: zero-width
+/// and bidirectional controls), stored in Unicode Normalization Form C. Unique
+/// per org among live objects, compared by [`Name::unique_key`].
 ///
 /// ```
 /// use integrations_domain::Name;
@@ -53,6 +70,10 @@ fn check_length(text: &str, max: usize) -> Result<(), TextError> {
 /// assert_eq!(name.as_str(), "Meta CAPI Production");
 /// assert_eq!(name.unique_key(), "meta capi production");
 /// assert!(Name::parse("   ").is_err());
+/// // The same text, composed or not, is the same name.
+/// assert_eq!(Name::parse("Cafe\u{301}").unwrap().as_str(), "Caf\u{e9}");
+/// // A right-to-left override would make a name display as another.
+/// assert!(Name::parse("invoice\u{202e}fdp.exe").is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
 #[serde(transparent)]
@@ -62,31 +83,67 @@ impl Name {
     /// The longest name, in characters.
     pub const MAX_CHARS: usize = 200;
 
-    /// Trims and checks a name.
+    /// Trims, checks and NFC-normalises a name given by a client.
     ///
     /// # Errors
-    /// [`TextError::Empty`], [`TextError::TooLong`] or [`TextError::ControlCharacter`].
+    /// [`TextError::Empty`], [`TextError::TooLong`],
+    /// [`TextError::ControlCharacter`] or [`TextError::FormatCharacter`].
     pub fn parse(raw: &str) -> Result<Self, TextError> {
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Err(TextError::Empty);
         }
+        // Counted before normalising, so a huge input costs no more than a
+        // short one, and after: NFC composes, but a few characters (U+0344,
+        // U+2ADC…) become two.
         check_length(trimmed, Self::MAX_CHARS)?;
         if trimmed.chars().any(char::is_control) {
             return Err(TextError::ControlCharacter);
         }
-        Ok(Self(trimmed.to_owned()))
+        if trimmed.chars().any(is_format) {
+            return Err(TextError::FormatCharacter);
+        }
+        let normalised: String = trimmed.nfc().collect();
+        check_length(&normalised, Self::MAX_CHARS)?;
+        Ok(Self(normalised))
     }
 
-    /// The name as given (trimmed).
+    /// A name read back from storage, kept exactly as stored. Only the rules
+    /// that held when it was written are checked (not empty, at most 200
+    /// characters, no control character), so a name stored before format
+    /// characters were refused, or before names were normalised, still loads.
+    ///
+    /// # Errors
+    /// [`TextError::Empty`], [`TextError::TooLong`] or [`TextError::ControlCharacter`].
+    pub fn stored(raw: &str) -> Result<Self, TextError> {
+        if raw.trim().is_empty() {
+            return Err(TextError::Empty);
+        }
+        check_length(raw, Self::MAX_CHARS)?;
+        if raw.chars().any(char::is_control) {
+            return Err(TextError::ControlCharacter);
+        }
+        Ok(Self(raw.to_owned()))
+    }
+
+    /// The name as given (trimmed, in NFC).
     pub fn as_str(&self) -> &str {
         &self.0
     }
 
-    /// The form names are compared in for uniqueness: Unicode lower case, so
-    /// "GA4" and "ga4" collide on every database backend alike.
+    /// The form names are compared in for uniqueness: the NFC form in Unicode
+    /// lower case, so "GA4" and "ga4", or "Café" written with a precomposed
+    /// "é" and with "e" and a combining accent, collide on every database
+    /// backend alike.
     pub fn unique_key(&self) -> String {
-        self.0.to_lowercase()
+        // Lower-casing can decompose (U+0130 becomes "i" and a combining
+        // dot), so the result is normalised again.
+        self.0
+            .nfc()
+            .collect::<String>()
+            .to_lowercase()
+            .nfc()
+            .collect()
     }
 }
 
@@ -210,6 +267,57 @@ mod tests {
         );
         assert_eq!(Name::parse("a\nb"), Err(TextError::ControlCharacter));
         assert_eq!(Name::parse("a\u{0}b"), Err(TextError::ControlCharacter));
+    }
+
+    #[test]
+    fn format_characters_are_refused() {
+        for c in [
+            '\u{200b}',
+            '\u{200d}',
+            '\u{202e}',
+            '\u{2066}',
+            '\u{feff}',
+            '\u{ad}',
+            '\u{e0041}',
+        ] {
+            assert_eq!(
+                Name::parse(&format!("GA4{c}web")),
+                Err(TextError::FormatCharacter),
+                "U+{:04X}",
+                u32::from(c)
+            );
+        }
+        assert_eq!(TextError::FormatCharacter.code(), "format_character");
+        // Other scripts, combining marks and emoji are fine.
+        for ok in ["مرحبا", "日本語", "Cafe\u{301}", "🎉 launch"] {
+            assert!(Name::parse(ok).is_ok(), "{ok}");
+        }
+    }
+
+    #[test]
+    fn names_are_stored_in_nfc_and_collide_across_forms() {
+        let composed = Name::parse("Caf\u{e9}").expect("valid");
+        let decomposed = Name::parse("Cafe\u{301}").expect("valid");
+        assert_eq!(decomposed.as_str(), "Caf\u{e9}");
+        assert_eq!(composed, decomposed);
+        assert_eq!(composed.unique_key(), "caf\u{e9}");
+        assert_eq!(
+            Name::parse("CAFE\u{301}").map(|n| n.unique_key()),
+            Ok(composed.unique_key())
+        );
+        // Lower case that decomposes is normalised again.
+        let dotted = Name::parse("\u{130}stanbul").expect("valid");
+        assert_eq!(dotted.unique_key(), "i\u{307}stanbul");
+        // Two hundred decomposed characters are still two hundred characters.
+        assert!(Name::parse(&"e\u{301}".repeat(100)).is_ok());
+    }
+
+    #[test]
+    fn stored_names_load_as_they_were() {
+        let legacy = "Cafe\u{301} \u{202e}x";
+        assert_eq!(Name::stored(legacy).map(|n| n.0), Ok(legacy.to_owned()));
+        assert_eq!(Name::stored(" "), Err(TextError::Empty));
+        assert_eq!(Name::stored("a\nb"), Err(TextError::ControlCharacter));
     }
 
     #[test]

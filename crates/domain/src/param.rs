@@ -160,7 +160,56 @@ impl<'de> Deserialize<'de> for ParamValue {
     }
 }
 
+/// The longest parameter value a write may set: 8 KiB (8,192 bytes) of UTF-8
+/// text. Numbers and booleans are far shorter. See `docs/decisions.md`.
+pub const MAX_PARAM_VALUE_BYTES: usize = 8_192;
+
+/// The most parameters one pipeline may define. See `docs/decisions.md`.
+pub const MAX_PARAMS: usize = 100;
+
+/// A parameter map over a size limit ([`Parameters::check_limits`]).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParamProblem {
+    /// A string value longer than [`MAX_PARAM_VALUE_BYTES`].
+    #[error("parameters.{key} is {len} bytes long: a parameter value may be at most {max} bytes", max = MAX_PARAM_VALUE_BYTES)]
+    TooLong {
+        /// The parameter.
+        key: ParamKey,
+        /// The value's length in bytes of UTF-8.
+        len: usize,
+    },
+    /// More than [`MAX_PARAMS`] keys.
+    #[error("parameters holds {count} keys: a pipeline may define at most {max}", max = MAX_PARAMS)]
+    TooMany {
+        /// How many keys the map holds.
+        count: usize,
+    },
+}
+
+impl ParamProblem {
+    /// Where the problem is, as a field path of a pipeline body:
+    /// `parameters.KEY` for a value, `parameters` for the map.
+    pub fn field(&self) -> String {
+        match self {
+            Self::TooLong { key, .. } => format!("parameters.{key}"),
+            Self::TooMany { .. } => "parameters".to_owned(),
+        }
+    }
+
+    /// A short machine-readable code: `too_long` or `too_many`.
+    pub const fn code(&self) -> &'static str {
+        match self {
+            Self::TooLong { .. } => "too_long",
+            Self::TooMany { .. } => "too_many",
+        }
+    }
+}
+
 /// A pipeline's parameters: validated keys to values. Serialises as a JSON object.
+///
+/// Deserialising checks keys and value types only, never sizes, so a stored
+/// map written before the size limits existed still loads; a write checks
+/// [`Parameters::check_limits`].
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Parameters(BTreeMap<ParamKey, ParamValue>);
@@ -199,6 +248,47 @@ impl Parameters {
     /// Whether none is set.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
+    }
+
+    /// Checks the size limits a write must respect: at most [`MAX_PARAMS`]
+    /// keys, and no string value longer than [`MAX_PARAM_VALUE_BYTES`].
+    ///
+    /// ```
+    /// use integrations_domain::param::{MAX_PARAM_VALUE_BYTES, Parameters};
+    /// use serde_json::json;
+    ///
+    /// let big: Parameters = serde_json::from_value(json!({ "big": "x".repeat(MAX_PARAM_VALUE_BYTES + 1) }))?;
+    /// let problems = big.check_limits().unwrap_err();
+    /// assert_eq!((problems[0].field().as_str(), problems[0].code()), ("parameters.big", "too_long"));
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// Every problem: [`ParamProblem::TooMany`] first, then each value
+    /// [`ParamProblem::TooLong`], in key order.
+    pub fn check_limits(&self) -> Result<(), Vec<ParamProblem>> {
+        let mut problems = Vec::new();
+        if self.0.len() > MAX_PARAMS {
+            problems.push(ParamProblem::TooMany {
+                count: self.0.len(),
+            });
+        }
+        for (key, value) in &self.0 {
+            // Numbers and booleans are at most a few dozen bytes of text.
+            if let ParamValue::String(text) = value {
+                if text.len() > MAX_PARAM_VALUE_BYTES {
+                    problems.push(ParamProblem::TooLong {
+                        key: key.clone(),
+                        len: text.len(),
+                    });
+                }
+            }
+        }
+        if problems.is_empty() {
+            Ok(())
+        } else {
+            Err(problems)
+        }
     }
 }
 
@@ -302,6 +392,46 @@ mod tests {
         let single: Vec<_> = keys.iter().map(|k| params.param(k.as_str())).collect();
         assert_eq!(merged, single);
         assert_eq!(merged.iter().filter(|v| v.is_some()).count(), 3);
+    }
+
+    #[test]
+    fn limits_allow_up_to_8_kib_and_100_keys() {
+        let at_limit: Parameters = (0..MAX_PARAMS)
+            .map(|i| {
+                (
+                    ParamKey::scanned(&format!("k{i}")),
+                    ParamValue::String("é".repeat(MAX_PARAM_VALUE_BYTES / 2)),
+                )
+            })
+            .collect();
+        assert_eq!(at_limit.check_limits(), Ok(()));
+
+        let mut over = at_limit.clone();
+        over.insert(ParamKey::scanned("k100"), ParamValue::Bool(true));
+        over.insert(
+            ParamKey::scanned("k7"),
+            ParamValue::String(format!("{}x", "é".repeat(MAX_PARAM_VALUE_BYTES / 2))),
+        );
+        let problems = over.check_limits().unwrap_err();
+        let found: Vec<(String, &str)> = problems.iter().map(|p| (p.field(), p.code())).collect();
+        assert_eq!(
+            found,
+            [
+                ("parameters".to_owned(), "too_many"),
+                ("parameters.k7".to_owned(), "too_long")
+            ]
+        );
+        assert_eq!(
+            problems[1].to_string(),
+            "parameters.k7 is 8193 bytes long: a parameter value may be at most 8192 bytes"
+        );
+    }
+
+    #[test]
+    fn stored_parameters_over_the_limits_still_deserialise() {
+        let stored = json!({ "big": "x".repeat(MAX_PARAM_VALUE_BYTES * 4) });
+        let params: Parameters = serde_json::from_value(stored).expect("loads");
+        assert!(params.check_limits().is_err());
     }
 
     #[test]

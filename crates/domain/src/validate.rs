@@ -1,18 +1,25 @@
 //! Validating a revision's config against its vendor's fields (SPEC §5).
 //!
 //! Every problem is reported, each with its path, so a client can fix a config
-//! in one round trip.
+//! in one round trip, up to [`MAX_PROBLEMS`]: the rest are counted, not
+//! listed. Checking a config takes time and memory linear in its size,
+//! whatever its shape.
 
 use std::fmt;
+use std::ops::Deref;
 
 use serde_json::{Map, Value};
 
 use crate::catalog::{ConfigField, FieldType, Vendor};
-use crate::json_path::{JsonPath, PathSegment};
+use crate::json_path::{JsonPath, Place, Step};
 use crate::substitution::scan::scan;
 
 /// The deepest nesting a config may have; the config object itself is level 1.
 pub const MAX_CONFIG_DEPTH: usize = 64;
+
+/// The most problems a validation lists (and an error response shows); the
+/// rest are only counted (see `docs/decisions.md`).
+pub const MAX_PROBLEMS: usize = 100;
 
 /// What is wrong with one value of a config.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +104,70 @@ impl fmt::Display for ConfigProblem {
     }
 }
 
+/// The problems found in a config: the first [`MAX_PROBLEMS`], in field
+/// order, and how many more there are. Derefs to the listed ones.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigProblems {
+    listed: Vec<ConfigProblem>,
+    more: usize,
+}
+
+impl ConfigProblems {
+    /// The problems listed (at most [`MAX_PROBLEMS`]).
+    pub fn listed(&self) -> &[ConfigProblem] {
+        &self.listed
+    }
+
+    /// How many problems were found beyond those listed.
+    pub const fn more(&self) -> usize {
+        self.more
+    }
+
+    /// How many problems were found in all.
+    pub fn total(&self) -> usize {
+        self.listed.len() + self.more
+    }
+
+    /// How many more problems may be listed.
+    fn room(&self) -> usize {
+        MAX_PROBLEMS.saturating_sub(self.listed.len())
+    }
+
+    /// Lists `problem`, or counts it once the list is full.
+    fn push(&mut self, problem: ConfigProblem) {
+        if self.room() > 0 {
+            self.listed.push(problem);
+        } else {
+            self.more += 1;
+        }
+    }
+
+    fn single(problem: ConfigProblem) -> Self {
+        Self {
+            listed: vec![problem],
+            more: 0,
+        }
+    }
+}
+
+impl Deref for ConfigProblems {
+    type Target = [ConfigProblem];
+
+    fn deref(&self) -> &[ConfigProblem] {
+        &self.listed
+    }
+}
+
+impl IntoIterator for ConfigProblems {
+    type Item = ConfigProblem;
+    type IntoIter = std::vec::IntoIter<ConfigProblem>;
+
+    /// The listed problems.
+    fn into_iter(self) -> Self::IntoIter {
+        self.listed.into_iter()
+    }
+}
+
 /// Checks a config against a vendor's fields: it must be an object nesting at
 /// most [`MAX_CONFIG_DEPTH`] levels; required fields present (not null, not
 /// `""`); declared types respected; `select` values among the options; the
@@ -106,7 +177,8 @@ impl fmt::Display for ConfigProblem {
 /// does not declare are allowed.
 ///
 /// # Errors
-/// Every problem found, in field order, each with its path.
+/// The problems found ([`ConfigProblems`]), in field order, each with its
+/// path: the first [`MAX_PROBLEMS`] listed, the rest counted.
 ///
 /// ```
 /// use integrations_domain::{catalog, validate_config};
@@ -119,24 +191,29 @@ impl fmt::Display for ConfigProblem {
 /// assert!(found.contains(&"config.pixel_id must be a string".to_owned()));
 /// assert!(found.contains(&"config.access_token is required".to_owned()));
 /// ```
-pub fn validate_config(vendor: &Vendor, config: &Value) -> Result<(), Vec<ConfigProblem>> {
+pub fn validate_config(vendor: &Vendor, config: &Value) -> Result<(), ConfigProblems> {
     let Value::Object(members) = config else {
-        return Err(vec![ConfigProblem::new(
+        return Err(ConfigProblems::single(ConfigProblem::new(
             JsonPath::root(),
             Problem::NotAnObject,
-        )]);
+        )));
     };
     if nests_deeper_than(config, MAX_CONFIG_DEPTH) {
-        return Err(vec![ConfigProblem::new(JsonPath::root(), Problem::TooDeep)]);
+        return Err(ConfigProblems::single(ConfigProblem::new(
+            JsonPath::root(),
+            Problem::TooDeep,
+        )));
     }
-    let mut problems = Vec::new();
+    let mut problems = ConfigProblems::default();
     for field in &vendor.config_fields {
         if let Some(problem) = check_field(field, members) {
             problems.push(ConfigProblem::new(JsonPath::key(&field.key), problem));
         }
     }
-    problems.extend(crate::secrets::value_type_problems(vendor, members));
-    find_malformed(config, &mut JsonPath::root(), &mut problems);
+    for problem in crate::secrets::value_type_problems(vendor, members) {
+        problems.push(problem);
+    }
+    find_malformed(config, &Place::root(), &mut problems);
     if problems.is_empty() {
         Ok(())
     } else {
@@ -189,26 +266,30 @@ fn nests_deeper_than(value: &Value, max: usize) -> bool {
             .any(|child| nests_deeper_than(child, max - 1))
 }
 
-fn find_malformed(value: &Value, path: &mut JsonPath, problems: &mut Vec<ConfigProblem>) {
+/// Records every malformed reference under `value`; past the cap, counts
+/// them without allocating anything for them.
+fn find_malformed(value: &Value, place: &Place<'_>, problems: &mut ConfigProblems) {
     match value {
-        Value::String(text) => problems.extend(scan(text).malformed.into_iter().map(|snippet| {
-            ConfigProblem::new(
-                path.clone(),
-                Problem::MalformedPlaceholder(snippet.to_owned()),
-            )
-        })),
+        Value::String(text) => {
+            let scan = scan(text);
+            let found = scan.malformed_at.len();
+            let listed = found.min(problems.room());
+            for snippet in scan.malformed().take(listed) {
+                problems.push(ConfigProblem::new(
+                    place.path().clone(),
+                    Problem::MalformedPlaceholder(snippet.to_owned()),
+                ));
+            }
+            problems.more += found - listed;
+        }
         Value::Array(items) => {
             for (i, item) in items.iter().enumerate() {
-                path.push(PathSegment::Index(i));
-                find_malformed(item, path, problems);
-                path.pop();
+                find_malformed(item, &Place::child(place, Step::Index(i)), problems);
             }
         }
         Value::Object(members) => {
             for (key, member) in members {
-                path.push(PathSegment::Key(key.clone()));
-                find_malformed(member, path, problems);
-                path.pop();
+                find_malformed(member, &Place::child(place, Step::Key(key)), problems);
             }
         }
         Value::Null | Value::Bool(_) | Value::Number(_) => {}

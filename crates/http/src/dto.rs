@@ -424,6 +424,60 @@ pub struct RenderedConfigResponse {
     pub missing_parameters: Vec<String>,
     /// Keys the pipeline defines that the config does not reference.
     pub unused_parameters: Vec<String>,
+    /// Why the config could not render (pipeline route only; absent when it rendered).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub error: Option<RenderErrorResponse>,
+}
+
+/// Why one attachment's config could not render, in its place on the
+/// pipeline route; the other attachments render.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RenderErrorResponse {
+    /// `VALIDATION_FAILED` (missing parameters, or a render too large) or
+    /// `KEY_UNAVAILABLE` (a secret sealed under a key this server lacks).
+    #[schema(examples("VALIDATION_FAILED"))]
+    pub code: &'static str,
+    /// `missing_parameters` or `too_large` for `VALIDATION_FAILED`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, examples("too_large"))]
+    pub problem: Option<&'static str>,
+    /// What is wrong, for humans (never a secret; for a key, its id only).
+    pub message: String,
+}
+
+impl From<integrations_app::RenderFailure> for RenderErrorResponse {
+    fn from(failure: integrations_app::RenderFailure) -> Self {
+        use integrations_app::RenderFailure;
+        match failure {
+            RenderFailure::MissingParameters => Self {
+                code: "VALIDATION_FAILED",
+                problem: Some("missing_parameters"),
+                message: "the pipeline does not define every parameter the config references \
+                    (see missing_parameters)"
+                    .to_owned(),
+            },
+            RenderFailure::TooLarge { size, limit } => Self {
+                code: "VALIDATION_FAILED",
+                problem: Some("too_large"),
+                message: if size == u64::MAX {
+                    format!("the rendered config would exceed the room of {limit} bytes")
+                } else {
+                    format!(
+                        "the rendered config would be {size} bytes, over the room of {limit} \
+                         bytes (1 MiB per integration, 8 MiB per pipeline)"
+                    )
+                },
+            },
+            RenderFailure::KeyUnavailable { kid } => Self {
+                code: "KEY_UNAVAILABLE",
+                problem: None,
+                message: format!(
+                    "a stored secret was sealed under the key '{kid}', which this server does not have"
+                ),
+            },
+        }
+    }
 }
 
 impl From<integrations_app::RenderedConfig> for RenderedConfigResponse {
@@ -438,6 +492,7 @@ impl From<integrations_app::RenderedConfig> for RenderedConfigResponse {
             config: r.config,
             missing_parameters: r.missing_parameters,
             unused_parameters: r.unused_parameters,
+            error: r.failure.map(Into::into),
         }
     }
 }

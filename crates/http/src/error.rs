@@ -11,7 +11,8 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
-use integrations_app::{AppError, NamedKind};
+use integrations_app::{AppError, FieldProblem, NamedKind};
+use integrations_domain::MAX_PROBLEMS;
 use integrations_ports::AuthError;
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -42,6 +43,11 @@ pub struct Detail {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub limit: Option<u32>,
+    /// For the `truncated` entry that ends a list of 100 problems: how many
+    /// more problems were found but are not listed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, minimum = 1)]
+    pub more: Option<usize>,
 }
 
 impl Detail {
@@ -53,8 +59,64 @@ impl Detail {
             pipeline_id: None,
             pipeline_name: None,
             limit: None,
+            more: None,
         }
     }
+}
+
+/// The details of a 422: the first [`MAX_PROBLEMS`] problems, then, when there
+/// were more, one `truncated` entry saying how many. Every `VALIDATION_FAILED`
+/// response goes through here, so none lists more than that; `truncated`
+/// entries a use case added (for problems a check counted without listing)
+/// are folded into the one at the end. Returns the details and the number of
+/// problems found in all.
+fn validation_details(problems: &[FieldProblem]) -> (Vec<Detail>, usize) {
+    let mut details = Vec::new();
+    let mut more = 0;
+    // The field of the `truncated` entry: the top-level field all the
+    // problems it stands for are under, or `body` when they differ.
+    let mut truncated_field: Option<&str> = None;
+    for problem in problems {
+        let listed = !problem.is_truncated() && details.len() < MAX_PROBLEMS;
+        if listed {
+            details.push(Detail::new(
+                &problem.field,
+                problem.problem,
+                Some(problem.message.clone()),
+            ));
+            continue;
+        }
+        more += if problem.is_truncated() {
+            problem.more
+        } else {
+            1
+        };
+        let top = top_level(&problem.field);
+        truncated_field = match truncated_field {
+            None => Some(top),
+            Some(field) if field == top => Some(field),
+            Some(_) => Some("body"),
+        };
+    }
+    let total = details.len() + more;
+    if more > 0 {
+        details.push(Detail {
+            more: Some(more),
+            ..Detail::new(
+                truncated_field.unwrap_or("body"),
+                FieldProblem::TRUNCATED,
+                Some(format!(
+                    "{more} more problem(s) not listed: fix these and retry to see them"
+                )),
+            )
+        });
+    }
+    (details, total)
+}
+
+/// The top-level field of a path: `config` for `config.a[0]`.
+fn top_level(field: &str) -> &str {
+    field.find(['.', '[']).map_or(field, |end| &field[..end])
 }
 
 /// An error response: status, code, message, details.
@@ -235,21 +297,17 @@ impl From<&AppError> for ApiError {
             AppError::Forbidden(_) => status(StatusCode::FORBIDDEN, "FORBIDDEN"),
             AppError::NotFound => Self::not_found(),
             AppError::Invalid(problems) => {
+                let (details, total) = validation_details(problems);
                 let message = match problems.as_slice() {
-                    [one] => one.message.clone(),
-                    many => format!("{} invalid values: see details", many.len()),
+                    [one] if !one.is_truncated() => one.message.clone(),
+                    _ => format!("{total} invalid values: see details"),
                 };
                 Self::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "VALIDATION_FAILED",
                     message,
                 )
-                .with_details(
-                    problems
-                        .iter()
-                        .map(|p| Detail::new(&p.field, p.problem, Some(p.message.clone())))
-                        .collect(),
-                )
+                .with_details(details)
             }
             AppError::NameTaken { kind, .. } => {
                 let field = match kind {
@@ -293,6 +351,9 @@ impl From<&AppError> for ApiError {
                 )
             }
             AppError::Internal(cause) => Self::internal(cause.as_ref()),
+            AppError::KeyUnavailable { .. } => {
+                status(StatusCode::INTERNAL_SERVER_ERROR, "KEY_UNAVAILABLE")
+            }
             AppError::IdempotencyInProgress => {
                 status(StatusCode::CONFLICT, "IDEMPOTENCY_IN_PROGRESS")
             }
@@ -359,4 +420,89 @@ pub fn rewrite_framework_errors<B>(
 /// The `Allow` header value for a 405.
 pub(crate) fn allow(methods: &'static str) -> HeaderValue {
     HeaderValue::from_static(methods)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn config_problems(n: usize) -> Vec<FieldProblem> {
+        (0..n)
+            .map(|i| FieldProblem::new(format!("config.a[{i}]"), "malformed_placeholder", "bad"))
+            .collect()
+    }
+
+    fn details_of(problems: Vec<FieldProblem>) -> (String, Vec<serde_json::Value>) {
+        let err = ApiError::from(AppError::Invalid(problems));
+        assert_eq!(err.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let details = err
+            .details
+            .iter()
+            .map(|d| serde_json::to_value(d).unwrap_or_default())
+            .collect();
+        (err.message, details)
+    }
+
+    #[test]
+    fn a_hundred_problems_are_listed_whole() {
+        let (message, details) = details_of(config_problems(MAX_PROBLEMS));
+        assert_eq!(details.len(), 100);
+        assert_eq!(message, "100 invalid values: see details");
+        assert!(details.iter().all(|d| d.get("more").is_none()));
+    }
+
+    #[test]
+    fn past_a_hundred_the_rest_is_one_truncated_entry() {
+        let (message, details) = details_of(config_problems(250));
+        assert_eq!(details.len(), 101);
+        assert_eq!(details[99]["field"], "config.a[99]");
+        assert_eq!(details[100]["field"], "config");
+        assert_eq!(details[100]["problem"], "truncated");
+        assert_eq!(details[100]["more"], 150);
+        assert_eq!(message, "250 invalid values: see details");
+    }
+
+    #[test]
+    fn counted_problems_join_the_truncated_entry() {
+        // A name problem, the 100 config problems a validation lists, and the
+        // 5,000 it only counted.
+        let mut problems = vec![FieldProblem::new("name", "empty", "name must not be empty")];
+        problems.extend(config_problems(MAX_PROBLEMS));
+        problems.push(FieldProblem::truncated("config", 5_000));
+        let (message, details) = details_of(problems);
+        assert_eq!(details.len(), 101);
+        assert_eq!(details[0]["field"], "name");
+        assert_eq!(details[100]["problem"], "truncated");
+        assert_eq!(details[100]["field"], "config");
+        assert_eq!(details[100]["more"], 5_001);
+        assert_eq!(message, "5101 invalid values: see details");
+
+        // Under the cap, a counted remainder still ends the list.
+        let mut problems = config_problems(3);
+        problems.push(FieldProblem::truncated("config", 7));
+        let (_, details) = details_of(problems);
+        assert_eq!(details.len(), 4);
+        assert_eq!(details[3]["more"], 7);
+    }
+
+    #[test]
+    fn a_truncated_entry_over_several_fields_names_the_body() {
+        let mut problems = config_problems(MAX_PROBLEMS);
+        problems.push(FieldProblem::new("config.x", "required", "x"));
+        problems.push(FieldProblem::new("parameters.k", "too_long", "k"));
+        let (_, details) = details_of(problems);
+        assert_eq!(details[100]["field"], "body");
+        assert_eq!(details[100]["more"], 2);
+    }
+
+    #[test]
+    fn one_problem_keeps_its_own_message() {
+        let (message, details) = details_of(vec![FieldProblem::new(
+            "config",
+            "too_large",
+            "the rendered config would be 2000000 bytes",
+        )]);
+        assert_eq!(message, "the rendered config would be 2000000 bytes");
+        assert_eq!(details.len(), 1);
+    }
 }

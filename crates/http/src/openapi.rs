@@ -278,7 +278,9 @@ error_responses! {
     RateLimited => "`RATE_LIMITED`: over the per-user rate limit (`service` tokens are exempt).",
         "Retry-After": "Seconds to wait before retrying.";
     /// 500.
-    Internal => "`INTERNAL`: a bug; the body says nothing more, the server log has the cause.";
+    Internal => "`INTERNAL`: a bug; the body says nothing more, the server log has the cause. \
+        Or `KEY_UNAVAILABLE` where a stored secret must be opened: it was sealed under a key this \
+        server does not have (the message names the key id only).";
     /// 503.
     Unavailable => "`UNAVAILABLE`: the database cannot be reached now; never a hang.",
         "Retry-After": "Seconds to wait before retrying.";

@@ -27,7 +27,7 @@ macro_rules! live {
 pub(crate) fn pipeline_ref(id: &str, name: &str) -> Result<PipelineRef, Failure> {
     Ok(PipelineRef {
         id: id.parse().map_err(|err| corrupt("pipeline id", err))?,
-        name: Name::parse(name).map_err(|err| corrupt("pipeline name", err))?,
+        name: Name::stored(name).map_err(|err| corrupt("pipeline name", err))?,
     })
 }
 

@@ -65,7 +65,7 @@ impl TemplateRow {
         Ok(Template {
             id: parse("template id", self.id.parse())?,
             org_id: parse("org id", OrgId::parse(&self.org_id))?,
-            name: parse("template name", Name::parse(&self.name))?,
+            name: parse("template name", Name::stored(&self.name))?,
             vendor: self.vendor,
             description: description(self.description)?,
             catalog_vendor_key: self.catalog_vendor_key,
@@ -149,7 +149,7 @@ impl PipelineRow {
         Ok(Pipeline {
             id: parse("pipeline id", self.id.parse())?,
             org_id: parse("org id", OrgId::parse(&self.org_id))?,
-            name: parse("pipeline name", Name::parse(&self.name))?,
+            name: parse("pipeline name", Name::stored(&self.name))?,
             description: description(self.description)?,
             parameters,
             created_at: instant(self.created_at),
@@ -194,7 +194,7 @@ pub(crate) fn attachment(
         id: parse("attachment id", row.id.parse())?,
         pipeline_id: parse("pipeline id", row.pipeline_id.parse())?,
         template_id: parse("template id", row.template_id.parse())?,
-        template_name: parse("template name", Name::parse(&name))?,
+        template_name: parse("template name", Name::stored(&name))?,
         vendor,
         revision_id: parse("revision id", row.revision_id.parse())?,
         revision_number: revision_number(number)?,

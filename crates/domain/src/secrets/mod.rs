@@ -86,11 +86,11 @@ impl SecretPath {
 
     /// The position as error details name it (`config.headers["X-Api-Key"]`).
     pub fn json_path(&self) -> JsonPath {
-        let mut path = JsonPath::key(&self.field);
-        if let Some(sub_key) = &self.sub_key {
-            path.push(PathSegment::Key(sub_key.clone()));
+        let path = JsonPath::key(&self.field);
+        match &self.sub_key {
+            Some(sub_key) => path.child(PathSegment::Key(sub_key.clone())),
+            None => path,
         }
-        path
     }
 
     /// The value at this position of `config`, if there is one.

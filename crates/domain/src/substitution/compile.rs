@@ -8,15 +8,15 @@ use serde_json::{Map, Value};
 use super::scan::{Token, scan};
 use super::text::JsonText;
 use super::{MalformedPlaceholder, Node, Piece, Plan};
-use crate::json_path::{JsonPath, PathSegment};
+use crate::json_path::{JsonPath, Place, Step};
 use crate::param::ParamKey;
+use crate::validate::MAX_PROBLEMS;
 
 /// Compiles `config` into a plan: the node tree for [`Plan::render`] and the
 /// JSON text segments for [`Plan::render_json`].
 pub(super) fn compile(config: Value) -> Plan {
     let mut compiler = Compiler::default();
-    let mut path = JsonPath::root();
-    let root = compiler.node(config, &mut path);
+    let root = compiler.node(config, &Place::root());
     compiler.finish(root)
 }
 
@@ -26,6 +26,7 @@ struct Compiler {
     index: BTreeMap<ParamKey, usize>,
     occurrences: Vec<(usize, JsonPath)>,
     malformed: Vec<MalformedPlaceholder>,
+    malformed_count: usize,
 }
 
 impl Compiler {
@@ -41,19 +42,25 @@ impl Compiler {
         index
     }
 
-    fn string(&mut self, text: String, path: &JsonPath) -> Node {
+    fn string(&mut self, text: String, place: &Place<'_>) -> Node {
         let scan = scan(&text);
-        self.malformed
-            .extend(scan.malformed.iter().map(|snippet| MalformedPlaceholder {
-                path: path.clone(),
-                text: (*snippet).to_owned(),
-            }));
+        self.malformed_count += scan.malformed_at.len();
+        let room = MAX_PROBLEMS.saturating_sub(self.malformed.len());
+        self.malformed.extend(
+            scan.malformed()
+                .take(room)
+                .map(|snippet| MalformedPlaceholder {
+                    path: place.path().clone(),
+                    text: snippet.to_owned(),
+                }),
+        );
         if let Some(key) = scan.whole() {
-            return Node::Whole(self.key(key, path));
+            return Node::Whole(self.key(key, place.path()));
         }
         if !scan.has_params() {
             return Node::Static(Value::String(text));
         }
+        let path = place.path();
         let mut literal_len = 0;
         let pieces = scan
             .tokens
@@ -72,19 +79,14 @@ impl Compiler {
         }
     }
 
-    fn node(&mut self, value: Value, path: &mut JsonPath) -> Node {
+    fn node(&mut self, value: Value, place: &Place<'_>) -> Node {
         match value {
-            Value::String(text) => self.string(text, path),
+            Value::String(text) => self.string(text, place),
             Value::Array(items) => {
                 let nodes: Vec<Node> = items
                     .into_iter()
                     .enumerate()
-                    .map(|(i, item)| {
-                        path.push(PathSegment::Index(i));
-                        let node = self.node(item, path);
-                        path.pop();
-                        node
-                    })
+                    .map(|(i, item)| self.node(item, &Place::child(place, Step::Index(i))))
                     .collect();
                 if nodes.iter().all(|n| matches!(n, Node::Static(_))) {
                     Node::Static(Value::Array(
@@ -98,9 +100,7 @@ impl Compiler {
                 let nodes: Vec<(String, Node)> = members
                     .into_iter()
                     .map(|(key, member)| {
-                        path.push(PathSegment::Key(key.clone()));
-                        let node = self.node(member, path);
-                        path.pop();
+                        let node = self.node(member, &Place::child(place, Step::Key(&key)));
                         (key, node)
                     })
                     .collect();
@@ -143,6 +143,7 @@ impl Compiler {
             keys,
             occurrences: occurrences.into(),
             malformed: self.malformed.into(),
+            malformed_count: self.malformed_count,
         }
     }
 }

@@ -17,12 +17,17 @@
 //! - a missing parameter fails the whole render with every missing key and
 //!   its path: there is no partial config and no empty-string stand-in;
 //! - a config without placeholders renders as a borrow of the plan's own
-//!   config, without copying.
+//!   config, without copying;
+//! - a render is bounded: its exact size (the bytes of its compact JSON text)
+//!   follows from the plan and the parameter values alone, so it is computed
+//!   and checked against [`RenderLimits`] (1 MiB by default) before anything
+//!   is allocated, and an oversized render fails with
+//!   [`RenderError::TooLarge`] instead of exhausting the process.
 //!
 //! # Two output forms
 //!
 //! The same plan renders either way, with the same substitution rules and the
-//! same [`MissingParameters`] error:
+//! same errors ([`RenderError`]):
 //!
 //! - [`Plan::render_json`] (or [`Plan::render_json_into`], to reuse a buffer)
 //!   writes the config straight to compact JSON text, byte for byte what
@@ -42,13 +47,15 @@
 //! See the crate documentation for an end-to-end example.
 
 mod compile;
+mod error;
 pub(crate) mod scan;
 mod text;
 
 use std::borrow::Cow;
-use std::fmt;
 
 use serde_json::{Map, Value};
+
+pub use error::{MissingParameter, MissingParameters, RenderError, RenderLimits};
 
 use crate::json_path::JsonPath;
 use crate::param::{ParamKey, ParamLookup, ParamValue, Parameters};
@@ -62,7 +69,10 @@ pub struct Plan {
     keys: Box<[ParamKey]>,
     /// Every placeholder's key index and path, ordered by key, then document order.
     occurrences: Box<[(usize, JsonPath)]>,
+    /// The first [`MAX_PROBLEMS`](crate::validate::MAX_PROBLEMS) malformed references.
     malformed: Box<[MalformedPlaceholder]>,
+    /// How many malformed references there are in all.
+    malformed_count: usize,
     /// The same config as compact JSON text segments, for [`Plan::render_json`].
     json: JsonText,
 }
@@ -101,48 +111,6 @@ pub struct MalformedPlaceholder {
     pub text: String,
 }
 
-/// A placeholder whose key the pipeline does not define.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MissingParameter {
-    /// The undefined key.
-    pub key: ParamKey,
-    /// Where the config references it.
-    pub path: JsonPath,
-}
-
-/// A render that could not complete: every reference to an undefined key,
-/// ordered by key, then by position in the config.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub struct MissingParameters(Vec<MissingParameter>);
-
-impl MissingParameters {
-    /// Every reference to an undefined key (at least one).
-    pub fn references(&self) -> &[MissingParameter] {
-        &self.0
-    }
-
-    /// The undefined keys, sorted, each once.
-    pub fn keys(&self) -> impl Iterator<Item = &ParamKey> {
-        let mut previous: Option<&ParamKey> = None;
-        self.0.iter().map(|m| &m.key).filter(move |key| {
-            let fresh = previous != Some(*key);
-            previous = Some(*key);
-            fresh
-        })
-    }
-}
-
-impl fmt::Display for MissingParameters {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("missing pipeline parameters: ")?;
-        for (i, missing) in self.0.iter().enumerate() {
-            let separator = if i == 0 { "" } else { ", " };
-            write!(f, "{separator}{} (at {})", missing.key, missing.path)?;
-        }
-        Ok(())
-    }
-}
-
 impl Plan {
     /// Analyses a config. Never fails: malformed references are recorded (see
     /// [`Plan::malformed`]) and render verbatim.
@@ -167,9 +135,17 @@ impl Plan {
             .map(|(key, path)| (&self.keys[*key], path))
     }
 
-    /// The malformed `pipeline_param` references, in document order.
+    /// The first [`MAX_PROBLEMS`](crate::validate::MAX_PROBLEMS) malformed `pipeline_param` references, in
+    /// document order (a plan keeps no more, so that a config made of nothing
+    /// but malformed references costs no more to compile than any other).
     pub fn malformed(&self) -> &[MalformedPlaceholder] {
         &self.malformed
+    }
+
+    /// How many malformed `pipeline_param` references the config holds in all,
+    /// listed in [`Plan::malformed`] or not.
+    pub fn malformed_count(&self) -> usize {
+        self.malformed_count
     }
 
     /// The parameters a pipeline defines that this config never references.
@@ -179,28 +155,48 @@ impl Plan {
             .filter(|key| self.keys.binary_search(key).is_err())
     }
 
-    /// Substitutes `params` into the config.
+    /// Substitutes `params` into the config, within the default
+    /// [`RenderLimits`] (1 MiB of compact JSON).
     ///
     /// Borrows the plan's config when it holds no placeholder; otherwise builds a
     /// new value, copying only what it must.
     ///
     /// # Errors
-    /// [`MissingParameters`] listing every reference to a key `params` lacks.
-    pub fn render<'p, P>(&'p self, params: &P) -> Result<Cow<'p, Value>, MissingParameters>
+    /// [`RenderError::Missing`] listing every reference to a key `params`
+    /// lacks; [`RenderError::TooLarge`] when the output would exceed the limit
+    /// (checked before anything is allocated).
+    pub fn render<'p, P>(&'p self, params: &P) -> Result<Cow<'p, Value>, RenderError>
+    where
+        P: ParamLookup + ?Sized,
+    {
+        self.render_with(params, RenderLimits::DEFAULT)
+    }
+
+    /// [`Plan::render`] within the given limits.
+    ///
+    /// # Errors
+    /// As [`Plan::render`].
+    pub fn render_with<'p, P>(
+        &'p self,
+        params: &P,
+        limits: RenderLimits,
+    ) -> Result<Cow<'p, Value>, RenderError>
     where
         P: ParamLookup + ?Sized,
     {
         if let Node::Static(value) = &self.root {
+            check_size(self.json.size(&[]), limits)?;
             return Ok(Cow::Borrowed(value));
         }
         let values = self.resolve(params)?;
+        check_size(self.json.size(&values), limits)?;
         Ok(Cow::Owned(render_node(&self.root, &values)))
     }
 
     /// Substitutes `params` into the config and writes the result as compact
     /// JSON text: exactly what `serde_json::to_string` writes for the value
     /// [`Plan::render`] returns, members in the same order, strings escaped the
-    /// same way. Always valid JSON.
+    /// same way. Always valid JSON. The default [`RenderLimits`] apply.
     ///
     /// This is the fast form: the static parts of the config were serialised
     /// at compile time, so a render copies them and writes only the parameter
@@ -242,30 +238,76 @@ impl Plan {
     /// ```
     ///
     /// # Errors
-    /// [`MissingParameters`] listing every reference to a key `params` lacks,
-    /// the same error [`Plan::render`] returns.
-    pub fn render_json<P>(&self, params: &P) -> Result<String, MissingParameters>
+    /// The same errors [`Plan::render`] returns.
+    pub fn render_json<P>(&self, params: &P) -> Result<String, RenderError>
+    where
+        P: ParamLookup + ?Sized,
+    {
+        self.render_json_with(params, RenderLimits::DEFAULT)
+    }
+
+    /// [`Plan::render_json`] within the given limits.
+    ///
+    /// # Errors
+    /// As [`Plan::render`].
+    pub fn render_json_with<P>(
+        &self,
+        params: &P,
+        limits: RenderLimits,
+    ) -> Result<String, RenderError>
     where
         P: ParamLookup + ?Sized,
     {
         let mut out = String::new();
-        self.render_json_into(params, &mut out)?;
+        self.render_json_into_with(params, &mut out, limits)?;
         Ok(out)
     }
 
     /// Like [`Plan::render_json`], but appends the text to `out`, so a caller
-    /// can reuse one buffer across renders.
+    /// can reuse one buffer across renders. The limit applies to the text this
+    /// render appends, not to what `out` already holds.
     ///
     /// # Errors
-    /// [`MissingParameters`] listing every reference to a key `params` lacks;
-    /// `out` is then left unchanged.
-    pub fn render_json_into<P>(&self, params: &P, out: &mut String) -> Result<(), MissingParameters>
+    /// As [`Plan::render`]; `out` is then left unchanged.
+    pub fn render_json_into<P>(&self, params: &P, out: &mut String) -> Result<(), RenderError>
+    where
+        P: ParamLookup + ?Sized,
+    {
+        self.render_json_into_with(params, out, RenderLimits::DEFAULT)
+    }
+
+    /// [`Plan::render_json_into`] within the given limits.
+    ///
+    /// # Errors
+    /// As [`Plan::render`]; `out` is then left unchanged.
+    pub fn render_json_into_with<P>(
+        &self,
+        params: &P,
+        out: &mut String,
+        limits: RenderLimits,
+    ) -> Result<(), RenderError>
     where
         P: ParamLookup + ?Sized,
     {
         let values = self.resolve(params)?;
-        self.json.render(&values, out);
+        let size = check_size(self.json.size(&values), limits)?;
+        self.json.render(&values, size, out);
         Ok(())
+    }
+
+    /// The exact size of the render with `params`, in bytes of compact JSON
+    /// (what [`Plan::render_json`] would write), computed from the plan
+    /// without rendering: the static text plus, for each key, its number of
+    /// uses times its value's escaped length. `u64::MAX` if it is larger.
+    ///
+    /// # Errors
+    /// [`MissingParameters`] listing every reference to a key `params` lacks.
+    pub fn render_size<P>(&self, params: &P) -> Result<u64, MissingParameters>
+    where
+        P: ParamLookup + ?Sized,
+    {
+        let values = self.resolve(params)?;
+        Ok(self.json.size(&values))
     }
 
     /// The value of every referenced key, indexed like `self.keys`, or every
@@ -305,6 +347,18 @@ impl Plan {
     }
 }
 
+/// `size` when it is within `limits`.
+fn check_size(size: u64, limits: RenderLimits) -> Result<u64, RenderError> {
+    if size > limits.max_output_bytes {
+        Err(RenderError::TooLarge {
+            size,
+            limit: limits.max_output_bytes,
+        })
+    } else {
+        Ok(size)
+    }
+}
+
 fn render_node(node: &Node, values: &[&ParamValue]) -> Value {
     match node {
         Node::Static(value) => value.clone(),
@@ -341,5 +395,7 @@ fn render_node(node: &Node, values: &[&ParamValue]) -> Value {
 
 #[cfg(test)]
 mod json_tests;
+#[cfg(test)]
+mod limit_tests;
 #[cfg(test)]
 mod tests;

@@ -28,11 +28,24 @@ pub(crate) enum Token<'a> {
 pub(crate) struct Scan<'a> {
     /// The string split into text and placeholders (empty when it holds no placeholder).
     pub tokens: Vec<Token<'a>>,
-    /// Malformed `pipeline_param` references, verbatim (at most 80 characters each).
-    pub malformed: Vec<&'a str>,
+    /// Where each malformed `pipeline_param` reference starts, in bytes;
+    /// [`Scan::malformed`] cuts their snippets, on demand.
+    pub malformed_at: Vec<usize>,
+    /// The scanned string.
+    source: &'a str,
 }
 
-impl Scan<'_> {
+impl<'a> Scan<'a> {
+    /// The malformed `pipeline_param` references, verbatim (at most 80
+    /// characters each). Each snippet is cut when asked for, so a caller that
+    /// lists a few of many pays for those few.
+    pub fn malformed(&self) -> impl ExactSizeIterator<Item = &'a str> + '_ {
+        let source = self.source;
+        self.malformed_at
+            .iter()
+            .map(move |&start| malformed_snippet(&source[start..]))
+    }
+
     /// Whether the string holds at least one placeholder.
     pub fn has_params(&self) -> bool {
         !self.tokens.is_empty()
@@ -82,19 +95,29 @@ fn read_placeholder(s: &str) -> Placeholder<'_> {
     Placeholder::Valid(key, s.len() - rest.len() + CLOSE.len())
 }
 
+/// The longest snippet of a malformed reference, in characters.
+const SNIPPET_CHARS: usize = 80;
+
 /// The malformed reference at the start of `s`, for error messages: up to and
-/// including the next `}}`, at most 80 characters.
+/// including the next `}}`, at most 80 characters. Looks no further than
+/// those 80 characters, so a string of many malformed references costs time
+/// linear in its length, not quadratic.
 fn malformed_snippet(s: &str) -> &str {
-    let end = s.find(CLOSE).map_or(s.len(), |i| i + CLOSE.len());
-    let end = s[..end].char_indices().nth(80).map_or(end, |(i, _)| i);
-    &s[..end]
+    let window = s
+        .char_indices()
+        .nth(SNIPPET_CHARS)
+        .map_or(s.len(), |(i, _)| i);
+    let window = &s[..window];
+    let end = window.find(CLOSE).map_or(window.len(), |i| i + CLOSE.len());
+    &window[..end]
 }
 
 /// Splits `s` into text and placeholders. Costs one `find("{{")` for a string without braces.
 pub(crate) fn scan(s: &str) -> Scan<'_> {
     let mut scan = Scan {
         tokens: Vec::new(),
-        malformed: Vec::new(),
+        malformed_at: Vec::new(),
+        source: s,
     };
     // `text_start` is where the pending verbatim text begins; `at` is where to look next.
     let (mut text_start, mut at) = (0, 0);
@@ -110,7 +133,7 @@ pub(crate) fn scan(s: &str) -> Scan<'_> {
                 at = text_start;
             }
             Placeholder::Malformed => {
-                scan.malformed.push(malformed_snippet(&s[start..]));
+                scan.malformed_at.push(start);
                 at = start + OPEN.len();
             }
             // Step one byte (`{` is ASCII), so `{{{pipeline_param.a}}` finds the
@@ -191,10 +214,40 @@ mod tests {
         ] {
             let scan = scan(s);
             assert!(!scan.has_params(), "{s:?}");
-            assert_eq!(scan.malformed, [snippet], "{s:?}");
+            assert_eq!(scan.malformed().collect::<Vec<_>>(), [snippet], "{s:?}");
         }
         let long_key = format!("{{{{pipeline_param.{}}}}}", "k".repeat(65));
-        assert_eq!(scan(&long_key).malformed.len(), 1);
+        assert_eq!(scan(&long_key).malformed().len(), 1);
+    }
+
+    /// The snippet as it was cut before the search was bounded: up to the
+    /// first `}}` anywhere in the rest of the string, then 80 characters.
+    fn unbounded_snippet(s: &str) -> &str {
+        let end = s.find(CLOSE).map_or(s.len(), |i| i + CLOSE.len());
+        let end = s[..end].char_indices().nth(80).map_or(end, |(i, _)| i);
+        &s[..end]
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_bounded_snippet_is_the_unbounded_one(
+            s in "\\{\\{pipeline_param[.a-z}é ]{0,120}[}]{0,3}[a-z ]{0,10}",
+        ) {
+            proptest::prop_assert_eq!(malformed_snippet(&s), unbounded_snippet(&s));
+        }
+    }
+
+    #[test]
+    fn snippets_cut_at_the_window_edge() {
+        let closing_at_80 = format!("{{{{pipeline_param.{}}}}}", "k".repeat(62));
+        assert_eq!(closing_at_80.chars().count(), 81);
+        assert_eq!(
+            malformed_snippet(&closing_at_80),
+            unbounded_snippet(&closing_at_80)
+        );
+        assert_eq!(malformed_snippet(&closing_at_80).chars().count(), 80);
+        let far = format!("{{{{pipeline_param.x{}}}}}", " ".repeat(10_000));
+        assert_eq!(malformed_snippet(&far).len(), 80);
     }
 
     #[test]

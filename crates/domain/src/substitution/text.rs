@@ -35,6 +35,15 @@ enum Hole {
 pub(super) struct JsonText {
     literal: Box<str>,
     holes: Box<[(usize, Hole)]>,
+    /// How often each key (by index) fills each kind of hole, for [`JsonText::size`].
+    uses: Box<[Uses]>,
+}
+
+/// How many holes of each kind one key fills.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Uses {
+    whole: u64,
+    in_string: u64,
 }
 
 impl JsonText {
@@ -42,25 +51,51 @@ impl JsonText {
     pub(super) fn compile(root: &Node) -> Self {
         let mut builder = Builder::default();
         builder.node(root);
+        let key_count = builder
+            .holes
+            .iter()
+            .map(|(_, hole)| match *hole {
+                Hole::Value(key) | Hole::InString(key) => key + 1,
+            })
+            .max()
+            .unwrap_or(0);
+        let mut uses = vec![Uses::default(); key_count];
+        for (_, hole) in &builder.holes {
+            match *hole {
+                Hole::Value(key) => uses[key].whole += 1,
+                Hole::InString(key) => uses[key].in_string += 1,
+            }
+        }
         Self {
             literal: builder.literal.into(),
             holes: builder.holes.into(),
+            uses: uses.into(),
         }
     }
 
-    /// The length of the text, exact unless a string value needs escapes.
-    fn len_hint(&self, values: &[&ParamValue]) -> usize {
-        self.holes
-            .iter()
-            .fold(self.literal.len(), |sum, (_, hole)| match *hole {
-                Hole::Value(key) => sum + values[key].text_len_hint() + 2,
-                Hole::InString(key) => sum + values[key].text_len_hint(),
-            })
+    /// The exact length in bytes of the text [`JsonText::render`] writes with
+    /// `values`: the literal runs plus, for each key, its uses times its
+    /// value's escaped length. Saturates at `u64::MAX`; never overflows.
+    pub(super) fn size(&self, values: &[&ParamValue]) -> u64 {
+        let mut size = to_u64(self.literal.len());
+        for (uses, value) in self.uses.iter().zip(values) {
+            let (contents, quotes) = json_len(value);
+            let whole = uses.whole.saturating_mul(contents.saturating_add(quotes));
+            let in_string = uses.in_string.saturating_mul(contents);
+            size = size.saturating_add(whole).saturating_add(in_string);
+        }
+        size
     }
 
-    /// Appends the text with `values` (indexed like the plan's keys) in the holes.
-    pub(super) fn render(&self, values: &[&ParamValue], out: &mut String) {
-        out.reserve(self.len_hint(values));
+    /// Appends the text with `values` (indexed like the plan's keys) in the
+    /// holes; `size` is [`JsonText::size`] of `values`, which the caller
+    /// checked against its limit.
+    pub(super) fn render(&self, values: &[&ParamValue], size: u64, out: &mut String) {
+        // The size was checked against a limit that fits in memory; a size
+        // that does not fit a `usize` would have failed that check.
+        out.reserve(usize::try_from(size).unwrap_or(0));
+        #[cfg(debug_assertions)]
+        let before = out.len();
         let mut at = 0;
         for &(offset, hole) in &self.holes {
             out.push_str(&self.literal[at..offset]);
@@ -71,6 +106,12 @@ impl JsonText {
             }
         }
         out.push_str(&self.literal[at..]);
+        #[cfg(debug_assertions)]
+        debug_assert_eq!(
+            to_u64(out.len() - before),
+            size,
+            "the computed size is exact"
+        );
     }
 
     /// How many segments there are: non-empty literal runs plus holes.
@@ -145,6 +186,70 @@ impl Builder {
             }
         }
     }
+}
+
+fn to_u64(n: usize) -> u64 {
+    u64::try_from(n).unwrap_or(u64::MAX)
+}
+
+/// The length of `value` written as the contents of a JSON string (its text,
+/// escaped), and how many quotes a whole-value hole adds around it (2 for a
+/// string, 0 for a number or a boolean, whose text is their JSON).
+fn json_len(value: &ParamValue) -> (u64, u64) {
+    match value {
+        ParamValue::String(text) => (to_u64(escaped_len(text)), 2),
+        ParamValue::Number(number) => {
+            let mut count = Count(0);
+            // Counting cannot fail.
+            let _ = write!(count, "{number}");
+            (to_u64(count.0), 0)
+        }
+        ParamValue::Bool(true) => (4, 0),
+        ParamValue::Bool(false) => (5, 0),
+    }
+}
+
+/// A writer that only counts bytes.
+struct Count(usize);
+
+impl std::fmt::Write for Count {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0 += s.len();
+        Ok(())
+    }
+}
+
+/// The bytes each byte takes once escaped by [`push_escaped`], minus one.
+const ESCAPE_EXTRA: [u8; 256] = {
+    let mut extra = [0; 256];
+    let mut byte = 0;
+    while byte < 0x20 {
+        extra[byte] = 5; // `\u00xx`
+        byte += 1;
+    }
+    extra[0x08] = 1; // `\b`
+    extra[0x09] = 1; // `\t`
+    extra[0x0a] = 1; // `\n`
+    extra[0x0c] = 1; // `\f`
+    extra[0x0d] = 1; // `\r`
+    extra[b'"' as usize] = 1;
+    extra[b'\\' as usize] = 1;
+    extra
+};
+
+/// The length of `text` once escaped by [`push_escaped`] (without quotes).
+pub(super) fn escaped_len(text: &str) -> usize {
+    // As in `push_escaped`: most values need no escape, and this check is one
+    // tight pass.
+    let clean = text.bytes().fold(true, |clean, byte| {
+        clean && byte >= 0x20 && byte != b'"' && byte != b'\\'
+    });
+    if clean {
+        return text.len();
+    }
+    text.bytes().fold(text.len(), |len, byte| {
+        len + usize::from(ESCAPE_EXTRA[usize::from(byte)])
+    })
 }
 
 /// Appends `value` as a JSON value.

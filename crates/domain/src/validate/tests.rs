@@ -191,3 +191,34 @@ fn catalog_vendors_validate_the_seed_examples() {
     });
     assert_eq!(validate_config(ga4, &seed), Ok(()));
 }
+
+#[test]
+fn at_most_a_hundred_problems_are_listed_and_the_rest_counted() {
+    // One required field missing, then 1 MiB of malformed references.
+    let unterminated = "{{pipeline_param.x".repeat(1_048_576 / 18);
+    let first_snippet: String = unterminated.chars().take(80).collect();
+    let count = 1_048_576 / 18;
+    let errors = validate_config(&vendor(), &json!({ "a": [unterminated] }))
+        .expect_err("every reference is malformed");
+    assert_eq!(errors.len(), MAX_PROBLEMS);
+    assert_eq!(errors.listed().len(), MAX_PROBLEMS);
+    assert_eq!(errors.total(), 1 + count);
+    assert_eq!(errors.more(), 1 + count - MAX_PROBLEMS);
+    assert_eq!(errors[0].to_string(), "config.id is required");
+    assert_eq!(
+        errors[1].problem,
+        Problem::MalformedPlaceholder(first_snippet)
+    );
+    assert_eq!(errors[99].path.to_string(), "config.a[0]");
+}
+
+#[test]
+fn exactly_a_hundred_problems_leave_nothing_more() {
+    let config = json!({ "id": "x", "a": vec!["{{pipeline_param.}}"; MAX_PROBLEMS] });
+    let errors = validate_config(&vendor(), &config).expect_err("malformed");
+    assert_eq!((errors.len(), errors.more()), (MAX_PROBLEMS, 0));
+    let config = json!({ "id": "x", "a": vec!["{{pipeline_param.}}"; MAX_PROBLEMS + 1] });
+    let errors = validate_config(&vendor(), &config).expect_err("malformed");
+    assert_eq!((errors.len(), errors.more()), (MAX_PROBLEMS, 1));
+    assert_eq!(errors.into_iter().count(), MAX_PROBLEMS);
+}

@@ -11,12 +11,24 @@ use utoipa::openapi::{Array, OneOfBuilder};
 const WHITESPACE: &str =
     r"\u0009-\u000D\u0020\u0085\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000";
 
+/// Unicode format characters (general category `Cf`: zero-width and
+/// bidirectional controls…), which names refuse. Astral ones are written
+/// `\UXXXXXXXX`, as Rust's `regex` and Python's `re` read them.
+const FORMAT: &str = concat!(
+    r"\u00AD\u0600-\u0605\u061C\u06DD\u070F\u0890-\u0891\u08E2\u180E\u200B-\u200F",
+    r"\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF\uFFF9-\uFFFB\U000110BD\U000110CD",
+    r"\U00013430-\U0001343F\U0001BCA0-\U0001BCA3\U0001D173-\U0001D17A\U000E0001",
+    r"\U000E0020-\U000E007F",
+);
+
 /// A name (SPEC §4): after trimming white space, 1 to 200 characters with no
-/// control character. The pattern says exactly that, so a client can check a
-/// name before sending it.
+/// control character and no format character. The pattern says exactly that,
+/// so a client can check a name before sending it.
 pub fn name() -> Object {
-    let visible = r"[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000]";
-    let inner = r"[^\u0000-\u001F\u007F-\u009F]";
+    let visible = format!(
+        r"[^\u0000-\u0020\u007F-\u00A0\u1680\u2000-\u200A\u2028\u2029\u202F\u205F\u3000{FORMAT}]"
+    );
+    let inner = format!(r"[^\u0000-\u001F\u007F-\u009F{FORMAT}]");
     ObjectBuilder::new()
         .schema_type(Type::String)
         .pattern(Some(format!(
@@ -24,8 +36,9 @@ pub fn name() -> Object {
         )))
         .description(Some(
             "1 to 200 characters after trimming surrounding white space, no control \
-             characters; unique in the organisation among live objects, compared \
-             case-insensitively (409 `NAME_TAKEN`).",
+             characters and no invisible or direction-changing (Unicode `Cf`) characters; \
+             stored in Unicode NFC; unique in the organisation among live objects, compared \
+             case-insensitively in NFC (409 `NAME_TAKEN`).",
         ))
         .examples(["GA4 web"])
         .build()

@@ -4,7 +4,6 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::{App, Attach, StoredResponse, UpdateAttachment};
 use integrations_domain::{Action, Attachment};
-use sha2::{Digest, Sha256};
 
 use super::method_not_allowed;
 use crate::body::Body;
@@ -275,27 +274,6 @@ pub(crate) async fn attachment_config(
     Ok(HttpResponse::Ok().json(RenderedConfigResponse::from(rendered)))
 }
 
-/// A strong ETag: the first 128 bits of the SHA-256 of the response body and
-/// of the pipeline's parameters. The parameters count even where the body
-/// does not show them (an unused parameter, a value masked for this role), so
-/// the tag changes whenever a pin, an enabled flag or a parameter changes.
-fn etag(body: &[u8], parameters: &[u8]) -> String {
-    let mut hasher = Sha256::new();
-    hasher.update(body);
-    hasher.update(b"\n");
-    hasher.update(parameters);
-    let digest = hasher.finalize();
-    let hex: String = digest
-        .iter()
-        .take(16)
-        .fold(String::with_capacity(32), |mut out, b| {
-            out.push(char::from_digit(u32::from(b >> 4), 16).unwrap_or('0'));
-            out.push(char::from_digit(u32::from(b & 0xf), 16).unwrap_or('0'));
-            out
-        });
-    format!("\"{hex}\"")
-}
-
 /// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks for this header).
 fn none_match(req: &HttpRequest, etag: &str) -> bool {
     req.headers()
@@ -315,9 +293,12 @@ fn none_match(req: &HttpRequest, etag: &str) -> bool {
     tag = "attachments",
     operation_id = "getPipelineConfig",
     summary = "Render every enabled integration of a pipeline",
-    description = "What the event processor loads. An integration with missing parameters has \
-        `config: null` and lists them. Carries a strong `ETag`; poll with `If-None-Match`. \
-        Viewer or above.",
+    description = "What the event processor loads. An integration that cannot render keeps \
+        its place with `config: null` and an `error` (`VALIDATION_FAILED` with problem \
+        `missing_parameters` or `too_large`, or `KEY_UNAVAILABLE`); the others render. Each \
+        rendered config is at most 1 MiB, the whole answer at most 8 MiB. Carries a strong \
+        `ETag` derived from the pins, parameters and role (never from the body); poll with \
+        `If-None-Match`. Viewer or above.",
     params(
         PipelinePath,
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag read last: 304 \
@@ -326,7 +307,8 @@ fn none_match(req: &HttpRequest, etag: &str) -> bool {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The rendered configs.", body = PipelineConfigResponse, headers(
-            ("ETag" = String, description = "A strong ETag of the rendered configs and parameters."),
+            ("ETag" = String, description = "A strong ETag of what shaped the answer: the pins, the \
+                parameters and whether secrets are shown."),
         )),
         (status = 304, description = "Not modified since the ETag in `If-None-Match`.", headers(
             ("ETag" = String, description = "The current ETag."),
@@ -348,21 +330,17 @@ pub(crate) async fn pipeline_config(
         Ok((pipeline, rendered))
     })
     .await?;
-    let response = PipelineConfigResponse {
-        pipeline_id: pipeline.id.to_string(),
-        integrations: rendered.into_iter().map(Into::into).collect(),
-    };
-    let body = serde_json::to_vec(&response).map_err(|err| ApiError::internal(&err))?;
-    let parameters =
-        serde_json::to_vec(&pipeline.parameters).map_err(|err| ApiError::internal(&err))?;
-    let etag = etag(&body, &parameters);
+    let etag = rendered.etag;
     if none_match(&req, &etag) {
         return Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .finish());
     }
+    let response = PipelineConfigResponse {
+        pipeline_id: pipeline.id.to_string(),
+        integrations: rendered.configs.into_iter().map(Into::into).collect(),
+    };
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, etag))
-        .content_type("application/json")
-        .body(body))
+        .json(response))
 }

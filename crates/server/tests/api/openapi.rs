@@ -210,6 +210,7 @@ fn the_error_envelope_schema_says_what_errors_look_like() {
             "field",
             "limit",
             "message",
+            "more",
             "pipeline_id",
             "pipeline_name",
             "problem"

@@ -50,6 +50,7 @@ backend_tests!(
     // pipelines
     pipelines_round_trip_with_parameters,
     pipeline_names_are_unique_and_deletes_are_soft,
+    rows_written_under_older_rules_still_load,
     // attachments
     attaches_reads_repins_and_detaches,
     attach_reports_each_bad_reference,

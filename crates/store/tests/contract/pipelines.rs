@@ -115,3 +115,27 @@ pub fn pipeline_names_are_unique_and_deletes_are_soft(db: &TestDb) {
         1
     );
 }
+
+/// Rows written before names refused format characters (or were normalised)
+/// still load, exactly as stored; so do parameters over today's size limits.
+pub fn rows_written_under_older_rules_still_load(db: &TestDb) {
+    let store = store(db);
+    let a = org("org_a");
+    let new = new_pipeline(&a, "Legacy", json!({}));
+    store
+        .create_pipeline(new.clone(), audit().into())
+        .expect("created");
+    let legacy_name = "Cafe\u{301} \u{202e}gpj.exe";
+    let big = "x".repeat(3 * integrations_domain::MAX_PARAM_VALUE_BYTES);
+    let mut raw = Raw::connect(db);
+    raw.execute(&format!(
+        "UPDATE pipelines SET name = '{legacy_name}', parameters = '{{\"big\":\"{big}\"}}' WHERE id = '{}'",
+        new.id
+    ))
+    .expect("updated in place");
+    let loaded = store.pipeline(&a, new.id).expect("a legacy row loads");
+    assert_eq!(loaded.name.as_str(), legacy_name);
+    assert!(loaded.parameters.check_limits().is_err());
+    let listed = store.pipelines(&a, Page::default()).expect("listed");
+    assert_eq!(listed.items[0].name.as_str(), legacy_name);
+}
