@@ -281,7 +281,7 @@ fn entry_for<'a>(answer: &'a Reply, template: &str) -> &'a Value {
 /// with `config: null` and an `error`; the others render.
 fn the_pipeline_route_reports_each_failure_in_place(app: &TestApp) {
     let amplifier = app.template("Amplifier", "webhook");
-    let amplified = app.revision(
+    let amplifying_revision = app.revision(
         &amplifier,
         &json!({ "url": "{{pipeline_param.big}}".repeat(20_000) }),
     );
@@ -296,7 +296,7 @@ fn the_pipeline_route_reports_each_failure_in_place(app: &TestApp) {
         app,
         &json!({ "big": "x".repeat(8_192), "host": "a.example" }),
         &[
-            (amplifier.clone(), amplified),
+            (amplifier.clone(), amplifying_revision),
             (plain.clone(), rendered),
             (lacking.clone(), missing),
         ],
