@@ -83,7 +83,7 @@ impl App {
         from: &str,
         to: &str,
     ) -> Result<RevisionDiff, AppError> {
-        self.authorize(caller, Action::Read)?;
+        self.authorize(caller, Action::Browse)?;
         let vendor = vendor_of(template)?;
         let load = |raw: &str| -> Result<Revision, AppError> {
             let number = RevisionNumber::parse(raw).ok_or(AppError::NotFound)?;
@@ -157,7 +157,7 @@ impl App {
     /// # Errors
     /// `Forbidden`; `NotFound`.
     pub fn pins(&self, caller: &Caller, template: &Template) -> Result<Vec<Pin>, AppError> {
-        self.authorize(caller, Action::Read)?;
+        self.authorize(caller, Action::Browse)?;
         Ok(self
             .store
             .template_pins(&caller.org, template.id)?

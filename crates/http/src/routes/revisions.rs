@@ -273,7 +273,7 @@ pub(crate) async fn restore(
     operation_id = "diffRevisions",
     summary = "Diff two revisions",
     description = "An RFC 6902 JSON Patch from `from`'s config to `to`'s, plus the delivery-mode \
-        change; a changed secret shows as a `replace` with `\"***\"`. Viewer or above.",
+        change; a changed secret shows as a `replace` with `\"***\"`. Viewer or above (not the `service` role).",
     params(DiffPath),
     security(("bearer" = [])),
     responses(
@@ -290,7 +290,7 @@ pub(crate) async fn diff(
     let (id, from, to) = path.into_inner();
     let app = app.get_ref().clone();
     let diff = blocking(move || {
-        let template = app.find_template(&caller, Action::Read, &id)?;
+        let template = app.find_template(&caller, Action::Browse, &id)?;
         app.diff(&caller, &template, &from, &to)
     })
     .await?;
@@ -304,7 +304,7 @@ pub(crate) async fn diff(
     operation_id = "listTemplatePins",
     summary = "Which pipelines pin a template",
     description = "Every pipeline integration of the template, with the pinned and the latest \
-        revision. Viewer or above.",
+        revision. Viewer or above (not the `service` role).",
     params(TemplatePath),
     security(("bearer" = [])),
     responses(
@@ -320,7 +320,7 @@ pub(crate) async fn pins(
 ) -> Result<HttpResponse, ApiError> {
     let app = app.get_ref().clone();
     let pins = blocking(move || {
-        let template = app.find_template(&caller, Action::Read, &id)?;
+        let template = app.find_template(&caller, Action::Browse, &id)?;
         app.pins(&caller, &template)
     })
     .await?;
