@@ -151,10 +151,6 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> Keyed<K, C> {
             Err(not_until) => Verdict::Limited(not_until.wait_time_from(self.clock.now())),
         }
     }
-
-    fn len(&self) -> usize {
-        self.limiter.len()
-    }
 }
 
 /// The address failed authentications are counted by: the peer's IP, IPv6
@@ -162,13 +158,14 @@ impl<K: Hash + Eq + Clone, C: Clock + Clone> Keyed<K, C> {
 fn client_key(ip: IpAddr) -> IpAddr {
     match ip {
         IpAddr::V4(_) => ip,
-        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-            Some(v4) => IpAddr::V4(v4),
-            None => {
-                let prefix = v6.to_bits() & !u128::from(u64::MAX);
-                IpAddr::V6(std::net::Ipv6Addr::from_bits(prefix))
-            }
-        },
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or_else(
+            || {
+                IpAddr::V6(std::net::Ipv6Addr::from_bits(
+                    v6.to_bits() & !u128::from(u64::MAX),
+                ))
+            },
+            IpAddr::V4,
+        ),
     }
 }
 
@@ -252,7 +249,10 @@ mod tests {
 
     use super::*;
 
-    fn limiter(per_minute: u32, max_keys: usize) -> (Keyed<u32, FakeRelativeClock>, FakeRelativeClock) {
+    fn limiter(
+        per_minute: u32,
+        max_keys: usize,
+    ) -> (Keyed<u32, FakeRelativeClock>, FakeRelativeClock) {
         let clock = FakeRelativeClock::default();
         let quota = Quota::per_minute(NonZeroU32::new(per_minute).unwrap_or(NonZeroU32::MIN));
         (Keyed::with_clock(quota, clock.clone(), max_keys), clock)
@@ -265,7 +265,11 @@ mod tests {
             assert_eq!(keyed.check(&1), Verdict::Allowed);
         }
         assert_eq!(keyed.check(&1), Verdict::Limited(Duration::from_secs(20)));
-        assert_eq!(keyed.check(&2), Verdict::Allowed, "other keys are not affected");
+        assert_eq!(
+            keyed.check(&2),
+            Verdict::Allowed,
+            "other keys are not affected"
+        );
         clock.advance(Duration::from_secs(20));
         assert_eq!(keyed.check(&1), Verdict::Allowed);
     }
@@ -276,10 +280,10 @@ mod tests {
         for key in 0..100 {
             assert_eq!(keyed.check(&key), Verdict::Allowed);
         }
-        assert_eq!(keyed.len(), 100);
+        assert_eq!(keyed.limiter.len(), 100);
         // Full: no key is counted any more until the table is pruned.
         assert_eq!(keyed.check(&1_000), Verdict::Full);
-        assert_eq!(keyed.len(), 100);
+        assert_eq!(keyed.limiter.len(), 100);
         // Once their state is as good as fresh (one event at 30 per minute
         // weighs 2 s, and governor keeps a key one interval longer), the next
         // pruning forgets them all.
@@ -290,13 +294,17 @@ mod tests {
             keyed.checks.fetch_add(1, Ordering::Relaxed);
         }
         assert_eq!(keyed.check(&1_000), Verdict::Allowed);
-        assert_eq!(keyed.len(), 1);
+        assert_eq!(keyed.limiter.len(), 1);
     }
 
     #[test]
     fn ipv6_clients_count_per_64_and_mapped_ipv4_as_ipv4() {
-        let a: Ipv6Addr = "2001:db8:1:2:aaaa::1".parse().unwrap_or(Ipv6Addr::UNSPECIFIED);
-        let b: Ipv6Addr = "2001:db8:1:2:bbbb::2".parse().unwrap_or(Ipv6Addr::UNSPECIFIED);
+        let a: Ipv6Addr = "2001:db8:1:2:aaaa::1"
+            .parse()
+            .unwrap_or(Ipv6Addr::UNSPECIFIED);
+        let b: Ipv6Addr = "2001:db8:1:2:bbbb::2"
+            .parse()
+            .unwrap_or(Ipv6Addr::UNSPECIFIED);
         let c: Ipv6Addr = "2001:db8:1:3::1".parse().unwrap_or(Ipv6Addr::UNSPECIFIED);
         assert_eq!(client_key(a.into()), client_key(b.into()));
         assert_ne!(client_key(a.into()), client_key(c.into()));

@@ -20,6 +20,8 @@ mod pipelines;
 mod regressions;
 mod revisions;
 mod secrets;
+mod startup;
 mod support;
 mod templates;
+mod tokens_and_limits;
 mod versioning;
