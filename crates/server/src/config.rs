@@ -320,3 +320,30 @@ pub fn restrict_database_files(path: &Path) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::Cli;
+
+    #[test]
+    fn settings_show_no_password_and_no_secret() {
+        let cli = Cli::parse_from([
+            "integrations",
+            "--database-url",
+            "postgres://app:hunter2@db/x?sslmode=require&password=hunter3",
+        ]);
+        let mut settings = cli.settings;
+        settings.jwt_secret = Some(b"jwt-secret-bytes-0123456789-ABCDEFGHIJ".to_vec());
+        settings.encryption_key = Some("ZW5jcnlwdGlvbi1rZXktYnl0ZXM=".to_owned());
+        let shown = format!("{settings:?}");
+        assert!(
+            shown.contains("postgres://app:***@db/x?sslmode=require&password=***"),
+            "{shown}"
+        );
+        for secret in ["hunter2", "hunter3", "jwt-secret", "ZW5jcnlwdGlvbi"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+}
