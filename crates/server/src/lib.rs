@@ -235,9 +235,6 @@ pub struct ConnectionCap {
 }
 
 impl ConnectionCap {
-    /// The smallest accepted `MAX_CONNECTIONS`.
-    pub const MIN: u32 = 2;
-
     /// The split of `max_connections` over at most `cpus` workers.
     pub fn new(max_connections: u32, cpus: usize) -> Self {
         let max = usize::try_from(max_connections)
@@ -378,6 +375,7 @@ fn raise_open_file_limit(max_connections: u32) {
 /// "24 hours", "90 minutes", "45 s".
 fn lifetime(ttl: Duration) -> String {
     match ttl.as_secs() {
+        3600 => "1 hour".to_owned(),
         s if s % 3600 == 0 => format!("{} hours", s / 3600),
         s if s % 60 == 0 => format!("{} minutes", s / 60),
         s => format!("{s} s"),
