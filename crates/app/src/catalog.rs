@@ -41,7 +41,7 @@ impl App {
         caller: &Caller,
         category: Option<&str>,
     ) -> Result<Vec<&'static Vendor>, AppError> {
-        self.authorize(caller, Action::Read)?;
+        self.authorize(caller, Action::Browse)?;
         match category {
             None => Ok(catalog::vendors().iter().collect()),
             Some(raw) => {

@@ -86,7 +86,7 @@ impl App {
         from: &str,
         to: &str,
     ) -> Result<RevisionDiff, AppError> {
-        self.authorize(caller, Action::Read)?;
+        self.authorize(caller, Action::Browse)?;
         let vendor = vendor_of(template)?;
         // Secrets are compared by version id, as stored: nothing is opened.
         let load = |raw: &str| -> Result<Revision, AppError> {
@@ -174,7 +174,7 @@ impl App {
         template: &Template,
         page: Page,
     ) -> Result<Paged<Pin>, AppError> {
-        self.authorize(caller, Action::Read)?;
+        self.authorize(caller, Action::Browse)?;
         let paged = self.store.template_pins(&caller.org, template.id, page)?;
         Ok(Paged {
             items: paged

@@ -71,8 +71,79 @@ fn minted_tokens_verify_for_every_role() {
 fn rejects_weak_secrets() {
     assert_eq!(
         JwtVerifier::new(b"short", None, None).err(),
-        Some(WeakSecret(5))
+        Some(WeakSecret::TooShort(5))
     );
+    // Long enough, but a handful of characters repeated: guessable.
+    for (weak, distinct) in [
+        (b"a".repeat(64), 1),
+        (b"password".repeat(4), 7),
+        (b"test-secret-test-secret-test-secret-0123".to_vec(), 10),
+        (b"0123456789abcde0123456789abcde01".to_vec(), 15),
+    ] {
+        assert_eq!(
+            JwtVerifier::new(&weak, None, None).err(),
+            Some(WeakSecret::TooUniform(distinct)),
+            "{}",
+            String::from_utf8_lossy(&weak)
+        );
+    }
+    // Exactly 32 bytes with exactly 16 distinct values is enough.
+    assert!(JwtVerifier::new(SECRET, None, None).is_ok());
+    let message = WeakSecret::TooUniform(7).to_string();
+    assert!(
+        message.contains("at least 16 distinct byte values (got 7)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_token_may_not_live_longer_than_the_maximum() {
+    let now = OffsetDateTime::now_utc().unix_timestamp();
+    let day = 24 * 60 * 60;
+    assert_eq!(verifier().max_ttl(), DEFAULT_MAX_TTL);
+    let a_day = forge(&hs256(), &claims(&json!({ "exp": now + day })), SECRET);
+    assert!(verifier().verify(&a_day).is_ok(), "exactly the maximum");
+    let longer = forge(&hs256(), &claims(&json!({ "exp": now + day + 1 })), SECRET);
+    assert_eq!(
+        verifier().verify(&longer),
+        Err(AuthError::Invalid(
+            "the token lives longer than 86400 s (exp - iat); ask for a shorter one".into()
+        ))
+    );
+    // Back-dating `iat` does not help: the lifetime is `exp - iat`.
+    let backdated = forge(
+        &hs256(),
+        &claims(&json!({ "iat": now - day, "exp": now + 60 })),
+        SECRET,
+    );
+    assert!(matches!(
+        verifier().verify(&backdated),
+        Err(AuthError::Invalid(_))
+    ));
+    // The maximum is configurable.
+    let strict = verifier().with_max_ttl(Duration::from_secs(300));
+    assert!(matches!(
+        strict.verify(&token(Role::Viewer)),
+        Err(AuthError::Invalid(_))
+    ));
+    let short = strict
+        .mint(
+            &caller(Role::Viewer),
+            Duration::from_secs(300),
+            OffsetDateTime::now_utc(),
+        )
+        .expect("signed");
+    assert!(strict.verify(&short).is_ok());
+}
+
+#[test]
+fn a_token_without_iat_is_refused() {
+    // Without `iat` the lifetime cannot be bounded: such tokens are refused.
+    let forged = forge(&hs256(), &claims(&json!({ "iat": null })), SECRET);
+    assert!(matches!(
+        verifier().verify(&forged),
+        Err(AuthError::Invalid(_))
+    ));
 }
 
 #[test]
@@ -206,4 +277,32 @@ fn issuer_and_audience_are_checked_when_configured() {
     assert!(matches!(strict.verify(&no_aud), Err(AuthError::Invalid(_))));
     // Unconfigured, iss and aud are ignored.
     assert!(verifier().verify(&wrong_iss).is_ok());
+}
+
+#[test]
+fn the_audience_may_be_a_string_or_an_array() {
+    let strict = JwtVerifier::new(SECRET, None, Some("integrations".into())).expect("valid");
+    for (aud, accepted) in [
+        (json!("integrations"), true),
+        (json!(["integrations"]), true),
+        (json!(["billing", "integrations"]), true),
+        (json!("billing"), false),
+        (json!(["billing", "crm"]), false),
+        (json!([]), false),
+        (json!(7), false),
+    ] {
+        let forged = forge(&hs256(), &claims(&json!({ "aud": aud })), SECRET);
+        let verified = strict.verify(&forged);
+        assert_eq!(verified.is_ok(), accepted, "{aud}: {verified:?}");
+        if !accepted {
+            assert!(matches!(verified, Err(AuthError::Invalid(_))), "{aud}");
+        }
+    }
+    // Unconfigured, an array audience is ignored like a string one.
+    let listed = forge(
+        &hs256(),
+        &claims(&json!({ "aud": ["billing", "crm"] })),
+        SECRET,
+    );
+    assert!(verifier().verify(&listed).is_ok());
 }

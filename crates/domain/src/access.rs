@@ -1,4 +1,15 @@
-//! Roles and the permission table (SPEC §3) as one function: [`Role::can`].
+//! Roles and the permission table as one function: [`Role::can`].
+//!
+//! | action | owner | admin | editor | viewer | service |
+//! |---|---|---|---|---|---|
+//! | [`Action::Read`]: templates, revisions, pipelines, attachments, rendered configs | ✓ | ✓ | ✓ | ✓ | ✓ |
+//! | [`Action::Browse`]: the catalog, diffs, pins (views meant for people) | ✓ | ✓ | ✓ | ✓ | |
+//! | [`Action::Edit`]: create and change, install from the catalog, attach | ✓ | ✓ | ✓ | | |
+//! | [`Action::Administer`]: delete, detach, the audit log | ✓ | ✓ | | | |
+//! | [`Action::ReadSecrets`]: secret values in clear | | | | | ✓ |
+//!
+//! The `service` role is the event processor's: it reads what rendering
+//! needs and nothing else (docs/decisions.md says why).
 
 use std::fmt;
 use std::str::FromStr;
@@ -11,8 +22,9 @@ use crate::name::{OrgId, UserId};
 ///
 /// The human roles are ordered `Owner > Admin > Editor > Viewer`; "X or above"
 /// means X and every role above it. `Service` is the event processor's machine
-/// role: it may read what a viewer may, and it alone receives secret values in
-/// clear on the rendered-config routes.
+/// role: it reads templates, revisions, pipelines, attachments and rendered
+/// configs ([`Action::Read`]) and nothing else, and it alone receives secret
+/// values in clear on the rendered-config routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
@@ -24,7 +36,8 @@ pub enum Role {
     Editor,
     /// Reads everything but the audit log; secrets stay masked.
     Viewer,
-    /// The event processor: reads like a viewer, and receives secrets in clear
+    /// The event processor: reads the objects rendering needs (not the
+    /// catalog, diffs, pins or the audit log), and receives secrets in clear
     /// on the rendered-config routes.
     Service,
 }
@@ -32,8 +45,13 @@ pub enum Role {
 /// What a request wants to do; each route needs exactly one of these.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Action {
-    /// Read templates, revisions, the catalog, pipelines, attachments, diffs and previews.
+    /// Read templates, revisions, pipelines, attachments and rendered configs:
+    /// what the event processor needs, so every role may.
     Read,
+    /// Read the views meant for the people who manage integrations: the
+    /// catalog, diffs between revisions, the pins of a template. Every human
+    /// role may; the `service` role may not.
+    Browse,
     /// Create or update templates, revisions and pipelines; install from the
     /// catalog; attach, re-pin, enable or disable.
     Edit,
@@ -53,19 +71,25 @@ impl Role {
         Self::Service,
     ];
 
-    /// Whether this role may perform `action`: the whole permission table of SPEC §3.
+    /// Whether this role may perform `action`: the whole permission table (see
+    /// the module documentation).
     ///
     /// ```
     /// use integrations_domain::{Action, Role};
     /// assert!(Role::Editor.can(Action::Edit));
     /// assert!(!Role::Editor.can(Action::Administer));
     /// assert!(Role::Service.can(Action::Read) && !Role::Service.can(Action::Edit));
+    /// assert!(Role::Viewer.can(Action::Browse) && !Role::Service.can(Action::Browse));
     /// assert!(Role::Service.can(Action::ReadSecrets) && !Role::Owner.can(Action::ReadSecrets));
     /// ```
     pub const fn can(self, action: Action) -> bool {
         matches!(
             (self, action),
             (_, Action::Read)
+                | (
+                    Self::Owner | Self::Admin | Self::Editor | Self::Viewer,
+                    Action::Browse
+                )
                 | (Self::Owner | Self::Admin | Self::Editor, Action::Edit)
                 | (Self::Owner | Self::Admin, Action::Administer)
                 | (Self::Service, Action::ReadSecrets)
@@ -89,6 +113,7 @@ impl Action {
     pub const fn requirement(self) -> &'static str {
         match self {
             Self::Read => "any role",
+            Self::Browse => "the viewer role or above",
             Self::Edit => "the editor role or above",
             Self::Administer => "the admin role or above",
             Self::ReadSecrets => "the service role",
@@ -142,16 +167,16 @@ mod tests {
 
     #[test]
     fn permission_table_matches_the_spec() {
-        use Action::{Administer, Edit, Read, ReadSecrets};
+        use Action::{Administer, Browse, Edit, Read, ReadSecrets};
         let table = [
-            (Role::Owner, [true, true, true, false]),
-            (Role::Admin, [true, true, true, false]),
-            (Role::Editor, [true, true, false, false]),
-            (Role::Viewer, [true, false, false, false]),
-            (Role::Service, [true, false, false, true]),
+            (Role::Owner, [true, true, true, true, false]),
+            (Role::Admin, [true, true, true, true, false]),
+            (Role::Editor, [true, true, true, false, false]),
+            (Role::Viewer, [true, true, false, false, false]),
+            (Role::Service, [true, false, false, false, true]),
         ];
         for (role, expected) in table {
-            let actual = [Read, Edit, Administer, ReadSecrets].map(|a| role.can(a));
+            let actual = [Read, Browse, Edit, Administer, ReadSecrets].map(|a| role.can(a));
             assert_eq!(actual, expected, "{role}");
         }
     }

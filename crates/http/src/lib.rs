@@ -28,6 +28,12 @@ pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 pub struct HttpOptions {
     /// Requests per user and minute (`RATE_LIMIT_PER_MINUTE`); 0 turns the limit off.
     pub rate_limit_per_minute: u32,
+    /// Requests per `service` user and minute (`SERVICE_RATE_LIMIT_PER_MINUTE`);
+    /// 0 turns the limit off.
+    pub service_rate_limit_per_minute: u32,
+    /// Failed authentications per client address and minute
+    /// (`AUTH_FAILURES_PER_MINUTE`); 0 turns the limit off.
+    pub auth_failures_per_minute: u32,
     /// Reads the database pool's (open, idle) connections for the metrics.
     pub pool_state: observe::PoolState,
 }
@@ -36,6 +42,11 @@ impl std::fmt::Debug for HttpOptions {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("HttpOptions")
             .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field(
+                "service_rate_limit_per_minute",
+                &self.service_rate_limit_per_minute,
+            )
+            .field("auth_failures_per_minute", &self.auth_failures_per_minute)
             .finish_non_exhaustive()
     }
 }
@@ -57,9 +68,11 @@ impl HttpState {
         Ok(Self {
             app: web::Data::new(app),
             metrics: web::Data::new(observe::Metrics::new(options.pool_state)?),
-            rate_limit: web::Data::new(ratelimit::RateLimit::per_minute(
-                options.rate_limit_per_minute,
-            )),
+            rate_limit: web::Data::new(ratelimit::RateLimit::new(ratelimit::Limits {
+                per_user: options.rate_limit_per_minute,
+                per_service: options.service_rate_limit_per_minute,
+                auth_failures: options.auth_failures_per_minute,
+            })),
         })
     }
 }

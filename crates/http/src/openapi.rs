@@ -30,9 +30,11 @@ that pin a template at one revision; the rendered configs the event processor \
 loads.
 
 **Authentication.** Every `/v1/admin` route wants `Authorization: Bearer <JWT>` \
-(HS256; claims `sub`, `org_id`, `role`, `exp`, `iat`). Roles, most to least \
-privileged: `owner` > `admin` > `editor` > `viewer`, plus `service` (reads, and \
-sees secrets in rendered configs). Every query is scoped to the token's org.
+(HS256; claims `sub`, `org_id`, `role`, `exp`, `iat`; `exp - iat` at most \
+`MAX_TOKEN_TTL`, one day by default). Roles, most to least privileged: `owner` > \
+`admin` > `editor` > `viewer`, plus `service` (the event processor: reads templates, \
+revisions, pipelines, attachments and rendered configs, where it alone sees secrets; \
+not the catalog, diffs, pins or the audit log). Every query is scoped to the token's org.
 
 **Errors.** Every error has one shape, the `ErrorEnvelope` schema: \
 `{\"error\": {\"code\": \"NAME_TAKEN\", \"message\": \"…\", \"details\": [{\"field\": \"name\", \
@@ -275,7 +277,8 @@ error_responses! {
     /// 415.
     UnsupportedMediaType => "`UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`.";
     /// 429.
-    RateLimited => "`RATE_LIMITED`: over the per-user rate limit (`service` tokens are exempt).",
+    RateLimited => "`RATE_LIMITED`: over the rate limit of the user (`service` users have their own), \
+        or too many failed authentications from this address.",
         "Retry-After": "Seconds to wait before retrying.";
     /// 500.
     Internal => "`INTERNAL`: a bug; the body says nothing more, the server log has the cause. \

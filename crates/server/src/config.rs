@@ -1,5 +1,10 @@
-//! Configuration from the environment (SPEC §12), and the secrets kept in
-//! `DATA_DIR` for the zero-configuration SQLite default.
+//! Configuration from the environment, and the secrets kept in `DATA_DIR`
+//! for the zero-configuration SQLite default.
+//!
+//! Files this service creates are private: `DATA_DIR` (and any folder it
+//! creates for the database) is created 0700, the generated secrets and the
+//! SQLite database with its `-wal`/`-shm` files are 0600 (SQLite creates those
+//! two with the database file's mode).
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -11,7 +16,8 @@ use clap::{Args, ValueEnum};
 use integrations_store::DatabaseUrl;
 
 /// Settings shared by every command; each also reads its environment variable.
-#[derive(Debug, Clone, Args)]
+/// `Debug` shows the database URL without its password, and no secret.
+#[derive(Clone, Args)]
 pub struct Settings {
     /// `sqlite://PATH` (embedded, the default) or `postgres://…`.
     #[arg(long, env = "DATABASE_URL", global = true)]
@@ -36,8 +42,12 @@ pub struct Settings {
     /// Lifetime of tokens minted by `integrations token`, in seconds.
     #[arg(long, env = "ACCESS_TOKEN_TTL", default_value_t = 900, global = true)]
     pub access_token_ttl: u64,
-    /// Requests per user and minute, counted per process; 0 turns the limit off.
-    /// `service` tokens are exempt.
+    /// The longest lifetime (`exp - iat`) of an accepted token, in seconds;
+    /// `integrations token --ttl` refuses more.
+    #[arg(long, env = "MAX_TOKEN_TTL", default_value_t = 86_400, value_parser = clap::value_parser!(u64).range(1..), global = true)]
+    pub max_token_ttl: u64,
+    /// Requests per human user and minute, counted per process; 0 turns the
+    /// limit off.
     #[arg(
         long,
         env = "RATE_LIMIT_PER_MINUTE",
@@ -45,7 +55,30 @@ pub struct Settings {
         global = true
     )]
     pub rate_limit_per_minute: u32,
-    /// `pretty` (default on a terminal) or `json` (default otherwise).
+    /// Requests per `service` user and minute, counted per process; 0 turns
+    /// the limit off.
+    #[arg(
+        long,
+        env = "SERVICE_RATE_LIMIT_PER_MINUTE",
+        default_value_t = 6_000,
+        global = true
+    )]
+    pub service_rate_limit_per_minute: u32,
+    /// Failed authentications (401) per client address and minute, counted
+    /// per process, before further failing requests get 429; 0 turns the
+    /// limit off.
+    #[arg(
+        long,
+        env = "AUTH_FAILURES_PER_MINUTE",
+        default_value_t = 30,
+        global = true
+    )]
+    pub auth_failures_per_minute: u32,
+    /// The most open connections the process serves at once (at least 2).
+    #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 25_000, value_parser = clap::value_parser!(u32).range(2..), global = true)]
+    pub max_connections: u32,
+    /// `pretty` (default when stderr, where logs go, is a terminal) or `json`
+    /// (default otherwise).
     #[arg(long, env = "LOG_FORMAT", global = true)]
     pub log_format: Option<LogFormat>,
     /// The JWT secret when given in code (tests); otherwise `JWT_SECRET` or `DATA_DIR`.
@@ -65,11 +98,37 @@ pub enum LogFormat {
     Json,
 }
 
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field(
+                "database_url",
+                &self.database_url.as_deref().map(integrations_store::redact),
+            )
+            .field("data_dir", &self.data_dir)
+            .field("listen_addr", &self.listen_addr)
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("access_token_ttl", &self.access_token_ttl)
+            .field("max_token_ttl", &self.max_token_ttl)
+            .field("rate_limit_per_minute", &self.rate_limit_per_minute)
+            .field(
+                "service_rate_limit_per_minute",
+                &self.service_rate_limit_per_minute,
+            )
+            .field("auth_failures_per_minute", &self.auth_failures_per_minute)
+            .field("max_connections", &self.max_connections)
+            .field("log_format", &self.log_format)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Settings {
-    /// The log format in effect.
+    /// The log format in effect: auto-detection looks at stderr, where the
+    /// logs go.
     pub fn log_format(&self) -> LogFormat {
         self.log_format.unwrap_or_else(|| {
-            if std::io::stdout().is_terminal() {
+            if std::io::stderr().is_terminal() {
                 LogFormat::Pretty
             } else {
                 LogFormat::Json
@@ -94,8 +153,10 @@ impl Settings {
 pub enum SecretSource {
     /// The environment variable (or the settings, in tests).
     Environment,
-    /// A file in `DATA_DIR` that this service generated (now or earlier).
+    /// A file in `DATA_DIR` that this service generated on an earlier start.
     DataDir,
+    /// A file in `DATA_DIR` that this very call generated.
+    Generated,
 }
 
 /// A secret and where it came from.
@@ -142,11 +203,15 @@ pub fn secret(
         );
     }
     let path = settings.data_dir.join(file);
-    let bytes = read_or_generate(&path, generate)
+    let (bytes, generated) = read_or_generate(&path, generate)
         .with_context(|| format!("cannot read or create {}", path.display()))?;
     Ok(Secret {
         bytes,
-        source: SecretSource::DataDir,
+        source: if generated {
+            SecretSource::Generated
+        } else {
+            SecretSource::DataDir
+        },
     })
 }
 
@@ -157,32 +222,128 @@ pub fn random_jwt_secret() -> String {
     URL_SAFE_NO_PAD.encode(random)
 }
 
-/// The file's trimmed contents, creating it (mode 0600) from `generate` if it
-/// does not exist.
-fn read_or_generate(path: &Path, generate: fn() -> String) -> std::io::Result<Vec<u8>> {
+/// The file's trimmed contents, and whether this call created it (mode 0600,
+/// in a folder created 0700) from `generate`.
+fn read_or_generate(path: &Path, generate: fn() -> String) -> std::io::Result<(Vec<u8>, bool)> {
     match std::fs::read_to_string(path) {
-        Ok(text) => return Ok(text.trim().as_bytes().to_vec()),
+        Ok(text) => return Ok((text.trim().as_bytes().to_vec(), false)),
         Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
         Err(_) => {}
     }
     if let Some(folder) = path.parent() {
-        std::fs::create_dir_all(folder)?;
+        create_private_dir(folder)?;
     }
     let encoded = generate();
+    match create_private_file(path) {
+        Ok(mut file) => {
+            std::io::Write::write_all(&mut file, encoded.as_bytes())?;
+            file.sync_all()?;
+            Ok((encoded.into_bytes(), true))
+        }
+        // Another process created it first: use theirs.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok((
+            std::fs::read_to_string(path)?.trim().as_bytes().to_vec(),
+            false,
+        )),
+        Err(err) => Err(err),
+    }
+}
+
+/// Creates `folder` and its missing parents, mode 0700 (an existing folder is
+/// left as it is: the operator chose it).
+pub fn create_private_dir(folder: &Path) -> std::io::Result<()> {
+    if folder.as_os_str().is_empty() {
+        return Ok(());
+    }
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(folder)
+}
+
+/// Creates a new file, mode 0600; fails with `AlreadyExists` if there is one.
+fn create_private_file(path: &Path) -> std::io::Result<std::fs::File> {
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create_new(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(path) {
-        Ok(mut file) => {
-            std::io::Write::write_all(&mut file, encoded.as_bytes())?;
-            file.sync_all()?;
-            Ok(encoded.into_bytes())
+    options.open(path)
+}
+
+/// Makes the embedded database private before SQLite opens it: its folder is
+/// created 0700, the file is created empty with mode 0600 (SQLite gives its
+/// `-wal` and `-shm` files the database's mode), and an existing database and
+/// its `-wal`/`-shm` files are set to 0600. Nothing to do for PostgreSQL.
+pub fn prepare_database_files(database: &DatabaseUrl) -> anyhow::Result<()> {
+    let DatabaseUrl::Sqlite(path) = database else {
+        return Ok(());
+    };
+    if let Some(folder) = path.parent() {
+        create_private_dir(folder)
+            .with_context(|| format!("cannot create the folder of {}", path.display()))?;
+    }
+    match create_private_file(path) {
+        Ok(_) => {}
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(err) => {
+            return Err(err).with_context(|| format!("cannot create {}", path.display()));
         }
-        // Another process created it first: use theirs.
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-            Ok(std::fs::read_to_string(path)?.trim().as_bytes().to_vec())
+    }
+    restrict_database_files(path)
+}
+
+/// Sets the database file and its `-wal`/`-shm` files (those present) to 0600.
+pub fn restrict_database_files(path: &Path) -> anyhow::Result<()> {
+    let mut files = vec![path.to_owned()];
+    for suffix in ["-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        files.push(PathBuf::from(name));
+    }
+    for file in files {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt as _;
+            match std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)) {
+                Ok(()) => {}
+                Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+                Err(err) => {
+                    return Err(err).with_context(|| {
+                        format!("cannot make {} private (mode 0600)", file.display())
+                    });
+                }
+            }
         }
-        Err(err) => Err(err),
+        #[cfg(not(unix))]
+        let _ = file;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser as _;
+
+    use crate::Cli;
+
+    #[test]
+    fn settings_show_no_password_and_no_secret() {
+        let cli = Cli::parse_from([
+            "integrations",
+            "--database-url",
+            "postgres://app:hunter2@db/x?sslmode=require&password=hunter3",
+        ]);
+        let mut settings = cli.settings;
+        settings.jwt_secret = Some(b"jwt-secret-bytes-0123456789-ABCDEFGHIJ".to_vec());
+        settings.encryption_key = Some("ZW5jcnlwdGlvbi1rZXktYnl0ZXM=".to_owned());
+        let shown = format!("{settings:?}");
+        assert!(
+            shown.contains("postgres://app:***@db/x?sslmode=require&password=***"),
+            "{shown}"
+        );
+        for secret in ["hunter2", "hunter3", "jwt-secret", "ZW5jcnlwdGlvbi"] {
+            assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
     }
 }

@@ -22,8 +22,21 @@ use config::{SecretSource, Settings};
 
 /// The org of the owner token printed on a zero-configuration start.
 pub const DEFAULT_ORG: &str = "org_default";
-/// How long that printed token lives.
+/// How long that printed token lives (at most `MAX_TOKEN_TTL`).
 pub const STARTUP_TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// What a start prints for the operator on stdout.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Welcome {
+    /// This start generated the JWT secret: a ready-to-use owner token of
+    /// [`DEFAULT_ORG`], valid for the given time. Printed on that start only.
+    OwnerToken(String, Duration),
+    /// A later start on the secret in `DATA_DIR`: one line saying how to mint
+    /// a token.
+    HowToMint,
+    /// The secret came from the environment: nothing to print.
+    Nothing,
+}
 
 /// The command line.
 #[derive(Debug, Parser)]
@@ -67,8 +80,17 @@ enum Command {
 /// Runs the command the command line names.
 ///
 /// # Errors
-/// Any start-up failure, with the step that failed as context.
+/// Any start-up failure, with the step that failed as context; a password of
+/// `DATABASE_URL` never shows in it, even where a driver quoted the URL.
 pub fn run(cli: Cli) -> anyhow::Result<()> {
+    let url = cli.settings.database_url.clone();
+    execute(cli).map_err(|err| match url {
+        Some(url) => anyhow::anyhow!(integrations_store::scrub(&format!("{err:#}"), &url)),
+        None => err,
+    })
+}
+
+fn execute(cli: Cli) -> anyhow::Result<()> {
     let settings = cli.settings;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => {
@@ -78,6 +100,7 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Migrate => {
             init_logging(&settings);
             let database = settings.database()?;
+            config::prepare_database_files(&database)?;
             let applied = migrations::run_pending(&database).context("migrating")?;
             tracing::info!(database = %database, applied = ?applied, "migrations are up to date");
             Ok(())
@@ -93,8 +116,8 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
                 user: UserId::parse(&sub).map_err(|e| anyhow::anyhow!("--sub {e}"))?,
                 role,
             };
+            let ttl = token_ttl(&settings, ttl)?;
             let verifier = verifier(&settings)?.0;
-            let ttl = Duration::from_secs(ttl.unwrap_or(settings.access_token_ttl));
             let token = verifier
                 .mint(&caller, ttl, OffsetDateTime::now_utc())
                 .context("signing the token")?;
@@ -123,6 +146,24 @@ pub fn run(cli: Cli) -> anyhow::Result<()> {
     }
 }
 
+/// The lifetime of a token `integrations token` mints: `--ttl`, or else
+/// `ACCESS_TOKEN_TTL`; never above `MAX_TOKEN_TTL` (such a token would be
+/// refused).
+fn token_ttl(settings: &Settings, requested: Option<u64>) -> anyhow::Result<Duration> {
+    let max = settings.max_token_ttl;
+    let (ttl, name) = match requested {
+        Some(ttl) => (ttl, "--ttl"),
+        None => (settings.access_token_ttl, "ACCESS_TOKEN_TTL"),
+    };
+    if ttl > max {
+        anyhow::bail!(
+            "{name} {ttl} is above MAX_TOKEN_TTL ({max} s): the service refuses tokens that live longer; \
+             ask for at most {max} s"
+        );
+    }
+    Ok(Duration::from_secs(ttl))
+}
+
 /// The token verifier and where its secret came from.
 fn verifier(settings: &Settings) -> anyhow::Result<(JwtVerifier, SecretSource)> {
     let secret = config::secret(
@@ -136,7 +177,8 @@ fn verifier(settings: &Settings) -> anyhow::Result<(JwtVerifier, SecretSource)> 
         &secret.bytes,
         settings.jwt_issuer.clone(),
         settings.jwt_audience.clone(),
-    )?;
+    )?
+    .with_max_ttl(Duration::from_secs(settings.max_token_ttl));
     Ok((verifier, secret.source))
 }
 
@@ -175,6 +217,37 @@ pub struct Running {
     pub handle: actix_web::dev::ServerHandle,
 }
 
+/// How the open connections are capped: actix counts them per worker, so
+/// `MAX_CONNECTIONS` is divided among the workers, rounding up (the process
+/// may hold up to `workers - 1` more than the cap when it does not divide).
+///
+/// Each worker is given at least two connections: actix-server marks a full
+/// worker available again only once *two* of its connections have closed
+/// (a counting quirk of actix-server, actix-web issue 2703), so a worker
+/// limited to one connection would never accept again. Hence there are never
+/// more workers than half the cap, and the cap is at least 2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionCap {
+    /// HTTP worker threads.
+    pub workers: usize,
+    /// Open connections each worker serves at once.
+    pub per_worker: usize,
+}
+
+impl ConnectionCap {
+    /// The split of `max_connections` over at most `cpus` workers.
+    pub fn new(max_connections: u32, cpus: usize) -> Self {
+        let max = usize::try_from(max_connections)
+            .unwrap_or(usize::MAX)
+            .max(2);
+        let workers = cpus.clamp(1, max / 2);
+        Self {
+            workers,
+            per_worker: max.div_ceil(workers),
+        }
+    }
+}
+
 /// Opens the store, wires the app, and starts serving on `listener`. The
 /// returned future runs until the server stops (SIGTERM/SIGINT or the handle).
 ///
@@ -183,24 +256,33 @@ pub struct Running {
 pub fn start(
     settings: &Settings,
     listener: TcpListener,
-) -> anyhow::Result<(Running, actix_web::dev::Server, Option<String>)> {
+) -> anyhow::Result<(Running, actix_web::dev::Server, Welcome)> {
     let database = settings.database()?;
     let (verifier, source) = verifier(settings)?;
-    let startup_token = (source == SecretSource::DataDir)
-        .then(|| {
+    let welcome = match source {
+        SecretSource::Generated => {
             let owner = Caller {
-                org: OrgId::parse(DEFAULT_ORG).ok()?,
-                user: UserId::parse("owner").ok()?,
+                org: OrgId::parse(DEFAULT_ORG)?,
+                user: UserId::parse("owner")?,
                 role: Role::Owner,
             };
-            verifier
-                .mint(&owner, STARTUP_TOKEN_TTL, OffsetDateTime::now_utc())
-                .ok()
-        })
-        .flatten();
+            let ttl = STARTUP_TOKEN_TTL.min(verifier.max_ttl());
+            let token = verifier
+                .mint(&owner, ttl, OffsetDateTime::now_utc())
+                .context("signing the owner token")?;
+            Welcome::OwnerToken(token, ttl)
+        }
+        SecretSource::DataDir => Welcome::HowToMint,
+        SecretSource::Environment => Welcome::Nothing,
+    };
     let cipher = cipher(settings)?;
+    config::prepare_database_files(&database)?;
     let store = DieselStore::open(&database, PoolOptions::for_url(&database))
         .with_context(|| format!("opening the database {database}"))?;
+    if let integrations_store::DatabaseUrl::Sqlite(path) = &database {
+        // Files SQLite made before this version kept them private.
+        config::restrict_database_files(path)?;
+    }
     let pool = store.clone();
     let app = App::new(Adapters {
         store: Arc::new(store),
@@ -213,6 +295,8 @@ pub fn start(
         app,
         HttpOptions {
             rate_limit_per_minute: settings.rate_limit_per_minute,
+            service_rate_limit_per_minute: settings.service_rate_limit_per_minute,
+            auth_failures_per_minute: settings.auth_failures_per_minute,
             pool_state: Arc::new(move || pool.pool_state()),
         },
     )
@@ -220,7 +304,11 @@ pub fn start(
     let addr = listener
         .local_addr()
         .context("reading the listen address")?;
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let cap = ConnectionCap::new(settings.max_connections, cpus);
     let server = actix_web::HttpServer::new(move || integrations_http::application(state.clone()))
+        .workers(cap.workers)
+        .max_connections(cap.per_worker)
         // A client has 5 s to send its request head, and idle keep-alive
         // connections close after 30 s: slow or idle clients cannot pile up.
         .client_request_timeout(Duration::from_secs(5))
@@ -230,41 +318,128 @@ pub fn start(
         .listen(listener)
         .context("listening")?
         .run();
-    tracing::info!(%addr, database = %database, "serving");
+    tracing::info!(
+        %addr,
+        database = %database,
+        workers = cap.workers,
+        max_connections = settings.max_connections,
+        max_connections_per_worker = cap.per_worker,
+        "serving"
+    );
     Ok((
         Running {
             addr,
             handle: server.handle(),
         },
         server,
-        startup_token,
+        welcome,
     ))
 }
 
 fn serve_blocking(settings: &Settings) -> anyhow::Result<()> {
+    raise_open_file_limit(settings.max_connections);
     let listener = TcpListener::bind(&settings.listen_addr)
         .with_context(|| format!("binding LISTEN_ADDR {}", settings.listen_addr))?;
     actix_web::rt::System::new().block_on(async {
-        let (running, server, token) = start(settings, listener)?;
-        if let Some(token) = token {
-            print_welcome(&running, &token);
-        }
+        let (running, server, welcome) = start(settings, listener)?;
+        print_welcome(&running, &welcome);
         server.await.context("serving HTTP")
     })?;
     tracing::info!("stopped");
     Ok(())
 }
 
+/// Raises the open-file soft limit to the hard limit, so that
+/// `MAX_CONNECTIONS` (and the database's files and sockets) fit, and logs the
+/// figure; warns when the cap cannot be reached.
+fn raise_open_file_limit(max_connections: u32) {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => {
+            tracing::info!(
+                open_files = limit,
+                "open-file limit raised to the hard limit"
+            );
+            // Room for the listener, the database and the log: a few dozen files.
+            if limit < u64::from(max_connections).saturating_add(64) {
+                tracing::warn!(
+                    open_files = limit,
+                    max_connections,
+                    "the open-file limit is below MAX_CONNECTIONS: raise the hard limit (ulimit -Hn) or lower MAX_CONNECTIONS"
+                );
+            }
+        }
+        Err(err) => tracing::warn!(error = %err, "cannot raise the open-file limit"),
+    }
+}
+
+/// "24 hours", "90 minutes", "45 s".
+fn lifetime(ttl: Duration) -> String {
+    match ttl.as_secs() {
+        3600 => "1 hour".to_owned(),
+        s if s % 3600 == 0 => format!("{} hours", s / 3600),
+        s if s % 60 == 0 => format!("{} minutes", s / 60),
+        s => format!("{s} s"),
+    }
+}
+
 #[expect(
     clippy::print_stdout,
     reason = "the zero-configuration welcome is meant for the terminal"
 )]
-fn print_welcome(running: &Running, token: &str) {
+fn print_welcome(running: &Running, welcome: &Welcome) {
     let base = format!("http://{}", running.addr);
-    println!(
-        "\nIntegrations Management API on {base}\n\
-         Owner token for {DEFAULT_ORG} (valid 24 hours; mint others with `integrations token --help`):\n\n\
-         export TOKEN={token}\n\n\
-         Try: curl -H \"Authorization: Bearer $TOKEN\" {base}/v1/admin/integration-templates\n"
-    );
+    match welcome {
+        Welcome::OwnerToken(token, ttl) => println!(
+            "\nIntegrations Management API on {base}\n\
+             Owner token for {DEFAULT_ORG} (valid {}; printed on this first start only, \
+             mint others with `integrations token --help`):\n\n\
+             export TOKEN={token}\n\n\
+             Try: curl -H \"Authorization: Bearer $TOKEN\" {base}/v1/admin/integration-templates\n",
+            lifetime(*ttl)
+        ),
+        Welcome::HowToMint => println!(
+            "Integrations Management API on {base}; mint a token with: \
+             integrations token --org {DEFAULT_ORG} --sub YOUR_NAME --role owner"
+        ),
+        Welcome::Nothing => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_connection_cap_is_divided_among_workers_rounding_up() {
+        let cap = |max, cpus| {
+            let cap = ConnectionCap::new(max, cpus);
+            (cap.workers, cap.per_worker)
+        };
+        assert_eq!(cap(25_000, 2), (2, 12_500));
+        assert_eq!(cap(25_000, 3), (3, 8_334));
+        assert_eq!(cap(25_000, 1), (1, 25_000));
+        // Never fewer than two connections per worker (see `ConnectionCap`).
+        assert_eq!(cap(2, 8), (1, 2));
+        assert_eq!(cap(3, 8), (1, 3));
+        assert_eq!(cap(4, 8), (2, 2));
+        assert_eq!(cap(5, 2), (2, 3));
+        assert_eq!(cap(0, 4), (1, 2));
+    }
+
+    #[test]
+    fn a_token_lifetime_above_the_maximum_is_refused() {
+        use clap::Parser as _;
+        let cli = Cli::parse_from(["integrations", "--max-token-ttl", "600"]);
+        let settings = cli.settings;
+        assert!(token_ttl(&settings, Some(600)).is_ok());
+        let refused = token_ttl(&settings, Some(601)).map_err(|e| e.to_string());
+        assert!(
+            refused
+                .as_ref()
+                .is_err_and(|e| e.contains("--ttl 601 is above MAX_TOKEN_TTL (600 s)")),
+            "{refused:?}"
+        );
+        // ACCESS_TOKEN_TTL (900 by default) is checked when --ttl is not given.
+        assert!(token_ttl(&settings, None).is_err());
+    }
 }

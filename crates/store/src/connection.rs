@@ -10,7 +10,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError};
 
 use crate::error::Failure;
-use crate::url::DatabaseUrl;
+use crate::url::{DatabaseUrl, scrub};
 
 /// A connection to either backend; Diesel generates the shared query support.
 #[derive(diesel::MultiConnection)]
@@ -53,7 +53,18 @@ pub(crate) fn establish(url: &DatabaseUrl) -> Result<DbConnection, ConnectionErr
             Ok(DbConnection::Sqlite(conn))
         }
         DatabaseUrl::Postgres(raw) => {
-            let mut conn = PgConnection::establish(&DatabaseUrl::postgres_with_defaults(raw))?;
+            // libpq quotes the part of a URL it cannot parse, password included.
+            let hide = |err: ConnectionError| match err {
+                ConnectionError::InvalidConnectionUrl(text) => {
+                    ConnectionError::InvalidConnectionUrl(scrub(&text, raw))
+                }
+                ConnectionError::BadConnection(text) => {
+                    ConnectionError::BadConnection(scrub(&text, raw))
+                }
+                other => other,
+            };
+            let mut conn =
+                PgConnection::establish(&DatabaseUrl::postgres_with_defaults(raw)).map_err(hide)?;
             conn.batch_execute(POSTGRES_SETUP).map_err(setup_failed)?;
             Ok(DbConnection::Postgres(conn))
         }

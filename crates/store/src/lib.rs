@@ -25,7 +25,7 @@ use diesel::RunQueryDsl;
 use integrations_ports::{Store, StoreResult};
 
 pub use connection::PoolOptions;
-pub use url::{DatabaseUrl, UrlError};
+pub use url::{DatabaseUrl, UrlError, redact, scrub};
 
 use connection::{DbConnection, Pool};
 use error::Failure;

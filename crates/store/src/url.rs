@@ -89,25 +89,110 @@ impl fmt::Display for DatabaseUrl {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Sqlite(path) => write!(f, "sqlite://{}", path.display()),
-            Self::Postgres(url) => f.write_str(&redact_password(url)),
+            Self::Postgres(url) => f.write_str(&redact(url)),
         }
     }
 }
 
-fn redact_password(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_owned();
-    };
-    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
-    let (authority, tail) = rest.split_at(authority_end);
-    match authority.rsplit_once('@') {
-        Some((userinfo, host)) => {
-            let user = userinfo.split(':').next().unwrap_or_default();
-            let hidden = if userinfo.contains(':') { ":***" } else { "" };
-            format!("{scheme}://{user}{hidden}@{host}{tail}")
-        }
-        None => url.to_owned(),
+/// `url` with every password in it replaced by `***`: the password of the
+/// `user:password@` part and the value of every `password=` (or
+/// `sslpassword=`) query parameter, whichever separator (`?` or `&`) comes
+/// before it. This is the one function through which a database URL is shown
+/// (logs, errors, `Debug`); it hides more rather than less when the URL is
+/// malformed.
+///
+/// ```
+/// use integrations_store::redact;
+/// assert_eq!(redact("postgres://app:s3cr3t@db/x"), "postgres://app:***@db/x");
+/// assert_eq!(
+///     redact("postgres://db/x?sslmode=require&password=s3cr3t"),
+///     "postgres://db/x?sslmode=require&password=***"
+/// );
+/// ```
+pub fn redact(url: &str) -> String {
+    let mut shown = url.to_owned();
+    for range in password_ranges(url).into_iter().rev() {
+        shown.replace_range(range, "***");
     }
+    shown
+}
+
+/// `text` (an error message from the database driver, say) with every
+/// password that `url` holds replaced by `***`, as written and as
+/// percent-decoded: drivers may quote the part of a URL they could not parse.
+pub fn scrub(text: &str, url: &str) -> String {
+    let mut secrets: Vec<String> = Vec::new();
+    for range in password_ranges(url) {
+        let raw = &url[range];
+        secrets.push(raw.to_owned());
+        let decoded = percent_decode(raw);
+        if decoded != raw {
+            secrets.push(decoded);
+        }
+    }
+    // Longest first, so a password containing another is hidden whole.
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    let mut scrubbed = text.to_owned();
+    for secret in secrets.iter().filter(|s| !s.is_empty()) {
+        scrubbed = scrubbed.replace(secret.as_str(), "***");
+    }
+    scrubbed
+}
+
+/// The byte ranges of the passwords in `url` (empty passwords included).
+fn password_ranges(url: &str) -> Vec<std::ops::Range<usize>> {
+    let mut ranges = Vec::new();
+    // The user information runs to the last `@` before the path, as PostgreSQL
+    // reads it (a `?` or `#` in an unencoded password does not end it).
+    let authority_start = url.find("://").map_or(0, |i| i + 3);
+    let mut query_from = authority_start;
+    if url.contains("://") {
+        let rest = &url[authority_start..];
+        let path = rest.find('/').unwrap_or(rest.len());
+        if let Some(at) = rest[..path].rfind('@') {
+            if let Some(colon) = rest[..at].find(':') {
+                ranges.push(authority_start + colon + 1..authority_start + at);
+            }
+            query_from = authority_start + at + 1;
+        }
+    }
+    let Some(question) = url[query_from..].find('?').map(|i| query_from + i) else {
+        return ranges;
+    };
+    let mut offset = question + 1;
+    for pair in url[question + 1..].split('&') {
+        if let Some((key, _)) = pair.split_once('=') {
+            if percent_decode(key)
+                .to_ascii_lowercase()
+                .ends_with("password")
+            {
+                ranges.push(offset + key.len() + 1..offset + pair.len());
+            }
+        }
+        offset += pair.len() + 1;
+    }
+    ranges
+}
+
+/// `%XX` sequences decoded (invalid ones kept as written); for comparing keys
+/// and finding passwords only.
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let hex = |b: u8| char::from(b).to_digit(16);
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push(u8::try_from(hi * 16 + lo).unwrap_or(b'%'));
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]
@@ -142,6 +227,64 @@ mod tests {
         let shown = url.map(|u| u.to_string()).unwrap_or_default();
         assert_eq!(shown, "postgres://app:***@db:5432/x?sslmode=require");
         assert!(!format!("{:?}", DatabaseUrl::parse("postgres://a:pw@h/d")).contains("pw"));
+    }
+
+    #[test]
+    fn every_form_of_password_is_redacted() {
+        for (url, shown) in [
+            (
+                "postgres://app:pw@db:5432/x",
+                "postgres://app:***@db:5432/x",
+            ),
+            ("postgresql://app:pw@db", "postgresql://app:***@db"),
+            ("postgres://app@db/x", "postgres://app@db/x"),
+            ("postgres://app:@db/x", "postgres://app:***@db/x"),
+            (
+                "postgres://db/x?password=pw",
+                "postgres://db/x?password=***",
+            ),
+            (
+                "postgres://db/x?sslmode=require&password=pw&user=app",
+                "postgres://db/x?sslmode=require&password=***&user=app",
+            ),
+            (
+                "postgres://u:a@db/x?sslpassword=k&password=p",
+                "postgres://u:***@db/x?sslpassword=***&password=***",
+            ),
+            (
+                "postgres://db/x?pass%77ord=pw",
+                "postgres://db/x?pass%77ord=***",
+            ),
+            (
+                "postgres://db/x?PASSWORD=pw",
+                "postgres://db/x?PASSWORD=***",
+            ),
+            // Unencoded `@`, `?`, `:` and `#` in a password: hidden whole.
+            ("postgres://app:p@ss@db/x", "postgres://app:***@db/x"),
+            ("postgres://app:p?w#d:x@db/x", "postgres://app:***@db/x"),
+            (
+                "postgres://db/x?passwordless=1",
+                "postgres://db/x?passwordless=1",
+            ),
+            ("sqlite://./data/x.db", "sqlite://./data/x.db"),
+        ] {
+            assert_eq!(redact(url), shown, "{url}");
+        }
+    }
+
+    #[test]
+    fn driver_messages_lose_the_password_as_written_and_decoded() {
+        let url = "postgres://app:p%zzs3cr3t@db/x?password=ab%41cd";
+        let message = r#"invalid percent-encoded token: "p%zzs3cr3t"; got abAcd and ab%41cd"#;
+        let scrubbed = scrub(message, url);
+        assert_eq!(
+            scrubbed,
+            r#"invalid percent-encoded token: "***"; got *** and ***"#
+        );
+        assert_eq!(
+            scrub("nothing to hide", "postgres://db/x"),
+            "nothing to hide"
+        );
     }
 
     #[test]

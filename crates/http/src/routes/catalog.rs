@@ -46,7 +46,7 @@ struct CategoryQuery {
     tag = "catalog",
     operation_id = "listCatalog",
     summary = "List the catalog's vendors",
-    description = "Static data compiled into the service. Viewer or above.",
+    description = "Static data compiled into the service. Viewer or above (not the `service` role).",
     params(CatalogParams),
     security(("bearer" = [])),
     responses(
@@ -64,7 +64,7 @@ pub(crate) async fn list(
     Authenticated(caller): Authenticated,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    app.authorize(&caller, Action::Read)?;
+    app.authorize(&caller, Action::Browse)?;
     let filter = query::<CategoryQuery>(&req)?;
     let vendors = app.catalog(&caller, filter.category.as_deref())?;
     Ok(HttpResponse::Ok().json(CatalogResponse { vendors }))
@@ -76,7 +76,7 @@ pub(crate) async fn list(
     tag = "catalog",
     operation_id = "getCatalogVendor",
     summary = "Read a vendor",
-    description = "Its config fields and variants. Viewer or above.",
+    description = "Its config fields and variants. Viewer or above (not the `service` role).",
     params(VendorPath),
     security(("bearer" = [])),
     responses(
@@ -93,7 +93,7 @@ pub(crate) async fn get(
     Authenticated(caller): Authenticated,
     vendor: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let vendor = app.catalog_vendor(&caller, Action::Read, &vendor)?;
+    let vendor = app.catalog_vendor(&caller, Action::Browse, &vendor)?;
     Ok(HttpResponse::Ok().json(vendor))
 }
 

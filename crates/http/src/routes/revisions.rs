@@ -289,7 +289,7 @@ pub(crate) async fn restore(
     description = "An RFC 6902 JSON Patch from `from`'s config to `to`'s, plus the delivery-mode \
         change; a changed secret shows as a `replace` with `\"***\"`. Secrets are compared by \
         version, never by value: a secret entered again (even with the same text) is changed, one \
-        kept by an echoed `\"***\"` or a restore is not. Viewer or above.",
+        kept by an echoed `\"***\"` or a restore is not. Viewer or above (not the `service` role).",
     params(DiffPath),
     security(("bearer" = [])),
     responses(
@@ -306,7 +306,7 @@ pub(crate) async fn diff(
     let (id, from, to) = path.into_inner();
     let app = app.get_ref().clone();
     let diff = blocking(move || {
-        let template = app.find_template(&caller, Action::Read, &id)?;
+        let template = app.find_template(&caller, Action::Browse, &id)?;
         app.diff(&caller, &template, &from, &to)
     })
     .await?;
@@ -320,7 +320,7 @@ pub(crate) async fn diff(
     operation_id = "listTemplatePins",
     summary = "Which pipelines pin a template",
     description = "One page of the template's pipeline integrations, newest first, with the \
-        pinned and the latest revision. Viewer or above.",
+        pinned and the latest revision. Viewer or above (not the `service` role).",
     params(TemplatePath, PageParams),
     security(("bearer" = [])),
     responses(
@@ -339,7 +339,7 @@ pub(crate) async fn pins(
 ) -> Result<HttpResponse, ApiError> {
     let template = {
         let (app, caller) = (app.get_ref().clone(), caller.clone());
-        blocking(move || app.find_template(&caller, Action::Read, &id)).await?
+        blocking(move || app.find_template(&caller, Action::Browse, &id)).await?
     };
     let page = query::<PageQuery>(&req)?.page()?;
     let app = app.get_ref().clone();

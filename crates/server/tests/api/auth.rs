@@ -16,6 +16,7 @@ use crate::errors::{error, snapshot};
 use crate::support::{self, Reply, TestApp, meta_config};
 
 const TEMPLATES: &str = "/v1/admin/integration-templates";
+const CATALOG: &str = "/v1/admin/integration-catalog";
 
 /// Panics unless `reply` is a 401 with `code` and a `WWW-Authenticate: Bearer…` header.
 #[track_caller]
@@ -293,10 +294,58 @@ struct Case {
     success: u16,
 }
 
-/// Every route of §4 and §5 over objects made fresh for `role`.
-fn cases(app: &TestApp, role: Role) -> Vec<Case> {
-    let id = app.template(&format!("Matrix {role}"), "meta_capi");
+/// A template with revisions 1 and 2, attached at revision 1 to a pipeline.
+struct Objects {
+    /// The template's id.
+    id: String,
+    /// The pipeline's path.
+    pipeline: String,
+    /// The attachment's path.
+    attachment: String,
+}
+
+/// Makes [`Objects`] in `org_a`, as owner.
+fn objects(app: &TestApp, name: &str) -> Objects {
+    let id = app.template(name, "meta_capi");
+    let first = app.revision(&id, &meta_config());
     app.revision(&id, &meta_config());
+    let owner = app.owner();
+    let created = |path: &str, body: &Value| -> String {
+        app.post(path, &owner, body).expect(201).body["id"]
+            .as_str()
+            .expect("an id")
+            .to_owned()
+    };
+    let pipeline = format!(
+        "/v1/admin/pipelines/{}",
+        created(
+            "/v1/admin/pipelines",
+            &json!({ "name": name, "parameters": {} })
+        )
+    );
+    let attachment = format!(
+        "{pipeline}/integrations/{}",
+        created(
+            &format!("{pipeline}/integrations"),
+            &json!({ "integration_id": id, "revision_id": first["id"] }),
+        )
+    );
+    Objects {
+        id,
+        pipeline,
+        attachment,
+    }
+}
+
+/// Every route over objects made fresh for `role`: templates and revisions,
+/// the catalog, diffs and pins, pipelines, attachments, rendered configs and
+/// the audit log.
+fn cases(app: &TestApp, role: Role) -> Vec<Case> {
+    let Objects {
+        id,
+        pipeline,
+        attachment,
+    } = objects(app, &format!("Matrix {role}"));
     let doomed = app.template(&format!("Doomed {role}"), "ga4");
     let template = format!("{TEMPLATES}/{id}");
     let revisions = format!("{TEMPLATES}/{id}/revisions");
@@ -352,6 +401,158 @@ fn cases(app: &TestApp, role: Role) -> Vec<Case> {
         case("PUT", &revision, Some(new_revision), None, 405),
         case("DELETE", &revision, None, None, 405),
     ]
+    .into_iter()
+    .chain(extra_cases(role, &template, &pipeline, &attachment))
+    .collect()
+}
+
+/// The routes beyond templates and revisions: diffs, pins, the catalog,
+/// pipelines, attachments, rendered configs and the audit log.
+fn extra_cases(role: Role, template: &str, pipeline: &str, attachment: &str) -> Vec<Case> {
+    let case = |method, path: &str, body: Option<Value>, action, success| Case {
+        method,
+        path: path.to_owned(),
+        body,
+        action,
+        success,
+    };
+    vec![
+        case(
+            "GET",
+            &format!("{template}/revisions/1/diff/2"),
+            None,
+            Some(Action::Browse),
+            200,
+        ),
+        case(
+            "GET",
+            &format!("{template}/pipelines"),
+            None,
+            Some(Action::Browse),
+            200,
+        ),
+        case("GET", CATALOG, None, Some(Action::Browse), 200),
+        case(
+            "GET",
+            &format!("{CATALOG}/ga4"),
+            None,
+            Some(Action::Browse),
+            200,
+        ),
+        case(
+            "POST",
+            &format!("{CATALOG}/ga4/install"),
+            Some(json!({ "name": format!("Installed by {role}") })),
+            Some(Action::Edit),
+            201,
+        ),
+        case("GET", "/v1/admin/pipelines", None, Some(Action::Read), 200),
+        case("GET", pipeline, None, Some(Action::Read), 200),
+        case(
+            "GET",
+            &format!("{pipeline}/integrations"),
+            None,
+            Some(Action::Read),
+            200,
+        ),
+        case("GET", attachment, None, Some(Action::Read), 200),
+        case(
+            "GET",
+            &format!("{attachment}/config"),
+            None,
+            Some(Action::Read),
+            200,
+        ),
+        case(
+            "GET",
+            &format!("{pipeline}/config"),
+            None,
+            Some(Action::Read),
+            200,
+        ),
+        case(
+            "GET",
+            "/v1/admin/audit-log",
+            None,
+            Some(Action::Administer),
+            200,
+        ),
+    ]
+}
+
+/// What the event processor's `service` role may do, written out route by
+/// route rather than derived from the permission table: it reads what
+/// rendering needs (templates, revisions, pipelines, attachments, rendered
+/// configs) and nothing else — not the catalog, diffs, pins or the audit log.
+fn the_service_role_reads_what_rendering_needs_and_nothing_else(app: &TestApp) {
+    let service = app.token("org_a", Role::Service);
+    let Objects {
+        id,
+        pipeline,
+        attachment,
+    } = objects(app, "For the processor");
+    let template = format!("{TEMPLATES}/{id}");
+    let reads = [
+        TEMPLATES.to_owned(),
+        template.clone(),
+        format!("{template}/revisions"),
+        format!("{template}/revisions/1"),
+        "/v1/admin/pipelines".to_owned(),
+        pipeline.clone(),
+        format!("{pipeline}/integrations"),
+        attachment.clone(),
+        format!("{attachment}/config"),
+        format!("{pipeline}/config"),
+    ];
+    for path in &reads {
+        app.get(path, &service).expect(200);
+    }
+    let refused: [(&str, String, Option<Value>); 10] = [
+        ("GET", CATALOG.to_owned(), None),
+        ("GET", format!("{CATALOG}/ga4"), None),
+        (
+            "POST",
+            format!("{CATALOG}/ga4/install"),
+            Some(json!({ "name": "By the processor" })),
+        ),
+        ("GET", format!("{template}/revisions/1/diff/2"), None),
+        ("GET", format!("{template}/pipelines"), None),
+        ("GET", "/v1/admin/audit-log".to_owned(), None),
+        (
+            "POST",
+            TEMPLATES.to_owned(),
+            Some(json!({ "name": "By the processor", "vendor": "ga4" })),
+        ),
+        (
+            "PUT",
+            pipeline.clone(),
+            Some(json!({ "description": "changed by the processor" })),
+        ),
+        ("DELETE", attachment.clone(), None),
+        ("DELETE", template.clone(), None),
+    ];
+    let before = snapshot(app);
+    for (method, path, body) in &refused {
+        let reply = app.call(method, path, Some(&service), body.as_ref());
+        assert_eq!(
+            (reply.status, reply.code()),
+            (403, "FORBIDDEN"),
+            "service {method} {path}: {}",
+            reply.body
+        );
+    }
+    assert_eq!(snapshot(app), before, "a refused request changed data");
+    // The same requests pass for a viewer where they are reads.
+    let viewer = app.token("org_a", Role::Viewer);
+    for (_, path, _) in refused.iter().take(6).filter(|(m, ..)| *m == "GET") {
+        let status = app.get(path, &viewer).status;
+        let expected = if path.ends_with("audit-log") {
+            403
+        } else {
+            200
+        };
+        assert_eq!(status, expected, "viewer GET {path}");
+    }
 }
 
 fn role_matrix(app: &TestApp) {
@@ -640,6 +841,7 @@ crate::api_tests!(
     oversized_token_is_401,
     other_algorithms_are_401,
     role_matrix,
+    the_service_role_reads_what_rendering_needs_and_nothing_else,
     forbidden_create_creates_nothing,
     other_orgs_see_nothing,
     malformed_ids_are_404,

@@ -12,7 +12,7 @@ use integrations_testing::TestDb;
 use serde_json::{Value, json};
 
 pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_integrations");
-pub(crate) const SECRET: &str = "process-test-secret-process-test-secret!";
+pub(crate) const SECRET: &str = "process-test-secret-0123456789-ABCDEFGHIJ";
 
 /// The variables the binary reads, removed so each test sets exactly what it means.
 const VARIABLES: [&str; 10] = [

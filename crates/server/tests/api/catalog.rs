@@ -240,11 +240,14 @@ fn catalog_lists_every_vendor_in_full(app: &TestApp) {
             assert!(variant["default_config"].is_object(), "{key}: {variant}");
         }
     }
-    // Every role reads the catalog; nobody without a token does.
-    for role in [Role::Owner, Role::Admin, Role::Editor, Role::Service] {
+    // Every human role reads the catalog; the event processor's `service`
+    // role does not need it, and nobody without a token does.
+    for role in [Role::Owner, Role::Admin, Role::Editor] {
         let reply = app.get(CATALOG, &app.token("org_a", role)).expect(200);
         assert_eq!(reply.body["vendors"], Value::Array(vendors.clone()));
     }
+    app.get(CATALOG, &app.token("org_a", Role::Service))
+        .expect_error(403, "FORBIDDEN");
     app.call("GET", CATALOG, None, None)
         .expect_error(401, "MISSING_TOKEN");
 }

@@ -25,6 +25,8 @@ mod regressions;
 mod revisions;
 mod secret_binding;
 mod secrets;
+mod startup;
 mod support;
 mod templates;
+mod tokens_and_limits;
 mod versioning;

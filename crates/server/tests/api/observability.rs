@@ -95,7 +95,9 @@ fn the_rate_limit_is_per_user_with_retry_after_and_spares_the_service_role() {
         .and_then(|v| v.parse().ok())
         .expect("Retry-After seconds");
     assert!((1..=60).contains(&retry), "{retry}");
-    // Another user, and the event processor's service role, are not limited.
+    // Another user is not limited, nor is the event processor's service role
+    // by the per-user limit (it has a limit of its own, off here; see
+    // tokens_and_limits.rs).
     app.get(path, &app.token_for("org_a", "bob", Role::Editor))
         .expect(200);
     let service = app.token_for("org_a", "processor", Role::Service);

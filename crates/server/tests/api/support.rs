@@ -12,7 +12,8 @@ use integrations_testing::{Backend, TestDb};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-pub const SECRET: &[u8] = b"test-secret-test-secret-test-secret-0123";
+/// A JWT secret strong enough to be accepted (≥ 32 bytes, ≥ 16 distinct).
+pub const SECRET: &[u8] = b"test-secret-0123456789-ABCDEFGHIJKLMNOP";
 /// 32 bytes, base64.
 pub const ENCRYPTION_KEY: &str = "dGVzdC1lbmNyeXB0aW9uLWtleS10ZXN0LWtleS0zMmI=";
 
@@ -79,8 +80,13 @@ pub fn settings(db: &TestDb, data_dir: &std::path::Path) -> Settings {
         jwt_issuer: None,
         jwt_audience: None,
         access_token_ttl: 900,
+        max_token_ttl: 86_400,
         log_format: None,
+        // Limits stay out of the way unless a test is about them.
         rate_limit_per_minute: 0,
+        service_rate_limit_per_minute: 0,
+        auth_failures_per_minute: 0,
+        max_connections: 25_000,
         jwt_secret: Some(SECRET.to_vec()),
         encryption_key: Some(ENCRYPTION_KEY.to_owned()),
     }

@@ -1,0 +1,410 @@
+//! The binary's hardening: private files, the owner token printed on the first
+//! start only, `token --ttl` bounded by `MAX_TOKEN_TTL`, weak secrets refused,
+//! `DATABASE_URL` passwords never shown, and the log format chosen by stderr.
+
+use std::io::{BufRead as _, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use integrations_testing::TestDb;
+use serde_json::json;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_integrations");
+const SECRET: &str = "startup-test-secret-0123456789-ABCDEFGHIJ";
+const KEY: &str = crate::support::ENCRYPTION_KEY;
+
+/// The variables the binary reads, removed so each test sets exactly what it means.
+const VARIABLES: [&str; 15] = [
+    "DATABASE_URL",
+    "DATA_DIR",
+    "LISTEN_ADDR",
+    "JWT_SECRET",
+    "ENCRYPTION_KEY",
+    "JWT_ISSUER",
+    "JWT_AUDIENCE",
+    "ACCESS_TOKEN_TTL",
+    "MAX_TOKEN_TTL",
+    "RATE_LIMIT_PER_MINUTE",
+    "SERVICE_RATE_LIMIT_PER_MINUTE",
+    "AUTH_FAILURES_PER_MINUTE",
+    "MAX_CONNECTIONS",
+    "LOG_FORMAT",
+    "RUST_LOG",
+];
+
+fn command(dir: &Path) -> Command {
+    let mut command = Command::new(BINARY);
+    command.current_dir(dir);
+    for variable in VARIABLES {
+        command.env_remove(variable);
+    }
+    command
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A `serve` process, its stdout lines as they come and its stderr in a file;
+/// killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    stdout: mpsc::Receiver<String>,
+    stderr: PathBuf,
+}
+
+impl Server {
+    fn start(mut command: Command, stderr: PathBuf) -> Self {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let log = std::fs::File::create(&stderr).expect("a log file");
+        let mut child = command
+            .arg("serve")
+            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("the binary starts");
+        let (sender, stdout) = mpsc::channel();
+        let out = child.stdout.take().expect("piped stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = sender.send(line);
+            }
+        });
+        let server = Self {
+            child,
+            base: format!("http://127.0.0.1:{port}"),
+            stdout,
+            stderr,
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while ureq::get(format!("{}/healthz", server.base))
+            .call()
+            .is_err()
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the server did not become healthy: {}",
+                server.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        server
+    }
+
+    /// The stdout lines up to and including the first containing `wanted`.
+    fn stdout_until(&self, wanted: &str) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut lines = Vec::new();
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            match self.stdout.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.contains(wanted);
+                    lines.push(line);
+                    if found {
+                        return lines;
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        panic!("no stdout line with {wanted:?} in {lines:?}");
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+
+    fn create_template(&self, token: &str, name: &str) -> u16 {
+        let agent: ureq::Agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .into();
+        agent
+            .post(format!("{}/v1/admin/integration-templates", self.base))
+            .header("Authorization", format!("Bearer {token}"))
+            .send_json(json!({ "name": name, "vendor": "ga4" }))
+            .map(|r| r.status().as_u16())
+            .expect("an answer")
+    }
+
+    /// Stops the server with SIGTERM and waits for it.
+    fn stop(mut self) {
+        let pid = self.child.id().to_string();
+        let killed = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .expect("kill runs");
+        assert!(killed.success());
+        let status = self.child.wait().expect("waitable");
+        assert!(status.success(), "{}", self.log());
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+#[cfg(unix)]
+#[test]
+fn files_are_private_and_the_owner_token_is_printed_on_the_first_start_only() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let data = dir.path().join("data");
+    let database = data.join("integrations.db");
+    // First start: it generates the JWT secret, so it prints an owner token.
+    let first = Server::start(command(dir.path()), dir.path().join("first.log"));
+    let lines = first.stdout_until("export TOKEN=");
+    let token = lines
+        .last()
+        .and_then(|l| l.strip_prefix("export TOKEN="))
+        .expect("the token line")
+        .to_owned();
+    assert_eq!(first.create_template(&token, "First"), 201);
+    // While it runs (WAL mode), every file is private.
+    assert_eq!(mode(&data), 0o700, "DATA_DIR");
+    for file in [
+        "integrations.db",
+        "integrations.db-wal",
+        "integrations.db-shm",
+    ] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    for secret in ["jwt_secret", "encryption_key"] {
+        assert_eq!(mode(&data.join(secret)), 0o600, "{secret}");
+    }
+    first.stop();
+
+    // A database made readable by an older version is made private again.
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o644)).expect("chmod");
+    }
+    // Later starts: no token, one line saying how to mint one.
+    let second = Server::start(command(dir.path()), dir.path().join("second.log"));
+    let lines = second.stdout_until("integrations token");
+    assert_eq!(lines.len(), 1, "one line: {lines:?}");
+    let line = &lines[0];
+    assert!(
+        line.contains("integrations token --org org_default --sub") && line.contains("--role"),
+        "{line}"
+    );
+    assert!(!line.contains("TOKEN=") && !line.contains("eyJ"), "{line}");
+    assert_eq!(mode(&database), 0o600);
+    // The first token still works: the secret is the same.
+    assert_eq!(second.create_template(&token, "Second"), 201);
+    for file in ["integrations.db-wal", "integrations.db-shm"] {
+        assert_eq!(mode(&data.join(file)), 0o600, "{file}");
+    }
+    second.stop();
+}
+
+#[cfg(unix)]
+#[test]
+fn migrate_creates_the_database_privately() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let output = command(dir.path())
+        .arg("migrate")
+        .output()
+        .expect("migrate runs");
+    assert!(output.status.success(), "{}", text(&output.stderr));
+    assert_eq!(mode(&dir.path().join("data")), 0o700);
+    assert_eq!(mode(&dir.path().join("data/integrations.db")), 0o600);
+}
+
+fn token(dir: &Path, variables: &[(&str, &str)], ttl: Option<&str>) -> Output {
+    let mut command = command(dir);
+    command
+        .env("JWT_SECRET", SECRET)
+        .envs(variables.iter().copied())
+        .args([
+            "token", "--org", "org_a", "--sub", "ops", "--role", "viewer",
+        ]);
+    if let Some(ttl) = ttl {
+        command.args(["--ttl", ttl]);
+    }
+    command.output().expect("token runs")
+}
+
+#[test]
+fn the_token_command_refuses_a_lifetime_above_max_token_ttl() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let refused = token(dir.path(), &[], Some("86401"));
+    assert!(!refused.status.success());
+    assert!(refused.stdout.is_empty(), "no token printed");
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("--ttl 86401 is above MAX_TOKEN_TTL (86400 s)"),
+        "{stderr}"
+    );
+    assert!(token(dir.path(), &[], Some("86400")).status.success());
+    // The limit is configurable, and the default lifetime is checked too.
+    let refused = token(dir.path(), &[("MAX_TOKEN_TTL", "600")], None);
+    assert!(!refused.status.success());
+    let stderr = text(&refused.stderr);
+    assert!(
+        stderr.contains("ACCESS_TOKEN_TTL 900 is above MAX_TOKEN_TTL (600 s)"),
+        "{stderr}"
+    );
+    let minted = token(dir.path(), &[("MAX_TOKEN_TTL", "600")], Some("600"));
+    assert!(minted.status.success(), "{}", text(&minted.stderr));
+}
+
+#[test]
+fn weak_jwt_secrets_are_refused_at_startup_without_being_shown() {
+    let dir = tempfile::tempdir().expect("a folder");
+    for (weak, expected) in [
+        (
+            "short-secret",
+            "JWT_SECRET must be at least 32 bytes (got 12)",
+        ),
+        (
+            "abcdabcdabcdabcdabcdabcdabcdabcdabcdabcd",
+            "JWT_SECRET must hold at least 16 distinct byte values (got 4)",
+        ),
+    ] {
+        for args in [
+            &["serve"][..],
+            &["token", "--org", "o", "--sub", "s", "--role", "viewer"],
+        ] {
+            let output = command(dir.path())
+                .env("JWT_SECRET", weak)
+                .env("ENCRYPTION_KEY", KEY)
+                .env("LISTEN_ADDR", "127.0.0.1:0")
+                .args(args)
+                .output()
+                .expect("the binary runs");
+            assert!(!output.status.success(), "{args:?} with {weak}");
+            let stderr = text(&output.stderr);
+            assert!(stderr.contains(expected), "{args:?}: {stderr}");
+            assert!(
+                !stderr.contains(weak),
+                "the secret is never shown: {stderr}"
+            );
+            assert!(!text(&output.stdout).contains(weak));
+        }
+    }
+}
+
+#[test]
+fn a_password_quoted_by_the_database_driver_is_not_shown() {
+    let dir = tempfile::tempdir().expect("a folder");
+    // libpq quotes the part of a URL it cannot decode: here, the password.
+    for url in [
+        "postgres://app:p%zzhunter2@127.0.0.1:1/x",
+        "postgres://app@127.0.0.1:1/x?password=hunter2%zz",
+    ] {
+        let output = command(dir.path())
+            .env("DATABASE_URL", url)
+            .env("JWT_SECRET", SECRET)
+            .env("ENCRYPTION_KEY", KEY)
+            .arg("migrate")
+            .output()
+            .expect("the binary runs");
+        assert!(!output.status.success());
+        let stderr = text(&output.stderr);
+        assert!(
+            stderr.contains("cannot connect to postgres://app"),
+            "{stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "{url}: {stderr}");
+    }
+}
+
+#[test]
+fn database_passwords_never_reach_the_logs() {
+    let Some(db) = TestDb::postgres() else { return };
+    let dir = tempfile::tempdir().expect("a folder");
+    // The test server trusts local connections: the passwords are ignored,
+    // but they are in the URL, in both forms.
+    let url = db
+        .url()
+        .replacen("postgres://postgres@", "postgres://postgres:hunter2@", 1)
+        + "?sslmode=disable&password=hunter3";
+    assert!(url.contains(":hunter2@"), "{url}");
+    let migrate = command(dir.path())
+        .env("DATABASE_URL", &url)
+        .env("LOG_FORMAT", "json")
+        .arg("migrate")
+        .output()
+        .expect("migrate runs");
+    assert!(migrate.status.success(), "{}", text(&migrate.stderr));
+    let mut serve = command(dir.path());
+    serve
+        .env("DATABASE_URL", &url)
+        .env("JWT_SECRET", SECRET)
+        .env("ENCRYPTION_KEY", KEY)
+        .env("LOG_FORMAT", "json")
+        .env("RUST_LOG", "debug");
+    let server = Server::start(serve, dir.path().join("serve.log"));
+    let log = server.log();
+    server.stop();
+    let logs = format!("{}{log}", text(&migrate.stderr));
+    assert!(
+        logs.contains("postgres://postgres:***@") && logs.contains("&password=***"),
+        "the database is named, redacted: {logs}"
+    );
+    assert!(
+        !logs.contains("hunter2") && !logs.contains("hunter3"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn the_log_format_follows_stderr_not_stdout() {
+    let Ok(script) = which("script") else {
+        eprintln!("skipped: `script` (util-linux) is not installed to give stdout a terminal");
+        return;
+    };
+    let dir = tempfile::tempdir().expect("a folder");
+    let log = dir.path().join("stderr.log");
+    // stdout is a terminal (script's), stderr a file: the logs must be JSON.
+    let inner = format!("exec '{BINARY}' migrate 2>'{}'", log.display());
+    let mut run = Command::new(script);
+    run.current_dir(dir.path());
+    for variable in VARIABLES {
+        run.env_remove(variable);
+    }
+    let status = run
+        .args(["-qec", &inner, "/dev/null"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .status()
+        .expect("script runs");
+    assert!(status.success());
+    let logs = std::fs::read_to_string(&log).expect("the log");
+    let first = logs.lines().next().expect("a log line");
+    assert!(
+        serde_json::from_str::<serde_json::Value>(first).is_ok(),
+        "JSON logs when stderr is not a terminal: {logs}"
+    );
+}
+
+fn which(program: &str) -> Result<PathBuf, ()> {
+    std::env::var_os("PATH")
+        .and_then(|paths| {
+            std::env::split_paths(&paths)
+                .map(|dir| dir.join(program))
+                .find(|path| path.is_file())
+        })
+        .ok_or(())
+}
