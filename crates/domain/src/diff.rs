@@ -41,7 +41,18 @@ pub fn diff_configs(vendor: &Vendor, from: &Value, to: &Value) -> Patch {
             secrets::mask(vendor, members);
         }
     }
-    let mut patch = json_patch::diff(&masked_from, &masked_to);
+    let mut patch = if patch_bound(&masked_from, &masked_to) <= MAX_FINE_PATCH_BYTES {
+        json_patch::diff(&masked_from, &masked_to)
+    } else {
+        // Every operation of a fine-grained patch spells out its whole path:
+        // a config with a long path above many changed items would make a
+        // patch of gigabytes. Past the bound, one `replace` of the whole
+        // config says the same thing in the size of the config.
+        Patch(vec![PatchOperation::Replace(ReplaceOperation {
+            path: PointerBuf::new(),
+            value: masked_to,
+        })])
+    };
     // Both sides masked to "***" hide a change of the credential itself: report it.
     let (Value::Object(from), Value::Object(to)) = (from, to) else {
         return patch;
@@ -61,6 +72,54 @@ pub fn diff_configs(vendor: &Vendor, from: &Value, to: &Value) -> Patch {
         }
     }
     patch
+}
+
+/// The largest fine-grained patch [`diff_configs`] computes, by the bound of
+/// [`patch_bound`]: 16 MiB (a config is at most 1 MiB, so an ordinary patch
+/// is far below it).
+pub const MAX_FINE_PATCH_BYTES: u64 = 16 * 1024 * 1024;
+
+/// An upper bound on the bytes of the patch `json_patch::diff` makes from
+/// `from` to `to`: at most one operation per value of either side, each with
+/// a path no longer than the longest path there is and a value no larger
+/// than `to`'s whole text. Linear in the size of the configs; allocates nothing.
+fn patch_bound(from: &Value, to: &Value) -> u64 {
+    /// (values, longest path in bytes, text bytes) of `value` below a path of `depth_bytes`.
+    fn walk(value: &Value, depth_bytes: u64, acc: &mut (u64, u64, u64)) {
+        acc.0 += 1;
+        acc.1 = acc.1.max(depth_bytes);
+        match value {
+            Value::Object(members) => {
+                for (key, member) in members {
+                    // `/` plus the key, escapes included at most doubling it.
+                    let step = 1 + 2 * key.len() as u64;
+                    acc.2 += step + 2;
+                    walk(member, depth_bytes + step, acc);
+                }
+            }
+            Value::Array(items) => {
+                for (i, item) in items.iter().enumerate() {
+                    let step = 1 + (u64::from(i.max(1).ilog10()) + 1);
+                    acc.2 += 1;
+                    walk(item, depth_bytes + step, acc);
+                }
+            }
+            Value::String(text) => acc.2 += 2 * text.len() as u64 + 2,
+            _ => acc.2 += 24,
+        }
+    }
+    let mut from_acc = (0, 0, 0);
+    let mut to_acc = (0, 0, 0);
+    walk(from, 0, &mut from_acc);
+    walk(to, 0, &mut to_acc);
+    let operations = from_acc.0 + to_acc.0;
+    let longest_path = from_acc.1.max(to_acc.1);
+    // Per operation: its path, a little JSON around it; the values written are
+    // at most `to`'s text in all (each value of `to` is written at most once
+    // per operation that adds or replaces it, and those do not overlap).
+    operations
+        .saturating_mul(longest_path + 32)
+        .saturating_add(to_acc.2)
 }
 
 #[cfg(test)]
@@ -193,5 +252,38 @@ mod tests {
         let mut doc = from.clone();
         json_patch::patch(&mut doc, &diff_configs(meta, &from, &to)).expect("the patch applies");
         assert_eq!(doc, to);
+    }
+
+    /// An editor's config with a long path above many changed items: the
+    /// fine-grained patch would repeat the 100 KB path 50,000 times (5 GB).
+    /// The diff answers one whole-config `replace` instead, which still
+    /// applies to give the target.
+    #[test]
+    fn a_patch_that_would_repeat_a_long_path_is_one_replace() {
+        let key = "k".repeat(100_000);
+        let from = json!({ key.clone(): vec![0; 50_000] });
+        let to = json!({ key: vec![1; 50_000] });
+        assert!(patch_bound(&from, &to) > MAX_FINE_PATCH_BYTES);
+        let webhook = catalog::vendor("webhook").expect("webhook is in the catalog");
+        let patch = diff_configs(webhook, &from, &to);
+        assert_eq!(patch.0.len(), 1);
+        let mut doc = from.clone();
+        json_patch::patch(&mut doc, &patch).expect("the patch applies");
+        assert_eq!(doc, to);
+    }
+
+    #[test]
+    fn the_bound_holds_for_ordinary_patches() {
+        let from = json!({ "pixel_id": "1", "events": ["a", "b"], "x": { "y": 1 }, "deep": [[{"a": "b"}]] });
+        let to = json!({ "pixel_id": "2", "events": ["b", "c", "d"], "x": { "z": null }, "deep": [[{"a": "c"}], 3] });
+        let actual = serde_json::to_vec(&json_patch::diff(&from, &to))
+            .expect("serialises")
+            .len() as u64;
+        assert!(
+            actual <= patch_bound(&from, &to),
+            "{actual} > {}",
+            patch_bound(&from, &to)
+        );
+        assert!(patch_bound(&from, &to) < MAX_FINE_PATCH_BYTES);
     }
 }

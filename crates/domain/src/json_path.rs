@@ -127,11 +127,30 @@ impl fmt::Debug for JsonPath {
     }
 }
 
+/// The longest key a path shows whole, in characters; a longer one is cut
+/// and ends in `…`. A config may hold keys of hundreds of kilobytes, and an
+/// error lists up to a hundred paths: without the cut, one answer could
+/// carry the same huge key a hundred times.
+pub const MAX_SHOWN_KEY_CHARS: usize = 128;
+
+/// `key`, cut to [`MAX_SHOWN_KEY_CHARS`] characters.
+fn shown(key: &str) -> std::borrow::Cow<'_, str> {
+    match key.char_indices().nth(MAX_SHOWN_KEY_CHARS) {
+        None => std::borrow::Cow::Borrowed(key),
+        Some((cut, _)) => std::borrow::Cow::Owned(format!("{}…", &key[..cut])),
+    }
+}
+
 impl fmt::Display for JsonPath {
+    /// `config.a.b[0]["a key"]`; keys over [`MAX_SHOWN_KEY_CHARS`] characters are cut.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("config")?;
         for segment in self.segments() {
-            match segment {
+            let segment = match segment {
+                PathSegment::Key(key) => PathSegment::Key(shown(key).into_owned()),
+                PathSegment::Index(index) => PathSegment::Index(*index),
+            };
+            match &segment {
                 PathSegment::Key(key)
                     if !key.is_empty()
                         && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
@@ -140,7 +159,7 @@ impl fmt::Display for JsonPath {
                 }
                 PathSegment::Key(key) => {
                     // A JSON string literal escapes quotes, backslashes and control characters.
-                    let quoted = serde_json::to_string(key).map_err(|_| fmt::Error)?;
+                    let quoted = serde_json::to_string(&key).map_err(|_| fmt::Error)?;
                     write!(f, "[{quoted}]")?;
                 }
                 PathSegment::Index(index) => write!(f, "[{index}]")?,
@@ -241,5 +260,21 @@ mod tests {
             (&link.parent.0, &parent.0),
             (Some(x), Some(y)) if Arc::ptr_eq(x, y)
         ));
+    }
+
+    #[test]
+    fn long_keys_are_cut_when_shown() {
+        let long = "k".repeat(500_000);
+        let path = JsonPath::key(&long).child(PathSegment::Index(3));
+        let shown = path.to_string();
+        assert_eq!(
+            shown,
+            format!("config[\"{}…\"][3]", "k".repeat(MAX_SHOWN_KEY_CHARS))
+        );
+        let exact = "é".repeat(MAX_SHOWN_KEY_CHARS);
+        assert_eq!(
+            JsonPath::key(&exact).to_string(),
+            format!("config[\"{exact}\"]")
+        );
     }
 }

@@ -171,8 +171,13 @@ fn placeholders_under_a_long_path_share_it() {
     assert_eq!(paths[0].depth(), 64);
     assert_eq!(paths[7].parent(), paths[0].parent());
     assert!(paths.iter().all(|path| path.shares_parent_with(paths[0])));
+    // Shown, each 1,000-byte key is cut to 128 characters and an ellipsis.
+    let shown_key = format!(
+        "[\"{}…\"]",
+        "k".repeat(crate::json_path::MAX_SHOWN_KEY_CHARS)
+    );
     assert_eq!(
         paths[99].to_string().len(),
-        "config".len() + 63 * (1 + key.len()) + "[99]".len()
+        "config".len() + 63 * shown_key.len() + "[99]".len()
     );
 }
