@@ -82,12 +82,27 @@ pub struct AttachmentPath {
 }
 
 /// `{vendor_key}`: a catalog vendor.
-#[derive(Debug, IntoParams)]
-#[into_params(parameter_in = Path)]
-pub struct VendorPath {
-    /// A vendor key of the catalog; any other key is 404.
-    #[param(schema_with = super::schemas::vendor_key)]
-    pub vendor_key: String,
+///
+/// Written by hand: the derive drops `required` (and the description) from a
+/// parameter whose schema comes from `schema_with`, and a path parameter that
+/// is not required makes the document invalid.
+#[derive(Debug)]
+pub struct VendorPath;
+
+impl IntoParams for VendorPath {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![
+            utoipa::openapi::path::ParameterBuilder::new()
+                .name("vendor_key")
+                .parameter_in(utoipa::openapi::path::ParameterIn::Path)
+                .required(utoipa::openapi::Required::True)
+                .description(Some("A vendor key of the catalog; any other key is 404."))
+                .schema(Some(super::schemas::vendor_key()))
+                .build(),
+        ]
+    }
 }
 
 /// `?limit&offset` on the template, pipeline and audit lists.

@@ -178,3 +178,41 @@ fn update_bodies_must_change_something_and_restore_bodies_are_optional() {
         ["requestBody"];
     assert_eq!(restore["required"], false);
 }
+
+/// OpenAPI requires `required: true` on every path parameter, and a
+/// parameter for every `{name}` of a path: tools that generate clients drop
+/// an operation that breaks either rule.
+#[test]
+fn every_path_parameter_is_declared_and_required() {
+    let doc = doc();
+    let mut problems = Vec::new();
+    for (path, item) in doc["paths"].as_object().expect("paths") {
+        let templated: Vec<&str> = path
+            .split('/')
+            .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        for (method, operation) in item.as_object().expect("a path item") {
+            let declared: Vec<&Value> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|parameter| parameter["in"] == "path")
+                .collect();
+            for parameter in &declared {
+                let name = parameter["name"].as_str().unwrap_or("?");
+                if parameter["required"] != true {
+                    problems.push(format!("{method} {path}: {{{name}}} is not required"));
+                }
+                if !templated.contains(&name) {
+                    problems.push(format!("{method} {path}: {{{name}}} is not in the path"));
+                }
+            }
+            for name in &templated {
+                if !declared.iter().any(|parameter| parameter["name"] == *name) {
+                    problems.push(format!("{method} {path}: {{{name}}} is not declared"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{problems:#?}");
+}
