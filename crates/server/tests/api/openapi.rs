@@ -284,3 +284,137 @@ fn plain_routes_refuse_other_methods_with_405() {
         assert_eq!(reply.header("allow"), Some("GET"), "{path}");
     }
 }
+
+/// `docs/api.md`, the API reference written for people.
+fn api_reference() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/api.md");
+    std::fs::read_to_string(path).expect("docs/api.md is readable")
+}
+
+/// Where a path written in prose ends.
+fn path_end(c: char) -> bool {
+    c.is_whitespace() || "`?#)(,;|\"'<>*".contains(c)
+}
+
+/// Every `METHOD /path` the text names: a method in capitals, one space, a path.
+fn named_operations(text: &str) -> Vec<(String, String)> {
+    let mut found = Vec::new();
+    for method in ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"] {
+        let needle = format!("{method} /");
+        for (at, _) in text.match_indices(&needle) {
+            let before = text[..at].chars().next_back();
+            if before.is_some_and(char::is_alphanumeric) {
+                continue;
+            }
+            let rest = &text[at + method.len() + 1..];
+            let path = &rest[..rest.find(path_end).unwrap_or(rest.len())];
+            found.push((method.to_lowercase(), path.trim_end_matches('.').to_owned()));
+        }
+    }
+    found
+}
+
+/// Every `/v1/…` path the text names, in a route, a URL or prose.
+fn named_api_paths(text: &str) -> Vec<String> {
+    text.match_indices("/v1/")
+        .map(|(at, _)| {
+            let rest = &text[at..];
+            rest[..rest.find(path_end).unwrap_or(rest.len())]
+                .trim_end_matches('.')
+                .to_owned()
+        })
+        .collect()
+}
+
+/// Whether a path as written (`/v1/admin/pipelines/{pid}` or with a real
+/// id in place of `{pid}`) is an instance of a documented path template.
+fn instance_of(path: &str, template: &str) -> bool {
+    let written: Vec<&str> = path.trim_end_matches('/').split('/').collect();
+    let parts: Vec<&str> = template.split('/').collect();
+    written.len() == parts.len()
+        && written
+            .iter()
+            .zip(&parts)
+            .all(|(w, t)| w == t || (t.starts_with('{') && t.ends_with('}') && !w.is_empty()))
+}
+
+/// What keeps the reference in step with the document: every operation of
+/// the document that the text does not name as `METHOD /path` (exactly as
+/// the document writes the path), and every operation or `/v1/…` path the
+/// text names that the document lacks; sorted, each once.
+fn reference_problems(doc: &Value, text: &str) -> Vec<String> {
+    let paths = doc["paths"].as_object().expect("paths");
+    let named = named_operations(text);
+    let mut problems = Vec::new();
+    for (path, item) in paths {
+        for method in METHODS.into_iter().filter(|m| item.get(*m).is_some()) {
+            if !named.iter().any(|(m, p)| m == method && p == path) {
+                problems.push(format!(
+                    "`{} {path}` is not in docs/api.md",
+                    method.to_uppercase()
+                ));
+            }
+        }
+    }
+    for (method, path) in &named {
+        let served = paths
+            .iter()
+            .any(|(template, item)| instance_of(path, template) && item.get(method).is_some());
+        if !served {
+            problems.push(format!(
+                "docs/api.md names `{} {path}`, which the server does not have",
+                method.to_uppercase()
+            ));
+        }
+    }
+    for path in named_api_paths(text) {
+        let base = path.trim_end_matches('/') == "/v1/admin";
+        if !base && !paths.keys().any(|template| instance_of(&path, template)) {
+            problems.push(format!(
+                "docs/api.md names `{path}`, which is no route of the server"
+            ));
+        }
+    }
+    problems.sort();
+    problems.dedup();
+    problems
+}
+
+#[test]
+fn the_api_reference_names_every_operation_and_no_other() {
+    let app = sqlite_app();
+    let doc = served_document(&app);
+    let text = api_reference();
+    let problems = reference_problems(&doc, &text);
+    assert!(problems.is_empty(), "{problems:#?}");
+    assert!(named_operations(&text).len() >= ROUTES.len());
+
+    // The checks do see a route that is missing, made up, or named another way.
+    let wrong = text
+        .replacen(
+            "`GET /v1/admin/audit-log`",
+            "`GET /v1/admin/audit-logs`",
+            usize::MAX,
+        )
+        .replacen(
+            "`DELETE /v1/admin/pipelines/{pid}`",
+            "`DELETE /v1/admin/pipelines/{id}`",
+            usize::MAX,
+        )
+        + "\nRevisions are immutable: `PUT /v1/admin/integration-templates/{id}/revisions/{rev}` is 405.\n\
+           Also see /v1/admin/keys.\n";
+    let found = reference_problems(&doc, &wrong);
+    assert_eq!(
+        found,
+        [
+            "`DELETE /v1/admin/pipelines/{pid}` is not in docs/api.md",
+            "`GET /v1/admin/audit-log` is not in docs/api.md",
+            "docs/api.md names `/v1/admin/audit-logs`, which is no route of the server",
+            "docs/api.md names `/v1/admin/keys`, which is no route of the server",
+            "docs/api.md names `GET /v1/admin/audit-logs`, which the server does not have",
+            "docs/api.md names `PUT /v1/admin/integration-templates/{id}/revisions/{rev}`, \
+             which the server does not have",
+        ],
+        "{found:#?}"
+    );
+}
