@@ -48,3 +48,16 @@ resilience:
     bash scripts/resilience/outage.sh
     bash scripts/resilience/kill9.sh
     bash scripts/resilience/idle.sh
+
+# Validate the OpenAPI document (openapi-spec-validator) and generate a Python client from it
+# with no warning (openapi-python-client); both from PyPI into target/openapi-venv.
+openapi-check:
+    bash scripts/openapi-check.sh
+
+# Fail when a tracked file outside .ci/ points at a document outside the repository.
+standalone-check:
+    bash scripts/check-standalone.sh
+
+# Create the migration NAME in both trees, migrations/sqlite and migrations/postgres.
+migration NAME:
+    bash scripts/new-migration.sh {{NAME}}

@@ -158,3 +158,48 @@ pub fn timestamps_are_utc_to_the_microsecond(db: &TestDb) {
     assert!(read.created_at.offset().is_utc());
     assert_eq!(read.updated_at, read.created_at);
 }
+
+/// One backend's migration tree: each migration's directory name, with the
+/// files in it.
+fn migration_tree(backend: &str) -> BTreeMap<String, Vec<String>> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../migrations")
+        .join(backend);
+    std::fs::read_dir(&root)
+        .unwrap_or_else(|err| panic!("{}: {err}", root.display()))
+        .map(|entry| {
+            let entry = entry.expect("a directory entry");
+            let mut files: Vec<String> = std::fs::read_dir(entry.path())
+                .expect("a migration directory")
+                .map(|file| {
+                    file.expect("a file")
+                        .file_name()
+                        .to_string_lossy()
+                        .into_owned()
+                })
+                .collect();
+            files.sort();
+            (entry.file_name().to_string_lossy().into_owned(), files)
+        })
+        .collect()
+}
+
+/// The store embeds one tree per backend and runs whichever the URL names:
+/// a migration written for one backend only would leave the other's schema
+/// behind (`just migration NAME` creates both).
+#[test]
+fn both_migration_trees_hold_the_same_names() {
+    let sqlite = migration_tree("sqlite");
+    let postgres = migration_tree("postgres");
+    assert!(sqlite.len() >= 4, "{sqlite:?}");
+    let names = |tree: &BTreeMap<String, Vec<String>>| tree.keys().cloned().collect::<Vec<_>>();
+    assert_eq!(names(&sqlite), names(&postgres), "sqlite vs postgres");
+    for (name, files) in sqlite.iter().chain(&postgres) {
+        assert_eq!(files, &["down.sql", "up.sql"], "{name}");
+        assert!(
+            name.split_once('_')
+                .is_some_and(|(version, _)| version.len() == 17),
+            "{name}: YYYY-MM-DD-HHMMSS_name"
+        );
+    }
+}
