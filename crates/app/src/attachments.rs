@@ -1,4 +1,4 @@
-//! Use cases of pipeline integrations (SPEC §8).
+//! Use cases of pipeline integrations (docs/api.md, "Pipeline integrations and rendered configs").
 
 use integrations_domain::{
     Action, Attachment, AttachmentId, Caller, Pipeline, RevisionId, TemplateId,

@@ -1,4 +1,4 @@
-//! The audit log (SPEC §11): entries built here, with secrets masked, and
+//! The audit log (docs/api.md, "Audit log"): entries built here, with secrets masked, and
 //! written by the store in the same transaction as the change.
 
 use integrations_domain::catalog::Vendor;

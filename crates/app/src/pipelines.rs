@@ -1,4 +1,4 @@
-//! Use cases of pipelines (SPEC §7).
+//! Use cases of pipelines (docs/api.md, "Pipelines").
 
 use integrations_domain::{
     Action, Caller, Description, Name, Page, Paged, ParamKey, ParamValue, Parameters, Pipeline,

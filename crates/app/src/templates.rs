@@ -1,4 +1,4 @@
-//! Use cases of integration templates (SPEC §4).
+//! Use cases of integration templates (docs/api.md, "Integration templates").
 
 use integrations_domain::{
     Action, Caller, Description, Name, Page, Paged, Template, TemplateId, catalog,

@@ -1,4 +1,4 @@
-//! Validating a revision's config against its vendor's fields (SPEC §5).
+//! Validating a revision's config against its vendor's fields (docs/api.md, "Revisions").
 //!
 //! Every problem is reported, each with its path, so a client can fix a config
 //! in one round trip, up to [`MAX_PROBLEMS`]: the rest are counted, not

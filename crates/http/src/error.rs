@@ -1,4 +1,4 @@
-//! The one error shape of every response (SPEC §2), and its mapping from
+//! The one error shape of every response (docs/api.md, "Conventions" and "Errors"), and its mapping from
 //! [`AppError`]. Framework-made errors (unknown route, wrong method, payload
 //! too large, unreadable path) are rewritten into the same shape by
 //! [`rewrite_framework_errors`].
@@ -138,7 +138,7 @@ pub struct ErrorEnvelope<'a> {
 /// The `error` member of an error body.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody<'a> {
-    /// A stable, machine-readable code (`NAME_TAKEN`, `VALIDATION_FAILED`…; SPEC §2).
+    /// A stable, machine-readable code (`NAME_TAKEN`, `VALIDATION_FAILED`…; see docs/api.md).
     #[schema(pattern = "^[A-Z][A-Z_]*$", examples("NAME_TAKEN"))]
     pub code: &'a str,
     /// A short explanation for humans; never holds a secret.

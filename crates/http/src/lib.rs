@@ -1,6 +1,6 @@
 //! The actix-web adapter of the Integrations Management API: routes,
 //! extractors, wire types and the mapping of every error to the one error
-//! shape of SPEC §2. It holds no business rule: handlers read the request,
+//! shape of docs/api.md "Conventions" and "Errors". It holds no business rule: handlers read the request,
 //! call the `app` use cases (off the executor, through [`extract::blocking`])
 //! and write the response.
 

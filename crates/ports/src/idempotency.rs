@@ -1,4 +1,4 @@
-//! The idempotency-key port (SPEC §11): a retried POST replays the first
+//! The idempotency-key port (docs/api.md, "Idempotency"): a retried POST replays the first
 //! response instead of doing the work again.
 
 use integrations_domain::{OrgId, UserId};

@@ -1,4 +1,4 @@
--- Idempotency keys (SPEC §11): one row per (org, user, key). `status` is NULL
+-- Idempotency keys (docs/api.md, "Idempotency"): one row per (org, user, key). `status` is NULL
 -- while the first request is in flight, then holds the replayed response.
 CREATE TABLE idempotency_keys (
     org_id          TEXT NOT NULL,

@@ -1,4 +1,4 @@
--- The audit log (SPEC §11): one row per change, written in the change's own
+-- The audit log (docs/api.md, "Audit log"): one row per change, written in the change's own
 -- transaction. Values are JSON text with secrets already masked.
 CREATE TABLE audit_log (
     id            TEXT PRIMARY KEY NOT NULL,

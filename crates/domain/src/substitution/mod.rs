@@ -1,4 +1,4 @@
-//! The `{{pipeline_param.KEY}}` substitution engine (SPEC §9): the event
+//! The `{{pipeline_param.KEY}}` substitution engine (docs/event-processor.md): the event
 //! processor's hot path.
 //!
 //! [`Plan::compile`] analyses a revision's config once: it finds every

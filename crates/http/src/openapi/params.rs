@@ -156,7 +156,7 @@ pub struct AuditParams {
     pub resource_id: Option<String>,
 }
 
-/// `Idempotency-Key` on every `POST` (SPEC §11).
+/// `Idempotency-Key` on every `POST` (docs/api.md, "Idempotency").
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Header)]
 pub struct IdempotencyHeader {

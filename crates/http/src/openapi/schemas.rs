@@ -21,7 +21,7 @@ const FORMAT: &str = concat!(
     r"\U000E0020-\U000E007F",
 );
 
-/// A name (SPEC §4): after trimming white space, 1 to 200 characters with no
+/// A name (docs/api.md, "Integration templates"): after trimming white space, 1 to 200 characters with no
 /// control character and no format character. The pattern says exactly that,
 /// so a client can check a name before sending it.
 pub fn name() -> Object {

@@ -1,4 +1,4 @@
-//! `/v1/admin/pipelines/{pid}/integrations` and the rendered-config routes (SPEC §8).
+//! `/v1/admin/pipelines/{pid}/integrations` and the rendered-config routes (docs/api.md, "Pipeline integrations and rendered configs").
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};

@@ -1,4 +1,4 @@
-//! `GET /v1/admin/audit-log` (SPEC §11), admin or above.
+//! `GET /v1/admin/audit-log` (docs/api.md, "Audit log"), admin or above.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::App;

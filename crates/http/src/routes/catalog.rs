@@ -1,4 +1,4 @@
-//! `/v1/admin/integration-catalog` (SPEC §6).
+//! `/v1/admin/integration-catalog` (docs/api.md, "Integration catalog").
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::{App, Install, StoredResponse};

@@ -1,4 +1,4 @@
-//! `/v1/admin/pipelines` (SPEC §7).
+//! `/v1/admin/pipelines` (docs/api.md, "Pipelines").
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::{App, CreatePipeline, StoredResponse, UpdatePipeline};

@@ -1,4 +1,4 @@
-//! `/v1/admin/integration-templates/{id}/revisions` (SPEC §5).
+//! `/v1/admin/integration-templates/{id}/revisions` (docs/api.md, "Revisions").
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};

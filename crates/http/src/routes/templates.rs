@@ -1,4 +1,4 @@
-//! `/v1/admin/integration-templates` (SPEC §4).
+//! `/v1/admin/integration-templates` (docs/api.md, "Integration templates").
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};

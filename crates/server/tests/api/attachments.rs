@@ -1,4 +1,4 @@
-//! SPEC §8–§10 over HTTP: pipeline integrations, rendered configs with the
+//! docs/api.md "Pipeline integrations and rendered configs" and "Secrets" over HTTP: pipeline integrations, rendered configs with the
 //! pipeline's parameters substituted, secrets, and the pipeline config's `ETag`.
 
 use std::sync::Barrier;

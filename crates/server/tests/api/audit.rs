@@ -1,4 +1,4 @@
-//! The audit log (SPEC §11) over HTTP: every change, its actor, old and new
+//! The audit log (docs/api.md, "Audit log") over HTTP: every change, its actor, old and new
 //! values — never a secret.
 
 use integrations_domain::Role;

@@ -1,5 +1,5 @@
-//! Authentication, roles and tenancy (SPEC §3) over HTTP: attacks on the
-//! bearer token, the role × route matrix of §4 and §5, the cross-org matrix
+//! Authentication, roles and tenancy (docs/api.md, "Authentication and roles") over HTTP: attacks on the
+//! bearer token, the role × route matrix of the template and revision routes, the cross-org matrix
 //! and the check order 401 → 403 → 404 → 400/422.
 
 use std::time::Duration;

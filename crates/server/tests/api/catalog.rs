@@ -1,5 +1,5 @@
-//! SPEC §6 over HTTP: the catalog, installing from it, and validating every
-//! revision's config against the vendor's fields (SPEC §5).
+//! docs/api.md "Integration catalog" over HTTP: the catalog, installing from it, and validating every
+//! revision's config against the vendor's fields (docs/api.md, "Revisions").
 
 use std::collections::BTreeSet;
 

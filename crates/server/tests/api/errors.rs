@@ -1,4 +1,4 @@
-//! Every error path of SPEC §2 on the routes of §4 and §5: exact status,
+//! Every error path of docs/api.md "Conventions" and "Errors" on the template and revision routes: exact status,
 //! `error.code`, the `details` entry naming the field, the one error shape,
 //! and a failed request that changes nothing.
 

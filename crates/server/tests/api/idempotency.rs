@@ -1,4 +1,4 @@
-//! `Idempotency-Key` on POST (SPEC §11) over HTTP.
+//! `Idempotency-Key` on POST (docs/api.md, "Idempotency") over HTTP.
 
 use serde_json::json;
 

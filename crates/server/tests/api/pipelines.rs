@@ -1,4 +1,4 @@
-//! SPEC §7 over HTTP: pipelines, their parameters, names, roles and tenancy.
+//! docs/api.md "Pipelines" over HTTP: pipelines, their parameters, names, roles and tenancy.
 
 use integrations_domain::Role;
 use serde_json::{Value, json};

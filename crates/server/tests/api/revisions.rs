@@ -1,4 +1,4 @@
-//! SPEC §5 over HTTP: numbering, immutability, validation, masking.
+//! docs/api.md "Revisions" over HTTP: numbering, immutability, validation, masking.
 
 use std::sync::Arc;
 

@@ -1,4 +1,4 @@
-//! SPEC §10 over HTTP and at rest: a canary secret written through the API is
+//! docs/api.md "Secrets" over HTTP and at rest: a canary secret written through the API is
 //! masked in every response for every role but `service` on rendered configs,
 //! sealed in the database (SQLite file and WAL, `pg_dump` of PostgreSQL), and
 //! absent from the logs; echoing the mask keeps the stored secret.

@@ -1,4 +1,4 @@
-//! SPEC §4 over HTTP, including the seed page's examples.
+//! docs/api.md "Integration templates" over HTTP, including the seed page's examples.
 
 use serde_json::{Value, json};
 

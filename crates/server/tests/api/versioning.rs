@@ -1,4 +1,5 @@
-//! SPEC §11 over HTTP: ETags and If-Match, revision diffs, restores, pins.
+//! docs/api.md "Optimistic concurrency" and "Revisions" over HTTP: ETags and If-Match,
+//! revision diffs, restores, pins.
 
 use serde_json::{Value, json};
 
