@@ -35,7 +35,9 @@ pub use idempotency::{ABANDONED_AFTER, Idempotent, KEEP_KEYS, Outcome, Replay};
 pub use integrations_ports::AuditEntry;
 pub use integrations_ports::{Claim, StoredResponse};
 pub use pipelines::{CreatePipeline, UpdatePipeline};
-pub use render::{MAX_PIPELINE_CONFIG_BYTES, PipelineConfig, RenderFailure, RenderedConfig};
+pub use render::{
+    MAX_PIPELINE_CONFIG_BYTES, PipelineConfig, PipelineConfigAnswer, RenderFailure, RenderedConfig,
+};
 pub use revisions::{CreateRevision, REVISION_BATCH, RevisionBatches};
 pub use templates::{CreateTemplate, UpdateTemplate};
 pub use versioning::{Pin, RevisionDiff, template_etag};

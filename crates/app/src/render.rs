@@ -13,30 +13,35 @@ use integrations_domain::catalog::Vendor;
 use integrations_domain::secrets;
 use integrations_domain::substitution::{MissingParameters, Plan, RenderError, RenderLimits};
 use integrations_domain::{
-    Action, Attachment, AttachmentId, Caller, MAX_PROBLEMS, Pipeline, Revision, RevisionId,
+    Action, Attachment, AttachmentId, Caller, MAX_PROBLEMS, Pipeline, Revision,
 };
-use serde_json::{Map, Value};
+use serde_json::Value;
+use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::App;
 use crate::error::{AppError, FieldProblem};
 use crate::revisions::vendor_of_key;
-use crate::secrets::Envelopes;
 
 /// The most the rendered configs of one pipeline may add up to, in bytes of
 /// compact JSON: 8 MiB (see `docs/decisions.md`).
 pub const MAX_PIPELINE_CONFIG_BYTES: u64 = 8 * 1024 * 1024;
 
 /// One attachment's config, rendered for one pipeline.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct RenderedConfig {
     /// The attachment.
     pub attachment: Attachment,
-    /// The pinned revision's delivery mode.
-    pub delivery_mode: integrations_domain::DeliveryMode,
-    /// The config with every parameter substituted; `None` when it could not render.
-    pub config: Option<Map<String, Value>>,
-    /// Keys the config references that the pipeline does not define (sorted).
+    /// The pinned revision's delivery mode; `None` when the revision could
+    /// not be read (see [`RenderedConfig::failure`]).
+    pub delivery_mode: Option<integrations_domain::DeliveryMode>,
+    /// The config with every parameter substituted, as compact JSON text
+    /// (secrets masked for all but `service`); `None` when it could not render.
+    /// Kept as text, not as a tree: a config of small numbers takes far more
+    /// memory as a `serde_json::Value` than as text.
+    pub config: Option<Box<RawValue>>,
+    /// Keys the config references that the pipeline does not define (sorted;
+    /// at most [`MAX_PROBLEMS`] are listed).
     pub missing_parameters: Vec<String>,
     /// Keys the pipeline defines that the config never references (sorted).
     pub unused_parameters: Vec<String>,
@@ -48,11 +53,15 @@ pub struct RenderedConfig {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum RenderFailure {
     /// The pipeline lacks parameters the config references.
-    MissingParameters,
+    MissingParameters {
+        /// How many keys are missing in all (the list shows at most 100).
+        count: usize,
+    },
     /// The rendered config would be larger than allowed: over 1 MiB on its
     /// own, or past what is left of the pipeline's 8 MiB.
     TooLarge {
-        /// Its size in bytes of compact JSON (`u64::MAX` when larger).
+        /// Its size in bytes of compact JSON (`u64::MAX` when larger, or
+        /// unknown because nothing was left to render it in).
         size: u64,
         /// The room it had.
         limit: u64,
@@ -62,41 +71,54 @@ pub enum RenderFailure {
         /// The key's id.
         kid: String,
     },
+    /// Something that should not happen (a secret that does not open, a
+    /// vendor no longer in the catalog): logged with its cause.
+    Internal,
 }
 
 /// Every enabled attachment of a pipeline, rendered, and the version of it all.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct PipelineConfig {
     /// One entry per enabled attachment, in attachment order.
     pub configs: Vec<RenderedConfig>,
-    /// A strong ETag derived from what shaped the answer — the pipeline's
-    /// parameters, each enabled attachment's version and the revision it pins,
-    /// and whether secrets are shown — never from the rendered text, so it
-    /// reveals nothing about a secret.
+    /// See [`PipelineConfigAnswer`].
     pub etag: String,
 }
 
-/// The ETag of a pipeline's rendered configs, from the versions of what
-/// shaped them.
-fn pipeline_config_etag(
-    caller: &Caller,
-    pipeline: &Pipeline,
-    enabled: &[(Attachment, Revision)],
-) -> String {
+/// The answer to a request for a pipeline's rendered configs.
+#[derive(Debug, Clone)]
+pub enum PipelineConfigAnswer {
+    /// The configs.
+    Rendered(PipelineConfig),
+    /// The caller's `If-None-Match` names the current ETag: nothing was
+    /// loaded or rendered.
+    NotModified {
+        /// The current ETag.
+        etag: String,
+    },
+}
+
+/// The ETag of a pipeline's rendered configs, derived from what shaped them
+/// — the pipeline's plain parameters, each enabled attachment's id, version
+/// and pinned revision, whether secrets are shown, and the build (whose
+/// catalog decides what is masked) — never from the rendered text, so it
+/// reveals nothing about a secret and is known before anything is rendered.
+fn pipeline_config_etag(caller: &Caller, pipeline: &Pipeline, enabled: &[Attachment]) -> String {
     let mut digest = Sha256::new();
     let view: &[u8] = if caller.can(Action::ReadSecrets) {
         b"clear"
     } else {
         b"masked"
     };
+    digest.update(env!("CARGO_PKG_VERSION"));
     digest.update(view);
     digest.update(pipeline.id.to_string());
     // The parameters' values: a viewer reads them on the pipeline itself.
     digest.update(serde_json::to_vec(&pipeline.parameters).unwrap_or_default());
-    for (attachment, revision) in enabled {
+    for attachment in enabled {
         digest.update(attachment.id.to_string());
         digest.update(attachment.updated_at.unix_timestamp_nanos().to_le_bytes());
-        digest.update(revision.id.to_string());
+        digest.update(attachment.revision_id.to_string());
     }
     let hex = digest
         .finalize()
@@ -110,10 +132,19 @@ fn pipeline_config_etag(
     format!("\"{hex}\"")
 }
 
+/// Whether `if_none_match` (the header's value) names `etag`; weak
+/// comparison, as RFC 9110 asks for this header.
+fn none_match(if_none_match: &str, etag: &str) -> bool {
+    if_none_match
+        .split(',')
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == etag)
+}
+
 /// What rendering one attachment gave, before it is told apart for a route.
 enum Rendered {
-    /// The config, and its size before masking in bytes of compact JSON.
-    Config(Map<String, Value>, u64),
+    /// The config as text, and its size before masking in bytes of compact JSON.
+    Config(Box<RawValue>, u64),
     Missing(MissingParameters),
     TooLarge {
         size: u64,
@@ -123,7 +154,8 @@ enum Rendered {
 
 impl App {
     /// Renders one revision's config for a pipeline, as `caller` may see it,
-    /// within `room` bytes of compact JSON.
+    /// within `room` bytes of compact JSON. Takes the revision by value: its
+    /// config is opened in place and moved into the plan, never copied.
     ///
     /// The size is checked by the engine before anything is rendered, on the
     /// opened config (before masking), so every role gets the same answer.
@@ -132,36 +164,53 @@ impl App {
         caller: &Caller,
         vendor: &Vendor,
         pipeline: &Pipeline,
-        revision: &Revision,
-        envelopes: &Envelopes,
+        revision: Revision,
         room: u64,
     ) -> Result<(Rendered, Vec<String>), AppError> {
+        let envelopes = self.envelopes(&caller.org, &[revision.id])?;
         // Render from the opened config for every role, so placeholders inside
         // secret values count alike; mask the output for all but `service`.
-        let opened = self.reveal(&caller.org, vendor, revision, envelopes)?;
+        let opened = self.open_secrets(
+            &caller.org,
+            vendor,
+            revision.id,
+            revision.config,
+            &envelopes,
+        )?;
         let plan = Plan::compile(Value::Object(opened));
         let unused = plan
             .unused_keys(&pipeline.parameters)
             .map(|k| k.as_str().to_owned())
             .collect();
         let limits = RenderLimits::new(room.min(RenderLimits::DEFAULT_MAX_OUTPUT_BYTES));
-        let rendered = match plan.render_with(&pipeline.parameters, limits) {
-            Ok(rendered) => {
-                // The size the engine checked: arithmetic on the plan, no rendering.
-                let size = plan.render_size(&pipeline.parameters).unwrap_or(room);
-                let Value::Object(mut config) = rendered.into_owned() else {
-                    return Err(AppError::Internal(
-                        "a rendered config is not an object".into(),
-                    ));
-                };
-                if !caller.can(Action::ReadSecrets) {
+        let rendered = if caller.can(Action::ReadSecrets) {
+            // Nothing to mask: straight to text, no tree at all.
+            match plan.render_json_with(&pipeline.parameters, limits) {
+                Ok(text) => {
+                    let size = text.len() as u64;
+                    Rendered::Config(raw(text)?, size)
+                }
+                Err(err) => refused(err),
+            }
+        } else {
+            match plan.render_with(&pipeline.parameters, limits) {
+                Ok(rendered) => {
+                    let size = plan.render_size(&pipeline.parameters).unwrap_or(room);
+                    let Value::Object(mut config) = rendered.into_owned() else {
+                        return Err(AppError::Internal(
+                            "a rendered config is not an object".into(),
+                        ));
+                    };
+                    // Drop the plan (and its copy of the config) before masking.
+                    drop(plan);
                     // Secret fields — and values substituted into them — are masked.
                     secrets::mask(vendor, &mut config);
+                    let text = serde_json::to_string(&config)
+                        .map_err(|err| AppError::Internal(Box::new(err)))?;
+                    Rendered::Config(raw(text)?, size)
                 }
-                Rendered::Config(config, size)
+                Err(err) => refused(err),
             }
-            Err(RenderError::Missing(missing)) => Rendered::Missing(missing),
-            Err(RenderError::TooLarge { size, limit }) => Rendered::TooLarge { size, limit },
         };
         Ok((rendered, unused))
     }
@@ -181,26 +230,25 @@ impl App {
         id: AttachmentId,
     ) -> Result<RenderedConfig, AppError> {
         self.authorize(caller, Action::Read)?;
-        let (attachment, revision) = self
-            .store
-            .attached_revisions(&caller.org, pipeline.id)?
-            .into_iter()
-            .find(|(attachment, _)| attachment.id == id)
-            .ok_or(AppError::NotFound)?;
+        let attachment = self.store.attachment(&caller.org, pipeline.id, id)?;
+        let revision = self.store.revision(
+            &caller.org,
+            attachment.template_id,
+            attachment.revision_number,
+        )?;
         let vendor = vendor_of_key(&attachment.vendor)?;
-        let envelopes = self.envelopes(&caller.org, &[revision.id])?;
+        let delivery_mode = revision.delivery_mode;
         let (rendered, unused) = self.render(
             caller,
             vendor,
             pipeline,
-            &revision,
-            &envelopes,
+            revision,
             RenderLimits::DEFAULT_MAX_OUTPUT_BYTES,
         )?;
         match rendered {
             Rendered::Config(config, _) => Ok(RenderedConfig {
                 attachment,
-                delivery_mode: revision.delivery_mode,
+                delivery_mode: Some(delivery_mode),
                 config: Some(config),
                 missing_parameters: Vec::new(),
                 unused_parameters: unused,
@@ -212,64 +260,137 @@ impl App {
     }
 
     /// Every enabled attachment of the pipeline, rendered: what the event
-    /// processor loads. An attachment that cannot render keeps its place with
-    /// no config and its [`RenderFailure`]; the others render.
+    /// processor loads. Answers [`PipelineConfigAnswer::NotModified`] when
+    /// `if_none_match` names the current ETag, having read only the
+    /// attachments. Otherwise the revisions are read and rendered one at a
+    /// time, so a request holds one revision's config at a time plus the
+    /// rendered text (at most 8 MiB). An attachment that cannot render keeps
+    /// its place with no config and its [`RenderFailure`]; the others render.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound`.
+    /// `Forbidden`; `NotFound`; `Unavailable`.
     pub fn pipeline_config(
         &self,
         caller: &Caller,
         pipeline: &Pipeline,
-    ) -> Result<PipelineConfig, AppError> {
+        if_none_match: Option<&str>,
+    ) -> Result<PipelineConfigAnswer, AppError> {
         self.authorize(caller, Action::Read)?;
-        let enabled: Vec<(Attachment, Revision)> = self
+        let enabled: Vec<Attachment> = self
             .store
-            .attached_revisions(&caller.org, pipeline.id)?
+            .attachments(&caller.org, pipeline.id)?
             .into_iter()
-            .filter(|(attachment, _)| attachment.enabled)
+            .filter(|attachment| attachment.enabled)
             .collect();
-        let revisions: Vec<RevisionId> = enabled.iter().map(|(_, r)| r.id).collect();
-        let envelopes = self.envelopes(&caller.org, &revisions)?;
         let etag = pipeline_config_etag(caller, pipeline, &enabled);
+        if if_none_match.is_some_and(|header| none_match(header, &etag)) {
+            return Ok(PipelineConfigAnswer::NotModified { etag });
+        }
         let mut room = MAX_PIPELINE_CONFIG_BYTES;
         let mut configs = Vec::with_capacity(enabled.len());
-        for (attachment, revision) in enabled {
-            let vendor = vendor_of_key(&attachment.vendor)?;
-            let mut entry = RenderedConfig {
-                attachment,
-                delivery_mode: revision.delivery_mode,
-                config: None,
-                missing_parameters: Vec::new(),
-                unused_parameters: Vec::new(),
-                failure: None,
-            };
-            match self.render(caller, vendor, pipeline, &revision, &envelopes, room) {
-                Ok((rendered, unused)) => {
-                    entry.unused_parameters = unused;
-                    match rendered {
-                        Rendered::Config(config, size) => {
-                            // Sizes before masking, so every role gets the same answer.
-                            room = room.saturating_sub(size);
-                            entry.config = Some(config);
-                        }
-                        Rendered::Missing(missing) => {
-                            entry.missing_parameters = missing_keys(&missing);
-                            entry.failure = Some(RenderFailure::MissingParameters);
-                        }
-                        Rendered::TooLarge { size, limit } => {
-                            entry.failure = Some(RenderFailure::TooLarge { size, limit });
-                        }
-                    }
-                }
-                Err(AppError::KeyUnavailable { kid }) => {
-                    entry.failure = Some(RenderFailure::KeyUnavailable { kid });
-                }
-                Err(other) => return Err(other),
-            }
+        for attachment in enabled {
+            let entry = self.render_in_place(caller, pipeline, attachment, &mut room)?;
             configs.push(entry);
         }
-        Ok(PipelineConfig { configs, etag })
+        Ok(PipelineConfigAnswer::Rendered(PipelineConfig {
+            configs,
+            etag,
+        }))
+    }
+
+    /// One attachment of the pipeline route: rendered within `room` (which it
+    /// uses up), or its failure in place. Only an unreachable database fails
+    /// the whole answer.
+    fn render_in_place(
+        &self,
+        caller: &Caller,
+        pipeline: &Pipeline,
+        attachment: Attachment,
+        room: &mut u64,
+    ) -> Result<RenderedConfig, AppError> {
+        let mut entry = RenderedConfig {
+            attachment,
+            delivery_mode: None,
+            config: None,
+            missing_parameters: Vec::new(),
+            unused_parameters: Vec::new(),
+            failure: None,
+        };
+        if *room == 0 {
+            // Nothing left to render it in: not even read.
+            entry.failure = Some(RenderFailure::TooLarge {
+                size: u64::MAX,
+                limit: 0,
+            });
+            return Ok(entry);
+        }
+        let attempt = vendor_of_key(&entry.attachment.vendor).and_then(|vendor| {
+            let revision = self.store.revision(
+                &caller.org,
+                entry.attachment.template_id,
+                entry.attachment.revision_number,
+            )?;
+            entry.delivery_mode = Some(revision.delivery_mode);
+            self.render(caller, vendor, pipeline, revision, *room)
+        });
+        match attempt {
+            Ok((rendered, unused)) => {
+                entry.unused_parameters = unused;
+                match rendered {
+                    Rendered::Config(config, size) => {
+                        // Sizes before masking, so every role gets the same answer.
+                        *room = room.saturating_sub(size);
+                        entry.config = Some(config);
+                    }
+                    Rendered::Missing(missing) => {
+                        let keys: Vec<String> = missing_keys(&missing);
+                        entry.failure =
+                            Some(RenderFailure::MissingParameters { count: keys.len() });
+                        entry.missing_parameters = keys.into_iter().take(MAX_PROBLEMS).collect();
+                    }
+                    Rendered::TooLarge { size, limit } => {
+                        entry.failure = Some(RenderFailure::TooLarge { size, limit });
+                    }
+                }
+            }
+            Err(AppError::KeyUnavailable { kid }) => {
+                entry.failure = Some(RenderFailure::KeyUnavailable { kid });
+            }
+            Err(err @ AppError::Unavailable(_)) => return Err(err),
+            Err(err) => {
+                tracing::error!(
+                    attachment = %entry.attachment.id,
+                    error = %error_chain(&err),
+                    "an integration of the pipeline could not be rendered"
+                );
+                entry.failure = Some(RenderFailure::Internal);
+            }
+        }
+        Ok(entry)
+    }
+}
+
+/// An error and its causes, for the log.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+/// Rendered JSON text as a raw JSON value (it is valid JSON by construction).
+fn raw(text: String) -> Result<Box<RawValue>, AppError> {
+    RawValue::from_string(text).map_err(|err| AppError::Internal(Box::new(err)))
+}
+
+fn refused(err: RenderError) -> Rendered {
+    match err {
+        RenderError::Missing(missing) => Rendered::Missing(missing),
+        RenderError::TooLarge { size, limit } => Rendered::TooLarge { size, limit },
     }
 }
 

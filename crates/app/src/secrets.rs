@@ -312,17 +312,17 @@ impl App {
         Ok((config, sealed))
     }
 
-    /// `revision`'s config with every secret opened: what rendering starts from.
-    pub(crate) fn reveal(
+    /// `config` (of revision `revision`) with every secret opened in place.
+    pub(crate) fn open_secrets(
         &self,
         org: &OrgId,
         vendor: &Vendor,
-        revision: &Revision,
+        revision: RevisionId,
+        mut config: Map<String, Value>,
         envelopes: &Envelopes,
     ) -> Result<Map<String, Value>, AppError> {
-        let mut config = revision.config.clone();
         let source = Source {
-            revision: revision.id,
+            revision,
             envelopes,
         };
         for path in secret_paths(vendor, &config) {

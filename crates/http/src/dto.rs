@@ -414,12 +414,15 @@ pub struct RenderedConfigResponse {
     pub revision_id: String,
     #[schema(minimum = 1)]
     pub revision_number: u32,
-    #[schema(value_type = schemas::DeliveryMode)]
-    pub delivery_mode: &'static str,
+    /// The pinned revision's delivery mode (null only when the revision
+    /// itself could not be read: see `error`).
+    #[schema(value_type = Option<schemas::DeliveryMode>, required = true)]
+    pub delivery_mode: Option<&'static str>,
     /// The config with every `{{pipeline_param.KEY}}` substituted; `null` when
-    /// a parameter is missing. Secrets read `"***"` except for `service` tokens.
+    /// it could not render (see `error` on the pipeline route). Secrets read
+    /// `"***"` except for `service` tokens.
     #[schema(value_type = Option<Object>, required = true)]
-    pub config: Option<Map<String, Value>>,
+    pub config: Option<Box<serde_json::value::RawValue>>,
     /// Keys the config references that the pipeline does not define.
     pub missing_parameters: Vec<String>,
     /// Keys the pipeline defines that the config does not reference.
@@ -434,8 +437,9 @@ pub struct RenderedConfigResponse {
 /// pipeline route; the other attachments render.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RenderErrorResponse {
-    /// `VALIDATION_FAILED` (missing parameters, or a render too large) or
-    /// `KEY_UNAVAILABLE` (a secret sealed under a key this server lacks).
+    /// `VALIDATION_FAILED` (missing parameters, or a render too large),
+    /// `KEY_UNAVAILABLE` (a secret sealed under a key this server lacks) or
+    /// `INTERNAL` (a fault the server log explains).
     #[schema(examples("VALIDATION_FAILED"))]
     pub code: &'static str,
     /// `missing_parameters` or `too_large` for `VALIDATION_FAILED`.
@@ -450,12 +454,13 @@ impl From<integrations_app::RenderFailure> for RenderErrorResponse {
     fn from(failure: integrations_app::RenderFailure) -> Self {
         use integrations_app::RenderFailure;
         match failure {
-            RenderFailure::MissingParameters => Self {
+            RenderFailure::MissingParameters { count } => Self {
                 code: "VALIDATION_FAILED",
                 problem: Some("missing_parameters"),
-                message: "the pipeline does not define every parameter the config references \
-                    (see missing_parameters)"
-                    .to_owned(),
+                message: format!(
+                    "the pipeline does not define {count} parameter(s) the config references \
+                     (see missing_parameters; at most 100 are listed)"
+                ),
             },
             RenderFailure::TooLarge { size, limit } => Self {
                 code: "VALIDATION_FAILED",
@@ -468,6 +473,12 @@ impl From<integrations_app::RenderFailure> for RenderErrorResponse {
                          bytes (1 MiB per integration, 8 MiB per pipeline)"
                     )
                 },
+            },
+            RenderFailure::Internal => Self {
+                code: "INTERNAL",
+                problem: None,
+                message: "this integration could not be rendered; the server log has the cause"
+                    .to_owned(),
             },
             RenderFailure::KeyUnavailable { kid } => Self {
                 code: "KEY_UNAVAILABLE",
@@ -488,7 +499,9 @@ impl From<integrations_app::RenderedConfig> for RenderedConfigResponse {
             vendor: r.attachment.vendor,
             revision_id: r.attachment.revision_id.to_string(),
             revision_number: r.attachment.revision_number.get(),
-            delivery_mode: r.delivery_mode.as_str(),
+            delivery_mode: r
+                .delivery_mode
+                .map(integrations_domain::DeliveryMode::as_str),
             config: r.config,
             missing_parameters: r.missing_parameters,
             unused_parameters: r.unused_parameters,

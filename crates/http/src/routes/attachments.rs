@@ -2,7 +2,7 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, Attach, StoredResponse, UpdateAttachment};
+use integrations_app::{App, Attach, PipelineConfigAnswer, StoredResponse, UpdateAttachment};
 use integrations_domain::{Action, Attachment};
 
 use super::method_not_allowed;
@@ -274,19 +274,6 @@ pub(crate) async fn attachment_config(
     Ok(HttpResponse::Ok().json(RenderedConfigResponse::from(rendered)))
 }
 
-/// Whether `If-None-Match` names `etag` (weak comparison, as RFC 9110 asks for this header).
-fn none_match(req: &HttpRequest, etag: &str) -> bool {
-    req.headers()
-        .get_all(header::IF_NONE_MATCH)
-        .filter_map(|v| v.to_str().ok())
-        .any(|value| {
-            value
-                .split(',')
-                .map(|tag| tag.trim().trim_start_matches("W/"))
-                .any(|tag| tag == "*" || tag == etag)
-        })
-}
-
 #[utoipa::path(
     get,
     path = "/v1/admin/pipelines/{pid}/config",
@@ -323,24 +310,36 @@ pub(crate) async fn pipeline_config(
     pid: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let if_none_match = if_none_match(&req);
     let app = app.get_ref().clone();
-    let (pipeline, rendered) = blocking(move || {
+    let (pipeline_id, answer) = blocking(move || {
         let pipeline = app.find_pipeline(&caller, Action::Read, &pid)?;
-        let rendered = app.pipeline_config(&caller, &pipeline)?;
-        Ok((pipeline, rendered))
+        let answer = app.pipeline_config(&caller, &pipeline, if_none_match.as_deref())?;
+        Ok((pipeline.id, answer))
     })
     .await?;
-    let etag = rendered.etag;
-    if none_match(&req, &etag) {
-        return Ok(HttpResponse::NotModified()
+    match answer {
+        PipelineConfigAnswer::NotModified { etag } => Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
-            .finish());
+            .finish()),
+        PipelineConfigAnswer::Rendered(rendered) => {
+            let response = PipelineConfigResponse {
+                pipeline_id: pipeline_id.to_string(),
+                integrations: rendered.configs.into_iter().map(Into::into).collect(),
+            };
+            Ok(HttpResponse::Ok()
+                .insert_header((header::ETAG, rendered.etag))
+                .json(response))
+        }
     }
-    let response = PipelineConfigResponse {
-        pipeline_id: pipeline.id.to_string(),
-        integrations: rendered.configs.into_iter().map(Into::into).collect(),
-    };
-    Ok(HttpResponse::Ok()
-        .insert_header((header::ETAG, etag))
-        .json(response))
+}
+
+/// Every `If-None-Match` header's value, joined (`None` without one).
+fn if_none_match(req: &HttpRequest) -> Option<String> {
+    let values: Vec<&str> = req
+        .headers()
+        .get_all(header::IF_NONE_MATCH)
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    (!values.is_empty()).then(|| values.join(","))
 }

@@ -189,3 +189,124 @@ fn two_processes_wait_for_a_held_migration_lock_and_migrate_once() {
     .count();
     assert_eq!(versions.len(), embedded, "every migration applied");
 }
+
+/// Pinned revisions of a pipeline rendered for the pipeline route.
+const PINNED: usize = 12;
+/// Small numbers in each pinned config: ~900 KB of text, ~14 MB as a tree.
+const NUMBERS: usize = 450_000;
+/// The most extra peak memory rendering them may take: a few revisions'
+/// worth of tree, where holding them all at once takes over 150 MB.
+const RENDER_BUDGET_KIB: u64 = 80 * 1024;
+
+/// Renders a pipeline that pins 12 revisions whose configs are ~900 KB
+/// arrays of small numbers (the shape that grows most when parsed), as a
+/// viewer (the masked path, which builds a tree), and measures the server's
+/// extra peak memory. The revisions are read and rendered one at a time, so
+/// the peak is one revision's worth, not twelve.
+fn peak_while_rendering_a_heavy_pipeline(backend: Backend) -> Option<u64> {
+    let db = TestDb::on(backend)?;
+    let dir = tempfile::tempdir().expect("a folder");
+    let mut server = command(dir.path());
+    server
+        .env("DATABASE_URL", db.url())
+        .env("JWT_SECRET", SECRET)
+        .env("ENCRYPTION_KEY", KEY)
+        .env("RATE_LIMIT_PER_MINUTE", "0");
+    let server = Process::start(server);
+    let token = token(dir.path());
+    let (status, pipeline) = server.request(
+        "POST",
+        "/v1/admin/pipelines",
+        &token,
+        Some(&json!({ "name": "Heavy" })),
+    );
+    assert_eq!(status, 201, "{pipeline}");
+    let pipeline = pipeline["id"].as_str().expect("an id").to_owned();
+    for i in 0..PINNED {
+        let (status, template) = server.request(
+            "POST",
+            "/v1/admin/integration-templates",
+            &token,
+            Some(&json!({ "name": format!("Heavy {i}"), "vendor": "webhook" })),
+        );
+        assert_eq!(status, 201, "{template}");
+        let template = template["id"].as_str().expect("an id").to_owned();
+        let body = json!({
+            "config": { "url": "https://example.com/hook", "numbers": vec![i % 10; NUMBERS] },
+            "delivery_mode": "server_side",
+        });
+        let (status, revision) = server.request(
+            "POST",
+            &format!("/v1/admin/integration-templates/{template}/revisions"),
+            &token,
+            Some(&body),
+        );
+        assert_eq!(status, 201, "{}", revision["error"]);
+        let (status, attached) = server.request(
+            "POST",
+            &format!("/v1/admin/pipelines/{pipeline}/integrations"),
+            &token,
+            Some(&json!({ "integration_id": template, "revision_id": revision["id"] })),
+        );
+        assert_eq!(status, 201, "{attached}");
+    }
+    let viewer = command(dir.path())
+        .env("JWT_SECRET", SECRET)
+        .args(["token", "--org", "org_a", "--sub", "v", "--role", "viewer"])
+        .output()
+        .expect("token runs");
+    let viewer = String::from_utf8(viewer.stdout)
+        .expect("text")
+        .trim()
+        .to_owned();
+    let pid = server.child.id();
+    std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("the peak resets");
+    let before = status_kib(pid, "VmRSS:");
+    let mut response = ureq::get(format!(
+        "{}/v1/admin/pipelines/{pipeline}/config",
+        server.base
+    ))
+    .header("Authorization", format!("Bearer {viewer}"))
+    .call()
+    .expect("the rendered configs");
+    let bytes = response
+        .body_mut()
+        .with_config()
+        .limit(64 * 1024 * 1024)
+        .read_to_vec()
+        .expect("the whole body");
+    let peak = status_kib(pid, "VmHWM:");
+    let answer: Value = serde_json::from_slice(&bytes).expect("complete JSON");
+    let entries = answer["integrations"].as_array().expect("a list");
+    assert_eq!(entries.len(), PINNED);
+    let rendered = entries.iter().filter(|e| e["config"].is_object()).count();
+    // 8 MiB holds 9 of them; the rest are reported too large, in place.
+    assert_eq!(
+        rendered,
+        9,
+        "{}",
+        answer["integrations"][PINNED - 1]["error"]
+    );
+    Some(peak.saturating_sub(before))
+}
+
+fn rendering_a_heavy_pipeline_holds_one_revision_at_a_time(backend: Backend) {
+    let Some(extra) = peak_while_rendering_a_heavy_pipeline(backend) else {
+        return;
+    };
+    eprintln!("{backend:?}: rendering {PINNED} heavy revisions took {extra} KiB of extra peak RSS");
+    assert!(
+        extra < RENDER_BUDGET_KIB,
+        "{backend:?}: rendering took {extra} KiB of extra peak memory (budget {RENDER_BUDGET_KIB} KiB)"
+    );
+}
+
+#[test]
+fn rendering_a_heavy_pipeline_holds_one_revision_at_a_time_on_sqlite() {
+    rendering_a_heavy_pipeline_holds_one_revision_at_a_time(Backend::Sqlite);
+}
+
+#[test]
+fn rendering_a_heavy_pipeline_holds_one_revision_at_a_time_on_postgres() {
+    rendering_a_heavy_pipeline_holds_one_revision_at_a_time(Backend::Postgres);
+}
