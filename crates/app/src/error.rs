@@ -19,6 +19,18 @@
 use integrations_domain::Action;
 use integrations_ports::{AuthError, PipelineRef, StoreError};
 
+/// "outer: inner: innermost": an error and its causes, for the log.
+pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
 /// A boxed error with its source chain.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 

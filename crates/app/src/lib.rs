@@ -30,7 +30,7 @@ use integrations_ports::{Clock, IdGenerator, SecretCipher, Store, TokenVerifier}
 
 pub use attachments::{Attach, MAX_ATTACHMENTS_PER_PIPELINE, UpdateAttachment};
 pub use catalog::Install;
-pub use error::{AppError, BoxError, FieldProblem, NamedKind};
+pub use error::{AppError, BoxError, FieldProblem, NamedKind, error_chain};
 pub use idempotency::{ABANDONED_AFTER, Idempotent, KEEP_KEYS, Outcome, Replay};
 pub use integrations_ports::AuditEntry;
 pub use integrations_ports::{Claim, StoredResponse};

@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
 use crate::App;
-use crate::error::{AppError, FieldProblem};
+use crate::error::{AppError, FieldProblem, error_chain};
 use crate::revisions::vendor_of_key;
 
 /// The most the rendered configs of one pipeline may add up to, in bytes of
@@ -368,18 +368,6 @@ impl App {
         }
         Ok(entry)
     }
-}
-
-/// An error and its causes, for the log.
-fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 /// Rendered JSON text as a raw JSON value (it is valid JSON by construction).

@@ -11,7 +11,7 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpResponse, ResponseError};
-use integrations_app::{AppError, FieldProblem, NamedKind};
+use integrations_app::{AppError, FieldProblem, NamedKind, error_chain as chain};
 use integrations_domain::MAX_PROBLEMS;
 use integrations_ports::AuthError;
 use serde::Serialize;
@@ -206,18 +206,6 @@ impl ApiError {
     pub const fn status(&self) -> StatusCode {
         self.status
     }
-}
-
-/// "outer: inner: innermost", for logs.
-fn chain(err: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        text.push_str(": ");
-        text.push_str(&cause.to_string());
-        source = cause.source();
-    }
-    text
 }
 
 impl fmt::Display for ApiError {
