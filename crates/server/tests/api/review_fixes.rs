@@ -1,0 +1,73 @@
+//! Fixes from review: a bound on secret sub-keys, and `TEMPLATE_IN_USE`
+//! details listing at most a hundred pinning pipelines.
+
+use serde_json::{Map, Value, json};
+
+use crate::support::{TestApp, stored_sealed};
+
+const TEMPLATES: &str = "/v1/admin/integration-templates";
+
+fn headers(count: usize) -> Map<String, Value> {
+    (0..count)
+        .map(|i| (format!("X-H{i:03}"), json!(format!("value-{i}"))))
+        .collect()
+}
+
+fn install(app: &TestApp, headers: Map<String, Value>) -> crate::support::Reply {
+    app.post(
+        "/v1/admin/integration-catalog/webhook/install",
+        &app.owner(),
+        &json!({ "name": "Hook", "config": { "headers": headers } }),
+    )
+}
+
+/// Every header value is sealed, stored and opened on its own: at most a
+/// hundred of them per object, refused as a whole beyond that.
+fn secret_sub_keys_are_capped_at_a_hundred(app: &TestApp) {
+    let refused = install(app, headers(101)).expect_error(422, "VALIDATION_FAILED");
+    let details = refused.body["error"]["details"].as_array().expect("details");
+    assert!(
+        details
+            .iter()
+            .any(|d| d["field"] == "config.headers" && d["problem"] == "too_many"),
+        "{details:?}"
+    );
+    assert!(stored_sealed(app).is_empty(), "nothing is sealed");
+
+    let installed = install(app, headers(100)).expect(201).body;
+    let id = installed["template"]["id"].as_str().expect("an id");
+    let first = stored_sealed(app);
+    assert_eq!(first.len(), 100);
+    // All hundred echoed as "***": kept one by one, under the same versions.
+    let masked: Map<String, Value> = headers(100)
+        .into_iter()
+        .map(|(key, _)| (key, json!("***")))
+        .collect();
+    let second = app
+        .post(
+            &format!("{TEMPLATES}/{id}/revisions"),
+            &app.owner(),
+            &json!({ "config": { "url": "https://example.com", "headers": masked },
+                     "delivery_mode": "server_side" }),
+        )
+        .expect(201)
+        .body;
+    assert_eq!(second["config"]["headers"], Value::Object(masked));
+    let all = stored_sealed(app);
+    assert_eq!(all.len(), 200);
+    let owner = &all.last().expect("rows").owner_id;
+    let mut kept: Vec<(String, String)> = all
+        .iter()
+        .filter(|row| &row.owner_id == owner)
+        .map(|row| (row.field_path.clone(), row.version_id.clone()))
+        .collect();
+    let mut entered: Vec<(String, String)> = first
+        .iter()
+        .map(|row| (row.field_path.clone(), row.version_id.clone()))
+        .collect();
+    kept.sort();
+    entered.sort();
+    assert_eq!(kept, entered);
+}
+
+crate::api_tests!(secret_sub_keys_are_capped_at_a_hundred);
