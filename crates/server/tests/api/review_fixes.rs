@@ -70,4 +70,53 @@ fn secret_sub_keys_are_capped_at_a_hundred(app: &TestApp) {
     assert_eq!(kept, entered);
 }
 
-crate::api_tests!(secret_sub_keys_are_capped_at_a_hundred);
+/// A template pinned by 101 pipelines: the first hundred are named (by
+/// name), then one `truncated` detail counts the rest.
+fn template_in_use_names_at_most_a_hundred_pipelines(app: &TestApp) {
+    let template = app.template("Hook", "webhook");
+    let revision = app.revision(
+        &template,
+        &json!({ "url": "https://example.com", "signing_secret": "s" }),
+    );
+    for i in 0..101 {
+        let pipeline = app
+            .post(
+                "/v1/admin/pipelines",
+                &app.owner(),
+                &json!({ "name": format!("P{i:03}"), "parameters": {} }),
+            )
+            .expect(201)
+            .body;
+        let pipeline = pipeline["id"].as_str().expect("an id");
+        app.post(
+            &format!("/v1/admin/pipelines/{pipeline}/integrations"),
+            &app.owner(),
+            &json!({ "integration_id": template, "revision_id": revision["id"] }),
+        )
+        .expect(201);
+    }
+    let refused = app
+        .delete(&format!("{TEMPLATES}/{template}"), &app.owner())
+        .expect_error(409, "TEMPLATE_IN_USE");
+    let details = refused.body["error"]["details"].as_array().expect("details");
+    assert_eq!(details.len(), 101, "{details:?}");
+    let named: Vec<&str> = details[..100]
+        .iter()
+        .map(|d| d["pipeline_name"].as_str().expect("a name"))
+        .collect();
+    let expected: Vec<String> = (0..100).map(|i| format!("P{i:03}")).collect();
+    assert_eq!(named, expected);
+    assert_eq!(
+        details[100],
+        json!({ "field": "pipelines", "problem": "truncated", "more": 1,
+                "message": "1 more pipeline(s) not listed" })
+    );
+    // Refused as a whole: the template is still there.
+    app.get(&format!("{TEMPLATES}/{template}"), &app.owner())
+        .expect(200);
+}
+
+crate::api_tests!(
+    secret_sub_keys_are_capped_at_a_hundred,
+    template_in_use_names_at_most_a_hundred_pipelines,
+);
