@@ -201,6 +201,8 @@ impl From<StoreError> for AppError {
                 Self::TemplateInUse { pipelines, more }
             }
             StoreError::AlreadyAttached => Self::AlreadyAttached,
+            // The request lost its claim to a retry: that retry now owns the key.
+            StoreError::ClaimLost => Self::IdempotencyInProgress,
             StoreError::StaleRevision { latest } => Self::StaleRevision { latest },
             StoreError::PreconditionFailed => Self::PreconditionFailed,
             StoreError::Unavailable(cause) => Self::Unavailable(cause),

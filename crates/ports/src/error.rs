@@ -40,6 +40,10 @@ pub enum StoreError {
         /// How many more pin it.
         more: usize,
     },
+    /// The change's idempotency claim is no longer the key's (another request
+    /// took the key over as abandoned): the change was rolled back.
+    #[error("the idempotency key's claim was taken over by another request")]
+    ClaimLost,
     /// The template is already attached to the pipeline.
     #[error("the template is already attached to this pipeline")]
     AlreadyAttached,

@@ -6,8 +6,7 @@ use integrations_domain::{
 };
 use integrations_ports::{
     AuditEntry, Change, MAX_PIPELINES_NAMED, NewRevision, NewTemplate, PipelineRef, StoreError,
-    StoreResult,
-    TemplateChanges, TemplateStore,
+    StoreResult, TemplateChanges, TemplateStore,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 

@@ -25,7 +25,9 @@ fn install(app: &TestApp, headers: Map<String, Value>) -> crate::support::Reply 
 /// hundred of them per object, refused as a whole beyond that.
 fn secret_sub_keys_are_capped_at_a_hundred(app: &TestApp) {
     let refused = install(app, headers(101)).expect_error(422, "VALIDATION_FAILED");
-    let details = refused.body["error"]["details"].as_array().expect("details");
+    let details = refused.body["error"]["details"]
+        .as_array()
+        .expect("details");
     assert!(
         details
             .iter()
@@ -98,7 +100,9 @@ fn template_in_use_names_at_most_a_hundred_pipelines(app: &TestApp) {
     let refused = app
         .delete(&format!("{TEMPLATES}/{template}"), &app.owner())
         .expect_error(409, "TEMPLATE_IN_USE");
-    let details = refused.body["error"]["details"].as_array().expect("details");
+    let details = refused.body["error"]["details"]
+        .as_array()
+        .expect("details");
     assert_eq!(details.len(), 101, "{details:?}");
     let named: Vec<&str> = details[..100]
         .iter()

@@ -249,7 +249,10 @@ pub fn a_template_in_use_cannot_be_deleted(db: &TestDb) {
         .attach(&a, app.id, attach_new(t.id, r.id), audit().into())
         .expect("attached");
     match store.delete_template(&a, t.id, tick(), None, audit()) {
-        Err(StoreError::TemplateInUse { pipelines: users, more: 0 }) => {
+        Err(StoreError::TemplateInUse {
+            pipelines: users,
+            more: 0,
+        }) => {
             let names: Vec<&str> = users.iter().map(|p| p.name.as_str()).collect();
             assert_eq!(names, ["App", "Web"]);
             assert!(users.iter().any(|p| p.id == web.id) && users.iter().any(|p| p.id == app.id));
