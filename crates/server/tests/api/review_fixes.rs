@@ -13,7 +13,7 @@ fn headers(count: usize) -> Map<String, Value> {
         .collect()
 }
 
-fn install(app: &TestApp, headers: Map<String, Value>) -> crate::support::Reply {
+fn install(app: &TestApp, headers: &Map<String, Value>) -> crate::support::Reply {
     app.post(
         "/v1/admin/integration-catalog/webhook/install",
         &app.owner(),
@@ -24,7 +24,7 @@ fn install(app: &TestApp, headers: Map<String, Value>) -> crate::support::Reply 
 /// Every header value is sealed, stored and opened on its own: at most a
 /// hundred of them per object, refused as a whole beyond that.
 fn secret_sub_keys_are_capped_at_a_hundred(app: &TestApp) {
-    let refused = install(app, headers(101)).expect_error(422, "VALIDATION_FAILED");
+    let refused = install(app, &headers(101)).expect_error(422, "VALIDATION_FAILED");
     let details = refused.body["error"]["details"]
         .as_array()
         .expect("details");
@@ -36,7 +36,7 @@ fn secret_sub_keys_are_capped_at_a_hundred(app: &TestApp) {
     );
     assert!(stored_sealed(app).is_empty(), "nothing is sealed");
 
-    let installed = install(app, headers(100)).expect(201).body;
+    let installed = install(app, &headers(100)).expect(201).body;
     let id = installed["template"]["id"].as_str().expect("an id");
     let first = stored_sealed(app);
     assert_eq!(first.len(), 100);
