@@ -117,9 +117,14 @@ pub enum AppError {
         /// The name asked for.
         name: String,
     },
-    /// The template is pinned by these pipelines.
-    #[error("the integration template is still attached to {} pipeline(s); detach it first", .0.len())]
-    TemplateInUse(Vec<PipelineRef>),
+    /// The template is pinned by pipelines.
+    #[error("the integration template is still attached to {} pipeline(s); detach it first", .pipelines.len() + .more)]
+    TemplateInUse {
+        /// The first of them (at most [`integrations_ports::MAX_PIPELINES_NAMED`]).
+        pipelines: Vec<PipelineRef>,
+        /// How many more pin it.
+        more: usize,
+    },
     /// The template is already attached to the pipeline.
     #[error("the integration template is already attached to this pipeline")]
     AlreadyAttached,
@@ -204,8 +209,12 @@ impl From<StoreError> for AppError {
             StoreError::LimitReached { limit } => {
                 Self::Internal(format!("an unexpected limit of {limit} was reached").into())
             }
-            StoreError::TemplateInUse(pipelines) => Self::TemplateInUse(pipelines),
+            StoreError::TemplateInUse { pipelines, more } => {
+                Self::TemplateInUse { pipelines, more }
+            }
             StoreError::AlreadyAttached => Self::AlreadyAttached,
+            // The request lost its claim to a retry: that retry now owns the key.
+            StoreError::ClaimLost => Self::IdempotencyInProgress,
             StoreError::StaleRevision { latest } => Self::StaleRevision { latest },
             StoreError::PreconditionFailed => Self::PreconditionFailed,
             StoreError::Unavailable(cause) => Self::Unavailable(cause),

@@ -16,13 +16,18 @@
 //!
 //! A request whose process died before its change committed leaves an
 //! in-flight claim; a retry is refused with 409 until [`ABANDONED_AFTER`],
-//! then runs.
+//! then runs under a new claim token. A change records its response only
+//! under its own claim's token: a request still running when its claim was
+//! taken over fails with 409 `IDEMPOTENCY_IN_PROGRESS` and its change rolls
+//! back, so the two never both commit.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use integrations_domain::Caller;
-use integrations_ports::{AuditEntry, Change, Claim, IdempotencyScope, Respond, StoredResponse};
+use integrations_ports::{
+    AuditEntry, Change, Claim, ClaimedKey, IdempotencyScope, Respond, StoredResponse,
+};
 
 use crate::App;
 use crate::error::AppError;
@@ -77,12 +82,11 @@ pub enum Outcome<T> {
 }
 
 /// The key a change records its response under, and how, when the request has one.
-pub type Replay<'a, T> = Option<(&'a IdempotencyScope, Respond<'a, T>)>;
+pub type Replay<'a, T> = Option<(&'a ClaimedKey, Respond<'a, T>)>;
 
 /// A responder for the store's raw outcome of a change: the use case's
 /// `present`ation of it, worded by the HTTP adapter's responder.
-pub(crate) type Presented<'a, R> =
-    Option<(&'a IdempotencyScope, Box<dyn Fn(&R) -> StoredResponse + 'a>)>;
+pub(crate) type Presented<'a, R> = Option<(&'a ClaimedKey, Box<dyn Fn(&R) -> StoredResponse + 'a>)>;
 
 /// Adapts `replay` (which words the use case's answer) to the store's raw
 /// outcome `R`, which the use case turns into its answer with `present`.
@@ -90,10 +94,10 @@ pub(crate) fn presenting<'a, R, T: 'a>(
     replay: Replay<'a, T>,
     present: impl Fn(&R) -> T + 'a,
 ) -> Presented<'a, R> {
-    replay.map(|(scope, respond)| {
+    replay.map(|(claimed, respond)| {
         let respond: Box<dyn Fn(&R) -> StoredResponse + 'a> =
             Box::new(move |raw: &R| respond(&present(raw)));
-        (scope, respond)
+        (claimed, respond)
     })
 }
 
@@ -103,7 +107,7 @@ pub(crate) fn change<'a, R>(audit: AuditEntry, respond: &'a Presented<'a, R>) ->
         audit,
         replay: respond
             .as_ref()
-            .map(|(scope, respond)| (*scope, respond.as_ref())),
+            .map(|(claimed, respond)| (*claimed, respond.as_ref())),
     }
 }
 
@@ -139,13 +143,13 @@ impl App {
                 now - ABANDONED_AFTER,
             )
             .map_err(AppError::from)?;
-        match claim {
-            Claim::Fresh => {}
+        let claimed = match claim {
+            Claim::Fresh { token } => ClaimedKey { scope, token },
             Claim::Done(stored) => return Ok(Outcome::Replayed(stored)),
             Claim::InFlight => return Err(AppError::IdempotencyInProgress.into()),
             Claim::Mismatch => return Err(AppError::IdempotencyKeyReused.into()),
-        }
-        match work(Some((&scope, request.respond))) {
+        };
+        match work(Some((&claimed, request.respond))) {
             Ok(done) => {
                 fault::pause_after_commit();
                 Ok(Outcome::Done(done))
@@ -154,8 +158,8 @@ impl App {
                 // Best effort: a failure to settle leaves an in-flight claim
                 // that expires after `ABANDONED_AFTER`.
                 let settled = match (request.refuse)(&err) {
-                    Some(refusal) => self.store.complete_key(&scope, &refusal),
-                    None => self.store.release_key(&scope),
+                    Some(refusal) => self.store.complete_key(&claimed, &refusal),
+                    None => self.store.release_key(&claimed),
                 };
                 if let Err(cause) = settled {
                     tracing::warn!(error = %cause, "could not settle an idempotency key");
@@ -187,21 +191,27 @@ impl App {
         )?)
     }
 
-    /// Records the response to replay for `key`, or — when `response` is
-    /// `None` (a server-side failure a retry may fix) — forgets the claim.
+    /// Records the response to replay for `key` under the claim `token`
+    /// ([`Claim::Fresh`]), or — when `response` is `None` (a server-side
+    /// failure a retry may fix) — forgets the claim.
     ///
     /// # Errors
-    /// `Unavailable` when the database cannot be reached.
+    /// `IdempotencyInProgress` when the claim was taken over; `Unavailable`
+    /// when the database cannot be reached.
     pub fn finish_idempotency_key(
         &self,
         caller: &Caller,
         key: &str,
+        token: &str,
         response: Option<&StoredResponse>,
     ) -> Result<(), AppError> {
-        let scope = scope(caller, key);
+        let claimed = ClaimedKey {
+            scope: scope(caller, key),
+            token: token.to_owned(),
+        };
         match response {
-            Some(response) => self.store.complete_key(&scope, response)?,
-            None => self.store.release_key(&scope)?,
+            Some(response) => self.store.complete_key(&claimed, response)?,
+            None => self.store.release_key(&claimed)?,
         }
         Ok(())
     }

@@ -9,7 +9,7 @@
 //! Values sealed inline before this existed (`enc:v1:…`) are opened as they
 //! are, and carried over under a version derived from them.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use integrations_domain::catalog::Vendor;
 use integrations_domain::secrets::{
@@ -211,7 +211,7 @@ impl App {
             }
         }
         let paths = secret_paths(vendor, &config);
-        let mut echoed = Vec::new();
+        let mut echoed = HashSet::new();
         let mut from = None;
         if paths
             .iter()
@@ -219,7 +219,7 @@ impl App {
         {
             let previous = previous()?;
             match secrets::keep_echoed(vendor, &mut config, previous.as_ref().map(|r| &r.config)) {
-                Ok(kept) => echoed = kept,
+                Ok(kept) => echoed = kept.into_iter().collect(),
                 Err(found) => {
                     for found in found {
                         problems.push(FieldProblem::new(

@@ -38,6 +38,9 @@ pub enum Problem {
     MalformedPlaceholder(String),
     /// A secret field was sent as `"***"` but there is no earlier value to keep.
     NothingToKeep,
+    /// An object whose values are secrets holds more than
+    /// [`MAX_SECRET_SUB_KEYS`](crate::secrets::MAX_SECRET_SUB_KEYS) of them.
+    TooManySecrets,
 }
 
 impl Problem {
@@ -50,6 +53,7 @@ impl Problem {
             Self::NotAnOption(_) => "not_an_option",
             Self::MalformedPlaceholder(_) => "malformed_placeholder",
             Self::NothingToKeep => "no_previous_secret",
+            Self::TooManySecrets => "too_many",
         }
     }
 }
@@ -78,6 +82,11 @@ impl fmt::Display for Problem {
             ),
             Self::NothingToKeep => f.write_str(
                 "is \"***\" (keep the current secret) but the template has no earlier value for it",
+            ),
+            Self::TooManySecrets => write!(
+                f,
+                "must not hold more than {} values (each is a secret)",
+                crate::secrets::MAX_SECRET_SUB_KEYS
             ),
         }
     }

@@ -304,17 +304,27 @@ impl From<&AppError> for ApiError {
                 status(StatusCode::CONFLICT, "NAME_TAKEN")
                     .with_details(vec![Detail::new(field, "taken", None)])
             }
-            AppError::TemplateInUse(pipelines) => status(StatusCode::CONFLICT, "TEMPLATE_IN_USE")
-                .with_details(
-                    pipelines
-                        .iter()
-                        .map(|p| Detail {
-                            pipeline_id: Some(p.id.to_string()),
-                            pipeline_name: Some(p.name.to_string()),
-                            ..Detail::new("pipelines", "attached", None)
-                        })
-                        .collect(),
-                ),
+            AppError::TemplateInUse { pipelines, more } => {
+                let mut details: Vec<Detail> = pipelines
+                    .iter()
+                    .map(|p| Detail {
+                        pipeline_id: Some(p.id.to_string()),
+                        pipeline_name: Some(p.name.to_string()),
+                        ..Detail::new("pipelines", "attached", None)
+                    })
+                    .collect();
+                if *more > 0 {
+                    details.push(Detail {
+                        more: Some(*more),
+                        ..Detail::new(
+                            "pipelines",
+                            FieldProblem::TRUNCATED,
+                            Some(format!("{more} more pipeline(s) not listed")),
+                        )
+                    });
+                }
+                status(StatusCode::CONFLICT, "TEMPLATE_IN_USE").with_details(details)
+            }
             AppError::AlreadyAttached => status(StatusCode::CONFLICT, "ALREADY_ATTACHED"),
             AppError::LimitReached { field, limit, .. } => {
                 status(StatusCode::CONFLICT, "LIMIT_REACHED").with_details(vec![Detail {

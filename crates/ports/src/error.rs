@@ -2,6 +2,10 @@
 
 use integrations_domain::{Name, PipelineId};
 
+/// The most pipelines a [`StoreError::TemplateInUse`] names; the rest are
+/// only counted (see `docs/decisions.md`).
+pub const MAX_PIPELINES_NAMED: usize = 100;
+
 /// A pipeline named in a [`StoreError::TemplateInUse`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineRef {
@@ -28,9 +32,18 @@ pub enum StoreError {
     /// Another live object of the same kind in the org has this name (case-insensitively).
     #[error("the name is already taken")]
     NameTaken,
-    /// The template is pinned by these pipelines and cannot be deleted.
-    #[error("the template is attached to {} pipeline(s)", .0.len())]
-    TemplateInUse(Vec<PipelineRef>),
+    /// The template is pinned by pipelines and cannot be deleted.
+    #[error("the template is attached to {} pipeline(s)", .pipelines.len() + .more)]
+    TemplateInUse {
+        /// The first [`MAX_PIPELINES_NAMED`] of them, by name.
+        pipelines: Vec<PipelineRef>,
+        /// How many more pin it.
+        more: usize,
+    },
+    /// The change's idempotency claim is no longer the key's (another request
+    /// took the key over as abandoned): the change was rolled back.
+    #[error("the idempotency key's claim was taken over by another request")]
+    ClaimLost,
     /// The template is already attached to the pipeline.
     #[error("the template is already attached to this pipeline")]
     AlreadyAttached,

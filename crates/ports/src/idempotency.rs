@@ -18,6 +18,18 @@ pub struct IdempotencyScope {
     pub key: String,
 }
 
+/// A key this request holds: its scope and the token of the claim that
+/// [`Claim::Fresh`] gave it. Only the holder of the current claim can record
+/// the key's response or release it; a claim taken over after
+/// `abandoned_before` loses that right.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimedKey {
+    /// Whose key it is.
+    pub scope: IdempotencyScope,
+    /// The claim's token (a ULID).
+    pub token: String,
+}
+
 /// The response a completed request gave, as replayed to retries.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
@@ -32,8 +44,12 @@ pub struct StoredResponse {
 /// What claiming a key found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
-    /// The key is new (or expired, or abandoned): this request runs.
-    Fresh,
+    /// The key is new (or expired, or abandoned): this request runs, holding
+    /// the claim `token`.
+    Fresh {
+        /// A token drawn for this claim (a ULID), stored with the key.
+        token: String,
+    },
     /// The first request with this key is still running.
     InFlight,
     /// The key was used for a different request.
@@ -47,7 +63,8 @@ pub trait IdempotencyStore {
     /// Claims `scope` for a request with `fingerprint`, atomically: of
     /// concurrent claims of one key exactly one gets `Fresh`. A record
     /// created before `expired_before` counts as absent; one still in
-    /// flight since before `abandoned_before` is taken over.
+    /// flight since before `abandoned_before` is taken over: it gets a new
+    /// token, and the claim it replaces can no longer record or release.
     ///
     /// # Errors
     /// Only `Unavailable` and `Unexpected`.
@@ -60,17 +77,19 @@ pub trait IdempotencyStore {
         abandoned_before: OffsetDateTime,
     ) -> StoreResult<Claim>;
 
-    /// Records the response of the request that claimed `scope`.
+    /// Records the response of the request that holds `claimed`.
     ///
     /// # Errors
-    /// Only `Unavailable` and `Unexpected`.
-    fn complete_key(&self, scope: &IdempotencyScope, response: &StoredResponse) -> StoreResult<()>;
+    /// `ClaimLost` when `claimed` is no longer the key's claim (taken over,
+    /// or already settled); otherwise only `Unavailable` and `Unexpected`.
+    fn complete_key(&self, claimed: &ClaimedKey, response: &StoredResponse) -> StoreResult<()>;
 
-    /// Forgets an in-flight claim (the request failed in a way a retry may fix).
+    /// Forgets an in-flight claim (the request failed in a way a retry may
+    /// fix); does nothing when `claimed` is no longer the key's claim.
     ///
     /// # Errors
     /// Only `Unavailable` and `Unexpected`.
-    fn release_key(&self, scope: &IdempotencyScope) -> StoreResult<()>;
+    fn release_key(&self, claimed: &ClaimedKey) -> StoreResult<()>;
 
     /// Deletes every record created before `before`; returns how many.
     ///
@@ -87,11 +106,14 @@ pub type Respond<'a, T> = &'a dyn Fn(&T) -> StoredResponse;
 /// entry and, for a request with an `Idempotency-Key`, the response a retry
 /// will replay. Both commit with the change or not at all, so a crash
 /// between the commit and the reply never lets a retry do the work twice.
+/// Recording the response needs the key's current claim: a change whose claim
+/// was taken over fails with `ClaimLost` and rolls back, so two requests with
+/// one key never both commit.
 pub struct Change<'a, T> {
     /// The audit entry.
     pub audit: AuditEntry,
     /// The claimed key and how to make its response from the outcome.
-    pub replay: Option<(&'a IdempotencyScope, Respond<'a, T>)>,
+    pub replay: Option<(&'a ClaimedKey, Respond<'a, T>)>,
 }
 
 impl<T> Change<'_, T> {
@@ -105,9 +127,9 @@ impl<T> Change<'_, T> {
 
     /// The response to record for `outcome`, with the key it is for, if the
     /// request carried one.
-    pub fn response(&self, outcome: &T) -> Option<(&IdempotencyScope, StoredResponse)> {
+    pub fn response(&self, outcome: &T) -> Option<(&ClaimedKey, StoredResponse)> {
         self.replay
-            .map(|(scope, respond)| (scope, respond(outcome)))
+            .map(|(claimed, respond)| (claimed, respond(outcome)))
     }
 }
 
@@ -115,7 +137,7 @@ impl<T> std::fmt::Debug for Change<'_, T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Change")
             .field("audit", &self.audit)
-            .field("replay", &self.replay.map(|(scope, _)| scope))
+            .field("replay", &self.replay.map(|(claimed, _)| claimed))
             .finish()
     }
 }

@@ -25,8 +25,10 @@ mod system;
 pub use audit::AuditEntry;
 pub use auth::{AuthError, TokenVerifier};
 pub use cipher::{Binding, CipherError, Envelope, SecretCipher};
-pub use error::{PipelineRef, StoreError, StoreResult};
-pub use idempotency::{Change, Claim, IdempotencyScope, IdempotencyStore, Respond, StoredResponse};
+pub use error::{MAX_PIPELINES_NAMED, PipelineRef, StoreError, StoreResult};
+pub use idempotency::{
+    Change, Claim, ClaimedKey, IdempotencyScope, IdempotencyStore, Respond, StoredResponse,
+};
 pub use sealed::{REVISION_OWNER, SealedSecret, SealedValueStore};
 pub use store::{
     AttachmentChanges, AttachmentStore, AuditStore, NewAttachment, NewPipeline, NewRevision,

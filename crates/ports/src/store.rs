@@ -139,7 +139,8 @@ pub trait TemplateStore {
     ///
     /// # Errors
     /// `NotFound` as for [`TemplateStore::template`]; `TemplateInUse` naming
-    /// every live pipeline that pins it; `PreconditionFailed` when
+    /// the live pipelines that pin it (the first [`crate::MAX_PIPELINES_NAMED`]
+    /// by name, the rest counted); `PreconditionFailed` when
     /// `expected_updated_at` is set and differs from the template's.
     fn delete_template(
         &self,

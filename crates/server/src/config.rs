@@ -222,31 +222,84 @@ pub fn random_jwt_secret() -> String {
     URL_SAFE_NO_PAD.encode(random)
 }
 
-/// The file's trimmed contents, and whether this call created it (mode 0600,
-/// in a folder created 0700) from `generate`.
+/// The file's trimmed contents, and whether this call created it from
+/// `generate` (mode 0600, in a folder created 0700). The new secret is written
+/// to a temporary file in the same folder, flushed to disk, then hard-linked
+/// into place, which fails if the file exists: a crash never leaves a partly
+/// written file, and of concurrent first starts the first link wins and every
+/// other start reads that one secret.
+///
+/// # Errors
+/// An empty (or blank) file is refused, naming it: nothing this process
+/// writes can be empty, and deleting a secret others may already use is the
+/// operator's call (see `docs/decisions.md`).
 fn read_or_generate(path: &Path, generate: fn() -> String) -> std::io::Result<(Vec<u8>, bool)> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => return Ok((text.trim().as_bytes().to_vec(), false)),
-        Err(err) if err.kind() != std::io::ErrorKind::NotFound => return Err(err),
-        Err(_) => {}
+    if let Some(bytes) = read_secret_file(path)? {
+        return Ok((bytes, false));
     }
-    if let Some(folder) = path.parent() {
-        create_private_dir(folder)?;
-    }
+    let folder = path.parent().unwrap_or_else(|| Path::new(""));
+    create_private_dir(folder)?;
     let encoded = generate();
-    match create_private_file(path) {
-        Ok(mut file) => {
-            std::io::Write::write_all(&mut file, encoded.as_bytes())?;
-            file.sync_all()?;
+    let name = path.file_name().map_or_else(
+        || "secret".into(),
+        |name| name.to_string_lossy().into_owned(),
+    );
+    let temporary = path.with_file_name(format!(
+        ".{name}.{}.{:016x}.tmp",
+        std::process::id(),
+        rand::random::<u64>()
+    ));
+    let written = create_private_file(&temporary).and_then(|mut file| {
+        std::io::Write::write_all(&mut file, encoded.as_bytes())?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
+    // Best effort: a temporary file left by a crash holds only an unused secret.
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => {
+            sync_dir(folder)?;
             Ok((encoded.into_bytes(), true))
         }
-        // Another process created it first: use theirs.
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok((
-            std::fs::read_to_string(path)?.trim().as_bytes().to_vec(),
-            false,
-        )),
+        // Another process linked its secret first: use that one.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => read_secret_file(path)?
+            .map(|bytes| (bytes, false))
+            .ok_or(err),
         Err(err) => Err(err),
     }
+}
+
+/// The trimmed contents of an existing secret file; `None` when there is none.
+fn read_secret_file(path: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) if text.trim().is_empty() => Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!(
+                "{} is empty (an earlier start may have crashed while creating it): \
+                 delete it to have a new secret generated, or write the secret into it",
+                path.display()
+            ),
+        )),
+        Ok(text) => Ok(Some(text.trim().as_bytes().to_vec())),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(err) => Err(err),
+    }
+}
+
+/// Flushes `folder`'s entries to disk, so a new link survives a power loss.
+fn sync_dir(folder: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        let folder = if folder.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            folder
+        };
+        std::fs::File::open(folder)?.sync_all()?;
+    }
+    #[cfg(not(unix))]
+    let _ = folder;
+    Ok(())
 }
 
 /// Creates `folder` and its missing parents, mode 0700 (an existing folder is
@@ -344,6 +397,56 @@ mod tests {
         );
         for secret in ["hunter2", "hunter3", "jwt-secret", "ZW5jcnlwdGlvbi"] {
             assert!(!shown.contains(secret), "{secret} in {shown}");
+        }
+    }
+
+    #[test]
+    fn an_empty_secret_file_is_refused_naming_it() {
+        let data = tempfile::tempdir().expect("a folder");
+        let path = data.path().join("jwt_secret");
+        for left in ["", " \n"] {
+            std::fs::write(&path, left).expect("written");
+            let err = super::read_or_generate(&path, super::random_jwt_secret)
+                .expect_err("an empty secret is refused");
+            assert!(
+                err.to_string().contains(&path.display().to_string()),
+                "{err}"
+            );
+            assert_eq!(std::fs::read_to_string(&path).expect("read"), left);
+        }
+    }
+
+    #[test]
+    fn concurrent_first_starts_agree_on_one_secret() {
+        const STARTS: usize = 8;
+        for _ in 0..20 {
+            let data = tempfile::tempdir().expect("a folder");
+            let path = data.path().join("keys").join("encryption_key");
+            let ready = std::sync::Barrier::new(STARTS);
+            let found: Vec<(Vec<u8>, bool)> = std::thread::scope(|scope| {
+                let starts: Vec<_> = (0..STARTS)
+                    .map(|_| {
+                        scope.spawn(|| {
+                            ready.wait();
+                            super::read_or_generate(&path, super::random_jwt_secret)
+                                .expect("read or generated")
+                        })
+                    })
+                    .collect();
+                starts
+                    .into_iter()
+                    .map(|start| start.join().expect("no panic"))
+                    .collect()
+            });
+            let on_disk = std::fs::read(&path).expect("the secret file");
+            assert!(!on_disk.is_empty());
+            assert!(found.iter().all(|(bytes, _)| *bytes == on_disk));
+            assert_eq!(found.iter().filter(|(_, generated)| *generated).count(), 1);
+            let left: Vec<_> = std::fs::read_dir(path.parent().expect("a folder"))
+                .expect("listed")
+                .map(|entry| entry.expect("an entry").file_name())
+                .collect();
+            assert_eq!(left, ["encryption_key"], "no temporary file is left");
         }
     }
 }

@@ -3,7 +3,8 @@
 use diesel::prelude::*;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use integrations_ports::{
-    Change, Claim, IdempotencyScope, IdempotencyStore, StoreResult, StoredResponse,
+    Change, Claim, ClaimedKey, IdempotencyScope, IdempotencyStore, StoreError, StoreResult,
+    StoredResponse,
 };
 use time::OffsetDateTime;
 
@@ -32,22 +33,32 @@ type Row = (
     time::PrimitiveDateTime,
 );
 
-/// Records the response of the request that claimed `scope`, on `conn`: inside
-/// a change's transaction, so that the change and its replayable response
-/// commit together.
+/// Records the response of the request that holds `claimed`, on `conn`:
+/// inside a change's transaction, so that the change and its replayable
+/// response commit together. Exactly the claimed in-flight row must change;
+/// otherwise the claim was taken over (or already settled) and this fails
+/// with `ClaimLost`, rolling the change back.
 pub(crate) fn record(
     conn: &mut DbConnection,
-    scope: &IdempotencyScope,
+    claimed: &ClaimedKey,
     response: &StoredResponse,
 ) -> Result<(), Failure> {
-    diesel::update(this_key!(scope).filter(keys::status.is_null()))
-        .set((
-            keys::status.eq(i32::from(response.status)),
-            keys::response_body.eq(&response.body),
-            keys::location.eq(response.location.as_deref()),
-        ))
-        .execute(conn)?;
-    Ok(())
+    let updated = diesel::update(
+        this_key!(claimed.scope)
+            .filter(keys::status.is_null())
+            .filter(keys::claim_token.eq(&claimed.token)),
+    )
+    .set((
+        keys::status.eq(i32::from(response.status)),
+        keys::response_body.eq(&response.body),
+        keys::location.eq(response.location.as_deref()),
+    ))
+    .execute(conn)?;
+    if updated == 1 {
+        Ok(())
+    } else {
+        Err(StoreError::ClaimLost.into())
+    }
 }
 
 /// Writes what a change records besides itself, once its outcome is known.
@@ -56,8 +67,8 @@ pub(crate) fn finish<T>(
     change: &Change<'_, T>,
     outcome: &T,
 ) -> Result<(), Failure> {
-    if let Some((scope, response)) = change.response(outcome) {
-        record(conn, scope, &response)?;
+    if let Some((claimed, response)) = change.response(outcome) {
+        record(conn, claimed, &response)?;
     }
     Ok(())
 }
@@ -84,6 +95,7 @@ impl IdempotencyStore for DieselStore {
                         .filter(keys::created_at.lt(timestamp(abandoned_before))),
                 )
                 .execute(conn)?;
+                let token = ulid::Ulid::generate().to_string();
                 // A savepoint, so that losing the race leaves the transaction usable (PostgreSQL).
                 let inserted = conn.transaction(|conn| {
                     diesel::insert_into(keys::table)
@@ -93,11 +105,12 @@ impl IdempotencyStore for DieselStore {
                             keys::idempotency_key.eq(scope.key.as_str()),
                             keys::fingerprint.eq(fingerprint),
                             keys::created_at.eq(timestamp(now)),
+                            keys::claim_token.eq(&token),
                         ))
                         .execute(conn)
                 });
                 match inserted {
-                    Ok(_) => return Ok(Claim::Fresh),
+                    Ok(_) => return Ok(Claim::Fresh { token }),
                     Err(DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _)) => {}
                     Err(other) => return Err(other.into()),
                 }
@@ -126,13 +139,18 @@ impl IdempotencyStore for DieselStore {
         })
     }
 
-    fn complete_key(&self, scope: &IdempotencyScope, response: &StoredResponse) -> StoreResult<()> {
-        self.with(|conn| record(conn, scope, response))
+    fn complete_key(&self, claimed: &ClaimedKey, response: &StoredResponse) -> StoreResult<()> {
+        self.with(|conn| record(conn, claimed, response))
     }
 
-    fn release_key(&self, scope: &IdempotencyScope) -> StoreResult<()> {
+    fn release_key(&self, claimed: &ClaimedKey) -> StoreResult<()> {
         self.with(|conn| {
-            diesel::delete(this_key!(scope).filter(keys::status.is_null())).execute(conn)?;
+            diesel::delete(
+                this_key!(claimed.scope)
+                    .filter(keys::status.is_null())
+                    .filter(keys::claim_token.eq(&claimed.token)),
+            )
+            .execute(conn)?;
             Ok(())
         })
     }

@@ -74,6 +74,7 @@ diesel::table! {
         response_body -> Nullable<Text>,
         location -> Nullable<Text>,
         created_at -> Timestamp,
+        claim_token -> Nullable<Text>,
     }
 }
 

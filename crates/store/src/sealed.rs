@@ -15,7 +15,24 @@ use crate::schema::sealed_values;
 /// Ids per `IN (…)` list: well under every backend's bound-parameter limit.
 const IDS_PER_QUERY: usize = 500;
 
-/// Writes the sealed values of a new revision (in the caller's transaction).
+/// Rows per `INSERT`: 8 bound parameters each, well under every backend's limit.
+const ROWS_PER_INSERT: usize = 500;
+
+#[derive(Insertable)]
+#[diesel(table_name = sealed_values)]
+struct NewSealedRow<'a> {
+    org_id: &'a str,
+    owner_kind: &'a str,
+    owner_id: &'a str,
+    field_path: &'a str,
+    version_id: &'a str,
+    kid: &'a str,
+    ciphertext: &'a str,
+    created_at: PrimitiveDateTime,
+}
+
+/// Writes the sealed values of a new revision (in the caller's transaction),
+/// in one multi-row `INSERT` per [`ROWS_PER_INSERT`] values.
 pub(crate) fn insert_revision_secrets(
     conn: &mut DbConnection,
     org: &OrgId,
@@ -24,19 +41,26 @@ pub(crate) fn insert_revision_secrets(
     secrets: &[SealedSecret],
 ) -> Result<(), Failure> {
     let owner_id = revision.to_string();
-    for secret in secrets {
-        diesel::insert_into(sealed_values::table)
-            .values((
-                sealed_values::org_id.eq(org.as_str()),
-                sealed_values::owner_kind.eq(REVISION_OWNER),
-                sealed_values::owner_id.eq(&owner_id),
-                sealed_values::field_path.eq(&secret.field_path),
-                sealed_values::version_id.eq(secret.version.as_str()),
-                sealed_values::kid.eq(&secret.envelope.kid),
-                sealed_values::ciphertext.eq(&secret.envelope.ciphertext),
-                sealed_values::created_at.eq(created_at),
-            ))
-            .execute(conn)?;
+    for chunk in secrets.chunks(ROWS_PER_INSERT) {
+        let rows: Vec<NewSealedRow<'_>> = chunk
+            .iter()
+            .map(|secret| NewSealedRow {
+                org_id: org.as_str(),
+                owner_kind: REVISION_OWNER,
+                owner_id: &owner_id,
+                field_path: &secret.field_path,
+                version_id: secret.version.as_str(),
+                kid: &secret.envelope.kid,
+                ciphertext: &secret.envelope.ciphertext,
+                created_at,
+            })
+            .collect();
+        // Diesel's multi-backend connection has no multi-row `INSERT`: each backend's has.
+        let insert = diesel::insert_into(sealed_values::table).values(&rows);
+        match conn {
+            DbConnection::Postgres(pg) => insert.execute(pg)?,
+            DbConnection::Sqlite(sqlite) => insert.execute(sqlite)?,
+        };
     }
     Ok(())
 }

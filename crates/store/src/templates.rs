@@ -5,8 +5,8 @@ use integrations_domain::{
     Attachment, OrgId, Page, Paged, Revision, RevisionNumber, Template, TemplateId,
 };
 use integrations_ports::{
-    AuditEntry, Change, NewRevision, NewTemplate, PipelineRef, StoreError, StoreResult,
-    TemplateChanges, TemplateStore,
+    AuditEntry, Change, MAX_PIPELINES_NAMED, NewRevision, NewTemplate, PipelineRef, StoreError,
+    StoreResult, TemplateChanges, TemplateStore,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -319,22 +319,34 @@ impl TemplateStore for DieselStore {
                 if deleted == 0 {
                     return Err(StoreError::NotFound.into());
                 }
-                let users: Vec<(String, String)> = attachments::table
-                    .inner_join(pipelines::table)
-                    .filter(attachments::template_id.eq(id.to_string()))
-                    .filter(pipelines::deleted_at.is_null())
-                    .order(pipelines::name_key.asc())
+                let pins = || {
+                    attachments::table
+                        .inner_join(pipelines::table)
+                        .filter(attachments::template_id.eq(id.to_string()))
+                        .filter(pipelines::deleted_at.is_null())
+                };
+                let users: Vec<(String, String)> = pins()
+                    .order((pipelines::name_key.asc(), pipelines::id.asc()))
                     .select((pipelines::id, pipelines::name))
+                    .limit(i64::try_from(MAX_PIPELINES_NAMED).unwrap_or(i64::MAX))
                     .load(conn)?;
                 if users.is_empty() {
                     return Ok(());
                 }
-                let users = users
+                let more = if users.len() < MAX_PIPELINES_NAMED {
+                    0
+                } else {
+                    let all: i64 = pins().count().get_result(conn)?;
+                    usize::try_from(all)
+                        .unwrap_or(usize::MAX)
+                        .saturating_sub(users.len())
+                };
+                let pipelines = users
                     .into_iter()
                     .map(|(id, name)| crate::pipelines::pipeline_ref(&id, &name))
                     .collect::<Result<_, _>>()?;
                 // Returning an error rolls the soft delete back.
-                Err(StoreError::TemplateInUse(users).into())
+                Err(StoreError::TemplateInUse { pipelines, more }.into())
             })
         })
     }

@@ -18,6 +18,11 @@ use crate::validate::{ConfigProblem, Problem};
 
 pub use version::{LEGACY_PREFIX, SEALED_PREFIX, SecretVersion, StoredSecret, same_version};
 
+/// The most values an object field whose values are secrets may hold (the
+/// webhook's `headers`): each is sealed, stored and opened on its own, so their
+/// number bounds the work of every write and render (see `docs/decisions.md`).
+pub const MAX_SECRET_SUB_KEYS: usize = 100;
+
 /// What every secret value is replaced with in responses; sent back in a new
 /// revision, it means "keep the current value".
 pub const MASK: &str = "***";
@@ -214,8 +219,9 @@ pub fn keep_echoed(
     Ok(echoed)
 }
 
-/// The values of an object field whose values are secrets must be strings
-/// (a credential, a placeholder, or `"***"`): one problem per other value.
+/// An object field whose values are secrets holds at most
+/// [`MAX_SECRET_SUB_KEYS`] values (one problem at the field otherwise), each a
+/// string (a credential, a placeholder, or `"***"`): one problem per other value.
 pub(crate) fn value_type_problems(
     vendor: &Vendor,
     config: &Map<String, Value>,
@@ -223,6 +229,12 @@ pub(crate) fn value_type_problems(
     let mut problems = Vec::new();
     for field in vendor.secret_value_keys() {
         if let Some(Value::Object(members)) = config.get(field) {
+            if members.len() > MAX_SECRET_SUB_KEYS {
+                problems.push(ConfigProblem::new(
+                    JsonPath::key(field),
+                    Problem::TooManySecrets,
+                ));
+            }
             for (key, value) in members {
                 if !value.is_string() {
                     problems.push(ConfigProblem::new(

@@ -224,3 +224,27 @@ fn secret_header_values_must_be_strings() {
         .map(|s| s.replace("config.", "config.headers."))
     );
 }
+
+fn headers(count: usize) -> Map<String, Value> {
+    let headers: Map<String, Value> = (0..count)
+        .map(|i| (format!("X-H{i}"), json!("v")))
+        .collect();
+    object(json!({ "url": "https://example.com", "headers": headers }))
+}
+
+#[test]
+fn a_secret_valued_object_holds_at_most_a_hundred_values() {
+    assert!(value_type_problems(webhook(), &headers(MAX_SECRET_SUB_KEYS)).is_empty());
+    let found = value_type_problems(webhook(), &headers(MAX_SECRET_SUB_KEYS + 1));
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].path.to_string(), "config.headers");
+    assert_eq!(found[0].problem, Problem::TooManySecrets);
+    assert_eq!(found[0].problem.code(), "too_many");
+    assert_eq!(
+        found[0].to_string(),
+        "config.headers must not hold more than 100 values (each is a secret)"
+    );
+    let config = Value::Object(headers(MAX_SECRET_SUB_KEYS + 1));
+    let problems = crate::validate_config(webhook(), &config).expect_err("too many headers");
+    assert_eq!(problems.listed(), found.as_slice());
+}

@@ -22,6 +22,7 @@ mod openapi;
 mod outage;
 mod pipelines;
 mod regressions;
+mod review_fixes;
 mod revisions;
 mod secret_binding;
 mod secrets;

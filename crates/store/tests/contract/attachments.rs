@@ -249,7 +249,10 @@ pub fn a_template_in_use_cannot_be_deleted(db: &TestDb) {
         .attach(&a, app.id, attach_new(t.id, r.id), audit().into())
         .expect("attached");
     match store.delete_template(&a, t.id, tick(), None, audit()) {
-        Err(StoreError::TemplateInUse(users)) => {
+        Err(StoreError::TemplateInUse {
+            pipelines: users,
+            more: 0,
+        }) => {
             let names: Vec<&str> = users.iter().map(|p| p.name.as_str()).collect();
             assert_eq!(names, ["App", "Web"]);
             assert!(users.iter().any(|p| p.id == web.id) && users.iter().any(|p| p.id == app.id));
@@ -336,7 +339,7 @@ pub fn attach_and_delete_never_leave_a_dangling_attachment(db: &TestDb) {
         let delete = delete.join().expect("no panic");
         // Exactly one of them wins, and the loser fails the documented way.
         match (&attach, &delete) {
-            (Ok(_), Err(StoreError::TemplateInUse(_))) => attached += 1,
+            (Ok(_), Err(StoreError::TemplateInUse { .. })) => attached += 1,
             (
                 Err(StoreError::UnknownReference {
                     field: "integration_id",

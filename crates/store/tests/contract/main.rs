@@ -62,6 +62,7 @@ backend_tests!(
     // idempotency keys
     idempotency_keys_are_claimed_once_then_replayed,
     abandoned_and_released_claims_can_be_retried,
+    a_change_whose_claim_was_taken_over_rolls_back,
     // bounded answers and quotas
     attach_refuses_a_pipeline_past_its_limit,
     racing_attaches_at_the_limit_let_exactly_one_win,
