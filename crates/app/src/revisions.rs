@@ -199,9 +199,10 @@ pub(crate) fn parse_delivery_mode(problems: &mut Problems, raw: &str) -> Option<
 }
 
 /// How many revisions [`RevisionBatches::next_batch`] reads at a time
-/// (docs/decisions.md says why): with revisions of up to about a megabyte,
-/// a batch stays a few megabytes however long the history is.
-pub const REVISION_BATCH: u32 = 4;
+/// (docs/decisions.md says why): one. A revision of up to a megabyte of
+/// small numbers parses into a tree of ~16 MB, so even a batch of four can
+/// pass what the answer may hold; a round trip per revision is cheap beside it.
+pub const REVISION_BATCH: u32 = 1;
 
 /// A template's whole history, read a few revisions at a time: the answer of
 /// the revisions list without `limit`, whose memory must not grow with the

@@ -45,6 +45,16 @@ fn token(dir: &std::path::Path) -> String {
 /// high-water mark is reset to the current size just before the request
 /// (`/proc/<pid>/clear_refs`, value 5), then read after it.
 fn peak_while_listing_a_long_history(backend: Backend) -> Option<u64> {
+    peak_while_listing(
+        backend,
+        REVISIONS,
+        |i| json!({ "url": "https://example.com/hook", "payload_template": format!("{i}{}", "x".repeat(CONFIG_BYTES)) }),
+    )
+}
+
+/// Lists `count` revisions whose configs `config` makes, from a server
+/// process, and returns the extra peak resident memory of the answer.
+fn peak_while_listing(backend: Backend, count: u64, config: impl Fn(u64) -> Value) -> Option<u64> {
     let db = TestDb::on(backend)?;
     let dir = tempfile::tempdir().expect("a folder");
     let mut server = command(dir.path());
@@ -66,11 +76,8 @@ fn peak_while_listing_a_long_history(backend: Backend) -> Option<u64> {
         "/v1/admin/integration-templates/{}/revisions",
         template["id"].as_str().expect("an id")
     );
-    for i in 0..REVISIONS {
-        let body = json!({
-            "config": { "url": "https://example.com/hook", "payload_template": format!("{i}{}", "x".repeat(CONFIG_BYTES)) },
-            "delivery_mode": "server_side",
-        });
+    for i in 0..count {
+        let body = json!({ "config": config(i), "delivery_mode": "server_side" });
         let (status, revision) = server.request("POST", &path, &token, Some(&body));
         assert_eq!(status, 201, "revision {i}: {}", revision["error"]);
     }
@@ -95,9 +102,12 @@ fn peak_while_listing_a_long_history(backend: Backend) -> Option<u64> {
         .iter()
         .map(|r| r["revision_number"].as_u64().expect("a number"))
         .collect();
-    assert_eq!(numbers, (1..=REVISIONS).rev().collect::<Vec<_>>());
-    assert_eq!(listed["total"], REVISIONS);
-    assert!(bytes.len() > 60 * CONFIG_BYTES, "the configs are all there");
+    assert_eq!(numbers, (1..=count).rev().collect::<Vec<_>>());
+    assert_eq!(listed["total"], count);
+    assert!(
+        bytes.len() as u64 > count * 800_000,
+        "the configs are all there"
+    );
     Some(peak.saturating_sub(before))
 }
 
@@ -123,6 +133,33 @@ fn listing_a_long_history_stays_within_its_memory_budget_on_sqlite() {
 #[test]
 fn listing_a_long_history_stays_within_its_memory_budget_on_postgres() {
     listing_a_long_history_stays_within_its_memory_budget(Backend::Postgres);
+}
+
+/// The shape that grows most when parsed: 20 revisions of ~900 KB arrays of
+/// small numbers (~14 MB each as a tree). Batches of four would hold ~56 MB.
+fn listing_number_arrays_stays_within_its_memory_budget(backend: Backend) {
+    let Some(extra) = peak_while_listing(
+        backend,
+        20,
+        |i| json!({ "url": "https://example.com/hook", "numbers": vec![i % 10; 450_000] }),
+    ) else {
+        return;
+    };
+    eprintln!("{backend:?}: listing 20 number-array revisions took {extra} KiB of extra peak RSS");
+    assert!(
+        extra < PEAK_BUDGET_KIB,
+        "{backend:?}: the list took {extra} KiB of extra peak memory (budget {PEAK_BUDGET_KIB} KiB)"
+    );
+}
+
+#[test]
+fn listing_number_arrays_stays_within_its_memory_budget_on_sqlite() {
+    listing_number_arrays_stays_within_its_memory_budget(Backend::Sqlite);
+}
+
+#[test]
+fn listing_number_arrays_stays_within_its_memory_budget_on_postgres() {
+    listing_number_arrays_stays_within_its_memory_budget(Backend::Postgres);
 }
 
 #[test]
