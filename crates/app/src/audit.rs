@@ -3,9 +3,9 @@
 
 use integrations_domain::catalog::Vendor;
 use integrations_domain::{
-    Action, Attachment, AuditId, Caller, Description, Page, Paged, Pipeline, Template, secrets,
+    Action, Attachment, AuditId, Caller, Description, Pipeline, Template, secrets,
 };
-use integrations_ports::{AuditEntry, NewPipeline, NewRevision, NewTemplate};
+use integrations_ports::{AuditEntry, ListPage, NewPipeline, NewRevision, NewTemplate, Window};
 use serde_json::{Map, Value, json};
 
 use crate::App;
@@ -40,7 +40,8 @@ impl App {
         }
     }
 
-    /// A page of the org's audit log, newest first, optionally about one object.
+    /// A page of the org's audit log, newest first (ties by id), optionally
+    /// about one object; from an offset or after a known entry.
     ///
     /// # Errors
     /// `Forbidden` below the admin role.
@@ -48,8 +49,8 @@ impl App {
         &self,
         caller: &Caller,
         resource_id: Option<&str>,
-        page: Page,
-    ) -> Result<Paged<AuditEntry>, AppError> {
+        window: Window,
+    ) -> Result<ListPage<AuditEntry>, AppError> {
         self.authorize(caller, Action::Administer)?;
         if resource_id.is_some_and(|id| id.len() > 128 || id.chars().any(char::is_control)) {
             return Err(AppError::invalid(
@@ -58,7 +59,7 @@ impl App {
                 "resource_id must be an object id (at most 128 characters, no control characters)",
             ));
         }
-        Ok(self.store.audit_log(&caller.org, resource_id, page)?)
+        Ok(self.store.audit_log(&caller.org, resource_id, window)?)
     }
 }
 

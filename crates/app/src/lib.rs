@@ -33,7 +33,7 @@ pub use catalog::Install;
 pub use error::{AppError, BoxError, FieldProblem, NamedKind, error_chain};
 pub use idempotency::{ABANDONED_AFTER, Idempotent, KEEP_KEYS, Outcome, Replay};
 pub use integrations_ports::AuditEntry;
-pub use integrations_ports::{Claim, StoredResponse};
+pub use integrations_ports::{Claim, ListPage, Newest, Start, StoredResponse, Window};
 pub use pipelines::{CreatePipeline, UpdatePipeline};
 pub use render::{
     MAX_PIPELINE_CONFIG_BYTES, PipelineConfig, PipelineConfigAnswer, RenderFailure, RenderedConfig,

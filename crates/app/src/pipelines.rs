@@ -1,10 +1,10 @@
 //! Use cases of pipelines (docs/api.md, "Pipelines").
 
 use integrations_domain::{
-    Action, Caller, Description, Name, Page, Paged, ParamKey, ParamValue, Parameters, Pipeline,
+    Action, Caller, Description, Name, ParamKey, ParamValue, Parameters, Pipeline,
     PipelineId,
 };
-use integrations_ports::{Change, NewPipeline, PipelineChanges};
+use integrations_ports::{Change, ListPage, NewPipeline, PipelineChanges, Window};
 use serde_json::{Map, Value};
 
 use crate::App;
@@ -86,13 +86,18 @@ impl App {
         Ok(self.store.pipeline(&caller.org, parse_pipeline_id(id)?)?)
     }
 
-    /// A page of the org's pipelines, newest first.
+    /// A page of the org's pipelines, newest first (ties by id), from an
+    /// offset or after a known pipeline.
     ///
     /// # Errors
     /// `Forbidden`, `Unavailable`.
-    pub fn list_pipelines(&self, caller: &Caller, page: Page) -> Result<Paged<Pipeline>, AppError> {
+    pub fn list_pipelines(
+        &self,
+        caller: &Caller,
+        window: Window,
+    ) -> Result<ListPage<Pipeline>, AppError> {
         self.authorize(caller, Action::Read)?;
-        Ok(self.store.pipelines(&caller.org, page)?)
+        Ok(self.store.pipelines(&caller.org, window)?)
     }
 
     /// Creates a pipeline.

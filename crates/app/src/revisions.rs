@@ -3,10 +3,10 @@
 use integrations_domain::catalog::{self, Vendor};
 use integrations_domain::secrets;
 use integrations_domain::{
-    Action, Caller, DeliveryMode, Description, OrgId, Page, Paged, Revision, RevisionId,
+    Action, Caller, DeliveryMode, Description, OrgId, Revision, RevisionId,
     RevisionNumber, Template, TemplateId,
 };
-use integrations_ports::NewRevision;
+use integrations_ports::{ListPage, NewRevision, Window};
 use serde_json::{Map, Value};
 
 use crate::App;
@@ -68,7 +68,8 @@ impl App {
         Ok(masked(revision, vendor_of(template)?))
     }
 
-    /// A page of a template's revisions, newest first, secrets masked.
+    /// A page of a template's revisions, newest first, secrets masked; from
+    /// an offset or after a revision number.
     ///
     /// # Errors
     /// `Forbidden`; `NotFound` when the template went away meanwhile.
@@ -76,15 +77,12 @@ impl App {
         &self,
         caller: &Caller,
         template: &Template,
-        page: Page,
-    ) -> Result<Paged<Revision>, AppError> {
+        window: Window<u32>,
+    ) -> Result<ListPage<Revision>, AppError> {
         self.authorize(caller, Action::Read)?;
         let vendor = vendor_of(template)?;
-        let paged = self.store.revisions(&caller.org, template.id, page)?;
-        Ok(Paged {
-            items: paged.items.into_iter().map(|r| masked(r, vendor)).collect(),
-            total: paged.total,
-        })
+        let page = self.store.revisions(&caller.org, template.id, window)?;
+        Ok(page.map(|r| masked(r, vendor)))
     }
 
     /// Every revision of a template as it is now, newest first, to be read

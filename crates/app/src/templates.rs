@@ -1,9 +1,9 @@
 //! Use cases of integration templates (docs/api.md, "Integration templates").
 
 use integrations_domain::{
-    Action, Caller, Description, Name, Page, Paged, Template, TemplateId, catalog,
+    Action, Caller, Description, Name, Template, TemplateId, catalog,
 };
-use integrations_ports::{Change, NewTemplate, TemplateChanges};
+use integrations_ports::{Change, ListPage, NewTemplate, TemplateChanges, Window};
 
 use crate::App;
 use crate::audit::{Subject, new_template_value, template_value};
@@ -57,13 +57,18 @@ impl App {
         Ok(self.store.template(&caller.org, id)?)
     }
 
-    /// A page of the org's templates, newest first.
+    /// A page of the org's templates, newest first (ties by id), from an
+    /// offset or after a known template.
     ///
     /// # Errors
     /// `Forbidden`, `Unavailable`.
-    pub fn list_templates(&self, caller: &Caller, page: Page) -> Result<Paged<Template>, AppError> {
+    pub fn list_templates(
+        &self,
+        caller: &Caller,
+        window: Window,
+    ) -> Result<ListPage<Template>, AppError> {
         self.authorize(caller, Action::Read)?;
-        Ok(self.store.templates(&caller.org, page)?)
+        Ok(self.store.templates(&caller.org, window)?)
     }
 
     /// Creates a template without revisions.

@@ -3,10 +3,10 @@
 
 use integrations_domain::diff::diff_configs;
 use integrations_domain::{
-    Action, Attachment, Caller, DeliveryMode, Description, Page, Paged, Revision, RevisionId,
+    Action, Attachment, Caller, DeliveryMode, Description, Revision, RevisionId,
     RevisionNumber, Template, TemplateId,
 };
-use integrations_ports::{NewRevision, PipelineRef};
+use integrations_ports::{ListPage, NewRevision, PipelineRef, Window};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -172,20 +172,13 @@ impl App {
         &self,
         caller: &Caller,
         template: &Template,
-        page: Page,
-    ) -> Result<Paged<Pin>, AppError> {
+        window: Window,
+    ) -> Result<ListPage<Pin>, AppError> {
         self.authorize(caller, Action::Browse)?;
-        let paged = self.store.template_pins(&caller.org, template.id, page)?;
-        Ok(Paged {
-            items: paged
-                .items
-                .into_iter()
-                .map(|(pipeline, attachment)| Pin {
-                    pipeline,
-                    attachment,
-                })
-                .collect(),
-            total: paged.total,
-        })
+        let page = self.store.template_pins(&caller.org, template.id, window)?;
+        Ok(page.map(|(pipeline, attachment)| Pin {
+            pipeline,
+            attachment,
+        }))
     }
 }

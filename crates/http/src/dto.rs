@@ -1,13 +1,15 @@
 //! Wire types: request bodies (`*Body`) and responses (`*Response`), separate
 //! from the domain types they carry.
 
-use integrations_domain::{Page, Paged, Revision, Template};
+use integrations_app::{ListPage, Window};
+use integrations_domain::{Revision, Template};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
 use utoipa::ToSchema;
 
 use crate::openapi::schemas;
+use crate::paging::{newest_cursor, next_cursor, offset_of};
 
 /// Distinguishes `"field": null` (`Some(None)`) from an absent field (`None`).
 #[expect(
@@ -124,7 +126,14 @@ pub struct TemplateListResponse {
     /// The effective page size.
     #[schema(minimum = 1, maximum = 100)]
     pub limit: u32,
-    pub offset: u64,
+    /// Items skipped before this page; absent on a page that started at a `cursor`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub offset: Option<u64>,
+    /// Pass it as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next_cursor: Option<String>,
 }
 
 /// A revision as every route shows it (secrets already masked by the app).
@@ -176,7 +185,8 @@ impl From<Revision> for RevisionResponse {
 }
 
 /// `GET /v1/admin/integration-templates/{id}/revisions`, newest first;
-/// `limit` and `offset` appear when the request paginated.
+/// `limit` appears when the request paginated, `offset` when it paginated
+/// without a cursor, `next_cursor` when a paginated answer is not the last page.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct RevisionListResponse {
     pub revisions: Vec<RevisionResponse>,
@@ -187,6 +197,10 @@ pub struct RevisionListResponse {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub offset: Option<u64>,
+    /// Pass it as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next_cursor: Option<String>,
 }
 
 /// `DELETE` answers.
@@ -319,7 +333,14 @@ pub struct PipelineListResponse {
     /// The effective page size.
     #[schema(minimum = 1, maximum = 100)]
     pub limit: u32,
-    pub offset: u64,
+    /// Items skipped before this page; absent on a page that started at a `cursor`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub offset: Option<u64>,
+    /// Pass it as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next_cursor: Option<String>,
 }
 
 /// `POST /v1/admin/pipelines/{pid}/integrations`: pin a template at one revision.
@@ -579,12 +600,22 @@ pub struct PinsResponse {
     pub total: u64,
     #[schema(minimum = 1, maximum = 100)]
     pub limit: u32,
-    pub offset: u64,
+    /// Items skipped before this page; absent on a page that started at a `cursor`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub offset: Option<u64>,
+    /// Pass it as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next_cursor: Option<String>,
 }
 
 impl PinsResponse {
     /// The response for one page of pins.
-    pub fn page(pins: Paged<integrations_app::Pin>, page: Page) -> Self {
+    pub fn page(pins: ListPage<integrations_app::Pin>, window: &Window) -> Self {
+        let next_cursor = next_cursor(&pins, |pin| {
+            newest_cursor(pin.attachment.created_at, &pin.attachment.id)
+        });
         Self {
             pipelines: pins
                 .items
@@ -600,8 +631,9 @@ impl PinsResponse {
                 })
                 .collect(),
             total: pins.total,
-            limit: page.limit(),
-            offset: page.offset(),
+            limit: window.limit,
+            offset: offset_of(window),
+            next_cursor,
         }
     }
 }
@@ -652,5 +684,12 @@ pub struct AuditListResponse {
     /// The effective page size.
     #[schema(minimum = 1, maximum = 100)]
     pub limit: u32,
-    pub offset: u64,
+    /// Items skipped before this page; absent on a page that started at a `cursor`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub offset: Option<u64>,
+    /// Pass it as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub next_cursor: Option<String>,
 }

@@ -8,9 +8,8 @@ use actix_web::dev::Payload;
 use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use integrations_app::{App, AppError};
-use integrations_domain::{Action, Caller, Page, PageError};
+use integrations_domain::{Action, Caller};
 use integrations_ports::AuthError;
-use serde::Deserialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
@@ -294,26 +293,4 @@ pub fn if_match(req: &HttpRequest) -> Option<String> {
     req.headers()
         .get(header::IF_MATCH)
         .map(|value| value.to_str().unwrap_or("\u{0}").to_owned())
-}
-
-/// `?limit&offset`.
-#[derive(Debug, Deserialize)]
-pub struct PageQuery {
-    /// Items per page, 1..=100 (default 50).
-    pub limit: Option<i64>,
-    /// Items to skip, ≥ 0 (default 0).
-    pub offset: Option<i64>,
-}
-
-impl PageQuery {
-    /// The page, or 422 naming the out-of-range parameter.
-    pub fn page(&self) -> Result<Page, ApiError> {
-        Page::new(self.limit, self.offset).map_err(|err| {
-            let field = match err {
-                PageError::Limit { .. } => "limit",
-                PageError::Offset { .. } => "offset",
-            };
-            ApiError::from(AppError::invalid(field, "out_of_range", err.to_string()))
-        })
-    }
 }

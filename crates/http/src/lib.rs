@@ -11,6 +11,7 @@ pub mod extract;
 pub mod idempotency;
 pub mod observe;
 pub mod openapi;
+pub mod paging;
 pub mod ratelimit;
 mod routes;
 

@@ -18,6 +18,7 @@ mod auth;
 mod cipher;
 mod error;
 mod idempotency;
+mod list;
 mod sealed;
 mod store;
 mod system;
@@ -29,6 +30,7 @@ pub use error::{MAX_PIPELINES_NAMED, PipelineRef, StoreError, StoreResult};
 pub use idempotency::{
     Change, Claim, ClaimedKey, IdempotencyScope, IdempotencyStore, Respond, StoredResponse,
 };
+pub use list::{ListPage, Newest, Start, Window};
 pub use sealed::{REVISION_OWNER, SealedSecret, SealedValueStore};
 pub use store::{
     AttachmentChanges, AttachmentStore, AuditStore, NewAttachment, NewPipeline, NewRevision,

@@ -12,8 +12,8 @@
 //! idempotent retry replays, in that same transaction.
 
 use integrations_domain::{
-    Attachment, AttachmentId, DeliveryMode, Description, Name, OrgId, Page, Paged, Parameters,
-    Pipeline, PipelineId, Revision, RevisionId, RevisionNumber, Template, TemplateId, UserId,
+    Attachment, AttachmentId, DeliveryMode, Description, Name, OrgId, Parameters, Pipeline,
+    PipelineId, Revision, RevisionId, RevisionNumber, Template, TemplateId, UserId,
 };
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -21,6 +21,7 @@ use time::OffsetDateTime;
 use crate::audit::AuditEntry;
 use crate::error::StoreResult;
 use crate::idempotency::Change;
+use crate::list::{ListPage, Window};
 
 /// A template to create.
 #[derive(Debug, Clone)]
@@ -114,11 +115,12 @@ pub trait TemplateStore {
     /// `NotFound` when the org has no live template with that id.
     fn template(&self, org: &OrgId, id: TemplateId) -> StoreResult<Template>;
 
-    /// A page of the org's live templates, newest first (ties by id, descending).
+    /// A page of the org's live templates, newest first (ties by id,
+    /// descending). Its `total` costs the same whatever the org's size.
     ///
     /// # Errors
     /// Only `Unavailable` and `Unexpected`.
-    fn templates(&self, org: &OrgId, page: Page) -> StoreResult<Paged<Template>>;
+    fn templates(&self, org: &OrgId, window: Window) -> StoreResult<ListPage<Template>>;
 
     /// Changes a template's name and/or description.
     ///
@@ -161,8 +163,8 @@ pub trait TemplateStore {
         &self,
         org: &OrgId,
         template: TemplateId,
-        page: Page,
-    ) -> StoreResult<Paged<(crate::PipelineRef, Attachment)>>;
+        window: Window,
+    ) -> StoreResult<ListPage<(crate::PipelineRef, Attachment)>>;
 
     /// Creates the template's next revision: number latest + 1, gapless under
     /// any concurrency, also across processes; sets the template's
@@ -190,7 +192,8 @@ pub trait TemplateStore {
         number: RevisionNumber,
     ) -> StoreResult<Revision>;
 
-    /// A page of a live template's revisions, newest first.
+    /// A page of a live template's revisions, newest first; a window that
+    /// starts after a number starts with the revision numbered just below it.
     ///
     /// # Errors
     /// `NotFound` as for [`TemplateStore::template`].
@@ -198,8 +201,8 @@ pub trait TemplateStore {
         &self,
         org: &OrgId,
         template: TemplateId,
-        page: Page,
-    ) -> StoreResult<Paged<Revision>>;
+        window: Window<u32>,
+    ) -> StoreResult<ListPage<Revision>>;
 
     /// At most `limit` revisions of a template numbered below `below`, newest
     /// first: one batch of a keyset walk down a template's history.
@@ -275,11 +278,12 @@ pub trait PipelineStore {
     /// `NotFound` when the org has no live pipeline with that id.
     fn pipeline(&self, org: &OrgId, id: PipelineId) -> StoreResult<Pipeline>;
 
-    /// A page of the org's live pipelines, newest first.
+    /// A page of the org's live pipelines, newest first (ties by id,
+    /// descending). Its `total` costs the same whatever the org's size.
     ///
     /// # Errors
     /// Only `Unavailable` and `Unexpected`.
-    fn pipelines(&self, org: &OrgId, page: Page) -> StoreResult<Paged<Pipeline>>;
+    fn pipelines(&self, org: &OrgId, window: Window) -> StoreResult<ListPage<Pipeline>>;
 
     /// Changes a pipeline.
     ///
@@ -419,8 +423,10 @@ pub trait AttachmentStore {
 
 /// The audit log: every change, written in the same transaction as the change.
 pub trait AuditStore {
-    /// A page of the org's audit records, newest first, optionally only those
-    /// about `resource_id`.
+    /// A page of the org's audit records, newest first (ties by id,
+    /// descending), optionally only those about `resource_id`. The `total`
+    /// of the whole log costs the same whatever its size; filtered, it costs
+    /// as much as the matching entries.
     ///
     /// # Errors
     /// Only `Unavailable` and `Unexpected`.
@@ -428,8 +434,8 @@ pub trait AuditStore {
         &self,
         org: &OrgId,
         resource_id: Option<&str>,
-        page: Page,
-    ) -> StoreResult<Paged<AuditEntry>>;
+        window: Window,
+    ) -> StoreResult<ListPage<AuditEntry>>;
 }
 
 /// Everything the application needs from storage.

@@ -8,19 +8,28 @@ use integrations_ports::{
 
 use crate::DieselStore;
 use crate::connection::{DbConnection, write};
+use crate::counts::{self, Delta};
 use crate::error::Failure;
-use crate::pipelines::lock_live_pipeline;
+use crate::lookup::on_the_row;
+use crate::pipelines::{live_by_id, lock_live_pipeline};
 use crate::rows::{AttachmentRow, AttachmentView, RevisionRow, attachment, timestamp};
 use crate::schema::{attachments, pipelines, revisions, templates};
 use crate::templates::lock_live_template;
 
-/// The attachments of one live pipeline of the org, each with its template and pinned revision.
-macro_rules! of_pipeline {
-    ($org:expr, $pipeline:expr) => {
+/// Attachments, each with its pipeline, template and pinned revision.
+macro_rules! joined {
+    () => {
         attachments::table
             .inner_join(pipelines::table)
             .inner_join(templates::table)
             .inner_join(revisions::table.on(revisions::id.eq(attachments::revision_id)))
+    };
+}
+
+/// The attachments of one live pipeline of the org, each with its template and pinned revision.
+macro_rules! of_pipeline {
+    ($org:expr, $pipeline:expr) => {
+        joined!()
             .filter(attachments::org_id.eq($org.as_str()))
             .filter(attachments::pipeline_id.eq($pipeline.to_string()))
             .filter(pipelines::deleted_at.is_null())
@@ -46,8 +55,18 @@ fn load_attachment(
     pipeline: PipelineId,
     id: AttachmentId,
 ) -> Result<Attachment, Failure> {
-    let view: AttachmentView = of_pipeline!(org, pipeline)
+    // By the primary key; the org, the pipeline and its liveness are checked
+    // on the rows found (see the `lookup` module).
+    let view: AttachmentView = joined!()
         .filter(attachments::id.eq(id.to_string()))
+        .filter(on_the_row(
+            attachments::org_id
+                .eq(org.as_str())
+                .and(attachments::pipeline_id.eq(pipeline.to_string()))
+                .and(pipelines::deleted_at.is_null())
+                .nullable(),
+            false,
+        ))
         .select(view!())
         .first(conn)
         .optional()?
@@ -71,10 +90,7 @@ fn pipeline_is_live(
     org: &OrgId,
     pipeline: PipelineId,
 ) -> Result<(), Failure> {
-    let found: i64 = pipelines::table
-        .filter(pipelines::org_id.eq(org.as_str()))
-        .filter(pipelines::id.eq(pipeline.to_string()))
-        .filter(pipelines::deleted_at.is_null())
+    let found: i64 = live_by_id!(org, pipeline)
         .count()
         .get_result(conn)?;
     if found == 1 {
@@ -93,7 +109,10 @@ fn check_revision(
 ) -> Result<(), Failure> {
     let owner: Option<String> = revisions::table
         .filter(revisions::id.eq(revision.to_string()))
-        .filter(revisions::org_id.eq(org.as_str()))
+        .filter(on_the_row(
+            revisions::org_id.eq(org.as_str()).nullable(),
+            false,
+        ))
         .select(revisions::template_id)
         .first(conn)
         .optional()?;
@@ -157,6 +176,7 @@ impl AttachmentStore for DieselStore {
                     })?;
                 let attached = load_attachment(conn, org, pipeline, new.id)?;
                 crate::idempotency::finish(conn, &change, &attached)?;
+                counts::add(conn, org, &change.audit.id.to_string(), Delta::audited(1))?;
                 Ok(attached)
             })
         })
@@ -234,7 +254,9 @@ impl AttachmentStore for DieselStore {
                 diesel::update(this())
                     .set(attachments::updated_at.eq(timestamp(changes.updated_at)))
                     .execute(conn)?;
-                load_attachment(conn, org, pipeline, id)
+                let updated = load_attachment(conn, org, pipeline, id)?;
+                counts::add(conn, org, &audit.id.to_string(), Delta::audited(1))?;
+                Ok(updated)
             })
         })
     }
@@ -253,12 +275,17 @@ impl AttachmentStore for DieselStore {
                 let removed = diesel::delete(
                     attachments::table
                         .filter(attachments::id.eq(id.to_string()))
-                        .filter(attachments::pipeline_id.eq(pipeline.to_string()))
-                        .filter(attachments::org_id.eq(org.as_str())),
+                        .filter(on_the_row(
+                            attachments::pipeline_id
+                                .eq(pipeline.to_string())
+                                .and(attachments::org_id.eq(org.as_str()))
+                                .nullable(),
+                            false,
+                        )),
                 )
                 .execute(conn)?;
                 if removed == 1 {
-                    Ok(())
+                    counts::add(conn, org, &audit.id.to_string(), Delta::audited(1))
                 } else {
                     Err(StoreError::NotFound.into())
                 }

@@ -1,17 +1,18 @@
 //! The audit log: rows written inside each change's transaction, and the query.
 
 use diesel::prelude::*;
-use integrations_domain::{OrgId, Page, Paged, UserId};
-use integrations_ports::{AuditEntry, AuditStore, StoreResult};
+use integrations_domain::{OrgId, UserId};
+use integrations_ports::{AuditEntry, AuditStore, ListPage, Start, StoreResult, Window};
 use serde_json::Value;
 use time::PrimitiveDateTime;
 
 use crate::DieselStore;
 use crate::connection::DbConnection;
 use crate::error::{Failure, corrupt};
+use crate::lookup::{after_key, page_of, rows_to_read, sql_offset};
 use crate::rows::timestamp;
 use crate::schema::audit_log;
-use crate::templates::{total, window};
+use crate::templates::total;
 
 fn text(value: Option<&Value>) -> Result<Option<String>, Failure> {
     value
@@ -19,7 +20,8 @@ fn text(value: Option<&Value>) -> Result<Option<String>, Failure> {
         .transpose()
 }
 
-/// Writes `entry` (in the caller's transaction).
+/// Writes `entry` (in the caller's transaction). The caller counts it in
+/// `org_counts` (`counts::add`) at the end of that transaction.
 pub(crate) fn record(conn: &mut DbConnection, entry: &AuditEntry) -> Result<(), Failure> {
     diesel::insert_into(audit_log::table)
         .values((
@@ -73,25 +75,32 @@ impl AuditStore for DieselStore {
         &self,
         org: &OrgId,
         resource_id: Option<&str>,
-        page: Page,
-    ) -> StoreResult<Paged<AuditEntry>> {
-        let (limit, offset) = window(page);
+        window: Window,
+    ) -> StoreResult<ListPage<AuditEntry>> {
         self.with(|conn| {
-            let mut count = audit_log::table
-                .filter(audit_log::org_id.eq(org.as_str()))
-                .into_boxed();
             let mut rows = audit_log::table
                 .filter(audit_log::org_id.eq(org.as_str()))
                 .into_boxed();
-            if let Some(resource) = resource_id {
-                count = count.filter(audit_log::resource_id.eq(resource));
+            let total = if let Some(resource) = resource_id {
                 rows = rows.filter(audit_log::resource_id.eq(resource));
-            }
-            let total_rows: i64 = count.count().get_result(conn)?;
+                // A filtered total costs as much as its matches (the
+                // `audit_log_resource` index).
+                let matches: i64 = audit_log::table
+                    .filter(audit_log::org_id.eq(org.as_str()))
+                    .filter(audit_log::resource_id.eq(resource))
+                    .count()
+                    .get_result(conn)?;
+                total(matches)?
+            } else {
+                crate::counts::totals(conn, org)?.audit
+            };
+            rows = match window.start {
+                Start::Offset(offset) => rows.offset(sql_offset(offset)),
+                Start::After(key) => after_key!(rows, audit_log::created_at, audit_log::id, key),
+            };
             let rows: Vec<Row> = rows
                 .order((audit_log::created_at.desc(), audit_log::id.desc()))
-                .limit(limit)
-                .offset(offset)
+                .limit(rows_to_read(window.limit))
                 .select((
                     audit_log::id,
                     audit_log::org_id,
@@ -104,10 +113,8 @@ impl AuditStore for DieselStore {
                     audit_log::created_at,
                 ))
                 .load(conn)?;
-            Ok(Paged {
-                items: rows.into_iter().map(entry).collect::<Result<_, _>>()?,
-                total: total(total_rows)?,
-            })
+            let items = rows.into_iter().map(entry).collect::<Result<_, _>>()?;
+            Ok(page_of(items, window.limit, total))
         })
     }
 }

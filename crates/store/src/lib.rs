@@ -11,8 +11,10 @@
 mod attachments;
 mod audit;
 mod connection;
+mod counts;
 mod error;
 mod idempotency;
+mod lookup;
 pub mod migrations;
 mod pipelines;
 mod rows;

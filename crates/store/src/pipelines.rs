@@ -1,21 +1,22 @@
 //! [`PipelineStore`] for [`DieselStore`].
 
 use diesel::prelude::*;
-use integrations_domain::{Attachment, Name, OrgId, Page, Paged, Parameters, Pipeline, PipelineId};
+use integrations_domain::{Attachment, Name, OrgId, Parameters, Pipeline, PipelineId};
 use integrations_ports::{
-    AuditEntry, Change, NewPipeline, PipelineChanges, PipelineRef, PipelineStore, StoreError,
-    StoreResult,
+    AuditEntry, Change, ListPage, NewPipeline, PipelineChanges, PipelineRef, PipelineStore, Start,
+    StoreError, StoreResult, Window,
 };
 use time::OffsetDateTime;
 
 use crate::DieselStore;
 use crate::connection::{DbConnection, write};
+use crate::counts::{self, Delta};
 use crate::error::{Failure, corrupt};
+use crate::lookup::{after_key, on_the_row, page_of, rows_to_read, sql_offset};
 use crate::rows::{NewPipelineRow, PipelineRow, timestamp};
 use crate::schema::{attachments, pipelines};
-use crate::templates::{total, window};
 
-/// The org's live pipelines.
+/// The org's live pipelines (for lists: the `pipelines_live_newest` index).
 macro_rules! live {
     ($org:expr) => {
         pipelines::table
@@ -23,6 +24,21 @@ macro_rules! live {
             .filter(pipelines::deleted_at.is_null())
     };
 }
+
+/// The org's live pipeline with this id: found by the primary key, the org
+/// and liveness checked on the row (see the `lookup` module).
+macro_rules! live_by_id {
+    ($org:expr, $id:expr) => {
+        pipelines::table.filter(pipelines::id.eq($id.to_string())).filter(on_the_row(
+            pipelines::org_id
+                .eq($org.as_str())
+                .and(pipelines::deleted_at.is_null())
+                .nullable(),
+            false,
+        ))
+    };
+}
+pub(crate) use live_by_id;
 
 pub(crate) fn pipeline_ref(id: &str, name: &str) -> Result<PipelineRef, Failure> {
     Ok(PipelineRef {
@@ -40,8 +56,7 @@ fn load_pipeline(
     org: &OrgId,
     id: PipelineId,
 ) -> Result<Pipeline, Failure> {
-    live!(org)
-        .filter(pipelines::id.eq(id.to_string()))
+    live_by_id!(org, id)
         .select(PipelineRow::as_select())
         .first(conn)
         .optional()?
@@ -55,7 +70,7 @@ pub(crate) fn lock_live_pipeline(
     org: &OrgId,
     id: PipelineId,
 ) -> Result<(), Failure> {
-    let locked = diesel::update(live!(org).filter(pipelines::id.eq(id.to_string())))
+    let locked = diesel::update(live_by_id!(org, id))
         .set(pipelines::updated_at.eq(pipelines::updated_at))
         .execute(conn)?;
     if locked == 1 {
@@ -90,6 +105,11 @@ impl PipelineStore for DieselStore {
                     .map_err(|err| Failure::from(err).unique_means(|| StoreError::NameTaken))?;
                 let created = load_pipeline(conn, &pipeline.org_id, pipeline.id)?;
                 crate::idempotency::finish(conn, &change, &created)?;
+                let counted = Delta {
+                    pipelines: 1,
+                    ..Delta::audited(1)
+                };
+                counts::add(conn, &pipeline.org_id, &change.audit.id.to_string(), counted)?;
                 Ok(created)
             })
         })
@@ -99,23 +119,24 @@ impl PipelineStore for DieselStore {
         self.with(|conn| load_pipeline(conn, org, id))
     }
 
-    fn pipelines(&self, org: &OrgId, page: Page) -> StoreResult<Paged<Pipeline>> {
-        let (limit, offset) = window(page);
+    fn pipelines(&self, org: &OrgId, window: Window) -> StoreResult<ListPage<Pipeline>> {
         self.with(|conn| {
-            let total_rows: i64 = live!(org).count().get_result(conn)?;
-            let rows = live!(org)
+            let total = counts::totals(conn, org)?.pipelines;
+            let query = live!(org)
                 .order((pipelines::created_at.desc(), pipelines::id.desc()))
-                .limit(limit)
-                .offset(offset)
+                .limit(rows_to_read(window.limit))
                 .select(PipelineRow::as_select())
-                .load(conn)?;
-            Ok(Paged {
-                items: rows
-                    .into_iter()
-                    .map(PipelineRow::into_domain)
-                    .collect::<Result<_, _>>()?,
-                total: total(total_rows)?,
-            })
+                .into_boxed();
+            let query = match window.start {
+                Start::Offset(offset) => query.offset(sql_offset(offset)),
+                Start::After(key) => after_key!(query, pipelines::created_at, pipelines::id, key),
+            };
+            let items = query
+                .load(conn)?
+                .into_iter()
+                .map(PipelineRow::into_domain)
+                .collect::<Result<_, _>>()?;
+            Ok(page_of(items, window.limit, total))
         })
     }
 
@@ -135,7 +156,7 @@ impl PipelineStore for DieselStore {
             write(conn, |conn| {
                 crate::audit::record(conn, &audit)?;
                 let this = || pipelines::table.filter(pipelines::id.eq(id.to_string()));
-                let updated = diesel::update(live!(org).filter(pipelines::id.eq(id.to_string())))
+                let updated = diesel::update(live_by_id!(org, id))
                     .set(pipelines::updated_at.eq(timestamp(changes.updated_at)))
                     .execute(conn)?;
                 if updated == 0 {
@@ -164,7 +185,9 @@ impl PipelineStore for DieselStore {
                         .set(pipelines::parameters.eq(parameters))
                         .execute(conn)?;
                 }
-                load_pipeline(conn, org, id)
+                let updated = load_pipeline(conn, org, id)?;
+                counts::add(conn, org, &audit.id.to_string(), Delta::audited(1))?;
+                Ok(updated)
             })
         })
     }
@@ -183,10 +206,12 @@ impl PipelineStore for DieselStore {
                 // Read while the pipeline is still live (the row lock taken
                 // here keeps attaches out until commit), then delete.
                 lock_live_pipeline(conn, org, id)?;
+                let mut entries = 1;
                 for removed in crate::attachments::of_live_pipeline(conn, org, id)? {
                     crate::audit::record(conn, &detached(&removed))?;
+                    entries += 1;
                 }
-                let deleted = diesel::update(live!(org).filter(pipelines::id.eq(id.to_string())))
+                let deleted = diesel::update(live_by_id!(org, id))
                     .set(pipelines::deleted_at.eq(Some(timestamp(at))))
                     .execute(conn)?;
                 if deleted == 0 {
@@ -196,7 +221,11 @@ impl PipelineStore for DieselStore {
                     attachments::table.filter(attachments::pipeline_id.eq(id.to_string())),
                 )
                 .execute(conn)?;
-                Ok(())
+                let counted = Delta {
+                    pipelines: -1,
+                    ..Delta::audited(entries)
+                };
+                counts::add(conn, org, &audit.id.to_string(), counted)
             })
         })
     }

@@ -104,3 +104,13 @@ diesel::table! {
         created_at -> Timestamp,
     }
 }
+
+diesel::table! {
+    org_counts (org_id, stripe) {
+        org_id -> Text,
+        stripe -> Integer,
+        live_templates -> BigInt,
+        live_pipelines -> BigInt,
+        audit_entries -> BigInt,
+    }
+}

@@ -1,26 +1,26 @@
 //! [`TemplateStore`] for [`DieselStore`].
 
 use diesel::prelude::*;
-use integrations_domain::{
-    Attachment, OrgId, Page, Paged, Revision, RevisionNumber, Template, TemplateId,
-};
+use integrations_domain::{Attachment, OrgId, Revision, RevisionNumber, Template, TemplateId};
 use integrations_ports::{
-    AuditEntry, Change, MAX_PIPELINES_NAMED, NewRevision, NewTemplate, PipelineRef, StoreError,
-    StoreResult, TemplateChanges, TemplateStore,
+    AuditEntry, Change, ListPage, MAX_PIPELINES_NAMED, NewRevision, NewTemplate, PipelineRef,
+    Start, StoreError, StoreResult, TemplateChanges, TemplateStore, Window,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::DieselStore;
 use crate::connection::{DbConnection, write};
+use crate::counts::{self, Delta};
 use crate::error::Failure;
 use crate::idempotency::finish;
 use crate::rows::{
     AttachmentRow, NewTemplateRow, RevisionRow, TemplateRow, attachment, config_text, count,
     timestamp, to_i32,
 };
+use crate::lookup::{after_key, on_the_row, page_of, rows_to_read, sql_offset};
 use crate::schema::{attachments, pipelines, revisions, templates};
 
-/// The org's live templates.
+/// The org's live templates (for lists: the `templates_live_newest` index).
 macro_rules! live {
     ($org:expr) => {
         templates::table
@@ -29,12 +29,18 @@ macro_rules! live {
     };
 }
 
-/// Offsets and limits as SQL takes them.
-pub(crate) fn window(page: Page) -> (i64, i64) {
-    let limit = i64::from(page.limit());
-    // Page offsets are bounded by i64::MAX.
-    let offset = i64::try_from(page.offset()).unwrap_or(i64::MAX);
-    (limit, offset)
+/// The org's live template with this id: found by the primary key, the org
+/// and liveness checked on the row (see the `lookup` module).
+macro_rules! live_by_id {
+    ($org:expr, $id:expr) => {
+        templates::table.filter(templates::id.eq($id.to_string())).filter(on_the_row(
+            templates::org_id
+                .eq($org.as_str())
+                .and(templates::deleted_at.is_null())
+                .nullable(),
+            false,
+        ))
+    };
 }
 
 pub(crate) fn total(count: i64) -> Result<u64, Failure> {
@@ -46,8 +52,7 @@ fn load_template(
     org: &OrgId,
     id: TemplateId,
 ) -> Result<Template, Failure> {
-    live!(org)
-        .filter(templates::id.eq(id.to_string()))
+    live_by_id!(org, id)
         .select(TemplateRow::as_select())
         .first(conn)
         .optional()?
@@ -88,7 +93,7 @@ pub(crate) fn lock_live_template(
     org: &OrgId,
     id: TemplateId,
 ) -> Result<bool, Failure> {
-    let locked = diesel::update(live!(org).filter(templates::id.eq(id.to_string())))
+    let locked = diesel::update(live_by_id!(org, id))
         .set(templates::updated_at.eq(templates::updated_at))
         .execute(conn)?;
     Ok(locked == 1)
@@ -136,7 +141,7 @@ fn next_revision(
     revision: NewRevision,
     audit: Option<&AuditEntry>,
 ) -> Result<Revision, Failure> {
-    let target = live!(org).filter(templates::id.eq(template.to_string()));
+    let target = live_by_id!(org, template);
     let bump = (
         templates::latest_revision.eq(templates::latest_revision + 1),
         templates::updated_at.eq(timestamp(revision.created_at)),
@@ -151,8 +156,7 @@ fn next_revision(
             Err(_) => 0,
         },
     };
-    let latest: Option<i32> = live!(org)
-        .filter(templates::id.eq(template.to_string()))
+    let latest: Option<i32> = live_by_id!(org, template)
         .select(templates::latest_revision)
         .first(conn)
         .optional()?;
@@ -175,6 +179,13 @@ fn next_revision(
         (_, None) => Err(StoreError::NotFound.into()),
     }
 }
+
+/// What creating a template adds to the org's counters.
+const CREATED: Delta = Delta {
+    templates: 1,
+    pipelines: 0,
+    audit: 1,
+};
 
 /// Inserts a template row and its audit entry (in the caller's transaction).
 fn insert_template(
@@ -214,6 +225,7 @@ impl TemplateStore for DieselStore {
             write(conn, |conn| {
                 let created = insert_template(conn, template, &change.audit)?;
                 finish(conn, &change, &created)?;
+                counts::add(conn, &created.org_id, &change.audit.id.to_string(), CREATED)?;
                 Ok(created)
             })
         })
@@ -232,6 +244,7 @@ impl TemplateStore for DieselStore {
                 let revision = next_revision(conn, &org, id, first_revision, None)?;
                 let installed = (load_template(conn, &org, id)?, revision);
                 finish(conn, &change, &installed)?;
+                counts::add(conn, &org, &change.audit.id.to_string(), CREATED)?;
                 Ok(installed)
             })
         })
@@ -241,23 +254,24 @@ impl TemplateStore for DieselStore {
         self.with(|conn| load_template(conn, org, id))
     }
 
-    fn templates(&self, org: &OrgId, page: Page) -> StoreResult<Paged<Template>> {
-        let (limit, offset) = window(page);
+    fn templates(&self, org: &OrgId, window: Window) -> StoreResult<ListPage<Template>> {
         self.with(|conn| {
-            let total_rows: i64 = live!(org).count().get_result(conn)?;
-            let rows = live!(org)
+            let total = counts::totals(conn, org)?.templates;
+            let query = live!(org)
                 .order((templates::created_at.desc(), templates::id.desc()))
-                .limit(limit)
-                .offset(offset)
+                .limit(rows_to_read(window.limit))
                 .select(TemplateRow::as_select())
-                .load(conn)?;
-            Ok(Paged {
-                items: rows
-                    .into_iter()
-                    .map(TemplateRow::into_domain)
-                    .collect::<Result<_, _>>()?,
-                total: total(total_rows)?,
-            })
+                .into_boxed();
+            let query = match window.start {
+                Start::Offset(offset) => query.offset(sql_offset(offset)),
+                Start::After(key) => after_key!(query, templates::created_at, templates::id, key),
+            };
+            let items = query
+                .load(conn)?
+                .into_iter()
+                .map(TemplateRow::into_domain)
+                .collect::<Result<_, _>>()?;
+            Ok(page_of(items, window.limit, total))
         })
     }
 
@@ -272,7 +286,7 @@ impl TemplateStore for DieselStore {
             write(conn, |conn| {
                 crate::audit::record(conn, &audit)?;
                 check_version(conn, org, id, changes.expected_updated_at)?;
-                let target = live!(org).filter(templates::id.eq(id.to_string()));
+                let target = live_by_id!(org, id);
                 let updated_at = templates::updated_at.eq(timestamp(changes.updated_at));
                 let updated = diesel::update(target).set(updated_at).execute(conn)?;
                 if updated == 0 {
@@ -296,7 +310,9 @@ impl TemplateStore for DieselStore {
                         )
                         .execute(conn)?;
                 }
-                load_template(conn, org, id)
+                let updated = load_template(conn, org, id)?;
+                counts::add(conn, org, &audit.id.to_string(), Delta::audited(1))?;
+                Ok(updated)
             })
         })
     }
@@ -313,7 +329,7 @@ impl TemplateStore for DieselStore {
             write(conn, |conn| {
                 crate::audit::record(conn, &audit)?;
                 check_version(conn, org, id, expected_updated_at)?;
-                let deleted = diesel::update(live!(org).filter(templates::id.eq(id.to_string())))
+                let deleted = diesel::update(live_by_id!(org, id))
                     .set(templates::deleted_at.eq(Some(timestamp(at))))
                     .execute(conn)?;
                 if deleted == 0 {
@@ -331,7 +347,11 @@ impl TemplateStore for DieselStore {
                     .limit(i64::try_from(MAX_PIPELINES_NAMED).unwrap_or(i64::MAX))
                     .load(conn)?;
                 if users.is_empty() {
-                    return Ok(());
+                    let deleted = Delta {
+                        templates: -1,
+                        ..Delta::audited(1)
+                    };
+                    return counts::add(conn, org, &audit.id.to_string(), deleted);
                 }
                 let more = if users.len() < MAX_PIPELINES_NAMED {
                     0
@@ -362,6 +382,7 @@ impl TemplateStore for DieselStore {
             write(conn, |conn| {
                 let revision = next_revision(conn, org, template, revision, Some(&change.audit))?;
                 finish(conn, &change, &revision)?;
+                counts::add(conn, org, &change.audit.id.to_string(), Delta::audited(1))?;
                 Ok(revision)
             })
         })
@@ -374,12 +395,19 @@ impl TemplateStore for DieselStore {
         number: RevisionNumber,
     ) -> StoreResult<Revision> {
         self.with(|conn| {
+            // By the key (template_id, revision_number); the template's org
+            // and liveness are checked on its row, found by its key.
             revisions::table
                 .inner_join(templates::table)
-                .filter(templates::org_id.eq(org.as_str()))
-                .filter(templates::deleted_at.is_null())
                 .filter(revisions::template_id.eq(template.to_string()))
                 .filter(revisions::revision_number.eq(to_i32(number.get())?))
+                .filter(on_the_row(
+                    templates::org_id
+                        .eq(org.as_str())
+                        .and(templates::deleted_at.is_null())
+                        .nullable(),
+                    false,
+                ))
                 .select(RevisionRow::as_select())
                 .first(conn)
                 .optional()?
@@ -392,30 +420,33 @@ impl TemplateStore for DieselStore {
         &self,
         org: &OrgId,
         template: TemplateId,
-        page: Page,
-    ) -> StoreResult<Paged<Revision>> {
-        let (limit, offset) = window(page);
+        window: Window<u32>,
+    ) -> StoreResult<ListPage<Revision>> {
         self.with(|conn| {
-            let latest: i32 = live!(org)
-                .filter(templates::id.eq(template.to_string()))
+            let latest: i32 = live_by_id!(org, template)
                 .select(templates::latest_revision)
                 .first(conn)
                 .optional()?
                 .ok_or(Failure::Store(StoreError::NotFound))?;
-            let rows = revisions::table
+            let query = revisions::table
                 .filter(revisions::template_id.eq(template.to_string()))
                 .order(revisions::revision_number.desc())
-                .limit(limit)
-                .offset(offset)
+                .limit(rows_to_read(window.limit))
                 .select(RevisionRow::as_select())
-                .load(conn)?;
-            Ok(Paged {
-                items: rows
-                    .into_iter()
-                    .map(RevisionRow::into_domain)
-                    .collect::<Result<_, _>>()?,
-                total: u64::from(count(latest)?),
-            })
+                .into_boxed();
+            let query = match window.start {
+                Start::Offset(offset) => query.offset(sql_offset(offset)),
+                // Numbers beyond the column's range are all "after" it.
+                Start::After(number) => query.filter(
+                    revisions::revision_number.lt(i32::try_from(number).unwrap_or(i32::MAX)),
+                ),
+            };
+            let items = query
+                .load(conn)?
+                .into_iter()
+                .map(RevisionRow::into_domain)
+                .collect::<Result<_, _>>()?;
+            Ok(page_of(items, window.limit, u64::from(count(latest)?)))
         })
     }
 
@@ -423,9 +454,8 @@ impl TemplateStore for DieselStore {
         &self,
         org: &OrgId,
         template: TemplateId,
-        page: Page,
-    ) -> StoreResult<Paged<(PipelineRef, Attachment)>> {
-        let (limit, offset) = window(page);
+        window: Window,
+    ) -> StoreResult<ListPage<(PipelineRef, Attachment)>> {
         self.with(|conn| {
             load_template(conn, org, template)?;
             let pins = || {
@@ -438,10 +468,9 @@ impl TemplateStore for DieselStore {
                     .filter(pipelines::deleted_at.is_null())
             };
             let total_rows: i64 = pins().count().get_result(conn)?;
-            let rows: Vec<(AttachmentRow, String, String, i32, i32, String)> = pins()
+            let query = pins()
                 .order((attachments::created_at.desc(), attachments::id.desc()))
-                .limit(limit)
-                .offset(offset)
+                .limit(rows_to_read(window.limit))
                 .select((
                     AttachmentRow::as_select(),
                     templates::name,
@@ -450,7 +479,14 @@ impl TemplateStore for DieselStore {
                     revisions::revision_number,
                     pipelines::name,
                 ))
-                .load(conn)?;
+                .into_boxed();
+            let query = match window.start {
+                Start::Offset(offset) => query.offset(sql_offset(offset)),
+                Start::After(key) => {
+                    after_key!(query, attachments::created_at, attachments::id, key)
+                }
+            };
+            let rows: Vec<(AttachmentRow, String, String, i32, i32, String)> = query.load(conn)?;
             let items = rows
                 .into_iter()
                 .map(|(row, name, vendor, latest, number, pipeline_name)| {
@@ -462,10 +498,7 @@ impl TemplateStore for DieselStore {
                     Ok((pipeline, attachment))
                 })
                 .collect::<Result<_, Failure>>()?;
-            Ok(Paged {
-                items,
-                total: total(total_rows)?,
-            })
+            Ok(page_of(items, window.limit, total(total_rows)?))
         })
     }
 
@@ -496,8 +529,7 @@ impl TemplateStore for DieselStore {
 
     fn latest_revision(&self, org: &OrgId, template: TemplateId) -> StoreResult<Option<Revision>> {
         self.with(|conn| {
-            let latest: i32 = live!(org)
-                .filter(templates::id.eq(template.to_string()))
+            let latest: i32 = live_by_id!(org, template)
                 .select(templates::latest_revision)
                 .first(conn)
                 .optional()?

@@ -105,14 +105,14 @@ impl IntoParams for VendorPath {
     }
 }
 
-/// `?limit&offset` on the template, pipeline and audit lists.
+/// `?limit&offset&cursor` on the template, pipeline, pin and audit lists.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
     /// Items per page, 1 to 100 (default 50); outside that range 422.
     #[param(minimum = 1, maximum = 100, default = 50, nullable = false)]
     pub limit: Option<i64>,
-    /// Items to skip (default 0); negative 422.
+    /// Items to skip (default 0); negative 422. A deep offset costs as much as the items it skips.
     #[param(
         minimum = 0,
         maximum = 9_223_372_036_854_775_807_i64,
@@ -120,18 +120,30 @@ pub struct PageParams {
         nullable = false
     )]
     pub offset: Option<i64>,
+    /// Start right after the item a previous page's `next_cursor` names
+    /// (keyset pagination: a page costs the same however deep it is).
+    /// Opaque; a malformed cursor, one of another list, or one given with
+    /// `offset` is 422 naming `cursor`.
+    #[param(nullable = false, max_length = 256, pattern = "^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
 }
 
-/// `?limit&offset` on the revisions of a template: without either, every revision.
+/// `?limit&offset&cursor` on the revisions of a template: without any of them, every revision.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RevisionPageParams {
-    /// Items per page, 1 to 100 (default 50 when `offset` is given); outside that range 422.
+    /// Items per page, 1 to 100 (default 50 when `offset` or `cursor` is given); outside that range 422.
     #[param(minimum = 1, maximum = 100, nullable = false)]
     pub limit: Option<i64>,
-    /// Items to skip (default 0); negative 422.
+    /// Items to skip (default 0); negative 422. A deep offset costs as much as the items it skips.
     #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64, nullable = false)]
     pub offset: Option<i64>,
+    /// Start right after the item a previous page's `next_cursor` names
+    /// (keyset pagination: a page costs the same however deep it is).
+    /// Opaque; a malformed cursor, one of another list, or one given with
+    /// `offset` is 422 naming `cursor`.
+    #[param(nullable = false, max_length = 256, pattern = "^[A-Za-z0-9_-]+$")]
+    pub cursor: Option<String>,
 }
 
 /// `?category` on the catalog.

@@ -2,15 +2,16 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::App;
-use integrations_domain::{Action, Page};
+use integrations_domain::{Action, AuditId};
 use serde::Deserialize;
 
 use super::method_not_allowed;
 use crate::dto::{AuditListResponse, AuditResponse};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{Authenticated, PageQuery, blocking, query};
+use crate::extract::{Authenticated, blocking, query};
 use crate::openapi::params::{AuditParams, PageParams};
 use crate::openapi::{AdminErrors, BadRequest};
+use crate::paging::{PageQuery, newest_cursor, next_cursor, offset_of};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -25,6 +26,7 @@ struct AuditQuery {
     resource_id: Option<String>,
     limit: Option<i64>,
     offset: Option<i64>,
+    cursor: Option<String>,
 }
 
 #[utoipa::path(
@@ -40,7 +42,7 @@ struct AuditQuery {
     responses(
         (status = 200, description = "A page of entries.", body = AuditListResponse),
         (status = 400, response = BadRequest),
-        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range, or a bad `cursor`.", body = ErrorEnvelope),
         AdminErrors,
     ),
 )]
@@ -51,18 +53,22 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     app.authorize(&caller, Action::Administer)?;
     let filter = query::<AuditQuery>(&req)?;
-    let page: Page = PageQuery {
+    let window = PageQuery {
         limit: filter.limit,
         offset: filter.offset,
+        cursor: filter.cursor,
     }
-    .page()?;
+    .window::<AuditId>()?;
+    let (limit, offset) = (window.limit, offset_of(&window));
     let app = app.get_ref().clone();
     let resource = filter.resource_id;
-    let paged = blocking(move || app.audit_log(&caller, resource.as_deref(), page)).await?;
+    let page = blocking(move || app.audit_log(&caller, resource.as_deref(), window)).await?;
+    let next_cursor = next_cursor(&page, |e| newest_cursor(e.at, &e.id));
     Ok(HttpResponse::Ok().json(AuditListResponse {
-        entries: paged.items.into_iter().map(AuditResponse::from).collect(),
-        total: paged.total,
-        limit: page.limit(),
-        offset: page.offset(),
+        entries: page.items.into_iter().map(AuditResponse::from).collect(),
+        total: page.total,
+        limit,
+        offset,
+        next_cursor,
     }))
 }

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::{App, CreatePipeline, StoredResponse, UpdatePipeline};
-use integrations_domain::{Action, Pipeline};
+use integrations_domain::{Action, Pipeline, PipelineId};
 
 use super::method_not_allowed;
 use crate::body::Body;
@@ -11,11 +11,12 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{
-    Authenticated, JsonBody, PageQuery, Permitted, ToEdit, blocking, blocking_api, json_body, query,
+    Authenticated, JsonBody, Permitted, ToEdit, blocking, blocking_api, json_body, query,
 };
 use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
 use crate::openapi::params::{IdempotencyHeader, PageParams, PipelinePath};
 use crate::openapi::{AdminErrors, BadRequest, BodyErrors, NotFound};
+use crate::paging::{PageQuery, newest_cursor, next_cursor, offset_of};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -39,13 +40,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tag = "pipelines",
     operation_id = "listPipelines",
     summary = "List the pipelines",
-    description = "One page, newest first. Viewer or above.",
+    description = "One page, newest first (ties by id); follow `next_cursor` to page through \
+        them all. Viewer or above.",
     params(PageParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of pipelines.", body = PipelineListResponse),
         (status = 400, response = BadRequest),
-        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range, or a bad `cursor`.", body = ErrorEnvelope),
         AdminErrors,
     ),
 )]
@@ -55,14 +57,17 @@ pub(crate) async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     app.authorize(&caller, Action::Read)?;
-    let page = query::<PageQuery>(&req)?.page()?;
+    let window = query::<PageQuery>(&req)?.window::<PipelineId>()?;
+    let (limit, offset) = (window.limit, offset_of(&window));
     let app = app.get_ref().clone();
-    let paged = blocking(move || app.list_pipelines(&caller, page)).await?;
+    let page = blocking(move || app.list_pipelines(&caller, window)).await?;
+    let next_cursor = next_cursor(&page, |p| newest_cursor(p.created_at, &p.id));
     Ok(HttpResponse::Ok().json(PipelineListResponse {
-        pipelines: paged.items.into_iter().map(Into::into).collect(),
-        total: paged.total,
-        limit: page.limit(),
-        offset: page.offset(),
+        pipelines: page.items.into_iter().map(Into::into).collect(),
+        total: page.total,
+        limit,
+        offset,
+        next_cursor,
     }))
 }
 

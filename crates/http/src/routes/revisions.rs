@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::{App, CreateRevision, StoredResponse};
-use integrations_domain::{Action, Revision, Template};
+use integrations_domain::{Action, AttachmentId, Revision, Template};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -15,13 +15,14 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{
-    Authenticated, JsonBody, PageQuery, Permitted, ToEdit, blocking, blocking_api, if_match, query,
+    Authenticated, JsonBody, Permitted, ToEdit, blocking, blocking_api, if_match, query,
 };
 use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
 use crate::openapi::params::{
     DiffPath, IdempotencyHeader, PageParams, RevisionPageParams, RevisionPath, TemplatePath,
 };
 use crate::openapi::{AdminErrors, BadRequest, BodyErrors, NotFound};
+use crate::paging::{PageQuery, next_cursor, offset_of, revision_cursor};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -59,8 +60,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tag = "revisions",
     operation_id = "listRevisions",
     summary = "List a template's revisions",
-    description = "Newest first; every revision unless `limit` or `offset` is given. Without \
-        them the answer is streamed a few revisions at a time (chunked), so a long history \
+    description = "Newest first; every revision unless `limit`, `offset` or `cursor` is given. \
+        Without them the answer is streamed a few revisions at a time (chunked), so a long history \
         never sits in the server's memory; it lists the revisions up to the latest one when \
         the request arrived. Secret fields read `\"***\"`. Viewer or above.",
     params(TemplatePath, RevisionPageParams),
@@ -71,7 +72,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             complete (never a shorter list that looks whole).", body = RevisionListResponse),
         (status = 400, response = BadRequest),
         (status = 404, response = NotFound),
-        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range, or a bad `cursor`.", body = ErrorEnvelope),
         AdminErrors,
     ),
 )]
@@ -87,19 +88,22 @@ pub(crate) async fn list(
     };
     let page_query = query::<PageQuery>(&req)?;
     let app = app.get_ref().clone();
-    if page_query.limit.is_none() && page_query.offset.is_none() {
+    if page_query.is_empty() {
         let batches = blocking(move || app.all_revisions(&caller, &template)).await?;
         return Ok(HttpResponse::Ok()
             .content_type("application/json")
             .streaming(streamed_list(batches)));
     }
-    let page = page_query.page()?;
-    let paged = blocking(move || app.list_revisions(&caller, &template, page)).await?;
+    let window = page_query.revision_window()?;
+    let (limit, offset) = (window.limit, offset_of(&window));
+    let page = blocking(move || app.list_revisions(&caller, &template, window)).await?;
+    let next_cursor = next_cursor(&page, |r| revision_cursor(r.number.get()));
     Ok(HttpResponse::Ok().json(RevisionListResponse {
-        revisions: paged.items.into_iter().map(Into::into).collect(),
-        total: paged.total,
-        limit: Some(page.limit()),
-        offset: Some(page.offset()),
+        revisions: page.items.into_iter().map(Into::into).collect(),
+        total: page.total,
+        limit: Some(limit),
+        offset,
+        next_cursor,
     }))
 }
 
@@ -327,7 +331,7 @@ pub(crate) async fn diff(
         (status = 200, description = "A page of pins.", body = PinsResponse),
         (status = 400, response = BadRequest),
         (status = 404, response = NotFound),
-        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range, or a bad `cursor`.", body = ErrorEnvelope),
         AdminErrors,
     ),
 )]
@@ -341,10 +345,11 @@ pub(crate) async fn pins(
         let (app, caller) = (app.get_ref().clone(), caller.clone());
         blocking(move || app.find_template(&caller, Action::Browse, &id)).await?
     };
-    let page = query::<PageQuery>(&req)?.page()?;
+    let window = query::<PageQuery>(&req)?.window::<AttachmentId>()?;
     let app = app.get_ref().clone();
-    let pins = blocking(move || app.pins(&caller, &template, page)).await?;
-    Ok(HttpResponse::Ok().json(PinsResponse::page(pins, page)))
+    let response_window = window.clone();
+    let pins = blocking(move || app.pins(&caller, &template, window)).await?;
+    Ok(HttpResponse::Ok().json(PinsResponse::page(pins, &response_window)))
 }
 
 #[utoipa::path(

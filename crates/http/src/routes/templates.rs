@@ -3,7 +3,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::{App, CreateTemplate, StoredResponse, UpdateTemplate, template_etag};
-use integrations_domain::{Action, Template};
+use integrations_domain::{Action, Template, TemplateId};
 
 use super::method_not_allowed;
 use crate::body::Body;
@@ -12,12 +12,12 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{
-    Authenticated, JsonBody, PageQuery, Permitted, ToEdit, blocking, blocking_api, if_match,
-    json_body, query,
+    Authenticated, JsonBody, Permitted, ToEdit, blocking, blocking_api, if_match, json_body, query,
 };
 use crate::idempotency::{IdempotencyKey, answer_then, created, fingerprint};
 use crate::openapi::params::{IdempotencyHeader, PageParams, TemplatePath};
 use crate::openapi::{AdminErrors, BadRequest, BodyErrors, NotFound};
+use crate::paging::{PageQuery, newest_cursor, next_cursor, offset_of};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -41,13 +41,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tag = "templates",
     operation_id = "listTemplates",
     summary = "List the templates",
-    description = "One page of the organisation's templates, newest first. Viewer or above.",
+    description = "One page of the organisation's templates, newest first (ties by id); follow \
+        `next_cursor` to page through them all. Viewer or above.",
     params(PageParams),
     security(("bearer" = [])),
     responses(
         (status = 200, description = "A page of templates.", body = TemplateListResponse),
         (status = 400, response = BadRequest),
-        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range, or a bad `cursor`.", body = ErrorEnvelope),
         AdminErrors,
     ),
 )]
@@ -57,14 +58,17 @@ pub(crate) async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     app.authorize(&caller, Action::Read)?;
-    let page = query::<PageQuery>(&req)?.page()?;
+    let window = query::<PageQuery>(&req)?.window::<TemplateId>()?;
+    let (limit, offset) = (window.limit, offset_of(&window));
     let app = app.get_ref().clone();
-    let paged = blocking(move || app.list_templates(&caller, page)).await?;
+    let page = blocking(move || app.list_templates(&caller, window)).await?;
+    let next_cursor = next_cursor(&page, |t| newest_cursor(t.created_at, &t.id));
     Ok(HttpResponse::Ok().json(TemplateListResponse {
-        integrations: paged.items.into_iter().map(Into::into).collect(),
-        total: paged.total,
-        limit: page.limit(),
-        offset: page.offset(),
+        integrations: page.items.into_iter().map(Into::into).collect(),
+        total: page.total,
+        limit,
+        offset,
+        next_cursor,
     }))
 }
 
