@@ -1,8 +1,7 @@
 //! Use cases of pipelines (docs/api.md, "Pipelines").
 
 use integrations_domain::{
-    Action, Caller, Description, Name, ParamKey, ParamValue, Parameters, Pipeline,
-    PipelineId,
+    Action, Caller, Description, Name, ParamKey, ParamValue, Parameters, Pipeline, PipelineId,
 };
 use integrations_ports::{Change, ListPage, NewPipeline, PipelineChanges, Window};
 use serde_json::{Map, Value};

@@ -3,8 +3,8 @@
 use integrations_domain::catalog::{self, Vendor};
 use integrations_domain::secrets;
 use integrations_domain::{
-    Action, Caller, DeliveryMode, Description, OrgId, Revision, RevisionId,
-    RevisionNumber, Template, TemplateId,
+    Action, Caller, DeliveryMode, Description, OrgId, Revision, RevisionId, RevisionNumber,
+    Template, TemplateId,
 };
 use integrations_ports::{ListPage, NewRevision, Window};
 use serde_json::{Map, Value};

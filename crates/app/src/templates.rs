@@ -1,8 +1,6 @@
 //! Use cases of integration templates (docs/api.md, "Integration templates").
 
-use integrations_domain::{
-    Action, Caller, Description, Name, Template, TemplateId, catalog,
-};
+use integrations_domain::{Action, Caller, Description, Name, Template, TemplateId, catalog};
 use integrations_ports::{Change, ListPage, NewTemplate, TemplateChanges, Window};
 
 use crate::App;

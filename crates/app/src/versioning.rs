@@ -3,8 +3,8 @@
 
 use integrations_domain::diff::diff_configs;
 use integrations_domain::{
-    Action, Attachment, Caller, DeliveryMode, Description, Revision, RevisionId,
-    RevisionNumber, Template, TemplateId,
+    Action, Attachment, Caller, DeliveryMode, Description, Revision, RevisionId, RevisionNumber,
+    Template, TemplateId,
 };
 use integrations_ports::{ListPage, NewRevision, PipelineRef, Window};
 use serde_json::Value;

@@ -53,7 +53,10 @@ impl PageQuery {
     /// The window of a list with key `K`: an offset page, or the page after
     /// the cursor's item (422 naming `cursor` when it is malformed, of
     /// another list, or given with `offset`).
-    fn window_with<K>(&self, decode: impl FnOnce(&str) -> Option<K>) -> Result<Window<K>, ApiError> {
+    fn window_with<K>(
+        &self,
+        decode: impl FnOnce(&str) -> Option<K>,
+    ) -> Result<Window<K>, ApiError> {
         let page = self.page()?;
         let Some(cursor) = &self.cursor else {
             return Ok(Window::from(page));
@@ -201,6 +204,9 @@ mod tests {
         assert!(field(query(None, &revision_cursor(0)).revision_window()).contains("cursor"));
         let valid = newest_cursor(at, &"tmpl_01KBZ0N4XW5D7Q2V6T3M9R8P1A");
         let refused = field(query(Some(0), &valid).window::<TemplateId>());
-        assert!(refused.contains("cursor") && refused.contains("conflict"), "{refused}");
+        assert!(
+            refused.contains("cursor") && refused.contains("conflict"),
+            "{refused}"
+        );
     }
 }

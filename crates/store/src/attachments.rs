@@ -90,9 +90,7 @@ fn pipeline_is_live(
     org: &OrgId,
     pipeline: PipelineId,
 ) -> Result<(), Failure> {
-    let found: i64 = live_by_id!(org, pipeline)
-        .count()
-        .get_result(conn)?;
+    let found: i64 = live_by_id!(org, pipeline).count().get_result(conn)?;
     if found == 1 {
         Ok(())
     } else {

@@ -29,13 +29,15 @@ macro_rules! live {
 /// and liveness checked on the row (see the `lookup` module).
 macro_rules! live_by_id {
     ($org:expr, $id:expr) => {
-        pipelines::table.filter(pipelines::id.eq($id.to_string())).filter(on_the_row(
-            pipelines::org_id
-                .eq($org.as_str())
-                .and(pipelines::deleted_at.is_null())
-                .nullable(),
-            false,
-        ))
+        pipelines::table
+            .filter(pipelines::id.eq($id.to_string()))
+            .filter(on_the_row(
+                pipelines::org_id
+                    .eq($org.as_str())
+                    .and(pipelines::deleted_at.is_null())
+                    .nullable(),
+                false,
+            ))
     };
 }
 pub(crate) use live_by_id;
@@ -109,7 +111,12 @@ impl PipelineStore for DieselStore {
                     pipelines: 1,
                     ..Delta::audited(1)
                 };
-                counts::add(conn, &pipeline.org_id, &change.audit.id.to_string(), counted)?;
+                counts::add(
+                    conn,
+                    &pipeline.org_id,
+                    &change.audit.id.to_string(),
+                    counted,
+                )?;
                 Ok(created)
             })
         })

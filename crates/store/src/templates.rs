@@ -13,11 +13,11 @@ use crate::connection::{DbConnection, write};
 use crate::counts::{self, Delta};
 use crate::error::Failure;
 use crate::idempotency::finish;
+use crate::lookup::{after_key, on_the_row, page_of, rows_to_read, sql_offset};
 use crate::rows::{
     AttachmentRow, NewTemplateRow, RevisionRow, TemplateRow, attachment, config_text, count,
     timestamp, to_i32,
 };
-use crate::lookup::{after_key, on_the_row, page_of, rows_to_read, sql_offset};
 use crate::schema::{attachments, pipelines, revisions, templates};
 
 /// The org's live templates (for lists: the `templates_live_newest` index).
@@ -33,13 +33,15 @@ macro_rules! live {
 /// and liveness checked on the row (see the `lookup` module).
 macro_rules! live_by_id {
     ($org:expr, $id:expr) => {
-        templates::table.filter(templates::id.eq($id.to_string())).filter(on_the_row(
-            templates::org_id
-                .eq($org.as_str())
-                .and(templates::deleted_at.is_null())
-                .nullable(),
-            false,
-        ))
+        templates::table
+            .filter(templates::id.eq($id.to_string()))
+            .filter(on_the_row(
+                templates::org_id
+                    .eq($org.as_str())
+                    .and(templates::deleted_at.is_null())
+                    .nullable(),
+                false,
+            ))
     };
 }
 
@@ -179,6 +181,9 @@ fn next_revision(
         (_, None) => Err(StoreError::NotFound.into()),
     }
 }
+
+/// Pipeline ids per statement when naming the pipelines that pin a template.
+const PIPELINES_PER_QUERY: usize = 500;
 
 /// What creating a template adds to the org's counters.
 const CREATED: Delta = Delta {
@@ -335,17 +340,25 @@ impl TemplateStore for DieselStore {
                 if deleted == 0 {
                     return Err(StoreError::NotFound.into());
                 }
-                let pins = || {
-                    attachments::table
-                        .inner_join(pipelines::table)
-                        .filter(attachments::template_id.eq(id.to_string()))
-                        .filter(pipelines::deleted_at.is_null())
-                };
-                let users: Vec<(String, String)> = pins()
-                    .order((pipelines::name_key.asc(), pipelines::id.asc()))
-                    .select((pipelines::id, pipelines::name))
-                    .limit(i64::try_from(MAX_PIPELINES_NAMED).unwrap_or(i64::MAX))
+                // The pins by the template's index, then their pipelines by
+                // key, a chunk at a time: a join could hash every pipeline of
+                // every org. It costs as much as the template's pins.
+                let pinned_by: Vec<String> = attachments::table
+                    .filter(attachments::template_id.eq(id.to_string()))
+                    .select(attachments::pipeline_id)
                     .load(conn)?;
+                let mut users: Vec<(String, String, String)> = Vec::new();
+                for chunk in pinned_by.chunks(PIPELINES_PER_QUERY) {
+                    let found: Vec<(String, String, String)> = pipelines::table
+                        .filter(pipelines::id.eq_any(chunk))
+                        .filter(on_the_row(
+                            pipelines::deleted_at.is_null().nullable(),
+                            false,
+                        ))
+                        .select((pipelines::name_key, pipelines::id, pipelines::name))
+                        .load(conn)?;
+                    users.extend(found);
+                }
                 if users.is_empty() {
                     let deleted = Delta {
                         templates: -1,
@@ -353,17 +366,13 @@ impl TemplateStore for DieselStore {
                     };
                     return counts::add(conn, org, &audit.id.to_string(), deleted);
                 }
-                let more = if users.len() < MAX_PIPELINES_NAMED {
-                    0
-                } else {
-                    let all: i64 = pins().count().get_result(conn)?;
-                    usize::try_from(all)
-                        .unwrap_or(usize::MAX)
-                        .saturating_sub(users.len())
-                };
+                // By name, then id.
+                users.sort_unstable();
+                let more = users.len().saturating_sub(MAX_PIPELINES_NAMED);
+                users.truncate(MAX_PIPELINES_NAMED);
                 let pipelines = users
                     .into_iter()
-                    .map(|(id, name)| crate::pipelines::pipeline_ref(&id, &name))
+                    .map(|(_, id, name)| crate::pipelines::pipeline_ref(&id, &name))
                     .collect::<Result<_, _>>()?;
                 // Returning an error rolls the soft delete back.
                 Err(StoreError::TemplateInUse { pipelines, more }.into())
@@ -467,7 +476,14 @@ impl TemplateStore for DieselStore {
                     .filter(attachments::template_id.eq(template.to_string()))
                     .filter(pipelines::deleted_at.is_null())
             };
-            let total_rows: i64 = pins().count().get_result(conn)?;
+            // Deleting a pipeline deletes its attachments in the same
+            // transaction: every attachment's pipeline is live, so the total
+            // needs no join (it costs as much as the template's pins).
+            let total_rows: i64 = attachments::table
+                .filter(attachments::org_id.eq(org.as_str()))
+                .filter(attachments::template_id.eq(template.to_string()))
+                .count()
+                .get_result(conn)?;
             let query = pins()
                 .order((attachments::created_at.desc(), attachments::id.desc()))
                 .limit(rows_to_read(window.limit))

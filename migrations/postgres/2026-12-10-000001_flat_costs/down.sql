@@ -1,5 +1,9 @@
 DROP INDEX attachments_template_newest;
 CREATE INDEX attachments_template ON attachments (template_id);
+DROP INDEX pipelines_live_name;
+CREATE UNIQUE INDEX pipelines_live_name ON pipelines (org_id, name_key) WHERE deleted_at IS NULL;
+DROP INDEX templates_live_name;
+CREATE UNIQUE INDEX templates_live_name ON templates (org_id, name_key) WHERE deleted_at IS NULL;
 DROP INDEX pipelines_live_newest;
 CREATE INDEX pipelines_org_newest ON pipelines (org_id, created_at DESC, id DESC);
 DROP INDEX templates_live_newest;

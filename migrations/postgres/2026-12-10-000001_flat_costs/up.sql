@@ -36,6 +36,15 @@ DROP INDEX pipelines_org_newest;
 CREATE INDEX pipelines_live_newest ON pipelines (org_id, created_at DESC, id DESC)
     WHERE deleted_at IS NULL;
 
+-- Names are unique per org among live rows as before, but the unique indexes
+-- lead with the name: an index that leads with org_id and ends elsewhere than
+-- the list order would let a plan made without statistics (a new database)
+-- list an org by reading and sorting all its rows.
+DROP INDEX templates_live_name;
+CREATE UNIQUE INDEX templates_live_name ON templates (name_key, org_id) WHERE deleted_at IS NULL;
+DROP INDEX pipelines_live_name;
+CREATE UNIQUE INDEX pipelines_live_name ON pipelines (name_key, org_id) WHERE deleted_at IS NULL;
+
 -- The pins of a template, newest first (also the index of the template_id
 -- foreign key).
 DROP INDEX attachments_template;

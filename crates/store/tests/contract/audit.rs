@@ -24,7 +24,9 @@ pub fn audit_entries_commit_and_roll_back_with_their_change(db: &TestDb) {
     store
         .create_revision(&a, t.id, new_revision(json!({})), revised.into())
         .expect("revised");
-    let log = store.audit_log(&a, None, Page::default()).expect("read");
+    let log = store
+        .audit_log(&a, None, Page::default().into())
+        .expect("read");
     assert_eq!(log.total, 2);
     let ids: Vec<&str> = log.items.iter().map(|e| e.resource_id.as_str()).collect();
     assert_eq!(ids, [t.id.to_string().as_str(), "first"], "newest first");
@@ -36,16 +38,16 @@ pub fn audit_entries_commit_and_roll_back_with_their_change(db: &TestDb) {
     assert_eq!(log.items[0].actor.as_str(), "user_123");
     // Filtered by resource, paged, and scoped to the org.
     let only = store
-        .audit_log(&a, Some("first"), Page::default())
+        .audit_log(&a, Some("first"), Page::default().into())
         .expect("read");
     assert_eq!((only.total, only.items.len()), (1, 1));
     let paged = store
-        .audit_log(&a, None, Page::new(Some(1), Some(1)).expect("valid"))
+        .audit_log(&a, None, Page::new(Some(1), Some(1)).expect("valid").into())
         .expect("read");
     assert_eq!(paged.items[0].resource_id, "first");
     assert_eq!(
         store
-            .audit_log(&org("org_b"), None, Page::default())
+            .audit_log(&org("org_b"), None, Page::default().into())
             .expect("read")
             .total,
         0

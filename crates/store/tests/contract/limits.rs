@@ -148,7 +148,7 @@ pub fn deleting_a_pipeline_audits_each_attachment_it_removes(db: &TestDb) {
     ));
     let logged = |resource: &str| {
         store
-            .audit_log(&a, Some(resource), Page::default())
+            .audit_log(&a, Some(resource), Page::default().into())
             .expect("read")
             .items
     };
@@ -233,7 +233,7 @@ pub fn template_pins_come_in_pages(db: &TestDb) {
             .template_pins(
                 &a,
                 t.id,
-                Page::new(Some(limit), Some(offset)).expect("valid"),
+                Page::new(Some(limit), Some(offset)).expect("valid").into(),
             )
             .expect("listed");
         let names: Vec<String> = paged
@@ -248,7 +248,7 @@ pub fn template_pins_come_in_pages(db: &TestDb) {
     assert_eq!(page(2, 2), (vec!["P1".to_owned()], 3));
     assert_eq!(page(2, 4), (vec![], 3));
     assert!(matches!(
-        store.template_pins(&org("org_b"), t.id, Page::default()),
+        store.template_pins(&org("org_b"), t.id, Page::default().into()),
         Err(StoreError::NotFound)
     ));
 }

@@ -10,10 +10,12 @@
 
 mod attachments;
 mod audit;
+mod flat_costs;
 mod idempotency;
 mod limits;
 mod outage;
 mod pipelines;
+mod plans;
 mod revisions;
 mod schema;
 mod sealed;
@@ -24,6 +26,7 @@ use integrations_testing::backend_tests;
 
 use attachments::*;
 use audit::*;
+use flat_costs::*;
 use idempotency::*;
 use limits::*;
 use pipelines::*;
@@ -74,12 +77,23 @@ backend_tests!(
     sealed_values_are_written_with_their_revision_and_read_per_org,
     a_refused_revision_leaves_no_sealed_value,
     sealed_values_change_only_their_envelope,
+    // flat costs
+    totals_stay_exact_through_every_change,
+    an_existing_database_gets_its_counts,
+    cursors_page_like_offsets_with_ties_and_new_items,
     // schema
     migrations_round_trip,
     revisions_refuse_update_and_delete_in_the_database,
     every_foreign_key_is_indexed,
     timestamps_are_utc_to_the_microsecond,
 );
+
+mod plans_tests {
+    #[test]
+    fn postgres_generic_plans_use_keys_and_list_indexes() {
+        super::plans::generic_plans_use_keys_and_list_indexes();
+    }
+}
 
 mod outage_tests {
     use super::outage;

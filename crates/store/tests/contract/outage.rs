@@ -27,7 +27,7 @@ pub fn sqlite_write_lock_timeout_is_unavailable() {
     // Readers are not blocked by the writer (WAL).
     assert_eq!(
         store
-            .templates(&org("org_a"), Page::default())
+            .templates(&org("org_a"), Page::default().into())
             .expect("read")
             .total,
         0

@@ -50,7 +50,7 @@ pub fn pipelines_round_trip_with_parameters(db: &TestDb) {
     store
         .create_pipeline(new_pipeline(&a, "App", json!({})), audit().into())
         .expect("created");
-    let listed = store.pipelines(&a, Page::default()).expect("listed");
+    let listed = store.pipelines(&a, Page::default().into()).expect("listed");
     assert_eq!(listed.total, 2);
     assert_eq!(listed.items[0].name.as_str(), "App", "newest first");
     let elsewhere = PipelineChanges {

@@ -64,7 +64,7 @@ pub fn reads_revisions_by_number_and_in_pages(db: &TestDb) {
     assert_eq!(store.latest_revision(&a, t.id).expect("read"), None);
     assert_eq!(
         store
-            .revisions(&a, t.id, Page::all())
+            .revisions(&a, t.id, Page::all().into())
             .expect("listed")
             .total,
         0
@@ -80,14 +80,16 @@ pub fn reads_revisions_by_number_and_in_pages(db: &TestDb) {
     assert_eq!(third.config["i"], json!(3));
     let missing = store.revision(&a, t.id, RevisionNumber::new(6).expect("valid"));
     assert!(matches!(missing, Err(StoreError::NotFound)));
-    let all = store.revisions(&a, t.id, Page::all()).expect("listed");
+    let all = store
+        .revisions(&a, t.id, Page::all().into())
+        .expect("listed");
     assert_eq!(all.total, 5);
     assert_eq!(
         all.items.iter().map(|r| r.number.get()).collect::<Vec<_>>(),
         [5, 4, 3, 2, 1]
     );
     let window = store
-        .revisions(&a, t.id, Page::new(Some(2), Some(2)).expect("valid"))
+        .revisions(&a, t.id, Page::new(Some(2), Some(2)).expect("valid").into())
         .expect("listed");
     assert_eq!(
         window
@@ -180,7 +182,9 @@ pub fn concurrent_revision_creates_are_gapless(db: &TestDb) {
         .collect();
     numbers.sort_unstable();
     assert_eq!(numbers, (1..=WRITERS).collect::<Vec<_>>());
-    let listed = store.revisions(&a, t.id, Page::all()).expect("listed");
+    let listed = store
+        .revisions(&a, t.id, Page::all().into())
+        .expect("listed");
     assert_eq!(listed.items.len(), WRITERS as usize);
     assert_eq!(
         store.template(&a, t.id).expect("found").latest_revision,

@@ -61,7 +61,10 @@ pub fn names_are_unique_per_org_case_insensitively(db: &TestDb) {
             .is_ok()
     );
     assert_eq!(
-        store.templates(&a, Page::default()).expect("listed").total,
+        store
+            .templates(&a, Page::default().into())
+            .expect("listed")
+            .total,
         2
     );
 }
@@ -80,7 +83,7 @@ pub fn lists_templates_newest_first_in_windows(db: &TestDb) {
     store
         .create_template(new_template(&org("org_b"), "elsewhere"), audit().into())
         .expect("created");
-    let all = store.templates(&a, Page::default()).expect("listed");
+    let all = store.templates(&a, Page::default().into()).expect("listed");
     assert_eq!(all.total, 5);
     let newest_first: Vec<TemplateId> = ids.iter().rev().copied().collect();
     assert_eq!(
@@ -88,7 +91,7 @@ pub fn lists_templates_newest_first_in_windows(db: &TestDb) {
         newest_first
     );
     let window = store
-        .templates(&a, Page::new(Some(2), Some(1)).expect("valid page"))
+        .templates(&a, Page::new(Some(2), Some(1)).expect("valid page").into())
         .expect("listed");
     assert_eq!(window.total, 5);
     assert_eq!(
@@ -96,7 +99,7 @@ pub fn lists_templates_newest_first_in_windows(db: &TestDb) {
         newest_first[1..3]
     );
     let past_the_end = store
-        .templates(&a, Page::new(Some(10), Some(50)).expect("valid"))
+        .templates(&a, Page::new(Some(10), Some(50)).expect("valid").into())
         .expect("listed");
     assert!(past_the_end.items.is_empty());
     assert_eq!(past_the_end.total, 5);
@@ -216,7 +219,7 @@ pub fn soft_delete_hides_the_template_and_keeps_the_row(db: &TestDb) {
         Err(StoreError::NotFound)
     ));
     assert!(matches!(
-        store.revisions(&a, t.id, Page::all()),
+        store.revisions(&a, t.id, Page::all().into()),
         Err(StoreError::NotFound)
     ));
     let first = integrations_domain::RevisionNumber::FIRST;
@@ -240,7 +243,10 @@ pub fn soft_delete_hides_the_template_and_keeps_the_row(db: &TestDb) {
     );
     assert!(matches!(revise, Err(StoreError::NotFound)));
     assert_eq!(
-        store.templates(&a, Page::default()).expect("listed").total,
+        store
+            .templates(&a, Page::default().into())
+            .expect("listed")
+            .total,
         0
     );
     let mut raw = Raw::connect(db);
@@ -270,7 +276,10 @@ pub fn other_orgs_see_nothing(db: &TestDb) {
         Err(StoreError::NotFound)
     ));
     assert_eq!(
-        store.templates(&b, Page::default()).expect("listed").total,
+        store
+            .templates(&b, Page::default().into())
+            .expect("listed")
+            .total,
         0
     );
     let rename = TemplateChanges {
@@ -295,7 +304,7 @@ pub fn other_orgs_see_nothing(db: &TestDb) {
     );
     assert!(matches!(revise, Err(StoreError::NotFound)));
     assert!(matches!(
-        store.revisions(&b, t.id, Page::all()),
+        store.revisions(&b, t.id, Page::all().into()),
         Err(StoreError::NotFound)
     ));
     let first = integrations_domain::RevisionNumber::FIRST;
