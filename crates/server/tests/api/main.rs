@@ -13,6 +13,7 @@ mod binary;
 mod bodies;
 mod bounded;
 mod catalog;
+mod cursors;
 mod engine_limits;
 mod errors;
 mod idempotency;
