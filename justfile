@@ -43,6 +43,11 @@ fuzz-render CASES="20000":
 bench-http:
     bash scripts/bench/bench.sh
 
+# Costs that do not grow with the data: 200,000 templates beside an empty org, then
+# 100,000 created through the API by 8 writers (PostgreSQL, needs wrk; docs/performance.md).
+bench-scale:
+    bash scripts/bench/scale.sh
+
 # Resilience checks: PostgreSQL outage, kill -9 mid-write, 1,000 idle connections (docs/performance.md).
 resilience:
     bash scripts/resilience/outage.sh
