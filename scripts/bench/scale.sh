@@ -27,6 +27,7 @@ source "$here/lib.sh"
 
 big=${SCALE_TEMPLATES:-200000}
 creates=${SCALE_CREATES:-100000}
+# The create rate is reported per SCALE_BLOCK completions.
 writers=${SCALE_WRITERS:-8}
 seconds=${SCALE_SECONDS:-10}
 conns=${SCALE_CONNECTIONS:-4}
@@ -91,7 +92,7 @@ createdb "$db"
 start_server "postgres://postgres@127.0.0.1:$PGPORT/$db" "$work/data-api" "$work/server-api.log"
 api_token=$(mint org_api editor)
 log "creating $creates templates through the API with $writers writers"
-python3 "$here/scale_create.py" "$BASE" "$api_token" "$creates" "$writers" 10000 |
+python3 "$here/scale_create.py" "$BASE" "$api_token" "$creates" "$writers" "${SCALE_BLOCK:-10000}" |
   python3 -c 'import json, sys; r = json.loads(sys.stdin.read()); r["name"] = "create_rates"; print(json.dumps(r))' |
   tee -a "$results" >&2
 one=$(psql -Atq -d "$db" -c "SELECT id FROM templates ORDER BY created_at OFFSET $((creates / 2)) LIMIT 1")
@@ -114,7 +115,7 @@ for r in rows:
     if r["name"] == "create_rates":
         blocks = ", ".join(f"{b:,.0f}" for b in r["blocks"])
         first, last = r["blocks"][0], r["blocks"][-1]
-        print(f'\ncreates/s per successive 10,000 ({r["created"]:,} created, {r["errors"]} errors, '
+        print(f'\ncreates/s per successive block ({r["created"]:,} created, {r["errors"]} errors, '
               f'{r["total_s"]} s): {blocks}; last/first = {last / first:.2f}')
 PY
 log "uptime at the end: $(uptime)"
