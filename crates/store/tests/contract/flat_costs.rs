@@ -135,7 +135,7 @@ pub fn totals_stay_exact_through_every_change(db: &TestDb) {
     assert_exact(&store, &mut raw, "pipelines and attaches");
     assert!(matches!(
         store.delete_template(&a, t1.id, tick(), None, entry(&a, tick())),
-        Err(StoreError::TemplateInUse(_))
+        Err(StoreError::TemplateInUse { .. })
     ));
     assert_exact(&store, &mut raw, "a refused delete");
     store

@@ -141,7 +141,7 @@ pub fn a_change_whose_claim_was_taken_over_rolls_back(db: &TestDb) {
     // Rolled back: no template, no audit entry, the key still the retry's.
     assert_eq!(
         store
-            .audit_log(&a, None, Page::default())
+            .audit_log(&a, None, Page::default().into())
             .expect("read")
             .total,
         0

@@ -136,6 +136,6 @@ pub fn rows_written_under_older_rules_still_load(db: &TestDb) {
     let loaded = store.pipeline(&a, new.id).expect("a legacy row loads");
     assert_eq!(loaded.name.as_str(), legacy_name);
     assert!(loaded.parameters.check_limits().is_err());
-    let listed = store.pipelines(&a, Page::default()).expect("listed");
+    let listed = store.pipelines(&a, Page::default().into()).expect("listed");
     assert_eq!(listed.items[0].name.as_str(), legacy_name);
 }
