@@ -52,7 +52,7 @@ base="http://127.0.0.1:$port"
 # No JWT_SECRET and no DATABASE_URL: the zero-configuration start, which prints an owner token.
 env -u DATABASE_URL -u JWT_SECRET -u ENCRYPTION_KEY \
   DATA_DIR="$work/data" LISTEN_ADDR="127.0.0.1:$port" LOG_FORMAT=json \
-  RATE_LIMIT_PER_MINUTE=0 RUST_LOG="${RUST_LOG:-warn}" \
+  RATE_LIMIT_PER_MINUTE=0 AUTH_FAILURES_PER_MINUTE=0 SERVICE_RATE_LIMIT_PER_MINUTE=0 RUST_LOG="${RUST_LOG:-warn}" \
   "$binary" serve >"$work/stdout" 2>"$work/server.log" &
 server=$!
 
