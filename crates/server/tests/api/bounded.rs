@@ -52,9 +52,9 @@ fn peak_while_listing_a_long_history(backend: Backend) -> Option<u64> {
     )
 }
 
-/// Lists `count` revisions whose configs `config` makes, from a server
-/// process, and returns the extra peak resident memory of the answer.
-fn peak_while_listing(backend: Backend, count: u64, config: impl Fn(u64) -> Value) -> Option<u64> {
+/// A server process on a fresh database of `backend`, its data folder and an
+/// owner token (`None` when PostgreSQL is skipped).
+fn serve(backend: Backend) -> Option<(TestDb, tempfile::TempDir, Process, String)> {
     let db = TestDb::on(backend)?;
     let dir = tempfile::tempdir().expect("a folder");
     let mut server = command(dir.path());
@@ -65,6 +65,13 @@ fn peak_while_listing(backend: Backend, count: u64, config: impl Fn(u64) -> Valu
         .env("RATE_LIMIT_PER_MINUTE", "0");
     let server = Process::start(server);
     let token = token(dir.path());
+    Some((db, dir, server, token))
+}
+
+/// Lists `count` revisions whose configs `config` makes, from a server
+/// process, and returns the extra peak resident memory of the answer.
+fn peak_while_listing(backend: Backend, count: u64, config: impl Fn(u64) -> Value) -> Option<u64> {
+    let (_db, _dir, server, token) = serve(backend)?;
     let (status, template) = server.request(
         "POST",
         "/v1/admin/integration-templates",
@@ -241,16 +248,7 @@ const RENDER_BUDGET_KIB: u64 = 80 * 1024;
 /// extra peak memory. The revisions are read and rendered one at a time, so
 /// the peak is one revision's worth, not twelve.
 fn peak_while_rendering_a_heavy_pipeline(backend: Backend) -> Option<u64> {
-    let db = TestDb::on(backend)?;
-    let dir = tempfile::tempdir().expect("a folder");
-    let mut server = command(dir.path());
-    server
-        .env("DATABASE_URL", db.url())
-        .env("JWT_SECRET", SECRET)
-        .env("ENCRYPTION_KEY", KEY)
-        .env("RATE_LIMIT_PER_MINUTE", "0");
-    let server = Process::start(server);
-    let token = token(dir.path());
+    let (_db, dir, server, token) = serve(backend)?;
     let (status, pipeline) = server.request(
         "POST",
         "/v1/admin/pipelines",
