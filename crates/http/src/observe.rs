@@ -153,7 +153,12 @@ pub async fn observe(
             .latency
             .with_label_values(&labels)
             .observe(elapsed.as_secs_f64());
+        // A replayed idempotent answer created nothing: it is not counted.
+        let replayed = response
+            .headers()
+            .contains_key(crate::idempotency::REPLAYED);
         if status.as_u16() == 201
+            && !replayed
             && (route.ends_with("/revisions")
                 || route.ends_with("/restore")
                 || route.ends_with("/install"))

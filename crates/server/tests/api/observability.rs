@@ -42,6 +42,22 @@ fn metrics_count_requests_by_route_and_revisions_created(app: &TestApp) {
     let id = app.template("T", "webhook");
     app.revision(&id, &json!({ "url": "https://a.example" }));
     app.revision(&id, &json!({ "url": "https://b.example" }));
+    // A retry with the same Idempotency-Key replays: one revision, counted once.
+    for _ in 0..2 {
+        app.raw_with(
+            "POST",
+            &format!("/v1/admin/integration-templates/{id}/revisions"),
+            &app.owner(),
+            &[("Idempotency-Key", "once")],
+            Some((
+                "application/json",
+                json!({ "config": { "url": "https://c.example" }, "delivery_mode": "server_side" })
+                    .to_string()
+                    .into_bytes(),
+            )),
+        )
+        .expect(201);
+    }
     app.get(
         &format!("/v1/admin/integration-templates/{id}"),
         &app.owner(),
@@ -59,14 +75,14 @@ fn metrics_count_requests_by_route_and_revisions_created(app: &TestApp) {
         "{body}"
     );
     assert!(
-        body.contains(r#"route="/v1/admin/integration-templates/{id}/revisions",status="201"} 2"#),
+        body.contains(r#"route="/v1/admin/integration-templates/{id}/revisions",status="201"} 4"#),
         "{body}"
     );
     assert!(
         body.contains("http_request_duration_seconds_bucket"),
         "{body}"
     );
-    assert!(body.contains("revisions_created_total 2"), "{body}");
+    assert!(body.contains("revisions_created_total 3"), "{body}");
     assert!(
         body.contains("db_pool_connections ") && body.contains("db_pool_idle_connections "),
         "{body}"
