@@ -169,53 +169,6 @@ impl App {
         }
     }
 
-    /// Claims an idempotency key for a request with `fingerprint` (a digest
-    /// of its method, path and body).
-    ///
-    /// # Errors
-    /// `Unavailable` when the database cannot be reached.
-    pub fn claim_idempotency_key(
-        &self,
-        caller: &Caller,
-        key: &str,
-        fingerprint: &str,
-    ) -> Result<Claim, AppError> {
-        let now = self.clock.now();
-        self.purge_expired_keys(now);
-        Ok(self.store.claim_key(
-            &scope(caller, key),
-            fingerprint,
-            now,
-            now - KEEP_KEYS,
-            now - ABANDONED_AFTER,
-        )?)
-    }
-
-    /// Records the response to replay for `key` under the claim `token`
-    /// ([`Claim::Fresh`]), or — when `response` is `None` (a server-side
-    /// failure a retry may fix) — forgets the claim.
-    ///
-    /// # Errors
-    /// `IdempotencyInProgress` when the claim was taken over; `Unavailable`
-    /// when the database cannot be reached.
-    pub fn finish_idempotency_key(
-        &self,
-        caller: &Caller,
-        key: &str,
-        token: &str,
-        response: Option<&StoredResponse>,
-    ) -> Result<(), AppError> {
-        let claimed = ClaimedKey {
-            scope: scope(caller, key),
-            token: token.to_owned(),
-        };
-        match response {
-            Some(response) => self.store.complete_key(&claimed, response)?,
-            None => self.store.release_key(&claimed)?,
-        }
-        Ok(())
-    }
-
     /// Deletes expired keys, at most once per `PURGE_EVERY` per process.
     fn purge_expired_keys(&self, now: time::OffsetDateTime) {
         let seconds = now.unix_timestamp();
