@@ -190,7 +190,89 @@ impl Plan {
         }
         let values = self.resolve(params)?;
         check_size(self.json.size(&values), limits)?;
-        Ok(Cow::Owned(render_node(&self.root, &values)))
+        Ok(Cow::Owned(render_node(&self.root, &values, &[])))
+    }
+
+    /// [`Plan::render_with`] for a reader who may not see some parameters'
+    /// values: every string that took the value of a key `hidden` selects —
+    /// the whole string, whether the placeholder was all of it or embedded in
+    /// text such as `"https://x/{{pipeline_param.token}}/y"` — renders as
+    /// [`MASK`](crate::secrets::MASK), and so does a whole placeholder of such
+    /// a key whatever its type. Nothing else changes. The strings masked are
+    /// exactly the paths [`Plan::hidden_references`] lists.
+    ///
+    /// The size limit applies to the render *before* masking, so a reader who
+    /// sees the values and one who does not get the same answer.
+    ///
+    /// ```
+    /// use integrations_domain::Parameters;
+    /// use integrations_domain::substitution::Plan;
+    /// use serde_json::json;
+    ///
+    /// let plan = Plan::compile(json!({
+    ///     "pixel_id": "{{pipeline_param.pixel}}",
+    ///     "url": "https://graph.example.com/{{pipeline_param.pixel}}?t={{pipeline_param.token}}",
+    ///     "access_token": "{{pipeline_param.token}}"
+    /// }));
+    /// let params: Parameters = serde_json::from_value(json!({ "pixel": "123", "token": "EAAB" }))?;
+    /// let shown = plan.render_masked(&params, |key| key.as_str() == "token")?;
+    /// assert_eq!(
+    ///     shown.into_owned(),
+    ///     json!({ "pixel_id": "123", "url": "***", "access_token": "***" })
+    /// );
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    ///
+    /// # Errors
+    /// As [`Plan::render`].
+    pub fn render_masked<'p, P, H>(
+        &'p self,
+        params: &P,
+        hidden: H,
+    ) -> Result<Cow<'p, Value>, RenderError>
+    where
+        P: ParamLookup + ?Sized,
+        H: Fn(&ParamKey) -> bool,
+    {
+        self.render_masked_with(params, RenderLimits::DEFAULT, hidden)
+    }
+
+    /// [`Plan::render_masked`] within the given limits.
+    ///
+    /// # Errors
+    /// As [`Plan::render`].
+    pub fn render_masked_with<'p, P, H>(
+        &'p self,
+        params: &P,
+        limits: RenderLimits,
+        hidden: H,
+    ) -> Result<Cow<'p, Value>, RenderError>
+    where
+        P: ParamLookup + ?Sized,
+        H: Fn(&ParamKey) -> bool,
+    {
+        let masked: Vec<bool> = self.keys.iter().map(&hidden).collect();
+        if !masked.contains(&true) {
+            return self.render_with(params, limits);
+        }
+        let values = self.resolve(params)?;
+        check_size(self.json.size(&values), limits)?;
+        Ok(Cow::Owned(render_node(&self.root, &values, &masked)))
+    }
+
+    /// Every reference to a key `hidden` selects, with the path of the string
+    /// it is in: the strings [`Plan::render_masked`] masks, ordered by key,
+    /// then document order.
+    /// `hidden` is asked once per key, not once per reference.
+    pub fn hidden_references<H>(&self, hidden: H) -> impl Iterator<Item = (&ParamKey, &JsonPath)>
+    where
+        H: Fn(&ParamKey) -> bool,
+    {
+        let masked: Vec<bool> = self.keys.iter().map(hidden).collect();
+        self.occurrences
+            .iter()
+            .filter(move |(key, _)| masked[*key])
+            .map(|(key, path)| (&self.keys[*key], path))
     }
 
     /// Substitutes `params` into the config and writes the result as compact
@@ -359,10 +441,22 @@ fn check_size(size: u64, limits: RenderLimits) -> Result<u64, RenderError> {
     }
 }
 
-fn render_node(node: &Node, values: &[&ParamValue]) -> Value {
+/// Renders `node`; a string or whole placeholder that takes a key whose
+/// `masked` entry is true (keys past the end of `masked` are shown) renders as
+/// [`MASK`](crate::secrets::MASK).
+fn render_node(node: &Node, values: &[&ParamValue], masked: &[bool]) -> Value {
+    let hidden = |key: usize| masked.get(key).copied().unwrap_or(false);
     match node {
         Node::Static(value) => value.clone(),
+        Node::Whole(key) if hidden(*key) => Value::String(crate::secrets::MASK.to_owned()),
         Node::Whole(key) => values[*key].to_json(),
+        Node::Text { pieces, .. }
+            if pieces
+                .iter()
+                .any(|piece| matches!(piece, Piece::Param(key) if hidden(*key))) =>
+        {
+            Value::String(crate::secrets::MASK.to_owned())
+        }
         Node::Text {
             pieces,
             literal_len,
@@ -385,11 +479,16 @@ fn render_node(node: &Node, values: &[&ParamValue]) -> Value {
             // skips `collect`'s intermediate vector and sort.
             let mut map = Map::new();
             for (key, node) in members {
-                map.insert(key.clone(), render_node(node, values));
+                map.insert(key.clone(), render_node(node, values, masked));
             }
             Value::Object(map)
         }
-        Node::Array(items) => Value::Array(items.iter().map(|n| render_node(n, values)).collect()),
+        Node::Array(items) => Value::Array(
+            items
+                .iter()
+                .map(|n| render_node(n, values, masked))
+                .collect(),
+        ),
     }
 }
 
@@ -397,5 +496,7 @@ fn render_node(node: &Node, values: &[&ParamValue]) -> Value {
 mod json_tests;
 #[cfg(test)]
 mod limit_tests;
+#[cfg(test)]
+mod mask_tests;
 #[cfg(test)]
 mod tests;
