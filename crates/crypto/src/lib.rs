@@ -1,4 +1,5 @@
-//! Secrets at rest: AES-256-GCM under `ENCRYPTION_KEY`.
+//! Secrets at rest: AES-256-GCM under a keyring (`ENCRYPTION_KEYS`, or the
+//! one key of `ENCRYPTION_KEY`).
 //!
 //! A value is sealed for its place: the associated data authenticates the
 //! org, the owning row, the field path and the version id
@@ -8,8 +9,11 @@
 //! two in columns of their own, so re-sealing under another key rewrites only
 //! that table.
 //!
-//! The key id is the first 8 hex digits of the key's SHA-256, so a value says
-//! which key sealed it. Every seal uses a fresh random 96-bit nonce.
+//! Every envelope names the key that sealed it. A keyring holds one or more
+//! keys: the first seals new values, every key opens the values it sealed, so
+//! keys can be rotated without downtime (docs/operations.md). A key's id is
+//! given with it (`kid:BASE64KEY`) or, when it is not, the first 8 hex digits
+//! of the key's SHA-256. Every seal uses a fresh random 96-bit nonce.
 //!
 //! Values sealed before associated data existed were stored inline in the
 //! config as `enc:v1:<key id>:<base64url(nonce ‖ ciphertext ‖ tag)>`, with no
@@ -51,51 +55,136 @@ fn associated_data(place: &Binding<'_>) -> Vec<u8> {
     data
 }
 
-/// Why a key cannot be used.
+/// Why a key or a keyring cannot be used. The messages never show key material.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// Not standard base64.
-    #[error("ENCRYPTION_KEY must be base64 (standard alphabet, with padding)")]
+    #[error("an encryption key must be base64 (standard alphabet, with padding)")]
     NotBase64,
     /// Not 32 bytes once decoded.
-    #[error("ENCRYPTION_KEY must decode to 32 bytes for AES-256 (got {0})")]
+    #[error("an encryption key must decode to 32 bytes for AES-256 (got {0})")]
     WrongLength(usize),
+    /// A key id outside `[A-Za-z0-9_-]{1,32}`.
+    #[error("a key id must be 1 to 32 letters, digits, '_' or '-' (entry {0})")]
+    BadKeyId(usize),
+    /// Two entries with the same key id.
+    #[error("the key id '{0}' is given twice")]
+    DuplicateKeyId(String),
+    /// No key at all.
+    #[error("the keyring is empty: give at least one key")]
+    Empty,
 }
 
-/// Seals and opens secret values with one AES-256 key.
-pub struct AesGcmCipher {
+/// One key of a keyring.
+struct Key {
+    id: String,
     cipher: Aes256Gcm,
-    key_id: String,
+}
+
+/// Seals and opens secret values with a keyring of AES-256 keys: the first
+/// key seals, every key opens.
+pub struct AesGcmCipher {
+    /// Never empty; the first seals.
+    keys: Vec<Key>,
 }
 
 impl std::fmt::Debug for AesGcmCipher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AesGcmCipher")
-            .field("key_id", &self.key_id)
+            .field("key_ids", &self.key_ids().collect::<Vec<_>>())
             .finish_non_exhaustive()
     }
 }
 
-impl AesGcmCipher {
-    /// A cipher for a base64-encoded 32-byte key (what `ENCRYPTION_KEY` holds).
-    ///
-    /// # Errors
-    /// [`KeyError`] when the text is not base64 or not 32 bytes.
-    pub fn from_base64(encoded: &str) -> Result<Self, KeyError> {
+/// The id a key gets when none is given: the first 8 hex digits of its SHA-256.
+fn derived_key_id(key: &[u8]) -> String {
+    let digest = Sha256::digest(key);
+    format!(
+        "{:02x}{:02x}{:02x}{:02x}",
+        digest[0], digest[1], digest[2], digest[3]
+    )
+}
+
+fn is_key_id(id: &str) -> bool {
+    (1..=32).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+}
+
+impl Key {
+    fn new(id: Option<&str>, encoded: &str) -> Result<Self, KeyError> {
         let key = STANDARD
             .decode(encoded.trim())
             .map_err(|_| KeyError::NotBase64)?;
         if key.len() != 32 {
             return Err(KeyError::WrongLength(key.len()));
         }
-        let digest = Sha256::digest(&key);
-        let key_id = format!(
-            "{:02x}{:02x}{:02x}{:02x}",
-            digest[0], digest[1], digest[2], digest[3]
-        );
         let cipher =
             Aes256Gcm::new_from_slice(&key).map_err(|_| KeyError::WrongLength(key.len()))?;
-        Ok(Self { cipher, key_id })
+        let id = id.map_or_else(|| derived_key_id(&key), str::to_owned);
+        Ok(Self { id, cipher })
+    }
+}
+
+impl AesGcmCipher {
+    /// A keyring of one base64-encoded 32-byte key (what `ENCRYPTION_KEY`
+    /// holds), with the key id derived from the key.
+    ///
+    /// # Errors
+    /// [`KeyError`] when the text is not base64 or not 32 bytes.
+    pub fn from_base64(encoded: &str) -> Result<Self, KeyError> {
+        Ok(Self {
+            keys: vec![Key::new(None, encoded)?],
+        })
+    }
+
+    /// A keyring from `ENCRYPTION_KEYS` text: comma-separated entries, each
+    /// `BASE64KEY` or `KID:BASE64KEY`. The first entry seals; every entry
+    /// opens. A key without a KID gets the id [`AesGcmCipher::from_base64`]
+    /// gives it, so `ENCRYPTION_KEY=OLD` becomes `ENCRYPTION_KEYS=new:NEW,OLD`
+    /// without renaming anything already sealed.
+    ///
+    /// ```
+    /// use integrations_crypto::AesGcmCipher;
+    /// let old = AesGcmCipher::generate_key();
+    /// let new = AesGcmCipher::generate_key();
+    /// let ring = AesGcmCipher::from_keyring(&format!("kid_new:{new}, {old}"))?;
+    /// let one = AesGcmCipher::from_base64(&old)?;
+    /// assert_eq!(ring.key_ids().collect::<Vec<_>>(), ["kid_new", one.key_id()]);
+    /// assert_eq!(ring.key_id(), "kid_new");
+    /// # Ok::<(), integrations_crypto::KeyError>(())
+    /// ```
+    ///
+    /// # Errors
+    /// [`KeyError`] naming the first bad entry (by position, never by its
+    /// text), a duplicate key id, or an empty list.
+    pub fn from_keyring(text: &str) -> Result<Self, KeyError> {
+        let mut keys: Vec<Key> = Vec::new();
+        for (at, entry) in text.split(',').map(str::trim).enumerate() {
+            if entry.is_empty() {
+                continue;
+            }
+            // The standard base64 alphabet has no ':', so the first one ends the id.
+            let key = match entry.split_once(':') {
+                Some((id, encoded)) => {
+                    let id = id.trim();
+                    if !is_key_id(id) {
+                        return Err(KeyError::BadKeyId(at + 1));
+                    }
+                    Key::new(Some(id), encoded)?
+                }
+                None => Key::new(None, entry)?,
+            };
+            if keys.iter().any(|k| k.id == key.id) {
+                return Err(KeyError::DuplicateKeyId(key.id));
+            }
+            keys.push(key);
+        }
+        if keys.is_empty() {
+            return Err(KeyError::Empty);
+        }
+        Ok(Self { keys })
     }
 
     /// A fresh random key, base64-encoded (for the zero-configuration default).
@@ -103,18 +192,23 @@ impl AesGcmCipher {
         STANDARD.encode(Aes256Gcm::generate_key(&mut OsRng))
     }
 
-    /// The id every value sealed by this key carries.
+    /// The id of the key that seals new values.
     pub fn key_id(&self) -> &str {
-        &self.key_id
+        &self.keys[0].id
+    }
+
+    /// Every key id the keyring holds, the sealing key first.
+    pub fn key_ids(&self) -> impl ExactSizeIterator<Item = &str> {
+        self.keys.iter().map(|key| key.id.as_str())
     }
 }
 
 impl AesGcmCipher {
     /// Decrypts `nonce ‖ ciphertext ‖ tag` (base64url) with `aad`.
     fn decrypt(&self, kid: &str, payload: &str, aad: &[u8]) -> Result<String, CipherError> {
-        if kid != self.key_id {
+        let Some(key) = self.keys.iter().find(|key| key.id == kid) else {
             return Err(CipherError::UnknownKey(kid.chars().take(32).collect()));
-        }
+        };
         let payload = URL_SAFE_NO_PAD
             .decode(payload)
             .map_err(|_| CipherError::Malformed)?;
@@ -123,7 +217,7 @@ impl AesGcmCipher {
         }
         let (nonce, ciphertext) = payload.split_at(NONCE_BYTES);
         let nonce: [u8; NONCE_BYTES] = nonce.try_into().map_err(|_| CipherError::Malformed)?;
-        let plaintext = self
+        let plaintext = key
             .cipher
             .decrypt(
                 &Nonce::from(nonce),
@@ -141,7 +235,8 @@ impl SecretCipher for AesGcmCipher {
     fn seal(&self, plaintext: &str, place: &Binding<'_>) -> Result<Envelope, CipherError> {
         let nonce = Aes256Gcm::generate_nonce(&mut OsRng);
         let aad = associated_data(place);
-        let ciphertext = self
+        let sealing = &self.keys[0];
+        let ciphertext = sealing
             .cipher
             .encrypt(
                 &nonce,
@@ -154,7 +249,7 @@ impl SecretCipher for AesGcmCipher {
         let mut payload = nonce.to_vec();
         payload.extend_from_slice(&ciphertext);
         Ok(Envelope {
-            kid: self.key_id.clone(),
+            kid: sealing.id.clone(),
             ciphertext: URL_SAFE_NO_PAD.encode(payload),
         })
     }
@@ -333,5 +428,83 @@ mod tests {
             one.map(|c| c.key_id().to_owned()).ok(),
             two.map(|c| c.key_id().to_owned()).ok()
         );
+    }
+
+    #[test]
+    fn a_keyring_seals_with_its_first_key_and_opens_with_any() {
+        let (old, new) = (AesGcmCipher::generate_key(), AesGcmCipher::generate_key());
+        let before = AesGcmCipher::from_base64(&old).expect("a key");
+        let sealed_old = before.seal("old secret", &PLACE).expect("sealed");
+        let legacy_old = format!("enc:v1:{}:", before.key_id());
+
+        // The new key as a second entry: still sealing with the old one.
+        let second = AesGcmCipher::from_keyring(&format!("{old},kid_new:{new}")).expect("a ring");
+        assert_eq!(second.key_id(), before.key_id());
+        // Then first: new values under the new key, old values still open.
+        let ring = AesGcmCipher::from_keyring(&format!(" kid_new:{new} , {old} ")).expect("a ring");
+        assert_eq!(
+            ring.key_ids().collect::<Vec<_>>(),
+            ["kid_new", before.key_id()]
+        );
+        let sealed_new = ring.seal("new secret", &PLACE).expect("sealed");
+        assert_eq!(sealed_new.kid, "kid_new");
+        assert_eq!(ring.open(&sealed_old, &PLACE).as_deref(), Ok("old secret"));
+        assert_eq!(ring.open(&sealed_new, &PLACE).as_deref(), Ok("new secret"));
+        assert!(matches!(
+            ring.open_legacy(&format!("{legacy_old}!!")),
+            Err(CipherError::Malformed)
+        ));
+
+        // The old key dropped: its values are reported by key id, the rest open.
+        let dropped = AesGcmCipher::from_keyring(&format!("kid_new:{new}")).expect("a ring");
+        assert_eq!(
+            dropped.open(&sealed_old, &PLACE),
+            Err(CipherError::UnknownKey(before.key_id().to_owned()))
+        );
+        assert_eq!(
+            dropped.open(&sealed_new, &PLACE).as_deref(),
+            Ok("new secret")
+        );
+    }
+
+    #[test]
+    fn a_bad_keyring_is_refused_without_showing_a_key() {
+        let key = AesGcmCipher::generate_key();
+        let cases = [
+            (String::new(), KeyError::Empty),
+            (" , ".to_owned(), KeyError::Empty),
+            (format!("a:{key},b:{key}x"), KeyError::NotBase64),
+            (format!("a:{key},bad kid:{key}"), KeyError::BadKeyId(2)),
+            (format!(":{key}"), KeyError::BadKeyId(1)),
+            (format!("{}:{key}", "k".repeat(33)), KeyError::BadKeyId(1)),
+            (
+                format!("a:{key},a:{}", AesGcmCipher::generate_key()),
+                KeyError::DuplicateKeyId("a".into()),
+            ),
+            // The same key twice without ids derives the same id twice.
+            (
+                format!("{key},{key}"),
+                KeyError::DuplicateKeyId(
+                    AesGcmCipher::from_base64(&key)
+                        .expect("a key")
+                        .key_id()
+                        .to_owned(),
+                ),
+            ),
+            (
+                format!("a:{}", STANDARD.encode([1_u8; 31])),
+                KeyError::WrongLength(31),
+            ),
+        ];
+        for (text, expected) in cases {
+            let err = AesGcmCipher::from_keyring(&text).expect_err(&text);
+            assert_eq!(err, expected, "{text}");
+            assert!(!err.to_string().contains(&key), "{err}");
+        }
+        let debug = format!(
+            "{:?}",
+            AesGcmCipher::from_keyring(&format!("a:{key}")).expect("a ring")
+        );
+        assert!(!debug.contains(&key) && debug.contains("\"a\""), "{debug}");
     }
 }

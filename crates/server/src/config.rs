@@ -84,7 +84,8 @@ pub struct Settings {
     /// The JWT secret when given in code (tests); otherwise `JWT_SECRET` or `DATA_DIR`.
     #[arg(skip)]
     pub jwt_secret: Option<Vec<u8>>,
-    /// The encryption key when given in code (tests); otherwise `ENCRYPTION_KEY` or `DATA_DIR`.
+    /// The keyring (as `ENCRYPTION_KEYS` writes it) when given in code (tests);
+    /// otherwise `ENCRYPTION_KEYS`, `ENCRYPTION_KEY` or the key kept in `DATA_DIR`.
     #[arg(skip)]
     pub encryption_key: Option<String>,
 }

@@ -182,18 +182,33 @@ fn verifier(settings: &Settings) -> anyhow::Result<(JwtVerifier, SecretSource)> 
     Ok((verifier, secret.source))
 }
 
-/// The cipher for secrets at rest, from `ENCRYPTION_KEY` or `DATA_DIR`.
+/// The keyring for secrets at rest: `ENCRYPTION_KEYS` (several keys, the
+/// first seals), `ENCRYPTION_KEY` (one key), or the key kept in `DATA_DIR`.
+/// Setting both variables is refused: which one wins would be a guess.
 fn cipher(settings: &Settings) -> anyhow::Result<AesGcmCipher> {
+    let keyring = match settings.encryption_key.as_deref() {
+        Some(given) => Some(given.to_owned()),
+        None => std::env::var("ENCRYPTION_KEYS").ok(),
+    };
+    if let Some(text) = keyring {
+        if settings.encryption_key.is_none() && std::env::var_os("ENCRYPTION_KEY").is_some() {
+            anyhow::bail!(
+                "both ENCRYPTION_KEY and ENCRYPTION_KEYS are set: set only ENCRYPTION_KEYS \
+                 (it may list the ENCRYPTION_KEY value as one of its entries)"
+            );
+        }
+        return AesGcmCipher::from_keyring(&text).context("ENCRYPTION_KEYS cannot be used");
+    }
     let key = config::secret(
         settings,
-        settings.encryption_key.as_deref().map(str::as_bytes),
+        None,
         "ENCRYPTION_KEY",
         "encryption_key",
         AesGcmCipher::generate_key,
     )?;
     let text = String::from_utf8(key.bytes)
         .map_err(|_| anyhow::anyhow!("ENCRYPTION_KEY must be base64 text"))?;
-    Ok(AesGcmCipher::from_base64(&text)?)
+    AesGcmCipher::from_base64(&text).context("ENCRYPTION_KEY cannot be used")
 }
 
 fn init_logging(settings: &Settings) {
