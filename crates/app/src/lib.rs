@@ -15,6 +15,7 @@ mod audit;
 mod catalog;
 mod error;
 mod idempotency;
+mod keys;
 mod pipelines;
 mod render;
 mod revisions;
@@ -34,6 +35,7 @@ pub use error::{AppError, BoxError, FieldProblem, NamedKind, error_chain};
 pub use idempotency::{ABANDONED_AFTER, Idempotent, KEEP_KEYS, Outcome, Replay};
 pub use integrations_ports::AuditEntry;
 pub use integrations_ports::{Claim, ListPage, Newest, Start, StoredResponse, Window};
+pub use keys::{KeyStatus, MAX_REPORTED_FAILURES, RekeyReport, Unopenable};
 pub use pipelines::{CreatePipeline, UpdatePipeline};
 pub use render::{
     MAX_PIPELINE_CONFIG_BYTES, PipelineConfig, PipelineConfigAnswer, RenderFailure, RenderedConfig,

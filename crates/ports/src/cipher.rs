@@ -83,4 +83,7 @@ pub trait SecretCipher: Send + Sync + std::fmt::Debug {
     /// # Errors
     /// `NotSealed`, `Malformed`, `UnknownKey` or `Tampered`.
     fn open_legacy(&self, sealed: &str) -> Result<String, CipherError>;
+
+    /// The ids of the keys held, the one that seals new values first.
+    fn key_ids(&self) -> Vec<String>;
 }

@@ -19,6 +19,7 @@ mod cipher;
 mod error;
 mod idempotency;
 mod list;
+mod rekey;
 mod sealed;
 mod store;
 mod system;
@@ -31,6 +32,7 @@ pub use idempotency::{
     Change, Claim, ClaimedKey, IdempotencyScope, IdempotencyStore, Respond, StoredResponse,
 };
 pub use list::{ListPage, Newest, Start, Window};
+pub use rekey::{KeyCount, KeyRotationStore, SealPlace, StoredSeal};
 pub use sealed::{REVISION_OWNER, SealedSecret, SealedValueStore};
 pub use store::{
     AttachmentChanges, AttachmentStore, AuditStore, NewAttachment, NewPipeline, NewRevision,

@@ -445,6 +445,7 @@ pub trait Store:
     + AttachmentStore
     + AuditStore
     + crate::SealedValueStore
+    + crate::KeyRotationStore
     + crate::IdempotencyStore
     + Send
     + Sync

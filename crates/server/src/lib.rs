@@ -75,6 +75,17 @@ enum Command {
     },
     /// Print the OpenAPI document (JSON), the one served at /openapi.json.
     Openapi,
+    /// Print, per key id, how many stored secrets it seals (whole database),
+    /// and which keys this configuration holds and seals with.
+    Keys,
+    /// Re-seal every stored secret under the first configured key, in
+    /// batches, while servers keep serving; safe to stop and run again.
+    /// Exits non-zero when any value could not be opened.
+    Rekey {
+        /// Values per transaction.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        batch: u64,
+    },
 }
 
 /// Runs the command the command line names.
@@ -143,7 +154,119 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             }
             Ok(())
         }
+        Command::Keys => {
+            let app = operator_app(&settings)?;
+            let keys = app.all_keys().context("counting the sealed values")?;
+            print_stdout(&key_table(&keys));
+            Ok(())
+        }
+        Command::Rekey { batch } => {
+            init_logging(&settings);
+            let app = operator_app(&settings)?;
+            let batch = usize::try_from(batch).unwrap_or(usize::MAX);
+            let report = app
+                .rekey(batch, |resealed| {
+                    tracing::info!(resealed, "re-sealing");
+                })
+                .context("re-sealing")?;
+            print_stdout(&rekey_summary(&report));
+            if report.failed > 0 {
+                anyhow::bail!(
+                    "{} stored values could not be opened (listed above by place and key id): \
+                     give this process the keys they name and run rekey again",
+                    report.failed
+                );
+            }
+            Ok(())
+        }
     }
+}
+
+#[expect(clippy::print_stdout, reason = "the command's output")]
+fn print_stdout(text: &str) {
+    print!("{text}");
+}
+
+/// The app for an operator's command: the store and the keyring, no token
+/// verification (the command line serves no request).
+fn operator_app(settings: &Settings) -> anyhow::Result<App> {
+    let database = settings.database()?;
+    let cipher = cipher(settings)?;
+    let store = DieselStore::open(&database, PoolOptions::for_url(&database))
+        .with_context(|| format!("opening the database {database}"))?;
+    Ok(App::new(Adapters {
+        store: Arc::new(store),
+        tokens: Arc::new(NoTokens),
+        cipher: Arc::new(cipher),
+        clock: Arc::new(SystemClock),
+        ids: Arc::new(UlidGenerator),
+    }))
+}
+
+/// The token verifier of a command that serves no request: it accepts nothing.
+#[derive(Debug)]
+struct NoTokens;
+
+impl integrations_ports::TokenVerifier for NoTokens {
+    fn verify(&self, _token: &str) -> Result<Caller, integrations_ports::AuthError> {
+        Err(integrations_ports::AuthError::Invalid(
+            "this command accepts no token".to_owned(),
+        ))
+    }
+}
+
+/// `integrations keys`: one line per key id.
+fn key_table(keys: &[integrations_app::KeyStatus]) -> String {
+    use std::fmt::Write as _;
+    let yes = |b: bool| if b { "yes" } else { "no" };
+    let mut out = format!(
+        "{:<34} {:<7} {:<11} SEALED VALUES\n",
+        "KID", "ACTIVE", "CONFIGURED"
+    );
+    for key in keys {
+        let _ = writeln!(
+            out,
+            "{:<34} {:<7} {:<11} {}",
+            key.kid,
+            yes(key.active),
+            yes(key.configured),
+            key.sealed_values
+        );
+    }
+    out
+}
+
+/// `integrations rekey`: the counts before and after, and what did not open.
+fn rekey_summary(report: &integrations_app::RekeyReport) -> String {
+    use std::fmt::Write as _;
+    let mut out = format!("before:\n{}", key_table(&report.before));
+    let _ = write!(
+        out,
+        "re-sealed {} values under {}\nafter:\n{}",
+        report.resealed,
+        report.active,
+        key_table(&report.after)
+    );
+    if report.failed > 0 {
+        let _ = writeln!(out, "{} values could not be opened:", report.failed);
+        for failure in &report.failures {
+            let _ = writeln!(
+                out,
+                "  org {} {} {} {}: key {}: {}",
+                failure.org,
+                failure.place.owner_kind,
+                failure.place.owner_id,
+                failure.place.field_path,
+                failure.kid,
+                failure.reason
+            );
+        }
+        let listed = u64::try_from(report.failures.len()).unwrap_or(u64::MAX);
+        if report.failed > listed {
+            let _ = writeln!(out, "  … and {} more", report.failed - listed);
+        }
+    }
+    out
 }
 
 /// The lifetime of a token `integrations token` mints: `--ttl`, or else
@@ -306,6 +429,7 @@ pub fn start(
         clock: Arc::new(SystemClock),
         ids: Arc::new(UlidGenerator),
     });
+    check_keys_in_background(app.clone());
     let state = HttpState::new(
         app,
         HttpOptions {
@@ -349,6 +473,30 @@ pub fn start(
         server,
         welcome,
     ))
+}
+
+/// Logs a warning naming every key id that seals stored values but that no
+/// configured key has (those values cannot be opened: rendering them reports
+/// `KEY_UNAVAILABLE`). Runs beside the start, so a large table never delays it.
+fn check_keys_in_background(app: App) {
+    let spawned = std::thread::Builder::new()
+        .name("key-check".to_owned())
+        .spawn(move || match app.all_keys() {
+            Ok(keys) => {
+                for key in keys.iter().filter(|k| !k.configured && k.sealed_values > 0) {
+                    tracing::warn!(
+                        kid = %key.kid,
+                        sealed_values = key.sealed_values,
+                        "stored secrets are sealed under a key this process does not have: \
+                         add it to ENCRYPTION_KEYS, or they cannot be opened"
+                    );
+                }
+            }
+            Err(err) => tracing::warn!(error = %err, "cannot check the keys of the stored secrets"),
+        });
+    if let Err(err) = spawned {
+        tracing::warn!(error = %err, "cannot start the key check");
+    }
 }
 
 fn serve_blocking(settings: &Settings) -> anyhow::Result<()> {

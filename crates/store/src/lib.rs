@@ -17,6 +17,7 @@ mod idempotency;
 mod lookup;
 pub mod migrations;
 mod pipelines;
+mod rekey;
 mod rows;
 mod schema;
 mod sealed;

@@ -16,6 +16,7 @@ mod limits;
 mod outage;
 mod pipelines;
 mod plans;
+mod rekey;
 mod revisions;
 mod schema;
 mod sealed;
@@ -30,6 +31,7 @@ use flat_costs::*;
 use idempotency::*;
 use limits::*;
 use pipelines::*;
+use rekey::*;
 use revisions::*;
 use schema::*;
 use sealed::*;
@@ -77,6 +79,8 @@ backend_tests!(
     sealed_values_are_written_with_their_revision_and_read_per_org,
     a_refused_revision_leaves_no_sealed_value,
     sealed_values_change_only_their_envelope,
+    // key rotation
+    key_rotation_counts_pages_and_reseals_only_unchanged_values,
     // flat costs
     totals_stay_exact_through_every_change,
     an_existing_database_gets_its_counts,

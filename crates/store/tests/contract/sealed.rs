@@ -7,7 +7,7 @@ use ulid::Ulid;
 
 use crate::support::{Raw, audit, new_revision, new_template, org, store};
 
-fn sealed(field_path: &str, kid: &str, ciphertext: &str) -> SealedSecret {
+pub(crate) fn sealed(field_path: &str, kid: &str, ciphertext: &str) -> SealedSecret {
     SealedSecret {
         field_path: field_path.to_owned(),
         version: SecretVersion::from_ulid(Ulid::generate()),

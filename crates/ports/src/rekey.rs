@@ -1,0 +1,91 @@
+//! Key rotation: counting sealed values per key, and re-sealing them under
+//! another key in batches while the service keeps serving.
+//!
+//! Only a value's envelope (key id and ciphertext) ever changes; its place
+//! and version stay, so nothing that references it (an immutable revision's
+//! config, a pipeline's secret parameters) is rewritten.
+
+use integrations_domain::OrgId;
+
+use crate::cipher::{Binding, Envelope};
+use crate::error::StoreResult;
+
+/// How many sealed values one key id seals.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCount {
+    /// The key id.
+    pub kid: String,
+    /// How many sealed values carry it.
+    pub sealed_values: u64,
+}
+
+/// Where a sealed value sits: its owner and the field path inside it. Sealed
+/// values are visited in this order, so it is also a rotation's cursor.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct SealPlace {
+    /// The kind of row that owns the value (`revision`, `pipeline`).
+    pub owner_kind: String,
+    /// The id of that row.
+    pub owner_id: String,
+    /// The JSON Pointer of the value inside the row.
+    pub field_path: String,
+}
+
+/// A stored sealed value with everything its associated data binds.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredSeal {
+    /// The owning org.
+    pub org: String,
+    /// Where it sits.
+    pub place: SealPlace,
+    /// Its version id.
+    pub version: String,
+    /// Its current envelope.
+    pub envelope: Envelope,
+}
+
+impl StoredSeal {
+    /// The place the cipher binds the value to.
+    pub fn binding(&self) -> Binding<'_> {
+        Binding {
+            org: &self.org,
+            owner_kind: &self.place.owner_kind,
+            owner_id: &self.place.owner_id,
+            field_path: &self.place.field_path,
+            version: &self.version,
+        }
+    }
+}
+
+/// The storage side of key rotation.
+pub trait KeyRotationStore {
+    /// How many sealed values each key id seals: in `org`, or in the whole
+    /// database when `org` is `None`. Ordered by key id; ids with no value
+    /// are absent.
+    ///
+    /// # Errors
+    /// Only `Unavailable` and `Unexpected`.
+    fn sealed_counts(&self, org: Option<&OrgId>) -> StoreResult<Vec<KeyCount>>;
+
+    /// Up to `limit` sealed values (of every org) not sealed under `kid`,
+    /// in place order, strictly after `after`.
+    ///
+    /// # Errors
+    /// Only `Unavailable` and `Unexpected`.
+    fn sealed_not_under(
+        &self,
+        kid: &str,
+        after: Option<&SealPlace>,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredSeal>>;
+
+    /// Replaces envelopes, all in one transaction: each value whose envelope
+    /// is still the one read (`seal.envelope`) gets the new one; a value
+    /// changed or removed since it was read is left alone (its owner wrote a
+    /// new value, sealed under the current key). Returns how many were
+    /// replaced.
+    ///
+    /// # Errors
+    /// Only `Unavailable` and `Unexpected`; nothing is replaced then.
+    fn reseal(&self, changes: &[(StoredSeal, Envelope)]) -> StoreResult<u64>;
+}
