@@ -1,9 +1,11 @@
 //! The keys that seal secrets at rest: what each seals, and key rotation
 //! (re-sealing every stored value under the key that seals new ones).
 
-use integrations_domain::{Action, Caller};
-use integrations_ports::{KeyCount, SealPlace, StoredSeal};
+use integrations_domain::secrets::{self, StoredSecret};
+use integrations_domain::{Action, Caller, RevisionId};
+use integrations_ports::{KeyCount, LegacyRevision, REVISION_OWNER, SealPlace, StoredSeal};
 
+use crate::revisions::vendor_of_key;
 use crate::{App, AppError};
 
 /// One key id: whether this process holds it, whether it seals new values,
@@ -37,6 +39,22 @@ pub struct Unopenable {
     pub reason: String,
 }
 
+/// The values a rotation could not open: all counted, the first few kept.
+#[derive(Debug, Default)]
+struct Failures {
+    count: u64,
+    listed: Vec<Unopenable>,
+}
+
+impl Failures {
+    fn add(&mut self, failure: Unopenable) {
+        self.count += 1;
+        if self.listed.len() < MAX_REPORTED_FAILURES {
+            self.listed.push(failure);
+        }
+    }
+}
+
 /// What a rotation did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RekeyReport {
@@ -46,6 +64,9 @@ pub struct RekeyReport {
     pub before: Vec<KeyStatus>,
     /// Per key id, after it.
     pub after: Vec<KeyStatus>,
+    /// How many values sealed inline by the first release were moved into
+    /// the sealed-values table (sealed under the active key on the way).
+    pub adopted: u64,
     /// How many values were re-sealed.
     pub resealed: u64,
     /// How many values could not be opened (and so stay as they were).
@@ -134,7 +155,9 @@ impl App {
             .next()
             .ok_or_else(|| AppError::Internal("the keyring holds no key".into()))?;
         let before = self.all_keys()?;
-        let (mut resealed, mut failed, mut failures) = (0_u64, 0_u64, Vec::new());
+        let mut failures = Failures::default();
+        let adopted = self.adopt_legacy(batch, &mut failures)?;
+        let mut resealed = 0_u64;
         let mut after: Option<SealPlace> = None;
         loop {
             let found = self
@@ -146,17 +169,12 @@ impl App {
             for seal in found {
                 match self.reseal(&seal) {
                     Ok(envelope) => changes.push((seal, envelope)),
-                    Err(reason) => {
-                        failed += 1;
-                        if failures.len() < MAX_REPORTED_FAILURES {
-                            failures.push(Unopenable {
-                                kid: seal.envelope.kid.clone(),
-                                org: seal.org,
-                                place: seal.place,
-                                reason,
-                            });
-                        }
-                    }
+                    Err(reason) => failures.add(Unopenable {
+                        kid: seal.envelope.kid.clone(),
+                        org: seal.org,
+                        place: seal.place,
+                        reason,
+                    }),
                 }
             }
             resealed += self.store.reseal(&changes)?;
@@ -166,10 +184,86 @@ impl App {
             active,
             before,
             after: self.all_keys()?,
+            adopted,
             resealed,
-            failed,
-            failures,
+            failed: failures.count,
+            failures: failures.listed,
         })
+    }
+
+    /// Moves every value sealed inline in a revision's config by the first
+    /// release (`enc:v1:…`, no associated data) into the sealed-values table,
+    /// sealed for its place under the active key. Reading prefers that row
+    /// (matched by the version id the inline text gives), so the revision
+    /// row never changes. Values already moved are skipped; ones that do not
+    /// open are reported.
+    fn adopt_legacy(&self, batch: usize, failures: &mut Failures) -> Result<u64, AppError> {
+        let mut adopted = 0_u64;
+        let mut after: Option<RevisionId> = None;
+        loop {
+            let found = self.store.legacy_revisions(after, batch)?;
+            let Some(last) = found.last() else { break };
+            after = Some(last.id);
+            for revision in found {
+                adopted += self.adopt_revision(&revision, failures)?;
+            }
+        }
+        Ok(adopted)
+    }
+
+    fn adopt_revision(
+        &self,
+        revision: &LegacyRevision,
+        failures: &mut Failures,
+    ) -> Result<u64, AppError> {
+        // A vendor this build does not know has no secret fields to find.
+        let Ok(vendor) = vendor_of_key(&revision.vendor) else {
+            return Ok(0);
+        };
+        let moved = self.envelopes(&revision.org, &[revision.id])?;
+        let mut seals = Vec::new();
+        for path in secrets::secret_paths(vendor, &revision.config) {
+            let Some(StoredSecret::Legacy {
+                envelope,
+                version: Some(version),
+            }) = path.get(&revision.config).and_then(StoredSecret::classify)
+            else {
+                continue;
+            };
+            let pointer = path.pointer();
+            if moved
+                .get(revision.id, &pointer)
+                .is_some_and(|secret| secret.version == version)
+            {
+                continue;
+            }
+            match self.cipher.open_legacy(envelope) {
+                Ok(plaintext) => {
+                    let (_, sealed) =
+                        self.seal_at(&revision.org, revision.id, &path, &plaintext, version)?;
+                    seals.push(sealed);
+                }
+                Err(err) => failures.add(Unopenable {
+                    org: revision.org.as_str().to_owned(),
+                    place: SealPlace {
+                        owner_kind: REVISION_OWNER.to_owned(),
+                        owner_id: revision.id.to_string(),
+                        field_path: pointer,
+                    },
+                    kid: envelope
+                        .split(':')
+                        .nth(2)
+                        .unwrap_or_default()
+                        .chars()
+                        .take(32)
+                        .collect(),
+                    reason: err.to_string(),
+                }),
+            }
+        }
+        Ok(self
+            .store
+            .adopt_sealed(&revision.org, revision.id, &seals, self.clock.now())?)
     }
 
     /// A value's new envelope under the active key, or why it does not open.

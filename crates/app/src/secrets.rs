@@ -27,7 +27,7 @@ use crate::error::{AppError, FieldProblem, Problems};
 pub(crate) struct Envelopes(HashMap<(RevisionId, String), SealedSecret>);
 
 impl Envelopes {
-    fn get(&self, revision: RevisionId, field_path: &str) -> Option<&SealedSecret> {
+    pub(crate) fn get(&self, revision: RevisionId, field_path: &str) -> Option<&SealedSecret> {
         self.0.get(&(revision, field_path.to_owned()))
     }
 }
@@ -156,7 +156,7 @@ impl App {
     }
 
     /// Seals `plaintext` for `path` of the new revision `owner`.
-    fn seal_at(
+    pub(crate) fn seal_at(
         &self,
         org: &OrgId,
         owner: RevisionId,

@@ -32,7 +32,7 @@ pub use idempotency::{
     Change, Claim, ClaimedKey, IdempotencyScope, IdempotencyStore, Respond, StoredResponse,
 };
 pub use list::{ListPage, Newest, Start, Window};
-pub use rekey::{KeyCount, KeyRotationStore, SealPlace, StoredSeal};
+pub use rekey::{KeyCount, KeyRotationStore, LegacyRevision, SealPlace, StoredSeal};
 pub use sealed::{REVISION_OWNER, SealedSecret, SealedValueStore};
 pub use store::{
     AttachmentChanges, AttachmentStore, AuditStore, NewAttachment, NewPipeline, NewRevision,

@@ -5,10 +5,28 @@
 //! and version stay, so nothing that references it (an immutable revision's
 //! config, a pipeline's secret parameters) is rewritten.
 
-use integrations_domain::OrgId;
+use integrations_domain::{OrgId, RevisionId};
+use serde_json::{Map, Value};
+use time::OffsetDateTime;
 
 use crate::cipher::{Binding, Envelope};
 use crate::error::StoreResult;
+use crate::sealed::SealedSecret;
+
+/// A revision whose config still holds values sealed inline by the first
+/// release (`enc:v1:…`), which a rotation moves into the sealed-values table
+/// (the revision itself never changes).
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegacyRevision {
+    /// Its org.
+    pub org: OrgId,
+    /// The revision.
+    pub id: RevisionId,
+    /// Its template's catalog vendor key (which fields are secret).
+    pub vendor: String,
+    /// Its config as stored.
+    pub config: Map<String, Value>,
+}
 
 /// How many sealed values one key id seals.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,4 +106,29 @@ pub trait KeyRotationStore {
     /// # Errors
     /// Only `Unavailable` and `Unexpected`; nothing is replaced then.
     fn reseal(&self, changes: &[(StoredSeal, Envelope)]) -> StoreResult<u64>;
+
+    /// Up to `limit` revisions (of every org, deleted templates included)
+    /// whose config holds an inline sealed value, by id, strictly after `after`.
+    ///
+    /// # Errors
+    /// Only `Unavailable` and `Unexpected`.
+    fn legacy_revisions(
+        &self,
+        after: Option<RevisionId>,
+        limit: usize,
+    ) -> StoreResult<Vec<LegacyRevision>>;
+
+    /// Stores sealed values for a revision's inline values, in one
+    /// transaction; a place that already has a value keeps it. Returns how
+    /// many were added.
+    ///
+    /// # Errors
+    /// Only `Unavailable` and `Unexpected`.
+    fn adopt_sealed(
+        &self,
+        org: &OrgId,
+        revision: RevisionId,
+        secrets: &[SealedSecret],
+        at: OffsetDateTime,
+    ) -> StoreResult<u64>;
 }

@@ -242,7 +242,9 @@ fn rekey_summary(report: &integrations_app::RekeyReport) -> String {
     let mut out = format!("before:\n{}", key_table(&report.before));
     let _ = write!(
         out,
-        "re-sealed {} values under {}\nafter:\n{}",
+        "moved {} values sealed inline by an older release into the sealed-values table\n\
+         re-sealed {} values under {}\nafter:\n{}",
+        report.adopted,
         report.resealed,
         report.active,
         key_table(&report.after)

@@ -3,15 +3,21 @@
 
 use diesel::dsl::count_star;
 use diesel::prelude::*;
-use integrations_domain::OrgId;
+use integrations_domain::{OrgId, RevisionId};
 use integrations_ports::{
-    Envelope, KeyCount, KeyRotationStore, SealPlace, StoreResult, StoredSeal,
+    Envelope, KeyCount, KeyRotationStore, LegacyRevision, REVISION_OWNER, SealPlace, SealedSecret,
+    StoreResult, StoredSeal,
 };
+use time::OffsetDateTime;
 
 use crate::DieselStore;
-use crate::connection::write;
+use crate::connection::{DbConnection, write};
 use crate::error::corrupt;
-use crate::schema::sealed_values;
+use crate::rows::timestamp;
+use crate::schema::{revisions, sealed_values, templates};
+
+/// What a config holding an inline sealed value contains.
+const LEGACY_MARK: &str = "%enc:v1:%";
 
 type Row = (String, String, String, String, String, String, String);
 
@@ -133,6 +139,84 @@ impl KeyRotationStore for DieselStore {
                     replaced += u64::try_from(updated).unwrap_or(0);
                 }
                 Ok(replaced)
+            })
+        })
+    }
+
+    fn legacy_revisions(
+        &self,
+        after: Option<RevisionId>,
+        limit: usize,
+    ) -> StoreResult<Vec<LegacyRevision>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with(|conn| {
+            let mut query = revisions::table
+                .inner_join(templates::table)
+                .filter(revisions::config.like(LEGACY_MARK))
+                .order_by(revisions::id)
+                .select((
+                    revisions::org_id,
+                    revisions::id,
+                    templates::vendor,
+                    revisions::config,
+                ))
+                .limit(limit)
+                .into_boxed();
+            if let Some(after) = after {
+                query = query.filter(revisions::id.gt(after.to_string()));
+            }
+            let rows: Vec<(String, String, String, String)> = query.load(conn)?;
+            rows.into_iter()
+                .map(|(org, id, vendor, config)| {
+                    Ok(LegacyRevision {
+                        org: OrgId::parse(&org).map_err(|err| corrupt("revision org", err))?,
+                        id: id.parse().map_err(|err| corrupt("revision id", err))?,
+                        vendor,
+                        config: serde_json::from_str(&config)
+                            .map_err(|err| corrupt("revision config", err))?,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    fn adopt_sealed(
+        &self,
+        org: &OrgId,
+        revision: RevisionId,
+        secrets: &[SealedSecret],
+        at: OffsetDateTime,
+    ) -> StoreResult<u64> {
+        if secrets.is_empty() {
+            return Ok(0);
+        }
+        let owner_id = revision.to_string();
+        let created_at = timestamp(at);
+        self.with(|conn| {
+            write(conn, |conn| {
+                let mut added = 0_u64;
+                for secret in secrets {
+                    let row = (
+                        sealed_values::org_id.eq(org.as_str()),
+                        sealed_values::owner_kind.eq(REVISION_OWNER),
+                        sealed_values::owner_id.eq(&owner_id),
+                        sealed_values::field_path.eq(&secret.field_path),
+                        sealed_values::version_id.eq(secret.version.as_str()),
+                        sealed_values::kid.eq(&secret.envelope.kid),
+                        sealed_values::ciphertext.eq(&secret.envelope.ciphertext),
+                        sealed_values::created_at.eq(created_at),
+                    );
+                    let insert = diesel::insert_into(sealed_values::table)
+                        .values(row)
+                        .on_conflict_do_nothing();
+                    // Diesel's multi-backend connection has no `ON CONFLICT`: each backend's has.
+                    let inserted = match conn {
+                        DbConnection::Postgres(pg) => insert.execute(pg)?,
+                        DbConnection::Sqlite(sqlite) => insert.execute(sqlite)?,
+                    };
+                    added += u64::try_from(inserted).unwrap_or(0);
+                }
+                Ok(added)
             })
         })
     }
