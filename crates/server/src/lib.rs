@@ -155,20 +155,13 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Keys => {
-            let app = operator_app(&settings)?;
-            let keys = app.all_keys().context("counting the sealed values")?;
-            print_stdout(&key_table(&keys));
+            print_stdout(&key_table(&keys(&settings)?));
             Ok(())
         }
         Command::Rekey { batch } => {
             init_logging(&settings);
-            let app = operator_app(&settings)?;
             let batch = usize::try_from(batch).unwrap_or(usize::MAX);
-            let report = app
-                .rekey(batch, |resealed| {
-                    tracing::info!(resealed, "re-sealing");
-                })
-                .context("re-sealing")?;
+            let report = rekey(&settings, batch)?;
             print_stdout(&rekey_summary(&report));
             if report.failed > 0 {
                 anyhow::bail!(
@@ -185,6 +178,30 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
 #[expect(clippy::print_stdout, reason = "the command's output")]
 fn print_stdout(text: &str) {
     print!("{text}");
+}
+
+/// Per key id, how many stored values it seals in the whole database, which
+/// key is active and which ones this configuration holds (`integrations keys`).
+///
+/// # Errors
+/// When the database cannot be opened or read, or the keyring is invalid.
+pub fn keys(settings: &Settings) -> anyhow::Result<Vec<integrations_app::KeyStatus>> {
+    operator_app(settings)?
+        .all_keys()
+        .context("counting the sealed values")
+}
+
+/// Re-seals every stored value under the first configured key, `batch`
+/// values per transaction (`integrations rekey`); see [`App::rekey`].
+///
+/// # Errors
+/// When the database cannot be opened or fails midway (run it again: it
+/// resumes), or the keyring is invalid. Values that do not open are in the
+/// report, not errors.
+pub fn rekey(settings: &Settings, batch: usize) -> anyhow::Result<integrations_app::RekeyReport> {
+    operator_app(settings)?
+        .rekey(batch, |resealed| tracing::info!(resealed, "re-sealing"))
+        .context("re-sealing")
 }
 
 /// The app for an operator's command: the store and the keyring, no token
