@@ -26,7 +26,7 @@ fn revisions_path(template: &str) -> String {
     format!("{TEMPLATES}/{template}/revisions")
 }
 
-fn diff(app: &TestApp, template: &str, from: u32, to: u32) -> Value {
+pub(crate) fn diff(app: &TestApp, template: &str, from: u32, to: u32) -> Value {
     app.get(
         &format!("{}/{from}/diff/{to}", revisions_path(template)),
         &app.owner(),
@@ -55,7 +55,7 @@ fn changed_token() -> Value {
 
 /// A pipeline with `parameters`, with `template` attached at `revision_id`:
 /// the pipeline's id and the attachment's.
-fn attach(
+pub(crate) fn attach(
     app: &TestApp,
     template: &str,
     revision_id: &str,
@@ -89,7 +89,11 @@ fn attach(
 }
 
 /// The attachment's config rendered for `role`.
-fn rendered(app: &TestApp, role: Role, attached: &(String, String)) -> crate::support::Reply {
+pub(crate) fn rendered(
+    app: &TestApp,
+    role: Role,
+    attached: &(String, String),
+) -> crate::support::Reply {
     let (pipeline, attachment) = attached;
     app.get(
         &format!("{PIPELINES}/{pipeline}/integrations/{attachment}/config"),
@@ -97,7 +101,7 @@ fn rendered(app: &TestApp, role: Role, attached: &(String, String)) -> crate::su
     )
 }
 
-fn id_of(body: &Value) -> String {
+pub(crate) fn id_of(body: &Value) -> String {
     body["id"].as_str().expect("an id").to_owned()
 }
 
@@ -440,16 +444,16 @@ fn a_sealed_value_moved_elsewhere_does_not_open(app: &TestApp) {
 
 /// Sealed by the first release (AES-256-GCM, no associated data, inline in
 /// the config) under the test suite's `ENCRYPTION_KEY`.
-const LEGACY_TOKEN: &str =
+pub(crate) const LEGACY_TOKEN: &str =
     "enc:v1:54b9fe12:4SRlEDiMCLB-4kWP00rLwFpVsbB7ATpBccW4o635pqmwF9_GvywA-85hsQ_LnXmprhunBg";
-const LEGACY_TOKEN_PLAIN: &str = "legacy-canary-4f1d9a7c2b";
+pub(crate) const LEGACY_TOKEN_PLAIN: &str = "legacy-canary-4f1d9a7c2b";
 const LEGACY_SIGNING: &str =
     "enc:v1:54b9fe12:gC_xwiXojOGZZVbNYJaoWtP9S_atb1xG3kAGH7IWhXnMCFY6X3ikDAu6xMEhSo_s-Zgs";
 const LEGACY_SIGNING_PLAIN: &str = "legacy-signing-93be1c04";
 const LEGACY_HEADER: &str = "Bearer legacy-clear-header";
 
 /// Writes a template with one revision as the first release stored them.
-fn legacy_template(app: &TestApp, vendor: &str, config: &Value) -> (String, String) {
+pub(crate) fn legacy_template(app: &TestApp, vendor: &str, config: &Value) -> (String, String) {
     let suffix = ulid::Ulid::generate().to_string();
     let (template, revision) = (format!("tmpl_{suffix}"), format!("rev_{suffix}"));
     let config = config.to_string().replace('\'', "''");

@@ -108,20 +108,7 @@ impl TestApp {
         let data_dir = tempfile::tempdir().expect("a data dir");
         let mut settings = settings(&db, data_dir.path());
         adjust(&mut settings);
-        let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
-        let (sender, receiver) = mpsc::channel();
-        let thread = std::thread::spawn(move || {
-            let system = actix_web::rt::System::new();
-            system.block_on(async move {
-                let (running, server, _) =
-                    integrations_server::start(&settings, listener).expect("the server starts");
-                sender.send(running).expect("the test waits");
-                let _ = server.await;
-            });
-        });
-        let running = receiver
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server started");
+        let (base, handle, thread) = serve(settings);
         let agent: ureq::Agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -129,16 +116,38 @@ impl TestApp {
             .into();
         Self {
             db,
-            base: format!("http://{}", running.addr),
+            base,
             minter: JwtVerifier::new(SECRET, None, None).expect("a strong secret"),
             agent,
-            handle: running.handle,
+            handle,
             thread: Some(thread),
             _data_dir: data_dir,
         }
     }
 
-    /// A valid token for `org` with `role` (user `user_123`).
+    /// The settings this app's server would start with, adjusted.
+    pub fn settings_with(&self, adjust: impl FnOnce(&mut Settings)) -> Settings {
+        let mut settings = settings(&self.db, self._data_dir.path());
+        adjust(&mut settings);
+        settings
+    }
+
+    /// Stops the server and starts a new one over the same database with
+    /// adjusted settings (say, another keyring), at a new address.
+    pub fn restart_with(&mut self, adjust: impl FnOnce(&mut Settings)) {
+        self.stop();
+        let (base, handle, thread) = serve(self.settings_with(adjust));
+        (self.base, self.handle, self.thread) = (base, handle, Some(thread));
+    }
+
+    fn stop(&mut self) {
+        // Sends the stop command now; the server thread then finishes.
+        drop(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+
     pub fn token(&self, org: &str, role: Role) -> String {
         self.token_for(org, "user_123", role)
     }
@@ -280,12 +289,33 @@ impl TestApp {
 
 impl Drop for TestApp {
     fn drop(&mut self) {
-        // Sends the stop command now; the server thread then finishes.
-        drop(self.handle.stop(false));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
+        self.stop();
     }
+}
+
+/// Starts a server in a thread of its own: its base URL, handle and thread.
+fn serve(
+    settings: Settings,
+) -> (
+    String,
+    actix_web::dev::ServerHandle,
+    std::thread::JoinHandle<()>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let (sender, receiver) = mpsc::channel();
+    let thread = std::thread::spawn(move || {
+        let system = actix_web::rt::System::new();
+        system.block_on(async move {
+            let (running, server, _) =
+                integrations_server::start(&settings, listener).expect("the server starts");
+            sender.send(running).expect("the test waits");
+            let _ = server.await;
+        });
+    });
+    let running = receiver
+        .recv_timeout(Duration::from_secs(60))
+        .expect("the server started");
+    (format!("http://{}", running.addr), running.handle, thread)
 }
 
 /// A config that passes Meta CAPI validation.
@@ -301,9 +331,9 @@ macro_rules! api_tests {
             $(
                 #[test]
                 fn $name() {
-                    let app = $crate::support::TestApp::spawn(integrations_testing::Backend::Sqlite)
+                    let mut app = $crate::support::TestApp::spawn(integrations_testing::Backend::Sqlite)
                         .expect("SQLite is always there");
-                    super::$name(&app);
+                    super::$name(&mut app);
                 }
             )*
         }
@@ -311,8 +341,8 @@ macro_rules! api_tests {
             $(
                 #[test]
                 fn $name() {
-                    if let Some(app) = $crate::support::TestApp::spawn(integrations_testing::Backend::Postgres) {
-                        super::$name(&app);
+                    if let Some(mut app) = $crate::support::TestApp::spawn(integrations_testing::Backend::Postgres) {
+                        super::$name(&mut app);
                     }
                 }
             )*

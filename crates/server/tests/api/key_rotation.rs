@@ -1,0 +1,184 @@
+//! Key rotation while a server serves reads and writes: the new key as a
+//! second entry, then first, `rekey`, then the old key dropped — every
+//! secret still opens, every diff is unchanged, no revision row changed.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use base64::Engine as _;
+use integrations_domain::Role;
+use serde_json::{Value, json};
+
+use crate::secret_binding::{
+    LEGACY_TOKEN, LEGACY_TOKEN_PLAIN, attach, diff, id_of, legacy_template, rendered,
+};
+use crate::support::{ENCRYPTION_KEY, TestApp, stored_configs};
+
+/// What a render must keep showing the `service` role: the attachment and its config.
+type Expected = Vec<((String, String), Value)>;
+
+fn new_key() -> String {
+    base64::engine::general_purpose::STANDARD.encode(rand::random::<[u8; 32]>())
+}
+
+fn service_config(app: &TestApp, attached: &(String, String)) -> Value {
+    rendered(app, Role::Service, attached).expect(200).body["config"].clone()
+}
+
+/// A Meta template with `count` revisions, each with a token of its own
+/// (some echoed, so that versions are shared), each attached; returns the
+/// template and what each attachment renders for `service`.
+fn meta_history(app: &TestApp, name: &str, count: u32) -> (String, Expected) {
+    let template = app.template(name, "meta_capi");
+    let mut expected = Vec::new();
+    for n in 1..=count {
+        let token = if n % 3 == 0 {
+            "***".to_owned()
+        } else {
+            format!("{name}-token-{n}")
+        };
+        let revision = app.revision(
+            &template,
+            &json!({ "pixel_id": format!("{n}"), "access_token": token }),
+        );
+        let attached = attach(app, &template, &id_of(&revision), &json!({}));
+        let config = service_config(app, &attached);
+        assert!(
+            config["access_token"]
+                .as_str()
+                .is_some_and(|t| t.starts_with(name)),
+            "{config}"
+        );
+        expected.push((attached, config));
+    }
+    (template, expected)
+}
+
+fn diffs(app: &TestApp, template: &str, count: u32) -> Vec<Value> {
+    (1..count).map(|n| diff(app, template, n, n + 1)).collect()
+}
+
+fn key_ids(app: &TestApp, keyring: &str) -> Vec<(String, bool, u64)> {
+    let settings = app.settings_with(|s| s.encryption_key = Some(keyring.to_owned()));
+    integrations_server::keys(&settings)
+        .expect("keys")
+        .into_iter()
+        .map(|k| (k.kid, k.configured, k.sealed_values))
+        .collect()
+}
+
+fn rotating_keys_while_serving_keeps_every_secret_and_diff(app: &mut TestApp) {
+    // Under the old key: a history of sealed values, and a value sealed
+    // inline by the first release.
+    let (meta, mut expected) = meta_history(app, "Meta", 7);
+    let (legacy, legacy_revision) = legacy_template(
+        app,
+        "meta_capi",
+        &json!({ "pixel_id": "1", "access_token": LEGACY_TOKEN }),
+    );
+    let legacy_attached = attach(app, &legacy, &legacy_revision, &json!({}));
+    assert_eq!(
+        service_config(app, &legacy_attached)["access_token"],
+        LEGACY_TOKEN_PLAIN
+    );
+    expected.push((
+        legacy_attached.clone(),
+        service_config(app, &legacy_attached),
+    ));
+    let diffs_before = diffs(app, &meta, 7);
+    let rows_before = stored_configs(app);
+    let old = ENCRYPTION_KEY.to_owned();
+    let old_kid = key_ids(app, &old)[0].0.clone();
+    let new = new_key();
+
+    // Step 2: the new key as a second entry — still sealing with the old one.
+    app.restart_with(|s| s.encryption_key = Some(format!("{old},kid_new:{new}")));
+    let (_, more) = meta_history(app, "Second", 2);
+    expected.extend(more);
+    // Step 3: the new key first; rekey while a writer and a reader keep going.
+    let both = format!("kid_new:{new},{old}");
+    app.restart_with(|s| s.encryption_key = Some(both.clone()));
+    let stop = AtomicBool::new(false);
+    let (report, written) = std::thread::scope(|scope| {
+        let writer = scope.spawn(|| {
+            let mut written = Vec::new();
+            let mut round = 0;
+            while !stop.load(Ordering::Relaxed) || round < 3 {
+                round += 1;
+                written.extend(meta_history(app, &format!("During{round}"), 2).1);
+            }
+            written
+        });
+        let reader = scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                for (attached, config) in &expected {
+                    assert_eq!(&service_config(app, attached), config);
+                }
+            }
+        });
+        let settings = app.settings_with(|s| s.encryption_key = Some(both.clone()));
+        let report = integrations_server::rekey(&settings, 2).expect("rekey runs");
+        stop.store(true, Ordering::Relaxed);
+        reader.join().expect("the reader saw every secret");
+        (report, writer.join().expect("the writer wrote"))
+    });
+    assert_eq!(report.failed, 0, "{report:?}");
+    assert_eq!(report.adopted, 1, "the first release's inline value");
+    assert!(report.resealed >= 9, "{report:?}");
+    // Again: nothing left to do, and nothing breaks.
+    let settings = app.settings_with(|s| s.encryption_key = Some(both.clone()));
+    let again = integrations_server::rekey(&settings, 100).expect("rekey runs again");
+    assert_eq!((again.adopted, again.resealed, again.failed), (0, 0, 0));
+    let counts = key_ids(app, &both);
+    assert!(
+        counts.contains(&(old_kid.clone(), true, 0)),
+        "the old key seals nothing: {counts:?}"
+    );
+
+    // Step 6: the old key dropped. Every secret opens, every diff is unchanged.
+    app.restart_with(|s| s.encryption_key = Some(format!("kid_new:{new}")));
+    for (attached, config) in expected.iter().chain(&written) {
+        assert_eq!(&service_config(app, attached), config);
+    }
+    assert_eq!(diffs(app, &meta, 7), diffs_before);
+    let rows_after = stored_configs(app);
+    assert_eq!(
+        rows_after[..rows_before.len()],
+        rows_before[..],
+        "no revision row changed"
+    );
+    let counts = key_ids(app, &format!("kid_new:{new}"));
+    assert_eq!(counts.len(), 1, "only the new key is in use: {counts:?}");
+    assert_eq!((counts[0].0.as_str(), counts[0].1), ("kid_new", true));
+}
+
+fn a_value_under_a_dropped_key_is_reported_and_the_rest_renders(app: &mut TestApp) {
+    let (_, expected) = meta_history(app, "Meta", 2);
+    let old_kid = key_ids(app, ENCRYPTION_KEY)[0].0.clone();
+    // The old key dropped before any rekey: its values cannot be opened.
+    let new = new_key();
+    app.restart_with(|s| s.encryption_key = Some(format!("kid_new:{new}")));
+    let (attached, _) = &expected[0];
+    let reply = rendered(app, Role::Service, attached).expect_error(500, "KEY_UNAVAILABLE");
+    assert!(
+        reply.body.to_string().contains(&old_kid),
+        "names the key id: {}",
+        reply.body
+    );
+    assert_eq!(app.get("/readyz", "").status, 200);
+    let report = integrations_server::rekey(
+        &app.settings_with(|s| s.encryption_key = Some(format!("kid_new:{new}"))),
+        10,
+    )
+    .expect("rekey runs");
+    assert_eq!((report.resealed, report.failed), (0, 2), "{report:?}");
+    assert!(report.failures.iter().all(|f| f.kid == old_kid
+        && f.place.owner_kind == "revision"
+        && !f.reason.contains("token")));
+    let counts = key_ids(app, &format!("kid_new:{new}"));
+    assert!(counts.contains(&(old_kid, false, 2)), "{counts:?}");
+}
+
+crate::api_tests!(
+    rotating_keys_while_serving_keeps_every_secret_and_diff,
+    a_value_under_a_dropped_key_is_reported_and_the_rest_renders,
+);
