@@ -23,7 +23,7 @@ mod sealed;
 mod store;
 mod system;
 
-pub use audit::AuditEntry;
+pub use audit::{AuditAction, AuditEntry, ResourceType, UnknownAuditValue};
 pub use auth::{AuthError, TokenVerifier};
 pub use cipher::{Binding, CipherError, Envelope, SecretCipher};
 pub use error::{MAX_PIPELINES_NAMED, PipelineRef, StoreError, StoreResult};
