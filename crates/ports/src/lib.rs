@@ -13,6 +13,9 @@
 //! cannot be reached now becomes [`StoreError::Unavailable`], quickly, never a
 //! hang.
 
+#![warn(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
+
 mod audit;
 mod auth;
 mod cipher;
