@@ -17,6 +17,11 @@ lint:
     cargo fmt --all -- --check
     cargo clippy --workspace --all-targets -- -D warnings
 
+# The API documentation of every crate, warnings (a broken intra-doc link…) denied, as CI builds it.
+# Opens in target/doc/integrations_domain/index.html (and one index per crate).
+doc:
+    RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+
 # The whole suite: SQLite always, PostgreSQL at TEST_DATABASE_URL when reachable.
 test:
     cargo test --workspace

@@ -4,6 +4,7 @@ use integrations_domain::{
     Action, Attachment, AttachmentId, Caller, Pipeline, RevisionId, TemplateId,
 };
 use integrations_ports::{AttachmentChanges, AuditEntry, Change, NewAttachment, StoreError};
+use integrations_ports::{AuditAction, ResourceType};
 
 use crate::App;
 use crate::audit::{Subject, attachment_value};
@@ -106,8 +107,8 @@ impl App {
         let audit = self.audit_entry(
             caller,
             Subject {
-                action: "attachment.create",
-                resource_type: "attachment",
+                action: AuditAction::AttachmentCreate,
+                resource_type: ResourceType::Attachment,
                 resource_id: new.id.to_string(),
             },
             None,
@@ -155,9 +156,9 @@ impl App {
             .map(|raw| reference("revision_id", RevisionId::parse(&raw)))
             .transpose()?;
         let action = match (revision_id, input.enabled) {
-            (Some(_), _) => "attachment.repin",
-            (None, Some(true)) => "attachment.enable",
-            (None, _) => "attachment.disable",
+            (Some(_), _) => AuditAction::AttachmentRepin,
+            (None, Some(true)) => AuditAction::AttachmentEnable,
+            (None, _) => AuditAction::AttachmentDisable,
         };
         let mut new = attachment_value(attachment);
         if let Some(revision_id) = revision_id {
@@ -174,7 +175,7 @@ impl App {
             caller,
             Subject {
                 action,
-                resource_type: "attachment",
+                resource_type: ResourceType::Attachment,
                 resource_id: id.to_string(),
             },
             Some(attachment_value(attachment)),
@@ -213,8 +214,8 @@ impl App {
         self.audit_entry(
             caller,
             Subject {
-                action: "attachment.delete",
-                resource_type: "attachment",
+                action: AuditAction::AttachmentDelete,
+                resource_type: ResourceType::Attachment,
                 resource_id: attachment.id.to_string(),
             },
             Some(attachment_value(attachment)),

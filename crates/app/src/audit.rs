@@ -5,6 +5,7 @@ use integrations_domain::catalog::Vendor;
 use integrations_domain::{
     Action, Attachment, AuditId, Caller, Description, Pipeline, Template, secrets,
 };
+use integrations_ports::{AuditAction, ResourceType};
 use integrations_ports::{AuditEntry, ListPage, NewPipeline, NewRevision, NewTemplate, Window};
 use serde_json::{Map, Value, json};
 
@@ -12,9 +13,9 @@ use crate::App;
 use crate::error::AppError;
 
 /// What a change is about.
-pub(crate) struct Subject<'a> {
-    pub action: &'a str,
-    pub resource_type: &'a str,
+pub(crate) struct Subject {
+    pub action: AuditAction,
+    pub resource_type: ResourceType,
     pub resource_id: String,
 }
 
@@ -23,7 +24,7 @@ impl App {
     pub(crate) fn audit_entry(
         &self,
         caller: &Caller,
-        subject: Subject<'_>,
+        subject: Subject,
         old: Option<Value>,
         new: Option<Value>,
     ) -> AuditEntry {
@@ -31,8 +32,8 @@ impl App {
             id: AuditId::from_ulid(self.ids.ulid()),
             org: caller.org.clone(),
             actor: caller.user.clone(),
-            action: subject.action.to_owned(),
-            resource_type: subject.resource_type.to_owned(),
+            action: subject.action,
+            resource_type: subject.resource_type,
             resource_id: subject.resource_id,
             old_value: old,
             new_value: new,

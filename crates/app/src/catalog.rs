@@ -4,6 +4,7 @@ use integrations_domain::catalog::{self, Category, Vendor};
 use integrations_domain::{
     Action, Caller, Description, Name, Revision, RevisionId, Template, TemplateId,
 };
+use integrations_ports::{AuditAction, ResourceType};
 use integrations_ports::{NewRevision, NewTemplate};
 use serde_json::{Map, Value};
 
@@ -161,8 +162,8 @@ impl App {
         let audit = self.audit_entry(
             caller,
             Subject {
-                action: "template.install",
-                resource_type: "template",
+                action: AuditAction::TemplateInstall,
+                resource_type: ResourceType::Template,
                 resource_id: template.id.to_string(),
             },
             None,

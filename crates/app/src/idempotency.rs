@@ -113,7 +113,8 @@ pub(crate) fn change<'a, R>(audit: AuditEntry, respond: &'a Presented<'a, R>) ->
 
 impl App {
     /// Runs a `POST`'s `work` at most once per idempotency key (see the
-    /// [module documentation](self)); without a key, simply runs it.
+    /// steps in `crates/app/src/idempotency.rs`: claim, run, settle); without a
+    /// key, simply runs it.
     /// `work` gets the key to record its response under, for the change it
     /// makes.
     ///

@@ -3,6 +3,7 @@
 use integrations_domain::{
     Action, Caller, Description, Name, ParamKey, ParamValue, Parameters, Pipeline, PipelineId,
 };
+use integrations_ports::{AuditAction, ResourceType};
 use integrations_ports::{Change, ListPage, NewPipeline, PipelineChanges, Window};
 use serde_json::{Map, Value};
 
@@ -129,8 +130,8 @@ impl App {
         let audit = self.audit_entry(
             caller,
             Subject {
-                action: "pipeline.create",
-                resource_type: "pipeline",
+                action: AuditAction::PipelineCreate,
+                resource_type: ResourceType::Pipeline,
                 resource_id: new.id.to_string(),
             },
             None,
@@ -192,8 +193,8 @@ impl App {
         let audit = self.audit_entry(
             caller,
             Subject {
-                action: "pipeline.update",
-                resource_type: "pipeline",
+                action: AuditAction::PipelineUpdate,
+                resource_type: ResourceType::Pipeline,
                 resource_id: id.to_string(),
             },
             Some(pipeline_value(pipeline)),
@@ -215,8 +216,8 @@ impl App {
         let audit = self.audit_entry(
             caller,
             Subject {
-                action: "pipeline.delete",
-                resource_type: "pipeline",
+                action: AuditAction::PipelineDelete,
+                resource_type: ResourceType::Pipeline,
                 resource_id: pipeline.id.to_string(),
             },
             Some(pipeline_value(pipeline)),

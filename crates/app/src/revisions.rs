@@ -6,6 +6,7 @@ use integrations_domain::{
     Action, Caller, DeliveryMode, Description, OrgId, Revision, RevisionId, RevisionNumber,
     Template, TemplateId,
 };
+use integrations_ports::{AuditAction, ResourceType};
 use integrations_ports::{ListPage, NewRevision, Window};
 use serde_json::{Map, Value};
 
@@ -164,8 +165,8 @@ impl App {
         let audit = self.audit_entry(
             caller,
             Subject {
-                action: "revision.create",
-                resource_type: "template",
+                action: AuditAction::RevisionCreate,
+                resource_type: ResourceType::Template,
                 resource_id: template.id.to_string(),
             },
             None,

@@ -1,6 +1,7 @@
 //! Use cases of integration templates (docs/api.md, "Integration templates").
 
 use integrations_domain::{Action, Caller, Description, Name, Template, TemplateId, catalog};
+use integrations_ports::{AuditAction, ResourceType};
 use integrations_ports::{Change, ListPage, NewTemplate, TemplateChanges, Window};
 
 use crate::App;
@@ -104,8 +105,8 @@ impl App {
         let audit = self.audit_entry(
             caller,
             Subject {
-                action: "template.create",
-                resource_type: "template",
+                action: AuditAction::TemplateCreate,
+                resource_type: ResourceType::Template,
                 resource_id: new.id.to_string(),
             },
             None,
@@ -164,8 +165,8 @@ impl App {
         let audit = self.audit_entry(
             caller,
             Subject {
-                action: "template.update",
-                resource_type: "template",
+                action: AuditAction::TemplateUpdate,
+                resource_type: ResourceType::Template,
                 resource_id: id.to_string(),
             },
             Some(template_value(template)),
@@ -193,8 +194,8 @@ impl App {
         let audit = self.audit_entry(
             caller,
             Subject {
-                action: "template.delete",
-                resource_type: "template",
+                action: AuditAction::TemplateDelete,
+                resource_type: ResourceType::Template,
                 resource_id: id.to_string(),
             },
             Some(template_value(template)),

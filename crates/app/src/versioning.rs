@@ -6,6 +6,7 @@ use integrations_domain::{
     Action, Attachment, Caller, DeliveryMode, Description, Revision, RevisionId, RevisionNumber,
     Template, TemplateId,
 };
+use integrations_ports::{AuditAction, ResourceType};
 use integrations_ports::{ListPage, NewRevision, PipelineRef, Window};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -144,8 +145,8 @@ impl App {
         let audit = self.audit_entry(
             caller,
             Subject {
-                action: "revision.restore",
-                resource_type: "template",
+                action: AuditAction::RevisionRestore,
+                resource_type: ResourceType::Template,
                 resource_id: template.id.to_string(),
             },
             None,

@@ -74,9 +74,10 @@ pub fn diff_configs(vendor: &Vendor, from: &Value, to: &Value) -> Patch {
     patch
 }
 
-/// The largest fine-grained patch [`diff_configs`] computes, by the bound of
-/// [`patch_bound`]: 16 MiB (a config is at most 1 MiB, so an ordinary patch
-/// is far below it).
+/// The largest fine-grained patch [`diff_configs`] computes, judged by an upper
+/// bound on its size estimated before computing it: 16 MiB (a config is at
+/// most 1 MiB, so an ordinary patch is far below it). Past it, the diff is one
+/// `replace` of the whole config.
 pub const MAX_FINE_PATCH_BYTES: u64 = 16 * 1024 * 1024;
 
 /// An upper bound on the bytes of the patch `json_patch::diff` makes from

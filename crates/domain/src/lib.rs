@@ -49,6 +49,9 @@
 //!     ga4_measurement_id (at config.measurement_id), region (at config.endpoint)");
 //! ```
 
+#![warn(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
+
 pub mod access;
 pub mod catalog;
 pub mod diff;

@@ -665,8 +665,8 @@ impl From<integrations_app::AuditEntry> for AuditResponse {
         Self {
             id: e.id.to_string(),
             actor: e.actor.to_string(),
-            action: e.action,
-            resource_type: e.resource_type,
+            action: e.action.as_str().to_owned(),
+            resource_type: e.resource_type.as_str().to_owned(),
             resource_id: e.resource_id,
             old_value: e.old_value,
             new_value: e.new_value,

@@ -13,6 +13,9 @@
 //! cannot be reached now becomes [`StoreError::Unavailable`], quickly, never a
 //! hang.
 
+#![warn(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
+
 mod audit;
 mod auth;
 mod cipher;
@@ -24,7 +27,7 @@ mod sealed;
 mod store;
 mod system;
 
-pub use audit::AuditEntry;
+pub use audit::{AuditAction, AuditEntry, ResourceType, UnknownAuditValue};
 pub use auth::{AuthError, TokenVerifier};
 pub use cipher::{Binding, CipherError, Envelope, SecretCipher};
 pub use error::{MAX_PIPELINES_NAMED, PipelineRef, StoreError, StoreResult};

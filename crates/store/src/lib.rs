@@ -1,7 +1,7 @@
 //! The storage adapter: Diesel over the embedded SQLite default or a
 //! PostgreSQL server, behind the `integrations-ports` store traits.
 //!
-//! One [`DbConnection`] type covers both backends, chosen by the URL's scheme.
+//! One `DbConnection` type covers both backends, chosen by the URL's scheme.
 //! [`DieselStore::open`] runs the embedded migrations of that backend before
 //! the pool serves anything. Every atomic step of the ports is one
 //! transaction; write transactions take the write lock up front. No Diesel

@@ -1,9 +1,9 @@
 use integrations_domain::Page;
-use integrations_ports::{AuditStore, StoreError, TemplateStore};
+use integrations_ports::{AuditAction, AuditStore, ResourceType, StoreError, TemplateStore};
 use integrations_testing::TestDb;
 use serde_json::json;
 
-use crate::support::{audit, new_revision, new_template, org, store};
+use crate::support::{Raw, audit, new_revision, new_template, org, store};
 
 pub fn audit_entries_commit_and_roll_back_with_their_change(db: &TestDb) {
     let store = store(db);
@@ -20,7 +20,7 @@ pub fn audit_entries_commit_and_roll_back_with_their_change(db: &TestDb) {
     assert!(matches!(clash, Err(StoreError::NameTaken)));
     let mut revised = audit();
     revised.resource_id = t.id.to_string();
-    revised.action = "revision.create".into();
+    revised.action = AuditAction::RevisionCreate;
     store
         .create_revision(&a, t.id, new_revision(json!({})), revised.into())
         .expect("revised");
@@ -51,5 +51,39 @@ pub fn audit_entries_commit_and_roll_back_with_their_change(db: &TestDb) {
             .expect("read")
             .total,
         0
+    );
+}
+
+pub fn audit_values_are_stored_as_their_wire_strings(db: &TestDb) {
+    let store = store(db);
+    let a = org("org_a");
+    let mut installed = audit();
+    installed.action = AuditAction::TemplateInstall;
+    installed.resource_type = ResourceType::Template;
+    store
+        .create_template(new_template(&a, "T"), installed.into())
+        .expect("created");
+    let mut raw = Raw::connect(db);
+    assert_eq!(
+        raw.count(
+            "SELECT COUNT(*) AS n FROM audit_log \
+             WHERE action = 'template.install' AND resource_type = 'template'"
+        ),
+        1
+    );
+    let log = store
+        .audit_log(&a, None, Page::default().into())
+        .expect("read");
+    assert_eq!(
+        (log.items[0].action, log.items[0].resource_type),
+        (AuditAction::TemplateInstall, ResourceType::Template)
+    );
+    // A value this release does not know is reported, not guessed at.
+    raw.execute("UPDATE audit_log SET action = 'template.archive'")
+        .expect("updated");
+    let unknown = store.audit_log(&a, None, Page::default().into());
+    assert!(
+        matches!(&unknown, Err(StoreError::Unexpected(err)) if err.to_string().contains("template.archive")),
+        "{unknown:?}"
     );
 }

@@ -6,7 +6,10 @@ use std::sync::{Arc, Barrier};
 use std::time::Duration;
 
 use integrations_domain::{Attachment, AuditId, Page, Template};
-use integrations_ports::{AttachmentStore, AuditStore, PipelineStore, StoreError, TemplateStore};
+use integrations_ports::{
+    AttachmentStore, AuditAction, AuditStore, PipelineStore, ResourceType, StoreError,
+    TemplateStore,
+};
 use integrations_store::{DatabaseUrl, DieselStore, OpenError, migrations};
 use integrations_testing::{Backend, TestDb};
 use serde_json::json;
@@ -134,8 +137,8 @@ pub fn deleting_a_pipeline_audits_each_attachment_it_removes(db: &TestDb) {
     let detached = |removed: &Attachment| {
         let mut entry = audit();
         entry.id = AuditId::from_ulid(Ulid::generate());
-        entry.action = "attachment.delete".into();
-        entry.resource_type = "attachment".into();
+        entry.action = AuditAction::AttachmentDelete;
+        entry.resource_type = ResourceType::Attachment;
         entry.resource_id = removed.id.to_string();
         entry.old_value = Some(json!({ "revision_number": removed.revision_number.get() }));
         entry.new_value = None;
@@ -163,7 +166,7 @@ pub fn deleting_a_pipeline_audits_each_attachment_it_removes(db: &TestDb) {
     for removed in &attached {
         let entries = logged(&removed.id.to_string());
         assert_eq!(entries.len(), 1, "one entry for {}", removed.id);
-        assert_eq!(entries[0].action, "attachment.delete");
+        assert_eq!(entries[0].action, AuditAction::AttachmentDelete);
         assert_eq!(entries[0].old_value, Some(json!({ "revision_number": 1 })));
     }
 }

@@ -64,6 +64,7 @@ backend_tests!(
     attach_and_delete_never_leave_a_dangling_attachment,
     // audit log
     audit_entries_commit_and_roll_back_with_their_change,
+    audit_values_are_stored_as_their_wire_strings,
     // idempotency keys
     idempotency_keys_are_claimed_once_then_replayed,
     abandoned_and_released_claims_can_be_retried,

@@ -9,7 +9,9 @@ use integrations_domain::{
     AuditId, DeliveryMode, Description, Name, OrgId, Parameters, PipelineId, RevisionId,
     TemplateId, UserId,
 };
-use integrations_ports::{AuditEntry, NewPipeline, NewRevision, NewTemplate};
+use integrations_ports::{
+    AuditAction, AuditEntry, NewPipeline, NewRevision, NewTemplate, ResourceType,
+};
 use integrations_store::{DatabaseUrl, DieselStore, PoolOptions};
 use integrations_testing::{Backend, TestDb};
 use serde_json::{Map, Value};
@@ -138,8 +140,8 @@ pub fn audit() -> AuditEntry {
         id: AuditId::from_ulid(Ulid::generate()),
         org: org("org_a"),
         actor: user(),
-        action: "test.change".into(),
-        resource_type: "test".into(),
+        action: AuditAction::TemplateCreate,
+        resource_type: ResourceType::Template,
         resource_id: "test".into(),
         old_value: None,
         new_value: Some(serde_json::json!({ "k": 1 })),
