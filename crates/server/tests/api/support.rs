@@ -25,7 +25,7 @@ pub struct TestApp {
     agent: ureq::Agent,
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
-    _data_dir: tempfile::TempDir,
+    data_dir: tempfile::TempDir,
 }
 
 /// A response: status, headers, JSON body (`Value::Null` when empty or not JSON).
@@ -121,13 +121,13 @@ impl TestApp {
             agent,
             handle,
             thread: Some(thread),
-            _data_dir: data_dir,
+            data_dir,
         }
     }
 
     /// The settings this app's server would start with, adjusted.
     pub fn settings_with(&self, adjust: impl FnOnce(&mut Settings)) -> Settings {
-        let mut settings = settings(&self.db, self._data_dir.path());
+        let mut settings = settings(&self.db, self.data_dir.path());
         adjust(&mut settings);
         settings
     }
