@@ -69,9 +69,9 @@ pub fn key_rotation_counts_pages_and_reseals_only_unchanged_values(db: &TestDb) 
     assert_eq!(seen.iter().filter(|s| s.org == "org_b").count(), 3);
 
     // Re-seal them all, except that one changed after it was read: it is left alone.
-    let changed = seen[0].clone();
-    let mut stale = changed.clone();
-    stale.envelope.ciphertext = "something older".to_owned();
+    let touched = seen[0].clone();
+    let mut stale = touched.clone();
+    "something older".clone_into(&mut stale.envelope.ciphertext);
     let mut changes: Vec<_> = seen[1..]
         .iter()
         .map(|s| {
@@ -97,8 +97,8 @@ pub fn key_rotation_counts_pages_and_reseals_only_unchanged_values(db: &TestDb) 
     assert_eq!(store.reseal(&[]).expect("nothing"), 0);
     assert_eq!(
         store.sealed_counts(None).expect("counted"),
-        counts(&[("new", 5), (&changed.envelope.kid, 1)])
+        counts(&[("new", 5), (&touched.envelope.kid, 1)])
     );
     let left = store.sealed_not_under("new", None, 10).expect("read");
-    assert_eq!(left, vec![changed]);
+    assert_eq!(left, vec![touched]);
 }
