@@ -91,6 +91,7 @@ accepts `Idempotency-Key`.";
         routes::attachments::attachment_config,
         routes::attachments::pipeline_config,
         routes::audit::list,
+        routes::keys::list,
     ),
     components(
         schemas(error::ErrorEnvelope, error::ErrorBody, error::Detail),
@@ -115,6 +116,7 @@ accepts `Idempotency-Key`.";
         (name = "pipelines", description = "Pipelines and their parameters."),
         (name = "attachments", description = "Pipeline integrations: a template pinned at one revision in a pipeline, and the rendered configs."),
         (name = "audit", description = "The audit log (admin or above)."),
+        (name = "keys", description = "The encryption keys that seal stored secrets, and what each seals (admin or above)."),
         (name = "operations", description = "Probes, metrics and this reference; no authentication."),
     ),
 )]

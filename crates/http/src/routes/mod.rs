@@ -5,6 +5,7 @@ pub(crate) mod audit;
 pub(crate) mod catalog;
 pub(crate) mod docs;
 pub(crate) mod health;
+pub(crate) mod keys;
 pub(crate) mod pipelines;
 mod revision_stream;
 pub(crate) mod revisions;
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(pipelines::configure)
             .configure(attachments::configure)
             .configure(audit::configure)
+            .configure(keys::configure)
             .default_service(web::to(no_such_route)),
     );
 }

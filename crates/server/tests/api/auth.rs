@@ -477,6 +477,8 @@ fn extra_cases(role: Role, template: &str, pipeline: &str, attachment: &str) -> 
             Some(Action::Administer),
             200,
         ),
+        case("GET", "/v1/admin/keys", None, Some(Action::Administer), 200),
+        case("POST", "/v1/admin/keys", Some(json!({})), None, 405),
     ]
 }
 
@@ -507,7 +509,7 @@ fn the_service_role_reads_what_rendering_needs_and_nothing_else(app: &TestApp) {
     for path in &reads {
         app.get(path, &service).expect(200);
     }
-    let refused: [(&str, String, Option<Value>); 10] = [
+    let refused: [(&str, String, Option<Value>); 11] = [
         ("GET", CATALOG.to_owned(), None),
         ("GET", format!("{CATALOG}/ga4"), None),
         (
@@ -518,6 +520,7 @@ fn the_service_role_reads_what_rendering_needs_and_nothing_else(app: &TestApp) {
         ("GET", format!("{template}/revisions/1/diff/2"), None),
         ("GET", format!("{template}/pipelines"), None),
         ("GET", "/v1/admin/audit-log".to_owned(), None),
+        ("GET", "/v1/admin/keys".to_owned(), None),
         (
             "POST",
             TEMPLATES.to_owned(),
@@ -544,9 +547,9 @@ fn the_service_role_reads_what_rendering_needs_and_nothing_else(app: &TestApp) {
     assert_eq!(snapshot(app), before, "a refused request changed data");
     // The same requests pass for a viewer where they are reads.
     let viewer = app.token("org_a", Role::Viewer);
-    for (_, path, _) in refused.iter().take(6).filter(|(m, ..)| *m == "GET") {
+    for (_, path, _) in refused.iter().take(7).filter(|(m, ..)| *m == "GET") {
         let status = app.get(path, &viewer).status;
-        let expected = if path.ends_with("audit-log") {
+        let expected = if path.ends_with("audit-log") || path.ends_with("keys") {
             403
         } else {
             200

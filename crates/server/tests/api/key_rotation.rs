@@ -178,7 +178,62 @@ fn a_value_under_a_dropped_key_is_reported_and_the_rest_renders(app: &mut TestAp
     assert!(counts.contains(&(old_kid, false, 2)), "{counts:?}");
 }
 
+fn the_keys_route_counts_the_orgs_own_secrets_per_key(app: &mut TestApp) {
+    let admin = app.token("org_a", Role::Admin);
+    let old_kid = key_ids(app, ENCRYPTION_KEY)[0].0.clone();
+    let empty = app.get("/v1/admin/keys", &admin).expect(200).body;
+    assert_eq!(
+        empty,
+        json!({ "keys": [{ "kid": old_kid, "active": true, "configured": true, "sealed_values": 0 }] })
+    );
+    // Three revisions, each with its own sealed value (the third echoes the
+    // second's: same version, but a row of its own).
+    meta_history(app, "Meta", 3);
+    // Another org's secrets are not counted.
+    let other = app.token("org_b", Role::Owner);
+    let t = app
+        .post(
+            "/v1/admin/integration-templates",
+            &other,
+            &json!({ "name": "Theirs", "vendor": "meta_capi" }),
+        )
+        .expect(201)
+        .body["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    app.post(
+        &format!("/v1/admin/integration-templates/{t}/revisions"),
+        &other,
+        &json!({ "config": { "pixel_id": "9", "access_token": "theirs" }, "delivery_mode": "server_side" }),
+    )
+    .expect(201);
+    let new = new_key();
+    app.restart_with(|s| s.encryption_key = Some(format!("kid_new:{new},{ENCRYPTION_KEY}")));
+    let admin = app.token("org_a", Role::Admin);
+    let keys = app.get("/v1/admin/keys", &admin).expect(200).body;
+    assert_eq!(
+        keys,
+        json!({ "keys": [
+            { "kid": "kid_new", "active": true, "configured": true, "sealed_values": 0 },
+            { "kid": old_kid, "active": false, "configured": true, "sealed_values": 3 },
+        ] })
+    );
+    assert!(!keys.to_string().contains(&new) && !keys.to_string().contains(ENCRYPTION_KEY));
+    // The old key dropped: its id is still listed, as not configured.
+    app.restart_with(|s| s.encryption_key = Some(format!("kid_new:{new}")));
+    let keys = app
+        .get("/v1/admin/keys", &app.token("org_a", Role::Owner))
+        .expect(200)
+        .body;
+    assert_eq!(
+        keys["keys"][1],
+        json!({ "kid": old_kid, "active": false, "configured": false, "sealed_values": 3 })
+    );
+}
+
 crate::api_tests!(
+    the_keys_route_counts_the_orgs_own_secrets_per_key,
     rotating_keys_while_serving_keeps_every_secret_and_diff,
     a_value_under_a_dropped_key_is_reported_and_the_rest_renders,
 );

@@ -58,6 +58,7 @@ const ROUTES: &[(&str, &[&str])] = &[
     ),
     ("/v1/admin/pipelines/{pid}/config", &["get"]),
     ("/v1/admin/audit-log", &["get"]),
+    ("/v1/admin/keys", &["get"]),
 ];
 
 const METHODS: [&str; 8] = [
@@ -402,7 +403,7 @@ fn the_api_reference_names_every_operation_and_no_other() {
             usize::MAX,
         )
         + "\nRevisions are immutable: `PUT /v1/admin/integration-templates/{id}/revisions/{rev}` is 405.\n\
-           Also see /v1/admin/keys.\n";
+           Also see /v1/admin/webhooks.\n";
     let found = reference_problems(&doc, &wrong);
     assert_eq!(
         found,
@@ -410,7 +411,7 @@ fn the_api_reference_names_every_operation_and_no_other() {
             "`DELETE /v1/admin/pipelines/{pid}` is not in docs/api.md",
             "`GET /v1/admin/audit-log` is not in docs/api.md",
             "docs/api.md names `/v1/admin/audit-logs`, which is no route of the server",
-            "docs/api.md names `/v1/admin/keys`, which is no route of the server",
+            "docs/api.md names `/v1/admin/webhooks`, which is no route of the server",
             "docs/api.md names `GET /v1/admin/audit-logs`, which the server does not have",
             "docs/api.md names `PUT /v1/admin/integration-templates/{id}/revisions/{rev}`, \
              which the server does not have",
