@@ -69,27 +69,6 @@ fn webhook(app: &TestApp, name: &str, config: &Value) -> (String, Value) {
 }
 
 /// `(field, problem)` of every detail of an error body.
-fn details(reply: &Reply) -> Vec<(String, String)> {
-    reply.body["error"]["details"]
-        .as_array()
-        .map(|details| {
-            details
-                .iter()
-                .map(|d| {
-                    (
-                        d["field"].as_str().unwrap_or_default().to_owned(),
-                        d["problem"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn fields(reply: &Reply) -> Vec<String> {
-    details(reply).into_iter().map(|(field, _)| field).collect()
-}
-
 /// A GET of the pipeline config, with `If-None-Match` when given; also returns the raw body.
 fn pipeline_config(
     app: &TestApp,
@@ -97,31 +76,19 @@ fn pipeline_config(
     token: &str,
     if_none_match: Option<&str>,
 ) -> (Reply, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut request = ureq::http::Request::builder()
-        .method("GET")
-        .uri(format!("{}{}", app.base, pipeline_config_path(pipeline)))
-        .header("Authorization", format!("Bearer {token}"));
-    if let Some(tag) = if_none_match {
-        request = request.header("If-None-Match", tag);
-    }
-    let request = request.body(Vec::new()).expect("a valid request");
-    let mut response = agent.run(request).expect("the server answers");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    (
-        Reply {
-            status,
-            headers,
-            body,
-        },
-        text,
-    )
+    let headers: Vec<(&str, &str)> = if_none_match
+        .map(|tag| ("If-None-Match", tag))
+        .into_iter()
+        .collect();
+    let reply = app.send_raw(
+        "GET",
+        &pipeline_config_path(pipeline),
+        Some(token),
+        &headers,
+        None,
+    );
+    let text = reply.text.clone();
+    (reply, text)
 }
 
 /// The pipeline config's current `ETag` for `token` (asserting a 200 with a strong tag).
@@ -309,7 +276,7 @@ fn attachments_are_attached_listed_fetched_repinned_toggled_and_detached(app: &T
             &json!({ "revision_id": hook_revision["id"] }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(fields(&reply), ["revision_id"]);
+    assert_eq!(reply.fields(), ["revision_id"]);
     for bad in ["garbage", UNKNOWN_REVISION] {
         let reply = app
             .put(
@@ -318,7 +285,7 @@ fn attachments_are_attached_listed_fetched_repinned_toggled_and_detached(app: &T
                 &json!({ "revision_id": bad }),
             )
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), ["revision_id"], "{bad}");
+        assert_eq!(reply.fields(), ["revision_id"], "{bad}");
     }
     for body in [
         json!({ "enabled": "yes" }),
@@ -398,7 +365,7 @@ fn one_attachment_per_template_and_references_are_checked(app: &TestApp) {
             &json!({ "integration_id": other, "revision_id": first["id"] }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(fields(&reply), ["revision_id"]);
+    assert_eq!(reply.fields(), ["revision_id"]);
 
     // Malformed or unknown references name their field.
     let org_b_template = app
@@ -428,7 +395,7 @@ fn one_attachment_per_template_and_references_are_checked(app: &TestApp) {
                 &json!({ "integration_id": bad, "revision_id": other_revision["id"] }),
             )
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), ["integration_id"], "{bad}");
+        assert_eq!(reply.fields(), ["integration_id"], "{bad}");
     }
     for bad in [
         "nope",
@@ -444,7 +411,7 @@ fn one_attachment_per_template_and_references_are_checked(app: &TestApp) {
                 &json!({ "integration_id": other, "revision_id": bad }),
             )
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), ["revision_id"], "{bad}");
+        assert_eq!(reply.fields(), ["revision_id"], "{bad}");
     }
     // Malformed bodies.
     for body in [
@@ -691,7 +658,7 @@ fn concurrent_attach_and_delete_never_leave_a_dangling_attachment(app: &TestApp)
                     .expect(200);
             }
             (422, 200) => {
-                assert_eq!(fields(&attached), ["integration_id"], "{}", attached.body);
+                assert_eq!(attached.fields(), ["integration_id"], "{}", attached.body);
                 delete_won += 1;
                 app.get(&template_path(&template), &token)
                     .expect_error(404, "NOT_FOUND");
@@ -930,7 +897,7 @@ fn missing_parameters_fail_the_attachment_and_mark_the_pipeline(app: &TestApp) {
     let reply = app
         .get(&attachment_config_path(&web, &broken_id), &token)
         .expect_error(422, "VALIDATION_FAILED");
-    let mut found = details(&reply);
+    let mut found = reply.details();
     found.sort_unstable();
     assert_eq!(
         found,

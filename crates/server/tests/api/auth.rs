@@ -36,27 +36,7 @@ fn list_with(app: &TestApp, token: &str) -> Reply {
 
 /// GET the template list with any `Authorization` header value.
 fn list_with_authorization(app: &TestApp, value: &str) -> Reply {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let request = ureq::http::Request::builder()
-        .method("GET")
-        .uri(format!("{}{TEMPLATES}", app.base))
-        .header("Authorization", value)
-        .body(Vec::new())
-        .expect("a valid request");
-    let mut response = agent.run(request).expect("the server answers");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    app.send_raw("GET", TEMPLATES, None, &[("Authorization", value)], None)
 }
 
 /// Valid claims of `org_a` for `role`, valid for ten minutes.

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use integrations_domain::Role;
 use serde_json::{Map, Value, json};
 
-use crate::support::{Reply, TestApp};
+use crate::support::TestApp;
 
 const CATALOG: &str = "/v1/admin/integration-catalog";
 const TEMPLATES: &str = "/v1/admin/integration-templates";
@@ -49,25 +49,6 @@ fn keys(vendors: &[Value]) -> BTreeSet<String> {
 }
 
 /// `(field, problem)` of every detail of an error body, sorted.
-fn details(reply: &Reply) -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = reply.body["error"]["details"]
-        .as_array()
-        .map(|details| {
-            details
-                .iter()
-                .map(|d| {
-                    (
-                        d["field"].as_str().unwrap_or("<no field>").to_owned(),
-                        d["problem"].as_str().unwrap_or("<no problem>").to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
-}
-
 fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = expected
         .iter()
@@ -294,7 +275,10 @@ fn catalog_filters_by_category(app: &TestApp) {
             .get(&format!("{CATALOG}?category={unknown}"), &token)
             .expect_error(422, "VALIDATION_FAILED");
         assert!(
-            details(&reply).iter().any(|(field, _)| field == "category"),
+            reply
+                .sorted_details()
+                .iter()
+                .any(|(field, _)| field == "category"),
             "{unknown}: {}",
             reply.body
         );
@@ -464,7 +448,7 @@ fn install_refuses_unknown_variants_and_bad_values(app: &TestApp) {
             &json!({ "name": "Meta", "variant": "no_such_variant" }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    let found = details(&reply);
+    let found = reply.sorted_details();
     assert!(
         found.iter().any(|(field, _)| field == "variant"),
         "{}",
@@ -478,7 +462,8 @@ fn install_refuses_unknown_variants_and_bad_values(app: &TestApp) {
         )
         .expect_error(422, "VALIDATION_FAILED");
     assert!(
-        details(&reply)
+        reply
+            .sorted_details()
             .iter()
             .any(|(field, _)| field == "delivery_mode"),
         "{}",
@@ -527,7 +512,7 @@ fn install_validates_the_merged_config_and_creates_nothing_on_failure(app: &Test
         )
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         pairs(&[
             ("config.pixel_id", "invalid_type"),
             ("config.batch_size", "invalid_type"),
@@ -543,7 +528,7 @@ fn install_validates_the_merged_config_and_creates_nothing_on_failure(app: &Test
         )
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         pairs(&[("config.access_token", "no_previous_secret")])
     );
     assert_eq!((template_total(app), revision_rows(app)), before);
@@ -739,7 +724,7 @@ fn every_field_type_is_validated_on_revisions(app: &TestApp) {
                 )
                 .expect_error(422, "VALIDATION_FAILED");
             assert_eq!(
-                details(&reply),
+                reply.sorted_details(),
                 pairs(&[(&path, problem)]),
                 "{vendor_key}.{key} ({field_type}) = {wrong}"
             );
@@ -804,7 +789,7 @@ fn every_problem_is_reported_at_once(app: &TestApp) {
         )
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         pairs(&[
             ("config.pixel_id", "invalid_type"),
             ("config.access_token", "invalid_type"),
@@ -826,7 +811,7 @@ fn every_problem_is_reported_at_once(app: &TestApp) {
         )
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         pairs(&[
             ("config.pixel_id", "required"),
             ("config.access_token", "required")
@@ -841,7 +826,7 @@ fn every_problem_is_reported_at_once(app: &TestApp) {
         )
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         pairs(&[
             ("config.webhook_url", "invalid_type"),
             ("config.message_template", "invalid_type"),

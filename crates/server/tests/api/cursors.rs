@@ -4,27 +4,11 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Reply, TestApp, meta_config};
+use crate::support::{TestApp, meta_config};
 
 const TEMPLATES: &str = "/v1/admin/integration-templates";
 
 /// `(field, problem)` of each detail of an error.
-fn details(reply: &Reply) -> Vec<(String, String)> {
-    reply.body["error"]["details"]
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .map(|d| {
-                    (
-                        d["field"].as_str().unwrap_or_default().to_owned(),
-                        d["problem"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The `key` of each item of every page of `path`, by offsets then by cursors.
 fn walks(app: &TestApp, path: &str, items: &str, key: &str) -> (Vec<Value>, Vec<Value>) {
     let token = app.owner();
@@ -204,7 +188,7 @@ fn bad_cursors_are_refused_naming_cursor(app: &TestApp) {
             "cursor"
         };
         assert_eq!(
-            details(&reply),
+            reply.details(),
             vec![(field.to_owned(), problem.to_owned())],
             "{path}"
         );
@@ -217,7 +201,7 @@ fn bad_cursors_are_refused_naming_cursor(app: &TestApp) {
             .get(&format!("{revisions}?cursor={bad}"), &token)
             .expect_error(422, "VALIDATION_FAILED");
         assert_eq!(
-            details(&reply),
+            reply.details(),
             vec![("cursor".to_owned(), "invalid".to_owned())],
             "{bad}"
         );

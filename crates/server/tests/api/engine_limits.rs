@@ -11,23 +11,6 @@ const PIPELINES: &str = "/v1/admin/pipelines";
 const TEMPLATES: &str = "/v1/admin/integration-templates";
 
 /// `(field, problem)` of every detail of an error body.
-fn details(reply: &Reply) -> Vec<(String, String)> {
-    reply.body["error"]["details"]
-        .as_array()
-        .map(|details| {
-            details
-                .iter()
-                .map(|d| {
-                    (
-                        d["field"].as_str().unwrap_or_default().to_owned(),
-                        d["problem"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(f, p)| ((*f).to_owned(), (*p).to_owned()))
@@ -53,7 +36,7 @@ fn a_parameter_value_is_at_most_8_kib(app: &TestApp) {
             &json!({ "name": "Big", "parameters": { "big": "x".repeat(8_193), "ok": "y" } }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(details(&over), pairs(&[("parameters.big", "too_long")]));
+    assert_eq!(over.details(), pairs(&[("parameters.big", "too_long")]));
     assert_eq!(pipeline_count(app), 0, "nothing was created");
 
     // 8 KiB of UTF-8 is the limit, counted in bytes: 4,096 two-byte characters fit.
@@ -73,7 +56,7 @@ fn a_parameter_value_is_at_most_8_kib(app: &TestApp) {
             &json!({ "parameters": { "big": "é".repeat(4_097) } }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(details(&over), pairs(&[("parameters.big", "too_long")]));
+    assert_eq!(over.details(), pairs(&[("parameters.big", "too_long")]));
     let kept = app.get(&path, &token).expect(200).body;
     assert_eq!(
         kept["parameters"]["big"],
@@ -94,7 +77,7 @@ fn a_pipeline_defines_at_most_100_parameters(app: &TestApp) {
             &json!({ "name": "Wide", "parameters": map(101) }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(details(&over), pairs(&[("parameters", "too_many")]));
+    assert_eq!(over.details(), pairs(&[("parameters", "too_many")]));
     assert_eq!(pipeline_count(app), 0, "nothing was created");
 
     let created = app
@@ -109,7 +92,7 @@ fn a_pipeline_defines_at_most_100_parameters(app: &TestApp) {
     let over = app
         .put(&path, &token, &json!({ "parameters": map(101) }))
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(details(&over), pairs(&[("parameters", "too_many")]));
+    assert_eq!(over.details(), pairs(&[("parameters", "too_many")]));
     let kept = app.get(&path, &token).expect(200).body;
     assert_eq!(
         kept["parameters"].as_object().map(serde_json::Map::len),
@@ -150,7 +133,7 @@ fn an_amplifying_render_is_refused_as_too_large(app: &TestApp) {
             .get(&path, &app.token("org_a", role))
             .expect_error(422, "VALIDATION_FAILED");
         assert_eq!(
-            details(&refused),
+            refused.details(),
             pairs(&[("config", "too_large")]),
             "{role:?}"
         );
@@ -180,7 +163,7 @@ fn a_megabyte_of_malformed_placeholders_lists_100_problems(app: &TestApp) {
             &body,
         )
         .expect_error(422, "VALIDATION_FAILED");
-    let found = details(&refused);
+    let found = refused.details();
     assert_eq!(found.len(), 101);
     assert!(
         found[..100]
@@ -228,11 +211,11 @@ fn names_are_normalised_and_refuse_format_characters(app: &TestApp) {
         let refused = app
             .post(collection, &token, &body("invoice\u{202e}fdp.exe"))
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(details(&refused), pairs(&[("name", "format_character")]));
+        assert_eq!(refused.details(), pairs(&[("name", "format_character")]));
         let refused = app
             .post(collection, &token, &body("Caf\u{200b}\u{e9}"))
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(details(&refused), pairs(&[("name", "format_character")]));
+        assert_eq!(refused.details(), pairs(&[("name", "format_character")]));
     }
 }
 

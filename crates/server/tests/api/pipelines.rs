@@ -3,7 +3,7 @@
 use integrations_domain::Role;
 use serde_json::{Value, json};
 
-use crate::support::{Reply, TestApp};
+use crate::support::TestApp;
 
 const PIPELINES: &str = "/v1/admin/pipelines";
 
@@ -27,27 +27,6 @@ fn id_of(body: &Value) -> String {
 }
 
 /// `(field, problem)` of every detail of an error body.
-fn details(reply: &Reply) -> Vec<(String, String)> {
-    reply.body["error"]["details"]
-        .as_array()
-        .map(|details| {
-            details
-                .iter()
-                .map(|d| {
-                    (
-                        d["field"].as_str().unwrap_or_default().to_owned(),
-                        d["problem"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn fields(reply: &Reply) -> Vec<String> {
-    details(reply).into_iter().map(|(field, _)| field).collect()
-}
-
 fn is_rfc3339_utc(value: &Value) -> bool {
     value.as_str().is_some_and(|s| {
         s.ends_with('Z')
@@ -152,7 +131,7 @@ fn pipelines_are_created_fetched_listed_updated_and_deleted(app: &TestApp) {
         let reply = app
             .get(&format!("{PIPELINES}?{bad}"), &token)
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), [field], "{bad}");
+        assert_eq!(reply.fields(), [field], "{bad}");
     }
 
     // A description-only update keeps the parameters.
@@ -237,13 +216,13 @@ fn pipeline_parameters_are_validated(app: &TestApp) {
 
     let reply = create_with(json!({ "bad-key": "x" })).expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.details(),
         [("parameters.bad-key".to_owned(), "invalid_key".to_owned())]
     );
     for bad_key in ["", "a.b", "with space", "ümlaut", &"k".repeat(65)] {
         let reply = create_with(json!({ bad_key: "x" })).expect_error(422, "VALIDATION_FAILED");
         assert_eq!(
-            fields(&reply),
+            reply.fields(),
             [format!("parameters.{bad_key}")],
             "{bad_key:?}"
         );
@@ -251,12 +230,12 @@ fn pipeline_parameters_are_validated(app: &TestApp) {
     for bad_value in [json!(null), json!([1, 2]), json!({ "nested": true })] {
         let reply =
             create_with(json!({ "ok_key": bad_value })).expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), ["parameters.ok_key"], "{bad_value}");
+        assert_eq!(reply.fields(), ["parameters.ok_key"], "{bad_value}");
     }
     // Every problem is reported at once.
     let reply = create_with(json!({ "bad-key": 1, "fine": [], "good": "x" }))
         .expect_error(422, "VALIDATION_FAILED");
-    let mut both = fields(&reply);
+    let mut both = reply.fields();
     both.sort_unstable();
     assert_eq!(both, ["parameters.bad-key", "parameters.fine"]);
     // Parameters must be an object.
@@ -287,7 +266,7 @@ fn pipeline_parameters_are_validated(app: &TestApp) {
             &json!({ "parameters": { "bad-key": "x" } }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(fields(&reply), ["parameters.bad-key"]);
+    assert_eq!(reply.fields(), ["parameters.bad-key"]);
     for bad_value in [json!(null), json!([]), json!({})] {
         let reply = app
             .put(
@@ -296,7 +275,7 @@ fn pipeline_parameters_are_validated(app: &TestApp) {
                 &json!({ "parameters": { "x": bad_value } }),
             )
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), ["parameters.x"], "{bad_value}");
+        assert_eq!(reply.fields(), ["parameters.x"], "{bad_value}");
     }
     // `parameters: null` is not "clear them": it is a malformed request.
     app.put(&pipeline_path(&id), &token, &json!({ "parameters": null }))
@@ -357,7 +336,7 @@ fn pipeline_names_follow_the_template_rules(app: &TestApp) {
         clash.body["error"]["message"],
         "a pipeline named 'WEB' already exists"
     );
-    assert_eq!(details(&clash), [("name".to_owned(), "taken".to_owned())]);
+    assert_eq!(clash.details(), [("name".to_owned(), "taken".to_owned())]);
 
     // A rename onto another pipeline's name clashes too; onto its own name in another case it does not.
     let other = id_of(&create(app, "App", &json!({})));
@@ -384,11 +363,11 @@ fn pipeline_names_follow_the_template_rules(app: &TestApp) {
         let reply = app
             .post(PIPELINES, &token, &json!({ "name": bad }))
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), ["name"], "{bad:?}");
+        assert_eq!(reply.fields(), ["name"], "{bad:?}");
         let reply = app
             .put(&pipeline_path(&other), &token, &json!({ "name": bad }))
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), ["name"], "{bad:?}");
+        assert_eq!(reply.fields(), ["name"], "{bad:?}");
     }
     let longest = "n".repeat(200);
     assert_eq!(
@@ -404,7 +383,7 @@ fn pipeline_names_follow_the_template_rules(app: &TestApp) {
             &json!({ "name": "Described", "description": "d".repeat(2001) }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(fields(&reply), ["description"]);
+    assert_eq!(reply.fields(), ["description"]);
 
     // A deleted pipeline's name is free again.
     app.delete(&pipeline_path(&id_of(&created)), &token)
@@ -539,13 +518,7 @@ fn deleting_a_pipeline_removes_its_attachments(app: &TestApp) {
     let reply = app
         .delete(&template_path, &token)
         .expect_error(409, "TEMPLATE_IN_USE");
-    let named: Vec<&str> = reply.body["error"]["details"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .filter_map(|d| d["pipeline_id"].as_str())
-        .collect();
-    assert_eq!(named, [other.as_str()]);
+    assert_eq!(reply.details_of("pipeline_id"), [other.as_str()]);
 
     app.delete(&pipeline_path(&other), &token).expect(200);
     assert_eq!(count(&other), ["0"]);

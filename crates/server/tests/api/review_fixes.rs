@@ -25,14 +25,10 @@ fn install(app: &TestApp, headers: &Map<String, Value>) -> crate::support::Reply
 /// hundred of them per object, refused as a whole beyond that.
 fn secret_sub_keys_are_capped_at_a_hundred(app: &TestApp) {
     let refused = install(app, &headers(101)).expect_error(422, "VALIDATION_FAILED");
-    let details = refused.body["error"]["details"]
-        .as_array()
-        .expect("details");
     assert!(
-        details
-            .iter()
-            .any(|d| d["field"] == "config.headers" && d["problem"] == "too_many"),
-        "{details:?}"
+        refused.has_detail("config.headers", "too_many"),
+        "{:?}",
+        refused.details()
     );
     assert!(stored_sealed(app).is_empty(), "nothing is sealed");
 
@@ -104,12 +100,8 @@ fn template_in_use_names_at_most_a_hundred_pipelines(app: &TestApp) {
         .as_array()
         .expect("details");
     assert_eq!(details.len(), 101, "{details:?}");
-    let named: Vec<&str> = details[..100]
-        .iter()
-        .map(|d| d["pipeline_name"].as_str().expect("a name"))
-        .collect();
     let expected: Vec<String> = (0..100).map(|i| format!("P{i:03}")).collect();
-    assert_eq!(named, expected);
+    assert_eq!(refused.details_of("pipeline_name"), expected);
     assert_eq!(
         details[100],
         json!({ "field": "pipelines", "problem": "truncated", "more": 1,

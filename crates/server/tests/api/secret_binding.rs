@@ -242,23 +242,16 @@ fn header_values_are_secrets_one_by_one(app: &TestApp) {
             } }, "delivery_mode": "server_side" }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    let mut details: Vec<(String, String)> = refused.body["error"]["details"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .map(|d| (d["field"].to_string(), d["problem"].to_string()))
-        .collect();
-    details.sort();
     assert_eq!(
-        details,
+        refused.sorted_details(),
         [
             (
-                r#""config.headers[\"X-Count\"]""#.to_owned(),
-                r#""invalid_type""#.to_owned()
+                r#"config.headers["X-Count"]"#.to_owned(),
+                "invalid_type".to_owned()
             ),
             (
-                r#""config.headers[\"X-New\"]""#.to_owned(),
-                r#""no_previous_secret""#.to_owned()
+                r#"config.headers["X-New"]"#.to_owned(),
+                "no_previous_secret".to_owned()
             ),
         ]
     );

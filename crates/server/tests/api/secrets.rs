@@ -3,16 +3,13 @@
 //! sealed in the database (SQLite file and WAL, `pg_dump` of PostgreSQL), and
 //! absent from the logs; echoing the mask keeps the stored secret.
 
-use std::io::{BufRead as _, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use integrations_domain::Role;
 use integrations_testing::Backend;
 use serde_json::{Value, json};
 
+use crate::process::{self, Process};
 use crate::support::{Reply, SealedRow, TestApp, stored_configs, stored_sealed};
 
 const TEMPLATES: &str = "/v1/admin/integration-templates";
@@ -47,9 +44,10 @@ fn install_path(vendor: &str) -> String {
 fn assert_clean(what: &str, reply: &Reply, canary: &str) {
     let text = reply.body.to_string();
     assert!(
-        !text.contains(canary),
-        "{what} ({}) leaks the canary: {text}",
-        reply.status
+        !text.contains(canary) && !reply.text.contains(canary),
+        "{what} ({}) leaks the canary: {}",
+        reply.status,
+        reply.text
     );
     for (name, value) in &reply.headers {
         assert!(
@@ -60,25 +58,6 @@ fn assert_clean(what: &str, reply: &Reply, canary: &str) {
             "{what}: header {name} leaks the canary"
         );
     }
-}
-
-fn details(reply: &Reply) -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = reply.body["error"]["details"]
-        .as_array()
-        .map(|details| {
-            details
-                .iter()
-                .map(|d| {
-                    (
-                        d["field"].as_str().unwrap_or("<no field>").to_owned(),
-                        d["problem"].as_str().unwrap_or("<no problem>").to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
 }
 
 /// Checks that a stored secret is a reference `enc:v2:<version id>` and returns the version.
@@ -466,7 +445,7 @@ fn an_echoed_mask_needs_a_value_in_the_latest_revision(app: &TestApp) {
         )
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         [(
             "config.access_token".to_owned(),
             "no_previous_secret".to_owned()
@@ -481,7 +460,7 @@ fn an_echoed_mask_needs_a_value_in_the_latest_revision(app: &TestApp) {
         )
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         [
             (
                 "config.access_token".to_owned(),
@@ -512,7 +491,7 @@ fn an_echoed_mask_needs_a_value_in_the_latest_revision(app: &TestApp) {
         .expect_error(422, "VALIDATION_FAILED");
     assert_clean("a 422", &reply, &canary);
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         [(
             "config.signing_secret".to_owned(),
             "no_previous_secret".to_owned()
@@ -646,167 +625,23 @@ crate::api_tests!(
 
 // ----- The real binary: no log line holds the secret. -----
 
-const BINARY: &str = env!("CARGO_BIN_EXE_integrations");
-
-/// The variables the binary reads, removed so the test sets exactly what it means.
-const VARIABLES: [&str; 10] = [
-    "DATABASE_URL",
-    "DATA_DIR",
-    "LISTEN_ADDR",
-    "JWT_SECRET",
-    "ENCRYPTION_KEY",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "ACCESS_TOKEN_TTL",
-    "LOG_FORMAT",
-    "RUST_LOG",
-];
-
-/// A server process logging at debug level as JSON to a file; killed when dropped.
-struct LoggedServer {
-    child: Child,
-    base: String,
-    stdout: Arc<Mutex<Vec<String>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
-    stderr: std::path::PathBuf,
-}
-
-impl LoggedServer {
-    fn start(dir: &std::path::Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let stderr = dir.join("stderr.log");
-        let mut command = Command::new(BINARY);
-        command.current_dir(dir);
-        for variable in VARIABLES {
-            command.env_remove(variable);
-        }
-        let mut child = command
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "debug")
-            .env("LOG_FORMAT", "json")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).expect("a log file"))
-            .spawn()
-            .expect("the binary starts");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().expect("piped stdout");
-        let sink = Arc::clone(&lines);
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                sink.lock().expect("not poisoned").push(line);
-            }
-        });
-        let server = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            stdout: lines,
-            reader: Some(reader),
-            stderr,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while ureq::get(format!("{}/healthz", server.base))
-            .call()
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the server did not become healthy"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
-    }
-
-    /// The first stdout line starting with `prefix` (without the prefix).
-    fn stdout_line(&self, prefix: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(line) = self
-                .stdout
-                .lock()
-                .expect("not poisoned")
-                .iter()
-                .find_map(|l| l.strip_prefix(prefix))
-            {
-                return line.to_owned();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("no stdout line starting with {prefix:?}");
-    }
-
-    /// Sends `body` as JSON text (not necessarily valid JSON).
-    fn request(&self, method: &str, path: &str, token: &str, body: Option<&str>) -> (u16, String) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let request = ureq::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("Authorization", format!("Bearer {token}"))
-            .header("Content-Type", "application/json")
-            .body(body.unwrap_or_default().to_owned())
-            .expect("a request");
-        let mut response = agent.run(request).expect("an answer");
-        let status = response.status().as_u16();
-        (
-            status,
-            response.body_mut().read_to_string().unwrap_or_default(),
-        )
-    }
-
-    /// SIGTERM, then everything the process wrote: (stdout, stderr).
-    fn terminate(mut self) -> (String, String) {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        assert!(killed.success());
-        let deadline = Instant::now() + Duration::from_secs(40);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("waitable") {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "the server ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        assert!(status.success(), "SIGTERM exits 0: {status}");
-        if let Some(reader) = self.reader.take() {
-            reader.join().expect("the reader ends with the process");
-        }
-        let stdout = self.stdout.lock().expect("not poisoned").join("\n");
-        let stderr = std::fs::read_to_string(&self.stderr).expect("the log file");
-        (stdout, stderr)
-    }
-}
-
-impl Drop for LoggedServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn the_canary_appears_in_no_log_line() {
     let dir = tempfile::tempdir().expect("a folder");
     let canary = new_canary();
-    let server = LoggedServer::start(dir.path());
+    // Logging at debug level, as JSON, to stderr.
+    let mut command = process::command(dir.path());
+    command.env("RUST_LOG", "debug").env("LOG_FORMAT", "json");
+    let server = Process::start(command);
     let token = server.stdout_line("export TOKEN=");
-    let (status, template) = server.request(
-        "POST",
-        TEMPLATES,
-        &token,
-        Some(&json!({ "name": "Logged Meta", "vendor": "meta_capi" }).to_string()),
-    );
-    assert_eq!(status, 201, "{template}");
-    let template: Value = serde_json::from_str(&template).expect("JSON");
-    let path = revisions_path(template["id"].as_str().expect("an id"));
+    let template = server
+        .create_template(
+            &token,
+            &json!({ "name": "Logged Meta", "vendor": "meta_capi" }),
+        )
+        .expect(201)
+        .id();
+    let path = revisions_path(&template);
     let good = json!({ "config": { "pixel_id": "1", "access_token": canary }, "delivery_mode": "server_side" });
     let cases: [(&str, String, Option<String>, u16); 8] = [
         ("POST", path.clone(), Some(good.to_string()), 201),
@@ -841,14 +676,19 @@ fn the_canary_appears_in_no_log_line() {
         ("GET", TEMPLATES.to_owned(), None, 200),
     ];
     for (method, path, body, expected) in &cases {
-        let (status, answer) = server.request(method, path, &token, body.as_deref());
-        assert_eq!(status, *expected, "{method} {path}: {answer}");
+        // The body is sent as JSON text, not necessarily valid JSON.
+        let body = body
+            .as_ref()
+            .map(|text| ("application/json", text.clone().into_bytes()));
+        let reply = server.raw(method, path, Some(&token), body);
+        assert_eq!(reply.status, *expected, "{method} {path}: {}", reply.text);
         assert!(
-            !answer.contains(&canary),
-            "{method} {path} answered the canary: {answer}"
+            !reply.text.contains(&canary),
+            "{method} {path} answered the canary: {}",
+            reply.text
         );
     }
-    let (stdout, stderr) = server.terminate();
+    let (stdout, stderr) = server.stop();
     assert!(
         !stderr.contains(&canary),
         "a log line holds the canary:\n{}",

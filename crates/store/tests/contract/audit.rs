@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::support::{audit, new_revision, new_template, org, store};
 
-pub fn audit_entries_commit_and_roll_back_with_their_change(db: &TestDb) {
+fn audit_entries_commit_and_roll_back_with_their_change(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let mut created = audit();
@@ -53,3 +53,5 @@ pub fn audit_entries_commit_and_roll_back_with_their_change(db: &TestDb) {
         0
     );
 }
+
+integrations_testing::backend_tests!(audit_entries_commit_and_roll_back_with_their_change,);
