@@ -5,10 +5,10 @@
 use integrations_domain::Role;
 use serde_json::{Value, json};
 
-use crate::support::{Reply, TestApp};
-
-const PIPELINES: &str = "/v1/admin/pipelines";
-const TEMPLATES: &str = "/v1/admin/integration-templates";
+use crate::support::{
+    Reply, TestApp,
+    paths::{PIPELINES, TEMPLATES},
+};
 
 /// `(field, problem)` of every detail of an error body.
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
@@ -22,7 +22,7 @@ fn id_of(body: &Value) -> String {
 }
 
 fn pipeline_count(app: &TestApp) -> u64 {
-    app.get(PIPELINES, &app.owner()).expect(200).body["total"]
+    app.list_pipelines(&app.owner(), "").expect(200).body["total"]
         .as_u64()
         .expect("a total")
 }
@@ -30,8 +30,7 @@ fn pipeline_count(app: &TestApp) -> u64 {
 fn a_parameter_value_is_at_most_8_kib(app: &TestApp) {
     let token = app.owner();
     let over = app
-        .post(
-            PIPELINES,
+        .create_pipeline(
             &token,
             &json!({ "name": "Big", "parameters": { "big": "x".repeat(8_193), "ok": "y" } }),
         )
@@ -41,8 +40,7 @@ fn a_parameter_value_is_at_most_8_kib(app: &TestApp) {
 
     // 8 KiB of UTF-8 is the limit, counted in bytes: 4,096 two-byte characters fit.
     let created = app
-        .post(
-            PIPELINES,
+        .create_pipeline(
             &token,
             &json!({ "name": "Big", "parameters": { "big": "é".repeat(4_096) } }),
         )
@@ -71,21 +69,13 @@ fn a_pipeline_defines_at_most_100_parameters(app: &TestApp) {
         Value::Object((0..n).map(|i| (format!("k{i}"), json!(i))).collect())
     };
     let over = app
-        .post(
-            PIPELINES,
-            &token,
-            &json!({ "name": "Wide", "parameters": map(101) }),
-        )
+        .create_pipeline(&token, &json!({ "name": "Wide", "parameters": map(101) }))
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(over.details(), pairs(&[("parameters", "too_many")]));
     assert_eq!(pipeline_count(app), 0, "nothing was created");
 
     let created = app
-        .post(
-            PIPELINES,
-            &token,
-            &json!({ "name": "Wide", "parameters": map(100) }),
-        )
+        .create_pipeline(&token, &json!({ "name": "Wide", "parameters": map(100) }))
         .expect(201)
         .body;
     let path = format!("{PIPELINES}/{}", id_of(&created));
@@ -108,8 +98,7 @@ fn an_amplifying_render_is_refused_as_too_large(app: &TestApp) {
     let url = "{{pipeline_param.big}}".repeat(20_000);
     let revision = app.revision(&template, &json!({ "url": url }));
     let pipeline = app
-        .post(
-            PIPELINES,
+        .create_pipeline(
             &app.owner(),
             &json!({ "name": "Target", "parameters": { "big": "x".repeat(8_192) } }),
         )
@@ -117,9 +106,9 @@ fn an_amplifying_render_is_refused_as_too_large(app: &TestApp) {
         .body;
     let pipeline = id_of(&pipeline);
     let attachment = app
-        .post(
-            &format!("{PIPELINES}/{pipeline}/integrations"),
+        .attach(
             &app.owner(),
+            &pipeline,
             &json!({ "integration_id": template, "revision_id": revision["id"] }),
         )
         .expect(201)
@@ -157,11 +146,7 @@ fn a_megabyte_of_malformed_placeholders_lists_100_problems(app: &TestApp) {
     });
     assert!(body.to_string().len() <= 1_048_576);
     let refused = app
-        .post(
-            &format!("{TEMPLATES}/{template}/revisions"),
-            &app.owner(),
-            &body,
-        )
+        .create_revision(&app.owner(), &template, &body)
         .expect_error(422, "VALIDATION_FAILED");
     let found = refused.details();
     assert_eq!(found.len(), 101);
@@ -175,7 +160,7 @@ fn a_megabyte_of_malformed_placeholders_lists_100_problems(app: &TestApp) {
     let last = &refused.body["error"]["details"][100];
     assert_eq!(last["more"], json!(count - 100));
     let listed = app
-        .get(&format!("{TEMPLATES}/{template}/revisions"), &app.owner())
+        .list_revisions(&app.owner(), &template, "")
         .expect(200)
         .body;
     assert_eq!(listed["total"], json!(0), "nothing was stored");
@@ -227,8 +212,7 @@ fn pipeline_with(
     pins: &[(String, Value)],
 ) -> (String, Vec<String>) {
     let pipeline = app
-        .post(
-            PIPELINES,
+        .create_pipeline(
             &app.owner(),
             &json!({ "name": "Mixed", "parameters": parameters }),
         )
@@ -239,9 +223,9 @@ fn pipeline_with(
         .iter()
         .map(|(template, revision)| {
             let attached = app
-                .post(
-                    &format!("{PIPELINES}/{pipeline}/integrations"),
+                .attach(
                     &app.owner(),
+                    &pipeline,
                     &json!({ "integration_id": template, "revision_id": revision["id"] }),
                 )
                 .expect(201)
@@ -286,10 +270,7 @@ fn the_pipeline_route_reports_each_failure_in_place(app: &TestApp) {
     );
     for role in [Role::Viewer, Role::Service] {
         let answer = app
-            .get(
-                &format!("{PIPELINES}/{pipeline}/config"),
-                &app.token("org_a", role),
-            )
+            .pipeline_config(&app.token("org_a", role), &pipeline)
             .expect(200);
         assert_eq!(
             answer.body["integrations"].as_array().map(Vec::len),
@@ -322,9 +303,7 @@ fn the_pipeline_answer_is_capped_at_8_mib(app: &TestApp) {
         })
         .collect();
     let (pipeline, _) = pipeline_with(app, &json!({ "big": "x".repeat(8_192) }), &pins);
-    let answer = app
-        .get(&format!("{PIPELINES}/{pipeline}/config"), &app.owner())
-        .expect(200);
+    let answer = app.pipeline_config(&app.owner(), &pipeline).expect(200);
     let entries = answer.body["integrations"]
         .as_array()
         .cloned()
@@ -375,9 +354,7 @@ fn a_secret_under_an_unknown_key_is_reported_in_place(app: &TestApp) {
         "{}",
         refused.body
     );
-    let answer = app
-        .get(&format!("{PIPELINES}/{pipeline}/config"), &service)
-        .expect(200);
+    let answer = app.pipeline_config(&service, &pipeline).expect(200);
     let unavailable = entry_for(&answer, &meta);
     assert_eq!(unavailable["config"], Value::Null);
     assert_eq!(unavailable["error"]["code"], "KEY_UNAVAILABLE");
@@ -411,9 +388,9 @@ fn the_pipeline_etag_follows_versions_not_bodies(app: &TestApp) {
     let first = etag(&viewer);
     assert_eq!(etag(&viewer), first);
     assert_ne!(etag(&app.token("org_a", Role::Service)), first);
-    app.put(
-        &format!("{PIPELINES}/{pipeline}"),
+    app.update_pipeline(
         &app.owner(),
+        &pipeline,
         &json!({ "parameters": { "host": "b.example" } }),
     )
     .expect(200);

@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Reply, TestApp, meta_config};
-
-const TEMPLATES: &str = "/v1/admin/integration-templates";
+use crate::support::{Reply, TestApp, meta_config, paths::TEMPLATES};
 
 /// Words that would betray SQL or the storage layer in a message.
 const LEAKS: [&str; 4] = ["select", "diesel", "sqlite", "postgres"];

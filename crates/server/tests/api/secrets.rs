@@ -10,11 +10,12 @@ use integrations_testing::Backend;
 use serde_json::{Value, json};
 
 use crate::process::{self, Process};
-use crate::support::{Reply, SealedRow, TestApp, stored_configs, stored_sealed};
+use crate::support::{
+    Reply, SealedRow, TestApp,
+    paths::{self, PIPELINES, TEMPLATES},
+    stored_configs, stored_sealed,
+};
 
-const TEMPLATES: &str = "/v1/admin/integration-templates";
-const CATALOG: &str = "/v1/admin/integration-catalog";
-const PIPELINES: &str = "/v1/admin/pipelines";
 const ROLES: [Role; 5] = [
     Role::Owner,
     Role::Admin,
@@ -30,14 +31,6 @@ fn new_canary() -> String {
         rand::random::<u64>(),
         rand::random::<u32>()
     )
-}
-
-fn revisions_path(template: &str) -> String {
-    format!("{TEMPLATES}/{template}/revisions")
-}
-
-fn install_path(vendor: &str) -> String {
-    format!("{CATALOG}/{vendor}/install")
 }
 
 #[track_caller]
@@ -107,16 +100,16 @@ fn bytes_contain(haystack: &[u8], needle: &str) -> bool {
 fn attach(app: &TestApp, name: &str, template: &str, revision_id: &str) -> (String, String) {
     let token = app.owner();
     let pipeline = app
-        .post(PIPELINES, &token, &json!({ "name": name }))
+        .create_pipeline(&token, &json!({ "name": name }))
         .expect(201)
         .body["id"]
         .as_str()
         .expect("a pipeline id")
         .to_owned();
     let attachment = app
-        .post(
-            &format!("{PIPELINES}/{pipeline}/integrations"),
+        .attach(
             &token,
+            &pipeline,
             &json!({ "integration_id": template, "revision_id": revision_id }),
         )
         .expect(201)
@@ -132,9 +125,9 @@ fn attach(app: &TestApp, name: &str, template: &str, revision_id: &str) -> (Stri
 fn write_the_canary(app: &TestApp, canary: &str, name: &str) -> (String, String) {
     let config = json!({ "pixel_id": "1234567890", "access_token": canary });
     let install = app
-        .post(
-            &install_path("meta_capi"),
+        .install(
             &app.token("org_a", Role::Editor),
+            "meta_capi",
             &json!({ "name": name, "config": config }),
         )
         .expect(201);
@@ -147,11 +140,7 @@ fn write_the_canary(app: &TestApp, canary: &str, name: &str) -> (String, String)
     let mut newest = None;
     for (batch, role) in [(10, Role::Owner), (20, Role::Admin), (30, Role::Editor)] {
         let created = app
-            .post(
-                &revisions_path(&id),
-                &app.token("org_a", role),
-                &json!({ "config": { "pixel_id": "1234567890", "access_token": canary, "batch_size": batch }, "delivery_mode": "server_side" }),
-            )
+            .create_revision(&app.token("org_a", role), &id, &json!({ "config": { "pixel_id": "1234567890", "access_token": canary, "batch_size": batch }, "delivery_mode": "server_side" }))
             .expect(201);
         assert_clean(&format!("POST revision as {role:?}"), &created, canary);
         assert_eq!(created.body["config"]["access_token"], "***");
@@ -159,9 +148,9 @@ fn write_the_canary(app: &TestApp, canary: &str, name: &str) -> (String, String)
     }
     for role in [Role::Viewer, Role::Service] {
         let refused = app
-            .post(
-                &revisions_path(&id),
+            .create_revision(
                 &app.token("org_a", role),
+                &id,
                 &json!({ "config": config, "delivery_mode": "server_side" }),
             )
             .expect_error(403, "FORBIDDEN");
@@ -169,17 +158,13 @@ fn write_the_canary(app: &TestApp, canary: &str, name: &str) -> (String, String)
     }
     // Error responses do not echo the secret either.
     let invalid = app
-        .post(
-            &revisions_path(&id),
-            &app.owner(),
-            &json!({ "config": { "pixel_id": 1, "access_token": canary, "batch_size": "many" }, "delivery_mode": "server_side" }),
-        )
+        .create_revision(&app.owner(), &id, &json!({ "config": { "pixel_id": 1, "access_token": canary, "batch_size": "many" }, "delivery_mode": "server_side" }))
         .expect_error(422, "VALIDATION_FAILED");
     assert_clean("a 422", &invalid, canary);
     let taken = app
-        .post(
-            &install_path("meta_capi"),
+        .install(
             &app.owner(),
+            "meta_capi",
             &json!({ "name": name, "config": config }),
         )
         .expect_error(409, "NAME_TAKEN");
@@ -195,24 +180,24 @@ fn read_everything_as_every_role(app: &TestApp, canary: &str, id: &str, attached
         let mut paths = vec![
             TEMPLATES.to_owned(),
             format!("{TEMPLATES}/{id}"),
-            revisions_path(id),
-            format!("{}?limit=2&offset=1", revisions_path(id)),
+            paths::revisions(id),
+            format!("{}?limit=2&offset=1", paths::revisions(id)),
             format!("{PIPELINES}/{pipeline}/integrations"),
             format!("{PIPELINES}/{pipeline}/integrations/{attachment}"),
         ];
-        paths.extend((1..=4).map(|n| format!("{}/{n}", revisions_path(id))));
+        paths.extend((1..=4).map(|n| format!("{}/{n}", paths::revisions(id))));
         for path in &paths {
             let reply = app.get(path, &token).expect(200);
             assert_clean(&format!("GET {path} as {role:?}"), &reply, canary);
         }
         for n in 1..=4 {
-            let reply = app.get(&format!("{}/{n}", revisions_path(id)), &token);
+            let reply = app.get(&format!("{}/{n}", paths::revisions(id)), &token);
             assert_eq!(
                 reply.body["config"]["access_token"], "***",
                 "revision {n} as {role:?}"
             );
         }
-        let listed = app.get(&revisions_path(id), &token).body;
+        let listed = app.list_revisions(&token, id, "").body;
         let revisions = listed["revisions"].as_array().expect("revisions");
         assert_eq!(revisions.len(), 4);
         assert!(
@@ -224,14 +209,9 @@ fn read_everything_as_every_role(app: &TestApp, canary: &str, id: &str, attached
 
         // Rendered configs: the one place where `service` gets the secret in clear.
         let one = app
-            .get(
-                &format!("{PIPELINES}/{pipeline}/integrations/{attachment}/config"),
-                &token,
-            )
+            .attachment_config(&token, pipeline, attachment)
             .expect(200);
-        let all = app
-            .get(&format!("{PIPELINES}/{pipeline}/config"), &token)
-            .expect(200);
+        let all = app.pipeline_config(&token, pipeline).expect(200);
         if role == Role::Service {
             assert_eq!(one.body["config"]["access_token"], canary, "{}", one.body);
             assert_eq!(
@@ -340,9 +320,9 @@ fn an_echoed_mask_keeps_the_sealed_secret(app: &TestApp) {
     let canary = new_canary();
     let editor = app.token("org_a", Role::Editor);
     let installed = app
-        .post(
-            &install_path("meta_capi"),
+        .install(
             &editor,
+            "meta_capi",
             &json!({ "name": "Echo", "config": { "pixel_id": "111", "access_token": canary } }),
         )
         .expect(201)
@@ -350,18 +330,14 @@ fn an_echoed_mask_keeps_the_sealed_secret(app: &TestApp) {
     let id = installed["template"]["id"].as_str().expect("an id");
     // Read, change one non-secret value, send it all back.
     let read = app
-        .get(&format!("{}/1", revisions_path(id)), &editor)
+        .get(&format!("{}/1", paths::revisions(id)), &editor)
         .expect(200)
         .body;
     let mut config = read["config"].clone();
     assert_eq!(config["access_token"], "***");
     config["batch_size"] = json!(321);
     let second = app
-        .post(
-            &revisions_path(id),
-            &editor,
-            &json!({ "config": config, "delivery_mode": read["delivery_mode"], "change_summary": "bigger batches" }),
-        )
+        .create_revision(&editor, id, &json!({ "config": config, "delivery_mode": read["delivery_mode"], "change_summary": "bigger batches" }))
         .expect(201)
         .body;
     assert_eq!(second["revision_number"], 2);
@@ -371,9 +347,9 @@ fn an_echoed_mask_keeps_the_sealed_secret(app: &TestApp) {
     // Round-trip the round trip.
     let mut config = second["config"].clone();
     config["pixel_id"] = json!("222");
-    app.post(
-        &revisions_path(id),
+    app.create_revision(
         &editor,
+        id,
         &json!({ "config": config, "delivery_mode": "server_side" }),
     )
     .expect(201);
@@ -397,14 +373,14 @@ fn an_echoed_mask_keeps_the_sealed_secret(app: &TestApp) {
     let service = app.token("org_a", Role::Service);
     for n in 1..=3 {
         let reply = app
-            .get(&format!("{}/{n}", revisions_path(id)), &service)
+            .get(&format!("{}/{n}", paths::revisions(id)), &service)
             .expect(200);
         assert_clean("GET revision as service", &reply, &canary);
         assert_eq!(reply.body["config"]["access_token"], "***");
     }
     // …and the original secret, in clear, on the rendered config of the echoed revision.
     let third = app
-        .get(&format!("{}/3", revisions_path(id)), &editor)
+        .get(&format!("{}/3", paths::revisions(id)), &editor)
         .expect(200)
         .body;
     let (pipeline, attachment) = attach(
@@ -414,10 +390,7 @@ fn an_echoed_mask_keeps_the_sealed_secret(app: &TestApp) {
         third["id"].as_str().expect("an id"),
     );
     let rendered = app
-        .get(
-            &format!("{PIPELINES}/{pipeline}/integrations/{attachment}/config"),
-            &service,
-        )
+        .attachment_config(&service, &pipeline, &attachment)
         .expect(200)
         .body;
     assert_eq!(rendered["config"]["access_token"], canary.as_str());
@@ -438,11 +411,7 @@ fn an_echoed_mask_needs_a_value_in_the_latest_revision(app: &TestApp) {
     let token = app.owner();
     let fresh = app.template("Fresh", "meta_capi");
     let reply = app
-        .post(
-            &revisions_path(&fresh),
-            &token,
-            &json!({ "config": { "pixel_id": "1", "access_token": "***" }, "delivery_mode": "server_side" }),
-        )
+        .create_revision(&token, &fresh, &json!({ "config": { "pixel_id": "1", "access_token": "***" }, "delivery_mode": "server_side" }))
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
         reply.sorted_details(),
@@ -453,11 +422,7 @@ fn an_echoed_mask_needs_a_value_in_the_latest_revision(app: &TestApp) {
     );
     // Reported together with the config's other problems.
     let reply = app
-        .post(
-            &revisions_path(&fresh),
-            &token,
-            &json!({ "config": { "pixel_id": 1, "access_token": "***" }, "delivery_mode": "server_side" }),
-        )
+        .create_revision(&token, &fresh, &json!({ "config": { "pixel_id": 1, "access_token": "***" }, "delivery_mode": "server_side" }))
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
         reply.sorted_details(),
@@ -470,7 +435,7 @@ fn an_echoed_mask_needs_a_value_in_the_latest_revision(app: &TestApp) {
         ]
     );
     assert_eq!(
-        app.get(&revisions_path(&fresh), &token).expect(200).body["total"],
+        app.list_revisions(&token, &fresh, "").expect(200).body["total"],
         0
     );
 
@@ -483,11 +448,7 @@ fn an_echoed_mask_needs_a_value_in_the_latest_revision(app: &TestApp) {
     );
     app.revision(&webhook, &json!({ "url": "https://example.com/b" }));
     let reply = app
-        .post(
-            &revisions_path(&webhook),
-            &token,
-            &json!({ "config": { "url": "https://example.com/c", "signing_secret": "***" }, "delivery_mode": "server_side" }),
-        )
+        .create_revision(&token, &webhook, &json!({ "config": { "url": "https://example.com/c", "signing_secret": "***" }, "delivery_mode": "server_side" }))
         .expect_error(422, "VALIDATION_FAILED");
     assert_clean("a 422", &reply, &canary);
     assert_eq!(
@@ -498,7 +459,7 @@ fn an_echoed_mask_needs_a_value_in_the_latest_revision(app: &TestApp) {
         )]
     );
     assert_eq!(
-        app.get(&revisions_path(&webhook), &token).expect(200).body["total"],
+        app.list_revisions(&token, &webhook, "").expect(200).body["total"],
         2
     );
 }
@@ -507,11 +468,7 @@ fn each_secret_field_is_kept_replaced_or_named_on_its_own(app: &TestApp) {
     let token = app.token("org_a", Role::Editor);
     let (developer, client, refresh) = (new_canary(), new_canary(), new_canary());
     let installed = app
-        .post(
-            &install_path("google_ads"),
-            &token,
-            &json!({ "name": "Ads", "config": { "developer_token": developer, "client_secret": client, "refresh_token": refresh } }),
-        )
+        .install(&token, "google_ads", &json!({ "name": "Ads", "config": { "developer_token": developer, "client_secret": client, "refresh_token": refresh } }))
         .expect(201);
     for secret in [&developer, &client, &refresh] {
         assert_clean("install", &installed, secret);
@@ -526,9 +483,9 @@ fn each_secret_field_is_kept_replaced_or_named_on_its_own(app: &TestApp) {
     next["client_secret"] = json!(rotated);
     next["refresh_token"] = json!("{{pipeline_param.ads_refresh_token}}");
     let second = app
-        .post(
-            &revisions_path(id),
+        .create_revision(
             &token,
+            id,
             &json!({ "config": next, "delivery_mode": "server_side" }),
         )
         .expect(201);
@@ -571,7 +528,7 @@ fn a_placeholder_in_a_secret_field_is_shown_and_stored_as_is(app: &TestApp) {
     for role in ROLES {
         let reply = app
             .get(
-                &format!("{}/1", revisions_path(&id)),
+                &format!("{}/1", paths::revisions(&id)),
                 &app.token("org_a", role),
             )
             .expect(200);
@@ -582,11 +539,7 @@ fn a_placeholder_in_a_secret_field_is_shown_and_stored_as_is(app: &TestApp) {
     }
     // Installing the default variant keeps its placeholders unsealed too.
     let installed = app
-        .post(
-            &install_path("meta_capi"),
-            &app.owner(),
-            &json!({ "name": "Installed" }),
-        )
+        .install(&app.owner(), "meta_capi", &json!({ "name": "Installed" }))
         .expect(201)
         .body;
     assert_eq!(
@@ -641,7 +594,7 @@ fn the_canary_appears_in_no_log_line() {
         )
         .expect(201)
         .id();
-    let path = revisions_path(&template);
+    let path = paths::revisions(&template);
     let good = json!({ "config": { "pixel_id": "1", "access_token": canary }, "delivery_mode": "server_side" });
     let cases: [(&str, String, Option<String>, u16); 8] = [
         ("POST", path.clone(), Some(good.to_string()), 201),
@@ -669,7 +622,7 @@ fn the_canary_appears_in_no_log_line() {
         ),
         (
             "POST",
-            install_path("meta_capi"),
+            paths::install("meta_capi"),
             Some(json!({ "name": "Installed", "config": { "access_token": canary } }).to_string()),
             201,
         ),

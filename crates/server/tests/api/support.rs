@@ -367,13 +367,19 @@ impl Client {
         self.get(&paths::revision(template, number), token)
     }
 
-    /// Restores revision `number` (no body).
-    pub fn restore_revision(&self, token: &str, template: &str, number: impl Display) -> Reply {
+    /// Restores revision `number`; `body` (`change_summary`) is optional.
+    pub fn restore_revision(
+        &self,
+        token: &str,
+        template: &str,
+        number: impl Display,
+        body: Option<&Value>,
+    ) -> Reply {
         self.call(
             "POST",
             &format!("{}/restore", paths::revision(template, number)),
             Some(token),
-            None,
+            body,
         )
     }
 
@@ -412,7 +418,7 @@ impl Client {
 
     /// Every pinned config of `pipeline`, rendered.
     pub fn pipeline_config(&self, token: &str, pipeline: &str) -> Reply {
-        self.get(&format!("{}/config", paths::pipeline(pipeline)), token)
+        self.get(&paths::pipeline_config(pipeline), token)
     }
 
     pub fn list_attachments(&self, token: &str, pipeline: &str, query: &str) -> Reply {
@@ -443,10 +449,7 @@ impl Client {
 
     /// The pinned config of one attachment, rendered.
     pub fn attachment_config(&self, token: &str, pipeline: &str, attachment: &str) -> Reply {
-        self.get(
-            &format!("{}/config", paths::attachment(pipeline, attachment)),
-            token,
-        )
+        self.get(&paths::attachment_config(pipeline, attachment), token)
     }
 
     pub fn audit_log(&self, token: &str, query: &str) -> Reply {
@@ -493,6 +496,14 @@ pub mod paths {
 
     pub fn attachment(pipeline: &str, attachment: &str) -> String {
         format!("{PIPELINES}/{pipeline}/integrations/{attachment}")
+    }
+
+    pub fn attachment_config(pipeline: &str, attachment: &str) -> String {
+        format!("{PIPELINES}/{pipeline}/integrations/{attachment}/config")
+    }
+
+    pub fn pipeline_config(pipeline: &str) -> String {
+        format!("{PIPELINES}/{pipeline}/config")
     }
 }
 
