@@ -6,32 +6,12 @@ use std::sync::Barrier;
 use integrations_domain::Role;
 use serde_json::{Value, json};
 
-use crate::support::{Reply, TestApp, meta_config};
+use crate::support::{Reply, TestApp, meta_config, paths};
 
 const UNKNOWN_PIPELINE: &str = "pip_01ARZ3NDEKTSV4RRFFQ69G5FAV";
 const UNKNOWN_TEMPLATE: &str = "tmpl_01ARZ3NDEKTSV4RRFFQ69G5FAV";
 const UNKNOWN_REVISION: &str = "rev_01ARZ3NDEKTSV4RRFFQ69G5FAV";
 const UNKNOWN_ATTACHMENT: &str = "pi_01ARZ3NDEKTSV4RRFFQ69G5FAV";
-
-fn integrations_path(pipeline: &str) -> String {
-    format!("/v1/admin/pipelines/{pipeline}/integrations")
-}
-
-fn attachment_path(pipeline: &str, attachment: &str) -> String {
-    format!("/v1/admin/pipelines/{pipeline}/integrations/{attachment}")
-}
-
-fn attachment_config_path(pipeline: &str, attachment: &str) -> String {
-    format!("/v1/admin/pipelines/{pipeline}/integrations/{attachment}/config")
-}
-
-fn pipeline_config_path(pipeline: &str) -> String {
-    format!("/v1/admin/pipelines/{pipeline}/config")
-}
-
-fn template_path(template: &str) -> String {
-    format!("/v1/admin/integration-templates/{template}")
-}
 
 fn id_of(body: &Value) -> String {
     body["id"].as_str().expect("an id").to_owned()
@@ -40,8 +20,7 @@ fn id_of(body: &Value) -> String {
 /// Creates a pipeline in `org_a` (as owner) and returns its id.
 fn pipeline(app: &TestApp, name: &str, parameters: &Value) -> String {
     let body = app
-        .post(
-            "/v1/admin/pipelines",
+        .create_pipeline(
             &app.owner(),
             &json!({ "name": name, "parameters": parameters }),
         )
@@ -52,9 +31,9 @@ fn pipeline(app: &TestApp, name: &str, parameters: &Value) -> String {
 
 /// Attaches `revision` (a revision body) of `template` to `pipeline` as owner; returns the attachment.
 fn attach(app: &TestApp, pipeline: &str, template: &str, revision: &Value) -> Value {
-    app.post(
-        &integrations_path(pipeline),
+    app.attach(
         &app.owner(),
+        pipeline,
         &json!({ "integration_id": template, "revision_id": revision["id"] }),
     )
     .expect(201)
@@ -69,27 +48,6 @@ fn webhook(app: &TestApp, name: &str, config: &Value) -> (String, Value) {
 }
 
 /// `(field, problem)` of every detail of an error body.
-fn details(reply: &Reply) -> Vec<(String, String)> {
-    reply.body["error"]["details"]
-        .as_array()
-        .map(|details| {
-            details
-                .iter()
-                .map(|d| {
-                    (
-                        d["field"].as_str().unwrap_or_default().to_owned(),
-                        d["problem"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn fields(reply: &Reply) -> Vec<String> {
-    details(reply).into_iter().map(|(field, _)| field).collect()
-}
-
 /// A GET of the pipeline config, with `If-None-Match` when given; also returns the raw body.
 fn pipeline_config(
     app: &TestApp,
@@ -97,31 +55,19 @@ fn pipeline_config(
     token: &str,
     if_none_match: Option<&str>,
 ) -> (Reply, String) {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .build()
-        .into();
-    let mut request = ureq::http::Request::builder()
-        .method("GET")
-        .uri(format!("{}{}", app.base, pipeline_config_path(pipeline)))
-        .header("Authorization", format!("Bearer {token}"));
-    if let Some(tag) = if_none_match {
-        request = request.header("If-None-Match", tag);
-    }
-    let request = request.body(Vec::new()).expect("a valid request");
-    let mut response = agent.run(request).expect("the server answers");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    (
-        Reply {
-            status,
-            headers,
-            body,
-        },
-        text,
-    )
+    let headers: Vec<(&str, &str)> = if_none_match
+        .map(|tag| ("If-None-Match", tag))
+        .into_iter()
+        .collect();
+    let reply = app.send_raw(
+        "GET",
+        &paths::pipeline_config(pipeline),
+        Some(token),
+        &headers,
+        None,
+    );
+    let text = reply.text.clone();
+    (reply, text)
 }
 
 /// The pipeline config's current `ETag` for `token` (asserting a 200 with a strong tag).
@@ -149,9 +95,9 @@ fn attachments_are_attached_listed_fetched_repinned_toggled_and_detached(app: &T
 
     // An editor attaches; enabled defaults to true.
     let created = app
-        .post(
-            &integrations_path(&web),
+        .attach(
             &editor,
+            &web,
             &json!({ "integration_id": meta, "revision_id": first["id"] }),
         )
         .expect(201);
@@ -160,7 +106,7 @@ fn attachments_are_attached_listed_fetched_repinned_toggled_and_detached(app: &T
     assert!(id.starts_with("pi_") && id.len() == 29, "{id}");
     assert_eq!(
         created.header("location"),
-        Some(attachment_path(&web, &id).as_str())
+        Some(paths::attachment(&web, &id).as_str())
     );
     let mut keys: Vec<&str> = attachment
         .as_object()
@@ -195,20 +141,14 @@ fn attachments_are_attached_listed_fetched_repinned_toggled_and_detached(app: &T
     assert_eq!(attachment["enabled"], true);
     assert_eq!(attachment["created_at"], attachment["updated_at"]);
     assert_eq!(
-        app.get(&attachment_path(&web, &id), &token)
-            .expect(200)
-            .body,
+        app.get_attachment(&token, &web, &id).expect(200).body,
         attachment
     );
 
     // A second template, attached disabled; lists are newest first.
     let (hook, hook_revision) = webhook(app, "Hook", &json!({ "url": "https://example.com/a" }));
     let disabled = app
-        .post(
-            &integrations_path(&web),
-            &token,
-            &json!({ "integration_id": hook, "revision_id": hook_revision["id"], "enabled": false }),
-        )
+        .attach(&token, &web, &json!({ "integration_id": hook, "revision_id": hook_revision["id"], "enabled": false }))
         .expect(201)
         .body;
     assert_eq!(disabled["enabled"], false);
@@ -218,7 +158,7 @@ fn attachments_are_attached_listed_fetched_repinned_toggled_and_detached(app: &T
         (&json!(1), &json!(1))
     );
     assert_eq!(
-        app.get(&integrations_path(&web), &app.token("org_a", Role::Viewer))
+        app.list_attachments(&app.token("org_a", Role::Viewer), &web, "")
             .expect(200)
             .body,
         json!({ "integrations": [disabled, attachment] })
@@ -226,41 +166,25 @@ fn attachments_are_attached_listed_fetched_repinned_toggled_and_detached(app: &T
 
     // A new revision upgrades nothing: the pin stays, latest_revision shows the newer one.
     let third = app.revision(&meta, &meta_config());
-    let stale = app
-        .get(&attachment_path(&web, &id), &token)
-        .expect(200)
-        .body;
+    let stale = app.get_attachment(&token, &web, &id).expect(200).body;
     assert_eq!(stale["revision_number"], 1);
     assert_eq!(stale["revision_id"], first["id"]);
     assert_eq!(stale["latest_revision"], 3);
-    let rendered = app
-        .get(&attachment_config_path(&web, &id), &token)
-        .expect(200)
-        .body;
+    let rendered = app.attachment_config(&token, &web, &id).expect(200).body;
     assert_eq!(rendered["revision_number"], 1);
     assert_eq!(rendered["config"]["batch_size"], 100);
 
     // Template renames show through.
-    app.put(
-        &template_path(&meta),
-        &token,
-        &json!({ "name": "Meta CAPI - E-commerce" }),
-    )
-    .expect(200);
+    app.update_template(&token, &meta, &json!({ "name": "Meta CAPI - E-commerce" }))
+        .expect(200);
     assert_eq!(
-        app.get(&attachment_path(&web, &id), &token)
-            .expect(200)
-            .body["integration_name"],
+        app.get_attachment(&token, &web, &id).expect(200).body["integration_name"],
         "Meta CAPI - E-commerce"
     );
 
     // Re-pin (an editor may), then disable: each keeps the other's value.
     let repinned = app
-        .put(
-            &attachment_path(&web, &id),
-            &editor,
-            &json!({ "revision_id": second["id"] }),
-        )
+        .update_attachment(&editor, &web, &id, &json!({ "revision_id": second["id"] }))
         .expect(200)
         .body;
     assert_eq!(repinned["revision_id"], second["id"]);
@@ -270,26 +194,21 @@ fn attachments_are_attached_listed_fetched_repinned_toggled_and_detached(app: &T
     assert_eq!(repinned["created_at"], attachment["created_at"]);
     assert_ne!(repinned["updated_at"], attachment["updated_at"]);
     assert_eq!(
-        app.get(&attachment_config_path(&web, &id), &token)
-            .expect(200)
-            .body["config"]["batch_size"],
+        app.attachment_config(&token, &web, &id).expect(200).body["config"]["batch_size"],
         50,
         "the rendered config follows the pin"
     );
     let toggled = app
-        .put(
-            &attachment_path(&web, &id),
-            &editor,
-            &json!({ "enabled": false }),
-        )
+        .update_attachment(&editor, &web, &id, &json!({ "enabled": false }))
         .expect(200)
         .body;
     assert_eq!(toggled["enabled"], false);
     assert_eq!(toggled["revision_number"], 2);
     let both = app
-        .put(
-            &attachment_path(&web, &id),
+        .update_attachment(
             &token,
+            &web,
+            &id,
             &json!({ "enabled": true, "revision_id": third["id"] }),
         )
         .expect(200)
@@ -300,66 +219,51 @@ fn attachments_are_attached_listed_fetched_repinned_toggled_and_detached(app: &T
     );
 
     // Bad updates change nothing.
-    app.put(&attachment_path(&web, &id), &token, &json!({}))
+    app.update_attachment(&token, &web, &id, &json!({}))
         .expect_error(422, "VALIDATION_FAILED");
     let reply = app
-        .put(
-            &attachment_path(&web, &id),
+        .update_attachment(
             &token,
+            &web,
+            &id,
             &json!({ "revision_id": hook_revision["id"] }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(fields(&reply), ["revision_id"]);
+    assert_eq!(reply.fields(), ["revision_id"]);
     for bad in ["garbage", UNKNOWN_REVISION] {
         let reply = app
-            .put(
-                &attachment_path(&web, &id),
-                &token,
-                &json!({ "revision_id": bad }),
-            )
+            .update_attachment(&token, &web, &id, &json!({ "revision_id": bad }))
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), ["revision_id"], "{bad}");
+        assert_eq!(reply.fields(), ["revision_id"], "{bad}");
     }
     for body in [
         json!({ "enabled": "yes" }),
         json!({ "integration_id": hook }),
         json!({ "pipeline_id": web }),
     ] {
-        app.put(&attachment_path(&web, &id), &token, &body)
+        app.update_attachment(&token, &web, &id, &body)
             .expect_error(400, "INVALID_REQUEST");
     }
-    assert_eq!(
-        app.get(&attachment_path(&web, &id), &token)
-            .expect(200)
-            .body,
-        both
-    );
+    assert_eq!(app.get_attachment(&token, &web, &id).expect(200).body, both);
 
     // Detaching needs admin.
-    app.delete(&attachment_path(&web, &id), &editor)
+    app.detach(&editor, &web, &id)
         .expect_error(403, "FORBIDDEN");
     let admin = app.token("org_a", Role::Admin);
     assert_eq!(
-        app.delete(&attachment_path(&web, &id), &admin)
-            .expect(200)
-            .body,
+        app.detach(&admin, &web, &id).expect(200).body,
         json!({ "status": "deleted" })
     );
     for path in [
-        attachment_path(&web, &id),
-        attachment_config_path(&web, &id),
+        paths::attachment(&web, &id),
+        paths::attachment_config(&web, &id),
     ] {
         app.get(&path, &token).expect_error(404, "NOT_FOUND");
     }
-    app.put(
-        &attachment_path(&web, &id),
-        &token,
-        &json!({ "enabled": true }),
-    )
-    .expect_error(404, "NOT_FOUND");
-    app.delete(&attachment_path(&web, &id), &admin)
+    app.update_attachment(&token, &web, &id, &json!({ "enabled": true }))
         .expect_error(404, "NOT_FOUND");
-    let listed = app.get(&integrations_path(&web), &token).expect(200).body;
+    app.detach(&admin, &web, &id).expect_error(404, "NOT_FOUND");
+    let listed = app.list_attachments(&token, &web, "").expect(200).body;
     assert_eq!(listed["integrations"].as_array().map(Vec::len), Some(1));
     assert_eq!(listed["integrations"][0]["id"], disabled["id"]);
 
@@ -380,9 +284,9 @@ fn one_attachment_per_template_and_references_are_checked(app: &TestApp) {
 
     // One attachment per (pipeline, template), whatever the revision.
     for revision in [&first, &second] {
-        app.post(
-            &integrations_path(&web),
+        app.attach(
             &token,
+            &web,
             &json!({ "integration_id": hook, "revision_id": revision["id"], "enabled": false }),
         )
         .expect_error(409, "ALREADY_ATTACHED");
@@ -392,18 +296,17 @@ fn one_attachment_per_template_and_references_are_checked(app: &TestApp) {
 
     // A revision of another template.
     let reply = app
-        .post(
-            &integrations_path(&web),
+        .attach(
             &token,
+            &web,
             &json!({ "integration_id": other, "revision_id": first["id"] }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(fields(&reply), ["revision_id"]);
+    assert_eq!(reply.fields(), ["revision_id"]);
 
     // Malformed or unknown references name their field.
     let org_b_template = app
-        .post(
-            "/v1/admin/integration-templates",
+        .create_template(
             &app.token("org_b", Role::Owner),
             &json!({ "name": "Theirs", "vendor": "webhook" }),
         )
@@ -412,7 +315,7 @@ fn one_attachment_per_template_and_references_are_checked(app: &TestApp) {
     let org_b_template = id_of(&org_b_template);
     let deleted = app.template("Gone", "webhook");
     let deleted_revision = app.revision(&deleted, &json!({ "url": "https://example.com/gone" }));
-    app.delete(&template_path(&deleted), &token).expect(200);
+    app.delete_template(&token, &deleted).expect(200);
     for bad in [
         "nope",
         "tmpl_",
@@ -422,13 +325,13 @@ fn one_attachment_per_template_and_references_are_checked(app: &TestApp) {
         other_revision["id"].as_str().expect("an id"),
     ] {
         let reply = app
-            .post(
-                &integrations_path(&web),
+            .attach(
                 &token,
+                &web,
                 &json!({ "integration_id": bad, "revision_id": other_revision["id"] }),
             )
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), ["integration_id"], "{bad}");
+        assert_eq!(reply.fields(), ["integration_id"], "{bad}");
     }
     for bad in [
         "nope",
@@ -438,13 +341,13 @@ fn one_attachment_per_template_and_references_are_checked(app: &TestApp) {
         deleted_revision["id"].as_str().expect("an id"),
     ] {
         let reply = app
-            .post(
-                &integrations_path(&web),
+            .attach(
                 &token,
+                &web,
                 &json!({ "integration_id": other, "revision_id": bad }),
             )
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), ["revision_id"], "{bad}");
+        assert_eq!(reply.fields(), ["revision_id"], "{bad}");
     }
     // Malformed bodies.
     for body in [
@@ -454,10 +357,10 @@ fn one_attachment_per_template_and_references_are_checked(app: &TestApp) {
         json!({ "integration_id": other, "revision_id": other_revision["id"], "id": "pi_x" }),
         json!({ "integration_id": other, "revision_id": other_revision["id"], "revision_number": 1 }),
     ] {
-        app.post(&integrations_path(&web), &token, &body)
+        app.attach(&token, &web, &body)
             .expect_error(400, "INVALID_REQUEST");
     }
-    let listed = app.get(&integrations_path(&web), &token).expect(200).body;
+    let listed = app.list_attachments(&token, &web, "").expect(200).body;
     assert_eq!(
         listed["integrations"].as_array().map(Vec::len),
         Some(1),
@@ -467,7 +370,6 @@ fn one_attachment_per_template_and_references_are_checked(app: &TestApp) {
     attach(app, &web, &other, &other_revision);
 }
 
-#[expect(clippy::too_many_lines, reason = "one scenario, step by step")]
 fn attachment_roles_and_tenancy(app: &TestApp) {
     let viewer = app.token("org_a", Role::Viewer);
     let editor = app.token("org_a", Role::Editor);
@@ -482,33 +384,25 @@ fn attachment_roles_and_tenancy(app: &TestApp) {
 
     // Attaching needs editor.
     for reader in [&viewer, &service] {
-        app.post(&integrations_path(&web), reader, &body)
+        app.attach(reader, &web, &body)
             .expect_error(403, "FORBIDDEN");
     }
     // The role comes before the pipeline lookup and the body.
-    app.post(
-        &integrations_path(UNKNOWN_PIPELINE),
-        &viewer,
-        &json!({ "bogus": true }),
-    )
-    .expect_error(403, "FORBIDDEN");
-    let attachment = app
-        .post(&integrations_path(&web), &editor, &body)
-        .expect(201)
-        .body;
+    app.attach(&viewer, UNKNOWN_PIPELINE, &json!({ "bogus": true }))
+        .expect_error(403, "FORBIDDEN");
+    let attachment = app.attach(&editor, &web, &body).expect(201).body;
     let id = id_of(&attachment);
-    let path = attachment_path(&web, &id);
+    let path = paths::attachment(&web, &id);
 
     // Everyone in the org reads.
     for reader in [&viewer, &service, &editor] {
         assert_eq!(app.get(&path, reader).expect(200).body, attachment);
         assert_eq!(
-            app.get(&integrations_path(&web), reader).expect(200).body,
+            app.list_attachments(reader, &web, "").expect(200).body,
             json!({ "integrations": [attachment] })
         );
-        app.get(&attachment_config_path(&web, &id), reader)
-            .expect(200);
-        app.get(&pipeline_config_path(&web), reader).expect(200);
+        app.attachment_config(reader, &web, &id).expect(200);
+        app.pipeline_config(reader, &web).expect(200);
     }
     // Re-pinning, enabling and disabling need editor.
     for reader in [&viewer, &service] {
@@ -528,13 +422,13 @@ fn attachment_roles_and_tenancy(app: &TestApp) {
 
     // Another org: every route is a 404, as for ids that do not exist.
     let foreign = [
-        ("GET", integrations_path(&web)),
-        ("POST", integrations_path(&web)),
+        ("GET", paths::attachments(&web)),
+        ("POST", paths::attachments(&web)),
         ("GET", path.clone()),
         ("PUT", path.clone()),
         ("DELETE", path.clone()),
-        ("GET", attachment_config_path(&web, &id)),
-        ("GET", pipeline_config_path(&web)),
+        ("GET", paths::attachment_config(&web, &id)),
+        ("GET", paths::pipeline_config(&web)),
     ];
     for (method, target) in &foreign {
         let body = match *method {
@@ -547,11 +441,11 @@ fn attachment_roles_and_tenancy(app: &TestApp) {
     }
     // An attachment id under another pipeline of the org, an unknown one, a malformed one.
     for target in [
-        attachment_path(&other, &id),
-        attachment_path(&web, UNKNOWN_ATTACHMENT),
-        attachment_path(&web, "nope"),
-        attachment_path(&web, &hook),
-        attachment_path(UNKNOWN_PIPELINE, &id),
+        paths::attachment(&other, &id),
+        paths::attachment(&web, UNKNOWN_ATTACHMENT),
+        paths::attachment(&web, "nope"),
+        paths::attachment(&web, &hook),
+        paths::attachment(UNKNOWN_PIPELINE, &id),
     ] {
         app.get(&target, &admin).expect_error(404, "NOT_FOUND");
         app.get(&format!("{target}/config"), &admin)
@@ -561,19 +455,19 @@ fn attachment_roles_and_tenancy(app: &TestApp) {
         app.delete(&target, &admin).expect_error(404, "NOT_FOUND");
     }
     for target in [
-        integrations_path(UNKNOWN_PIPELINE),
-        pipeline_config_path(UNKNOWN_PIPELINE),
-        integrations_path("nope"),
-        pipeline_config_path("nope"),
+        paths::attachments(UNKNOWN_PIPELINE),
+        paths::pipeline_config(UNKNOWN_PIPELINE),
+        paths::attachments("nope"),
+        paths::pipeline_config("nope"),
     ] {
         app.get(&target, &admin).expect_error(404, "NOT_FOUND");
     }
-    app.post(&integrations_path(UNKNOWN_PIPELINE), &admin, &body)
+    app.attach(&admin, UNKNOWN_PIPELINE, &body)
         .expect_error(404, "NOT_FOUND");
     // No token.
     assert_eq!(app.call("GET", &path, None, None).status, 401);
     assert_eq!(
-        app.call("GET", &pipeline_config_path(&web), None, None)
+        app.call("GET", &paths::pipeline_config(&web), None, None)
             .status,
         401
     );
@@ -595,9 +489,10 @@ fn deleting_an_attached_template_is_refused_naming_the_pipelines(app: &TestApp) 
     let on_web = attach(app, &web, &hook, &revision);
     let on_shop = attach(app, &shop, &hook, &revision);
     // A disabled attachment still pins the template.
-    app.put(
-        &attachment_path(&shop, &id_of(&on_shop)),
+    app.update_attachment(
         &token,
+        &shop,
+        &id_of(&on_shop),
         &json!({ "enabled": false }),
     )
     .expect(200);
@@ -621,7 +516,7 @@ fn deleting_an_attached_template_is_refused_naming_the_pipelines(app: &TestApp) 
         named
     };
     let reply = app
-        .delete(&template_path(&hook), &token)
+        .delete_template(&token, &hook)
         .expect_error(409, "TEMPLATE_IN_USE");
     let mut expected = vec![
         (web.clone(), "Web".to_owned()),
@@ -635,20 +530,18 @@ fn deleting_an_attached_template_is_refused_naming_the_pipelines(app: &TestApp) 
         reply.body
     );
     // The template and its attachments are all still there.
-    app.get(&template_path(&hook), &token).expect(200);
-    app.get(&attachment_path(&web, &id_of(&on_web)), &token)
+    app.get_template(&token, &hook).expect(200);
+    app.get_attachment(&token, &web, &id_of(&on_web))
         .expect(200);
 
-    app.delete(&attachment_path(&web, &id_of(&on_web)), &token)
-        .expect(200);
+    app.detach(&token, &web, &id_of(&on_web)).expect(200);
     let reply = app
-        .delete(&template_path(&hook), &token)
+        .delete_template(&token, &hook)
         .expect_error(409, "TEMPLATE_IN_USE");
     assert_eq!(pipelines_named(&reply), [(shop.clone(), "Shop".to_owned())]);
-    app.delete(&attachment_path(&shop, &id_of(&on_shop)), &token)
-        .expect(200);
-    app.delete(&template_path(&hook), &token).expect(200);
-    app.get(&template_path(&hook), &token)
+    app.detach(&token, &shop, &id_of(&on_shop)).expect(200);
+    app.delete_template(&token, &hook).expect(200);
+    app.get_template(&token, &hook)
         .expect_error(404, "NOT_FOUND");
 }
 
@@ -667,15 +560,15 @@ fn concurrent_attach_and_delete_never_leave_a_dangling_attachment(app: &TestApp)
         let (attached, deleted) = std::thread::scope(|scope| {
             let attacher = scope.spawn(|| {
                 start.wait();
-                app.post(
-                    &integrations_path(&web),
+                app.attach(
                     &token,
+                    &web,
                     &json!({ "integration_id": template, "revision_id": revision["id"] }),
                 )
             });
             let deleter = scope.spawn(|| {
                 start.wait();
-                app.delete(&template_path(&template), &token)
+                app.delete_template(&token, &template)
             });
             (
                 attacher.join().expect("no panic"),
@@ -686,14 +579,14 @@ fn concurrent_attach_and_delete_never_leave_a_dangling_attachment(app: &TestApp)
             (201, 409) => {
                 assert_eq!(deleted.code(), "TEMPLATE_IN_USE", "{}", deleted.body);
                 attach_won += 1;
-                app.get(&template_path(&template), &token).expect(200);
-                app.get(&attachment_path(&web, &id_of(&attached.body)), &token)
+                app.get_template(&token, &template).expect(200);
+                app.get_attachment(&token, &web, &id_of(&attached.body))
                     .expect(200);
             }
             (422, 200) => {
-                assert_eq!(fields(&attached), ["integration_id"], "{}", attached.body);
+                assert_eq!(attached.fields(), ["integration_id"], "{}", attached.body);
                 delete_won += 1;
-                app.get(&template_path(&template), &token)
+                app.get_template(&token, &template)
                     .expect_error(404, "NOT_FOUND");
             }
             other => panic!(
@@ -707,7 +600,7 @@ fn concurrent_attach_and_delete_never_leave_a_dangling_attachment(app: &TestApp)
         "SELECT CAST(COUNT(*) AS TEXT) AS value FROM attachments a JOIN templates t ON t.id = a.template_id WHERE t.deleted_at IS NOT NULL",
     );
     assert_eq!(dangling, ["0"]);
-    let listed = app.get(&integrations_path(&web), &token).expect(200).body;
+    let listed = app.list_attachments(&token, &web, "").expect(200).body;
     assert_eq!(
         listed["integrations"].as_array().map(Vec::len),
         Some(attach_won)
@@ -718,7 +611,7 @@ fn the_seed_ga4_example_renders_exactly(app: &TestApp) {
     let ga4 = app.template("GA4 web", "ga4");
     let revision = app
         .post(
-            &format!("{}/revisions", template_path(&ga4)),
+            &format!("{}/revisions", paths::template(&ga4)),
             &app.owner(),
             &json!({
                 "config": {
@@ -742,10 +635,7 @@ fn the_seed_ga4_example_renders_exactly(app: &TestApp) {
     let service = app.token("org_a", Role::Service);
 
     // The event processor gets exactly the substituted object, secret in clear.
-    let rendered = app
-        .get(&attachment_config_path(&web, &id), &service)
-        .expect(200)
-        .body;
+    let rendered = app.attachment_config(&service, &web, &id).expect(200).body;
     assert_eq!(
         rendered["config"],
         json!({ "measurement_id": "G-ABC123XYZ", "api_secret": "sEcReT-ga4-canary", "debug_mode": false })
@@ -768,9 +658,7 @@ fn the_seed_ga4_example_renders_exactly(app: &TestApp) {
         json!({ "measurement_id": "G-ABC123XYZ", "api_secret": "***", "debug_mode": false });
     for role in [Role::Viewer, Role::Editor, Role::Admin, Role::Owner] {
         let token = app.token("org_a", role);
-        let reply = app
-            .get(&attachment_config_path(&web, &id), &token)
-            .expect(200);
+        let reply = app.attachment_config(&token, &web, &id).expect(200);
         assert_eq!(reply.body["config"], masked, "{role:?}");
         assert!(
             !reply.body.to_string().contains("sEcReT-ga4-canary"),
@@ -784,7 +672,7 @@ fn the_seed_ga4_example_renders_exactly(app: &TestApp) {
     // The revision itself shows the reference, which is a name, not a secret.
     let stored = app
         .get(
-            &format!("{}/revisions/1", template_path(&ga4)),
+            &format!("{}/revisions/1", paths::template(&ga4)),
             &app.owner(),
         )
         .expect(200)
@@ -801,14 +689,11 @@ fn literal_secrets_are_clear_only_for_the_service_role(app: &TestApp) {
     let web = pipeline(app, "Web", &json!({ "spare": 1 }));
     let id = id_of(&attach(app, &web, &meta, &revision));
     let service = app.token("org_a", Role::Service);
-    let clear = app
-        .get(&attachment_config_path(&web, &id), &service)
-        .expect(200)
-        .body;
+    let clear = app.attachment_config(&service, &web, &id).expect(200).body;
     assert_eq!(clear["config"], meta_config());
     assert_eq!(clear["unused_parameters"], json!(["spare"]));
     let masked = app
-        .get(&attachment_config_path(&web, &id), &app.owner())
+        .attachment_config(&app.owner(), &web, &id)
         .expect(200)
         .body;
     let mut expected = meta_config();
@@ -856,10 +741,7 @@ fn substitution_preserves_types_and_interpolates_text(app: &TestApp) {
     );
     let id = id_of(&attach(app, &web, &hook, &revision));
     let service = app.token("org_a", Role::Service);
-    let rendered = app
-        .get(&attachment_config_path(&web, &id), &service)
-        .expect(200)
-        .body;
+    let rendered = app.attachment_config(&service, &web, &id).expect(200).body;
     let expected = json!({
         "url": "https://api.example.com/v1",
         "timeout_ms": 2500,
@@ -888,10 +770,7 @@ fn substitution_preserves_types_and_interpolates_text(app: &TestApp) {
     // For a viewer only the secret positions differ (the signing secret, the
     // header values): a substituted credential is masked too.
     let viewed = app
-        .get(
-            &attachment_config_path(&web, &id),
-            &app.token("org_a", Role::Viewer),
-        )
+        .attachment_config(&app.token("org_a", Role::Viewer), &web, &id)
         .expect(200)
         .body;
     let mut masked = expected;
@@ -928,9 +807,9 @@ fn missing_parameters_fail_the_attachment_and_mark_the_pipeline(app: &TestApp) {
 
     // The per-attachment route refuses, naming where each missing key is used.
     let reply = app
-        .get(&attachment_config_path(&web, &broken_id), &token)
+        .attachment_config(&token, &web, &broken_id)
         .expect_error(422, "VALIDATION_FAILED");
-    let mut found = details(&reply);
+    let mut found = reply.details();
     found.sort_unstable();
     assert_eq!(
         found,
@@ -950,11 +829,8 @@ fn missing_parameters_fail_the_attachment_and_mark_the_pipeline(app: &TestApp) {
         "no partial config: {}",
         reply.body
     );
-    app.get(
-        &attachment_config_path(&web, &broken_id),
-        &app.token("org_a", Role::Service),
-    )
-    .expect_error(422, "VALIDATION_FAILED");
+    app.attachment_config(&app.token("org_a", Role::Service), &web, &broken_id)
+        .expect_error(422, "VALIDATION_FAILED");
 
     // The pipeline route marks that attachment and renders the others.
     let (whole, _) = pipeline_config(app, &web, &token, None);
@@ -980,14 +856,14 @@ fn missing_parameters_fail_the_attachment_and_mark_the_pipeline(app: &TestApp) {
     assert_eq!(rendered["unused_parameters"], json!(["extra"]));
 
     // Defining the keys fixes it.
-    app.put(
-        &format!("/v1/admin/pipelines/{web}"),
+    app.update_pipeline(
         &token,
+        &web,
         &json!({ "parameters": { "host": "example.com", "token": "t0k", "batch": 5 } }),
     )
     .expect(200);
     let rendered = app
-        .get(&attachment_config_path(&web, &broken_id), &token)
+        .attachment_config(&token, &web, &broken_id)
         .expect(200)
         .body;
     // Header values are secrets: masked for all but the service role.
@@ -996,10 +872,7 @@ fn missing_parameters_fail_the_attachment_and_mark_the_pipeline(app: &TestApp) {
         json!({ "url": "https://example.com/x", "headers": { "Authorization": "***" }, "batch_size": 5 })
     );
     let service = app
-        .get(
-            &attachment_config_path(&web, &broken_id),
-            &app.token("org_a", Role::Service),
-        )
+        .attachment_config(&app.token("org_a", Role::Service), &web, &broken_id)
         .expect(200)
         .body;
     assert_eq!(
@@ -1021,9 +894,9 @@ fn disabled_attachments_are_left_out_of_the_pipeline_config(app: &TestApp) {
     let web = pipeline(app, "Web", &json!({}));
     let on_id = id_of(&attach(app, &web, &on, &on_revision));
     let off_id = id_of(
-        &app.post(
-            &integrations_path(&web),
+        &app.attach(
             &token,
+            &web,
             &json!({ "integration_id": off, "revision_id": off_revision["id"], "enabled": false }),
         )
         .expect(201)
@@ -1043,38 +916,30 @@ fn disabled_attachments_are_left_out_of_the_pipeline_config(app: &TestApp) {
         "a disabled attachment (even a broken one) is left out"
     );
     // The per-attachment route still renders (or checks) a disabled one.
-    app.get(&attachment_config_path(&web, &off_id), &token)
+    app.attachment_config(&token, &web, &off_id)
         .expect_error(422, "VALIDATION_FAILED");
-    app.put(
-        &format!("/v1/admin/pipelines/{web}"),
+    app.update_pipeline(
         &token,
+        &web,
         &json!({ "parameters": { "missing": "example.org" } }),
     )
     .expect(200);
     assert_eq!(
-        app.get(&attachment_config_path(&web, &off_id), &token)
+        app.attachment_config(&token, &web, &off_id)
             .expect(200)
             .body["config"],
         json!({ "url": "https://example.org/off" })
     );
     // Disabling the other leaves an empty list; enabling brings it back.
-    app.put(
-        &attachment_path(&web, &on_id),
-        &token,
-        &json!({ "enabled": false }),
-    )
-    .expect(200);
+    app.update_attachment(&token, &web, &on_id, &json!({ "enabled": false }))
+        .expect(200);
     let (whole, _) = pipeline_config(app, &web, &token, None);
     assert_eq!(
         whole.expect(200).body,
         json!({ "pipeline_id": web, "integrations": [] })
     );
-    app.put(
-        &attachment_path(&web, &off_id),
-        &token,
-        &json!({ "enabled": true }),
-    )
-    .expect(200);
+    app.update_attachment(&token, &web, &off_id, &json!({ "enabled": true }))
+        .expect(200);
     let (whole, _) = pipeline_config(app, &web, &token, None);
     let whole = whole.expect(200).body;
     assert_eq!(whole["integrations"].as_array().map(Vec::len), Some(1));
@@ -1168,7 +1033,7 @@ fn the_pipeline_config_etag_moves_with_pins_flags_and_parameters_only(app: &Test
         &json!({ "url": "https://{{pipeline_param.host}}/2" }),
     );
     let web = pipeline(app, "Web", &json!({ "host": "example.com" }));
-    let attachment = attachment_path(&web, &id_of(&attach(app, &web, &hook, &first)));
+    let attachment = paths::attachment(&web, &id_of(&attach(app, &web, &hook, &first)));
     let pipeline_path = format!("/v1/admin/pipelines/{web}");
     let tag = etag(app, &web, &service);
 
@@ -1182,19 +1047,11 @@ fn the_pipeline_config_etag_moves_with_pins_flags_and_parameters_only(app: &Test
         let (reply, _) = pipeline_config(app, &web, &service, Some(&tag));
         assert_eq!(reply.status, 304, "{what}");
     };
-    app.put(
-        &template_path(&hook),
-        &token,
-        &json!({ "name": "Renamed hook" }),
-    )
-    .expect(200);
+    app.update_template(&token, &hook, &json!({ "name": "Renamed hook" }))
+        .expect(200);
     unchanged("a template rename");
-    app.put(
-        &template_path(&hook),
-        &token,
-        &json!({ "description": "about" }),
-    )
-    .expect(200);
+    app.update_template(&token, &hook, &json!({ "description": "about" }))
+        .expect(200);
     unchanged("a template description");
     app.revision(
         &hook,
@@ -1217,9 +1074,9 @@ fn the_pipeline_config_etag_moves_with_pins_flags_and_parameters_only(app: &Test
     let other = pipeline(app, "Other", &json!({ "host": "elsewhere.com" }));
     attach(app, &other, &hook, &second);
     unchanged("a change to another pipeline");
-    app.post(
-        &integrations_path(&web),
+    app.attach(
         &token,
+        &web,
         &json!({ "integration_id": hook, "revision_id": second["id"] }),
     )
     .expect_error(409, "ALREADY_ATTACHED");
@@ -1270,8 +1127,7 @@ fn the_pipeline_config_etag_moves_with_pins_flags_and_parameters_only(app: &Test
     let (extra, extra_revision) = webhook(app, "Extra", &json!({ "url": "https://example.com/x" }));
     let extra = id_of(&attach(app, &web, &extra, &extra_revision));
     moved("an attach");
-    app.delete(&attachment_path(&web, &extra), &token)
-        .expect(200);
+    app.detach(&token, &web, &extra).expect(200);
     moved("a detach");
     app.put(&attachment, &token, &json!({ "revision_id": first["id"] }))
         .expect(200);

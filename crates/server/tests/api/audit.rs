@@ -14,64 +14,35 @@ fn entries(app: &TestApp, query: &str) -> Vec<Value> {
     body["entries"].as_array().cloned().unwrap_or_default()
 }
 
-#[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 fn every_change_is_logged_with_actor_and_values(app: &TestApp) {
     let token = app.owner();
     let id = app.template("Meta", "meta_capi");
     app.revision(&id, &meta_config());
-    app.put(
-        &format!("/v1/admin/integration-templates/{id}"),
-        &token,
-        &json!({ "name": "Meta 2" }),
-    )
-    .expect(200);
+    app.update_template(&token, &id, &json!({ "name": "Meta 2" }))
+        .expect(200);
     let pipeline = app
-        .post(
-            "/v1/admin/pipelines",
-            &token,
-            &json!({ "name": "Web", "parameters": { "a": 1 } }),
-        )
+        .create_pipeline(&token, &json!({ "name": "Web", "parameters": { "a": 1 } }))
         .expect(201)
         .body;
     let pid = pipeline["id"].as_str().expect("an id");
-    let revision = app
-        .get(
-            &format!("/v1/admin/integration-templates/{id}/revisions/1"),
-            &token,
-        )
-        .expect(200)
-        .body;
+    let revision = app.get_revision(&token, &id, 1).expect(200).body;
     let attached = app
-        .post(
-            &format!("/v1/admin/pipelines/{pid}/integrations"),
+        .attach(
             &token,
+            pid,
             &json!({ "integration_id": id, "revision_id": revision["id"] }),
         )
         .expect(201)
         .body;
     let pi = attached["id"].as_str().expect("an id");
-    app.put(
-        &format!("/v1/admin/pipelines/{pid}/integrations/{pi}"),
-        &token,
-        &json!({ "enabled": false }),
-    )
-    .expect(200);
-    app.delete(
-        &format!("/v1/admin/pipelines/{pid}/integrations/{pi}"),
-        &token,
-    )
-    .expect(200);
-    app.delete(&format!("/v1/admin/pipelines/{pid}"), &token)
+    app.update_attachment(&token, pid, pi, &json!({ "enabled": false }))
         .expect(200);
-    app.delete(&format!("/v1/admin/integration-templates/{id}"), &token)
-        .expect(200);
+    app.detach(&token, pid, pi).expect(200);
+    app.delete_pipeline(&token, pid).expect(200);
+    app.delete_template(&token, &id).expect(200);
     // A refused change is not logged.
-    app.post(
-        "/v1/admin/integration-templates",
-        &token,
-        &json!({ "name": "", "vendor": "ga4" }),
-    )
-    .expect(422);
+    app.create_template(&token, &json!({ "name": "", "vendor": "ga4" }))
+        .expect(422);
 
     let log = entries(app, "");
     let actions: Vec<&str> = log.iter().filter_map(|e| e["action"].as_str()).collect();
@@ -139,13 +110,13 @@ fn every_change_is_logged_with_actor_and_values(app: &TestApp) {
 fn the_audit_log_is_for_admins_of_the_org(app: &TestApp) {
     app.template("T", "webhook");
     for role in [Role::Editor, Role::Viewer, Role::Service] {
-        app.get("/v1/admin/audit-log", &app.token("org_a", role))
+        app.audit_log(&app.token("org_a", role), "")
             .expect_error(403, "FORBIDDEN");
     }
-    app.get("/v1/admin/audit-log", &app.token("org_a", Role::Admin))
+    app.audit_log(&app.token("org_a", Role::Admin), "")
         .expect(200);
     let other = app
-        .get("/v1/admin/audit-log", &app.token("org_b", Role::Owner))
+        .audit_log(&app.token("org_b", Role::Owner), "")
         .expect(200)
         .body;
     assert_eq!(other["total"], 0);

@@ -13,10 +13,10 @@ use serde_json::{Value, json};
 use time::OffsetDateTime;
 
 use crate::errors::{error, snapshot};
-use crate::support::{self, Reply, TestApp, meta_config};
-
-const TEMPLATES: &str = "/v1/admin/integration-templates";
-const CATALOG: &str = "/v1/admin/integration-catalog";
+use crate::support::{
+    self, Reply, TestApp, meta_config,
+    paths::{CATALOG, TEMPLATES},
+};
 
 /// Panics unless `reply` is a 401 with `code` and a `WWW-Authenticate: Bearer…` header.
 #[track_caller]
@@ -36,27 +36,7 @@ fn list_with(app: &TestApp, token: &str) -> Reply {
 
 /// GET the template list with any `Authorization` header value.
 fn list_with_authorization(app: &TestApp, value: &str) -> Reply {
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(30)))
-        .build()
-        .into();
-    let request = ureq::http::Request::builder()
-        .method("GET")
-        .uri(format!("{}{TEMPLATES}", app.base))
-        .header("Authorization", value)
-        .body(Vec::new())
-        .expect("a valid request");
-    let mut response = agent.run(request).expect("the server answers");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let text = response.body_mut().read_to_string().unwrap_or_default();
-    let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    app.send_raw("GET", TEMPLATES, None, &[("Authorization", value)], None)
 }
 
 /// Valid claims of `org_a` for `role`, valid for ten minutes.
@@ -208,7 +188,7 @@ fn tampered_payload_is_401(app: &TestApp) {
         list_with(app, &format!("{}.{}.{signature}", parts[0], parts[1])),
         "INVALID_TOKEN",
     );
-    let total = app.get(TEMPLATES, &app.owner()).expect(200).body["total"].clone();
+    let total = app.list_templates(&app.owner(), "").expect(200).body["total"].clone();
     assert_eq!(total, 0, "no forged request created anything");
 }
 
@@ -605,12 +585,12 @@ fn role_matrix(app: &TestApp) {
 fn forbidden_create_creates_nothing(app: &TestApp) {
     let owner = app.owner();
     app.template("Existing", "ga4");
-    let total = app.get(TEMPLATES, &owner).expect(200).body["total"].clone();
+    let total = app.list_templates(&owner, "").expect(200).body["total"].clone();
     for role in [Role::Viewer, Role::Service] {
         let token = app.token("org_a", role);
         let body = json!({ "name": format!("By {role}"), "vendor": "ga4" });
-        error(app.post(TEMPLATES, &token, &body), 403, "FORBIDDEN");
-        let after = app.get(TEMPLATES, &owner).expect(200).body;
+        error(app.create_template(&token, &body), 403, "FORBIDDEN");
+        let after = app.list_templates(&owner, "").expect(200).body;
         assert_eq!(
             after["total"], total,
             "a forbidden create changed the list: {after}"
@@ -627,11 +607,11 @@ fn forbidden_create_creates_nothing(app: &TestApp) {
     let id = app.template("Kept", "ga4");
     for role in [Role::Editor, Role::Viewer, Role::Service] {
         error(
-            app.delete(&format!("{TEMPLATES}/{id}"), &app.token("org_a", role)),
+            app.delete_template(&app.token("org_a", role), &id),
             403,
             "FORBIDDEN",
         );
-        app.get(&format!("{TEMPLATES}/{id}"), &owner).expect(200);
+        app.get_template(&owner, &id).expect(200);
     }
 }
 
@@ -639,10 +619,7 @@ fn other_orgs_see_nothing(app: &TestApp) {
     let owner_a = app.owner();
     let id = app.template("Meta Production", "meta_capi");
     app.revision(&id, &meta_config());
-    let before = app
-        .get(&format!("{TEMPLATES}/{id}"), &owner_a)
-        .expect(200)
-        .body;
+    let before = app.get_template(&owner_a, &id).expect(200).body;
     let state = snapshot(app);
     let owner_b = app.token("org_b", Role::Owner);
     let template = format!("{TEMPLATES}/{id}");
@@ -671,22 +648,18 @@ fn other_orgs_see_nothing(app: &TestApp) {
     // An invalid body changes nothing: the template is not found first.
     let reply = app.put(&template, &owner_b, &json!({ "vendor": "ga4" }));
     error(reply, 404, "NOT_FOUND");
-    let list = app.get(TEMPLATES, &owner_b).expect(200).body;
+    let list = app.list_templates(&owner_b, "").expect(200).body;
     assert_eq!(list["total"], 0, "org_b sees org_a's templates: {list}");
     assert_eq!(list["integrations"], json!([]));
     // org_a's template is untouched.
-    let after = app
-        .get(&format!("{TEMPLATES}/{id}"), &owner_a)
-        .expect(200)
-        .body;
+    let after = app.get_template(&owner_a, &id).expect(200).body;
     assert_eq!(after, before);
     assert_eq!(after["name"], "Meta Production");
     assert_eq!(after["latest_revision"], 1);
     assert_eq!(snapshot(app), state);
     // Names are unique per org only.
     let mine = app
-        .post(
-            TEMPLATES,
+        .create_template(
             &owner_b,
             &json!({ "name": "Meta Production", "vendor": "meta_capi" }),
         )

@@ -10,9 +10,7 @@ use std::time::Duration;
 use integrations_domain::Role;
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
-
-const TEMPLATES: &str = "/v1/admin/integration-templates";
+use crate::support::{TestApp, paths::TEMPLATES};
 
 /// A raw HTTP/1.1 connection to the test server.
 struct Wire {

@@ -10,7 +10,7 @@ use diesel::{Connection as _, PgConnection};
 use integrations_testing::{Backend, TestDb};
 use serde_json::{Value, json};
 
-use crate::binary::{KEY, Process, SECRET, command};
+use crate::process::{KEY, Process, SECRET, command, mint};
 
 /// Revisions in the long history, and the size of each one's big field.
 const REVISIONS: u64 = 60;
@@ -26,18 +26,6 @@ fn status_kib(pid: u32, field: &str) -> u64 {
         .find_map(|line| line.strip_prefix(field))
         .and_then(|rest| rest.trim().trim_end_matches("kB").trim().parse().ok())
         .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
-}
-
-fn token(dir: &std::path::Path) -> String {
-    let minted = command(dir)
-        .env("JWT_SECRET", SECRET)
-        .args(["token", "--org", "org_a", "--sub", "u", "--role", "owner"])
-        .output()
-        .expect("token runs");
-    String::from_utf8(minted.stdout)
-        .expect("text")
-        .trim()
-        .to_owned()
 }
 
 /// Lists a template of 60 revisions of ~900 KB each from a server process
@@ -64,7 +52,7 @@ fn serve(backend: Backend) -> Option<(TestDb, tempfile::TempDir, Process, String
         .env("ENCRYPTION_KEY", KEY)
         .env("RATE_LIMIT_PER_MINUTE", "0");
     let server = Process::start(server);
-    let token = token(dir.path());
+    let token = mint(dir.path(), &[("JWT_SECRET", SECRET)], "org_a", "u", "owner");
     Some((db, dir, server, token))
 }
 
@@ -72,21 +60,19 @@ fn serve(backend: Backend) -> Option<(TestDb, tempfile::TempDir, Process, String
 /// process, and returns the extra peak resident memory of the answer.
 fn peak_while_listing(backend: Backend, count: u64, config: impl Fn(u64) -> Value) -> Option<u64> {
     let (_db, _dir, server, token) = serve(backend)?;
-    let (status, template) = server.request(
-        "POST",
-        "/v1/admin/integration-templates",
-        &token,
-        Some(&json!({ "name": "Big", "vendor": "webhook" })),
-    );
-    assert_eq!(status, 201, "{template}");
-    let path = format!(
-        "/v1/admin/integration-templates/{}/revisions",
-        template["id"].as_str().expect("an id")
-    );
+    let template = server
+        .create_template(&token, &json!({ "name": "Big", "vendor": "webhook" }))
+        .expect(201)
+        .id();
+    let path = crate::support::paths::revisions(&template);
     for i in 0..count {
         let body = json!({ "config": config(i), "delivery_mode": "server_side" });
-        let (status, revision) = server.request("POST", &path, &token, Some(&body));
-        assert_eq!(status, 201, "revision {i}: {}", revision["error"]);
+        let revision = server.create_revision(&token, &template, &body);
+        assert_eq!(
+            revision.status, 201,
+            "revision {i}: {}",
+            revision.body["error"]
+        );
     }
     let pid = server.child.id();
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("the peak resets");
@@ -249,51 +235,39 @@ const RENDER_BUDGET_KIB: u64 = 80 * 1024;
 /// the peak is one revision's worth, not twelve.
 fn peak_while_rendering_a_heavy_pipeline(backend: Backend) -> Option<u64> {
     let (_db, dir, server, token) = serve(backend)?;
-    let (status, pipeline) = server.request(
-        "POST",
-        "/v1/admin/pipelines",
-        &token,
-        Some(&json!({ "name": "Heavy" })),
-    );
-    assert_eq!(status, 201, "{pipeline}");
-    let pipeline = pipeline["id"].as_str().expect("an id").to_owned();
+    let pipeline = server
+        .create_pipeline(&token, &json!({ "name": "Heavy" }))
+        .expect(201)
+        .id();
     for i in 0..PINNED {
-        let (status, template) = server.request(
-            "POST",
-            "/v1/admin/integration-templates",
-            &token,
-            Some(&json!({ "name": format!("Heavy {i}"), "vendor": "webhook" })),
-        );
-        assert_eq!(status, 201, "{template}");
-        let template = template["id"].as_str().expect("an id").to_owned();
+        let template = server
+            .create_template(
+                &token,
+                &json!({ "name": format!("Heavy {i}"), "vendor": "webhook" }),
+            )
+            .expect(201)
+            .id();
         let body = json!({
             "config": { "url": "https://example.com/hook", "numbers": vec![i % 10; NUMBERS] },
             "delivery_mode": "server_side",
         });
-        let (status, revision) = server.request(
-            "POST",
-            &format!("/v1/admin/integration-templates/{template}/revisions"),
-            &token,
-            Some(&body),
-        );
-        assert_eq!(status, 201, "{}", revision["error"]);
-        let (status, attached) = server.request(
-            "POST",
-            &format!("/v1/admin/pipelines/{pipeline}/integrations"),
-            &token,
-            Some(&json!({ "integration_id": template, "revision_id": revision["id"] })),
-        );
-        assert_eq!(status, 201, "{attached}");
+        let revision = server.create_revision(&token, &template, &body);
+        assert_eq!(revision.status, 201, "{}", revision.body["error"]);
+        server
+            .attach(
+                &token,
+                &pipeline,
+                &json!({ "integration_id": template, "revision_id": revision.body["id"] }),
+            )
+            .expect(201);
     }
-    let viewer = command(dir.path())
-        .env("JWT_SECRET", SECRET)
-        .args(["token", "--org", "org_a", "--sub", "v", "--role", "viewer"])
-        .output()
-        .expect("token runs");
-    let viewer = String::from_utf8(viewer.stdout)
-        .expect("text")
-        .trim()
-        .to_owned();
+    let viewer = mint(
+        dir.path(),
+        &[("JWT_SECRET", SECRET)],
+        "org_a",
+        "v",
+        "viewer",
+    );
     let pid = server.child.id();
     std::fs::write(format!("/proc/{pid}/clear_refs"), "5").expect("the peak resets");
     let before = status_kib(pid, "VmRSS:");

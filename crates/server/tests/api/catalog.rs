@@ -6,10 +6,11 @@ use std::collections::BTreeSet;
 use integrations_domain::Role;
 use serde_json::{Map, Value, json};
 
-use crate::support::{Reply, TestApp};
+use crate::support::{
+    TestApp,
+    paths::{self, CATALOG, TEMPLATES},
+};
 
-const CATALOG: &str = "/v1/admin/integration-catalog";
-const TEMPLATES: &str = "/v1/admin/integration-templates";
 const CATEGORIES: [&str; 6] = [
     "advertising",
     "analytics",
@@ -22,18 +23,10 @@ const FIELD_TYPES: [&str; 9] = [
     "string", "secret", "textarea", "number", "integer", "boolean", "select", "object", "array",
 ];
 
-fn install_path(vendor: &str) -> String {
-    format!("{CATALOG}/{vendor}/install")
-}
-
-fn revisions_path(template: &str) -> String {
-    format!("{TEMPLATES}/{template}/revisions")
-}
-
 /// The whole catalog, as a viewer reads it.
 fn vendors(app: &TestApp) -> Vec<Value> {
     let reply = app
-        .get(CATALOG, &app.token("org_a", Role::Viewer))
+        .list_catalog(&app.token("org_a", Role::Viewer))
         .expect(200);
     reply.body["vendors"]
         .as_array()
@@ -49,25 +42,6 @@ fn keys(vendors: &[Value]) -> BTreeSet<String> {
 }
 
 /// `(field, problem)` of every detail of an error body, sorted.
-fn details(reply: &Reply) -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = reply.body["error"]["details"]
-        .as_array()
-        .map(|details| {
-            details
-                .iter()
-                .map(|d| {
-                    (
-                        d["field"].as_str().unwrap_or("<no field>").to_owned(),
-                        d["problem"].as_str().unwrap_or("<no problem>").to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
-}
-
 fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut pairs: Vec<(String, String)> = expected
         .iter()
@@ -78,7 +52,7 @@ fn pairs(expected: &[(&str, &str)]) -> Vec<(String, String)> {
 }
 
 fn template_total(app: &TestApp) -> u64 {
-    app.get(TEMPLATES, &app.owner()).expect(200).body["total"]
+    app.list_templates(&app.owner(), "").expect(200).body["total"]
         .as_u64()
         .expect("a total")
 }
@@ -243,10 +217,10 @@ fn catalog_lists_every_vendor_in_full(app: &TestApp) {
     // Every human role reads the catalog; the event processor's `service`
     // role does not need it, and nobody without a token does.
     for role in [Role::Owner, Role::Admin, Role::Editor] {
-        let reply = app.get(CATALOG, &app.token("org_a", role)).expect(200);
+        let reply = app.list_catalog(&app.token("org_a", role)).expect(200);
         assert_eq!(reply.body["vendors"], Value::Array(vendors.clone()));
     }
-    app.get(CATALOG, &app.token("org_a", Role::Service))
+    app.list_catalog(&app.token("org_a", Role::Service))
         .expect_error(403, "FORBIDDEN");
     app.call("GET", CATALOG, None, None)
         .expect_error(401, "MISSING_TOKEN");
@@ -294,7 +268,10 @@ fn catalog_filters_by_category(app: &TestApp) {
             .get(&format!("{CATALOG}?category={unknown}"), &token)
             .expect_error(422, "VALIDATION_FAILED");
         assert!(
-            details(&reply).iter().any(|(field, _)| field == "category"),
+            reply
+                .sorted_details()
+                .iter()
+                .any(|(field, _)| field == "category"),
             "{unknown}: {}",
             reply.body
         );
@@ -305,18 +282,14 @@ fn vendors_are_fetched_one_by_one(app: &TestApp) {
     let token = app.token("org_a", Role::Viewer);
     for vendor in vendors(app) {
         let key = vendor["key"].as_str().expect("a key");
-        let fetched = app.get(&format!("{CATALOG}/{key}"), &token).expect(200);
+        let fetched = app.get_catalog_entry(&token, key).expect(200);
         assert_eq!(fetched.body, vendor, "{key}");
     }
     for unknown in ["nope", "META_CAPI", "meta_capi%20"] {
-        app.get(&format!("{CATALOG}/{unknown}"), &token)
+        app.get_catalog_entry(&token, unknown)
             .expect_error(404, "NOT_FOUND");
-        app.post(
-            &install_path(unknown),
-            &app.owner(),
-            &json!({ "name": "Nope" }),
-        )
-        .expect_error(404, "NOT_FOUND");
+        app.install(&app.owner(), unknown, &json!({ "name": "Nope" }))
+            .expect_error(404, "NOT_FOUND");
     }
     app.call("GET", &format!("{CATALOG}/meta_capi"), None, None)
         .expect_error(401, "MISSING_TOKEN");
@@ -344,9 +317,9 @@ fn install_creates_a_template_with_revision_one(app: &TestApp) {
         "custom_key": ["kept"]
     });
     let reply = app
-        .post(
-            &install_path("meta_capi"),
+        .install(
             &token,
+            "meta_capi",
             &json!({
                 "name": "Meta CAPI Retail",
                 "variant": "retail",
@@ -413,12 +386,12 @@ fn install_creates_a_template_with_revision_one(app: &TestApp) {
         *template
     );
     assert_eq!(
-        app.get(&format!("{}/1", revisions_path(id)), &token)
+        app.get(&format!("{}/1", paths::revisions(id)), &token)
             .expect(200)
             .body,
         *revision
     );
-    let listed = app.get(&revisions_path(id), &token).expect(200).body;
+    let listed = app.list_revisions(&token, id, "").expect(200).body;
     assert_eq!(listed["total"], 1);
     assert_eq!(listed["revisions"][0], *revision);
 }
@@ -429,7 +402,7 @@ fn install_defaults_to_the_default_variant_and_server_side(app: &TestApp) {
     // Defaults: variant `default`, delivery_mode `server_side`, the variant's config as is.
     let ga4 = vendor_by_key(&vendors, "ga4");
     let plain = app
-        .post(&install_path("ga4"), &token, &json!({ "name": "GA4 web" }))
+        .install(&token, "ga4", &json!({ "name": "GA4 web" }))
         .expect(201)
         .body;
     assert_eq!(plain["template"]["catalog_variant_key"], "default");
@@ -442,9 +415,9 @@ fn install_defaults_to_the_default_variant_and_server_side(app: &TestApp) {
         "the default variant's config, placeholders shown as they are"
     );
     let client = app
-        .post(
-            &install_path("ga4"),
+        .install(
             &token,
+            "ga4",
             &json!({ "name": "GA4 client", "variant": "debug", "delivery_mode": "client_side" }),
         )
         .expect(201)
@@ -458,27 +431,28 @@ fn install_defaults_to_the_default_variant_and_server_side(app: &TestApp) {
 fn install_refuses_unknown_variants_and_bad_values(app: &TestApp) {
     let token = app.owner();
     let reply = app
-        .post(
-            &install_path("meta_capi"),
+        .install(
             &token,
+            "meta_capi",
             &json!({ "name": "Meta", "variant": "no_such_variant" }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    let found = details(&reply);
+    let found = reply.sorted_details();
     assert!(
         found.iter().any(|(field, _)| field == "variant"),
         "{}",
         reply.body
     );
     let reply = app
-        .post(
-            &install_path("meta_capi"),
+        .install(
             &token,
+            "meta_capi",
             &json!({ "name": "Meta", "delivery_mode": "sideways" }),
         )
         .expect_error(422, "VALIDATION_FAILED");
     assert!(
-        details(&reply)
+        reply
+            .sorted_details()
             .iter()
             .any(|(field, _)| field == "delivery_mode"),
         "{}",
@@ -492,12 +466,12 @@ fn install_refuses_unknown_variants_and_bad_values(app: &TestApp) {
         json!({ "name": "Meta", "vendor": "ga4" }),
         json!({ "name": "Meta", "revision_number": 7 }),
     ] {
-        app.post(&install_path("meta_capi"), &token, &body)
+        app.install(&token, "meta_capi", &body)
             .expect_error(400, "INVALID_REQUEST");
     }
     app.raw(
         "POST",
-        &install_path("meta_capi"),
+        &paths::install("meta_capi"),
         Some(&token),
         Some(("text/plain", br#"{"name":"Meta"}"#.to_vec())),
     )
@@ -508,18 +482,14 @@ fn install_refuses_unknown_variants_and_bad_values(app: &TestApp) {
 
 fn install_validates_the_merged_config_and_creates_nothing_on_failure(app: &TestApp) {
     let token = app.owner();
-    app.post(
-        &install_path("webhook"),
-        &token,
-        &json!({ "name": "Existing" }),
-    )
-    .expect(201);
+    app.install(&token, "webhook", &json!({ "name": "Existing" }))
+        .expect(201);
     let before = (template_total(app), revision_rows(app));
     assert_eq!(before, (1, "1".to_owned()));
     let reply = app
-        .post(
-            &install_path("meta_capi"),
+        .install(
             &token,
+            "meta_capi",
             &json!({
                 "name": "Broken Meta",
                 "config": { "pixel_id": 42, "batch_size": "lots", "access_token": null }
@@ -527,7 +497,7 @@ fn install_validates_the_merged_config_and_creates_nothing_on_failure(app: &Test
         )
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         pairs(&[
             ("config.pixel_id", "invalid_type"),
             ("config.batch_size", "invalid_type"),
@@ -536,20 +506,18 @@ fn install_validates_the_merged_config_and_creates_nothing_on_failure(app: &Test
     );
     // A mask with nothing before it cannot be kept on install either.
     let reply = app
-        .post(
-            &install_path("meta_capi"),
+        .install(
             &token,
+            "meta_capi",
             &json!({ "name": "Broken Meta", "config": { "access_token": "***" } }),
         )
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         pairs(&[("config.access_token", "no_previous_secret")])
     );
     assert_eq!((template_total(app), revision_rows(app)), before);
-    app.get(&format!("{TEMPLATES}?limit=100"), &token)
-        .expect(200)
-        .body["integrations"]
+    app.list_templates(&token, "?limit=100").expect(200).body["integrations"]
         .as_array()
         .expect("a list")
         .iter()
@@ -559,7 +527,7 @@ fn install_validates_the_merged_config_and_creates_nothing_on_failure(app: &Test
 fn install_with_a_taken_name_leaves_no_orphan_revision(app: &TestApp) {
     let token = app.owner();
     app.template("Meta Prod", "meta_capi");
-    app.post(&install_path("ga4"), &token, &json!({ "name": "GA4 web" }))
+    app.install(&token, "ga4", &json!({ "name": "GA4 web" }))
         .expect(201);
     let before = (template_total(app), revision_rows(app));
     assert_eq!(before, (2, "1".to_owned()));
@@ -569,7 +537,7 @@ fn install_with_a_taken_name_leaves_no_orphan_revision(app: &TestApp) {
         ("ga4", "ga4 WEB"),
         ("webhook", "GA4 web"),
     ] {
-        app.post(&install_path(vendor), &token, &json!({ "name": name }))
+        app.install(&token, vendor, &json!({ "name": name }))
             .expect_error(409, "NAME_TAKEN");
         assert_eq!(
             (template_total(app), revision_rows(app)),
@@ -578,9 +546,9 @@ fn install_with_a_taken_name_leaves_no_orphan_revision(app: &TestApp) {
         );
     }
     // Another org may use the name.
-    app.post(
-        &install_path("ga4"),
+    app.install(
         &app.token("org_b", Role::Editor),
+        "ga4",
         &json!({ "name": "GA4 web" }),
     )
     .expect(201);
@@ -591,15 +559,15 @@ fn install_needs_editor_or_above(app: &TestApp) {
     let body = json!({ "name": "Meta" });
     for role in [Role::Viewer, Role::Service] {
         let token = app.token("org_a", role);
-        app.post(&install_path("meta_capi"), &token, &body)
+        app.install(&token, "meta_capi", &body)
             .expect_error(403, "FORBIDDEN");
         // The role is checked before the vendor is looked up and the body validated.
-        app.post(&install_path("no_such_vendor"), &token, &body)
+        app.install(&token, "no_such_vendor", &body)
             .expect_error(403, "FORBIDDEN");
-        app.post(&install_path("meta_capi"), &token, &json!({ "bogus": 1 }))
+        app.install(&token, "meta_capi", &json!({ "bogus": 1 }))
             .expect_error(403, "FORBIDDEN");
     }
-    app.call("POST", &install_path("meta_capi"), None, Some(&body))
+    app.call("POST", &paths::install("meta_capi"), None, Some(&body))
         .expect_error(401, "MISSING_TOKEN");
     assert_eq!(template_total(app), 0);
     assert_eq!(revision_rows(app), "0");
@@ -608,9 +576,9 @@ fn install_needs_editor_or_above(app: &TestApp) {
         (Role::Admin, "By admin"),
         (Role::Owner, "By owner"),
     ] {
-        app.post(
-            &install_path("meta_capi"),
+        app.install(
             &app.token("org_a", role),
+            "meta_capi",
             &json!({ "name": name }),
         )
         .expect(201);
@@ -629,11 +597,7 @@ fn every_variant_of_every_vendor_installs(app: &TestApp) {
             let variant_key = variant["key"].as_str().expect("a key");
             let defaults = variant["default_config"].as_object().expect("an object");
             let extra = minimal_extra(vendor, defaults);
-            let reply = app.post(
-                &install_path(key),
-                &token,
-                &json!({ "name": format!("{key} / {variant_key}"), "variant": variant_key, "config": extra }),
-            );
+            let reply = app.install(&token, key, &json!({ "name": format!("{key} / {variant_key}"), "variant": variant_key, "config": extra }));
             assert_eq!(
                 reply.status, 201,
                 "{key} / {variant_key} with {extra:?}: {}",
@@ -732,14 +696,14 @@ fn every_field_type_is_validated_on_revisions(app: &TestApp) {
             let mut config = base.clone();
             config.insert(key.to_owned(), wrong.clone());
             let reply = app
-                .post(
-                    &revisions_path(&id),
+                .create_revision(
                     &token,
+                    &id,
                     &json!({ "config": config, "delivery_mode": "server_side" }),
                 )
                 .expect_error(422, "VALIDATION_FAILED");
             assert_eq!(
-                details(&reply),
+                reply.sorted_details(),
                 pairs(&[(&path, problem)]),
                 "{vendor_key}.{key} ({field_type}) = {wrong}"
             );
@@ -752,9 +716,9 @@ fn every_field_type_is_validated_on_revisions(app: &TestApp) {
         for good in accepted {
             let mut config = base.clone();
             config.insert(key.to_owned(), good.clone());
-            let reply = app.post(
-                &revisions_path(&id),
+            let reply = app.create_revision(
                 &token,
+                &id,
                 &json!({ "config": config, "delivery_mode": "server_side" }),
             );
             assert_eq!(
@@ -767,7 +731,7 @@ fn every_field_type_is_validated_on_revisions(app: &TestApp) {
             }
         }
         assert_eq!(
-            app.get(&revisions_path(&id), &token).expect(200).body["total"],
+            app.list_revisions(&token, &id, "").expect(200).body["total"],
             2 + u64::from(field.get("default").is_some()),
             "{vendor_key}.{key}: only the valid configs became revisions"
         );
@@ -783,9 +747,9 @@ fn every_problem_is_reported_at_once(app: &TestApp) {
     let token = app.token("org_a", Role::Editor);
     let meta = app.template("Meta", "meta_capi");
     let reply = app
-        .post(
-            &revisions_path(&meta),
+        .create_revision(
             &token,
+            &meta,
             &json!({
                 "config": {
                     "pixel_id": 42,
@@ -804,7 +768,7 @@ fn every_problem_is_reported_at_once(app: &TestApp) {
         )
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         pairs(&[
             ("config.pixel_id", "invalid_type"),
             ("config.access_token", "invalid_type"),
@@ -819,14 +783,10 @@ fn every_problem_is_reported_at_once(app: &TestApp) {
     );
     // Required fields: absent, null and blank all count as missing.
     let reply = app
-        .post(
-            &revisions_path(&meta),
-            &token,
-            &json!({ "config": { "pixel_id": "  ", "access_token": null }, "delivery_mode": "server_side" }),
-        )
+        .create_revision(&token, &meta, &json!({ "config": { "pixel_id": "  ", "access_token": null }, "delivery_mode": "server_side" }))
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         pairs(&[
             ("config.pixel_id", "required"),
             ("config.access_token", "required")
@@ -834,14 +794,10 @@ fn every_problem_is_reported_at_once(app: &TestApp) {
     );
     let slack = app.template("Slack", "slack");
     let reply = app
-        .post(
-            &revisions_path(&slack),
-            &token,
-            &json!({ "config": { "webhook_url": 5, "message_template": { "text": "hi" }, "event_names": "signed_up" }, "delivery_mode": "server_side" }),
-        )
+        .create_revision(&token, &slack, &json!({ "config": { "webhook_url": 5, "message_template": { "text": "hi" }, "event_names": "signed_up" }, "delivery_mode": "server_side" }))
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         pairs(&[
             ("config.webhook_url", "invalid_type"),
             ("config.message_template", "invalid_type"),
@@ -850,7 +806,7 @@ fn every_problem_is_reported_at_once(app: &TestApp) {
     );
     for id in [&meta, &slack] {
         assert_eq!(
-            app.get(&revisions_path(id), &token).expect(200).body["total"],
+            app.list_revisions(&token, id, "").expect(200).body["total"],
             0
         );
     }
@@ -872,9 +828,9 @@ fn a_whole_placeholder_satisfies_every_type(app: &TestApp) {
         "event_name_mapping": "{{pipeline_param.mapping}}"
     });
     let created = app
-        .post(
-            &revisions_path(&meta),
+        .create_revision(
             &token,
+            &meta,
             &json!({ "config": every_field, "delivery_mode": "client_side" }),
         )
         .expect(201)
@@ -886,9 +842,9 @@ fn a_whole_placeholder_satisfies_every_type(app: &TestApp) {
         "event_names": "{{pipeline_param.events}}"
     });
     let created = app
-        .post(
-            &revisions_path(&slack),
+        .create_revision(
             &token,
+            &slack,
             &json!({ "config": slack_placeholders, "delivery_mode": "server_side" }),
         )
         .expect(201)

@@ -4,27 +4,9 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{Reply, TestApp, meta_config};
-
-const TEMPLATES: &str = "/v1/admin/integration-templates";
+use crate::support::{TestApp, meta_config, paths::TEMPLATES};
 
 /// `(field, problem)` of each detail of an error.
-fn details(reply: &Reply) -> Vec<(String, String)> {
-    reply.body["error"]["details"]
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .map(|d| {
-                    (
-                        d["field"].as_str().unwrap_or_default().to_owned(),
-                        d["problem"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 /// The `key` of each item of every page of `path`, by offsets then by cursors.
 fn walks(app: &TestApp, path: &str, items: &str, key: &str) -> (Vec<Value>, Vec<Value>) {
     let token = app.owner();
@@ -86,11 +68,7 @@ fn every_list_pages_by_cursor_like_by_offset(app: &TestApp) {
     let revision = app.revision(template, &meta_config());
     for i in 0..5 {
         let pipeline = app
-            .post(
-                "/v1/admin/pipelines",
-                &token,
-                &json!({ "name": format!("P{i}") }),
-            )
+            .create_pipeline(&token, &json!({ "name": format!("P{i}") }))
             .expect(201)
             .body;
         app.post(
@@ -131,19 +109,13 @@ fn every_list_pages_by_cursor_like_by_offset(app: &TestApp) {
         assert_eq!(by_cursor, by_offset, "{path}");
     }
     // The last page says so by having no next_cursor; a full first page does not.
-    let all = app
-        .get(&format!("{TEMPLATES}?limit=5"), &token)
-        .expect(200)
-        .body;
+    let all = app.list_templates(&token, "?limit=5").expect(200).body;
     assert!(all.get("next_cursor").is_none(), "{all}");
     assert_eq!(
         (all["total"].clone(), all["offset"].clone()),
         (json!(5), json!(0))
     );
-    let first = app
-        .get(&format!("{TEMPLATES}?limit=4"), &token)
-        .expect(200)
-        .body;
+    let first = app.list_templates(&token, "?limit=4").expect(200).body;
     assert!(first["next_cursor"].is_string(), "{first}");
     // A new template does not shift a cursor walk: the next page follows on.
     let cursor = first["next_cursor"].as_str().expect("a cursor").to_owned();
@@ -160,17 +132,10 @@ fn bad_cursors_are_refused_naming_cursor(app: &TestApp) {
     let token = app.owner();
     for i in 0..3 {
         app.template(&format!("T{i}"), "meta_capi");
-        app.post(
-            "/v1/admin/pipelines",
-            &token,
-            &json!({ "name": format!("P{i}") }),
-        )
-        .expect(201);
+        app.create_pipeline(&token, &json!({ "name": format!("P{i}") }))
+            .expect(201);
     }
-    let of_templates = app
-        .get(&format!("{TEMPLATES}?limit=1"), &token)
-        .expect(200)
-        .body["next_cursor"]
+    let of_templates = app.list_templates(&token, "?limit=1").expect(200).body["next_cursor"]
         .as_str()
         .expect("a cursor")
         .to_owned();
@@ -204,7 +169,7 @@ fn bad_cursors_are_refused_naming_cursor(app: &TestApp) {
             "cursor"
         };
         assert_eq!(
-            details(&reply),
+            reply.details(),
             vec![(field.to_owned(), problem.to_owned())],
             "{path}"
         );
@@ -217,7 +182,7 @@ fn bad_cursors_are_refused_naming_cursor(app: &TestApp) {
             .get(&format!("{revisions}?cursor={bad}"), &token)
             .expect_error(422, "VALIDATION_FAILED");
         assert_eq!(
-            details(&reply),
+            reply.details(),
             vec![("cursor".to_owned(), "invalid".to_owned())],
             "{bad}"
         );

@@ -5,29 +5,12 @@
 use integrations_domain::Role;
 use serde_json::{Value, json};
 
-use crate::support::{Reply, TestApp};
-
-const PIPELINES: &str = "/v1/admin/pipelines";
-const TEMPLATES: &str = "/v1/admin/integration-templates";
+use crate::support::{
+    Reply, TestApp,
+    paths::{PIPELINES, TEMPLATES},
+};
 
 /// `(field, problem)` of every detail of an error body.
-fn details(reply: &Reply) -> Vec<(String, String)> {
-    reply.body["error"]["details"]
-        .as_array()
-        .map(|details| {
-            details
-                .iter()
-                .map(|d| {
-                    (
-                        d["field"].as_str().unwrap_or_default().to_owned(),
-                        d["problem"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
     list.iter()
         .map(|(f, p)| ((*f).to_owned(), (*p).to_owned()))
@@ -39,7 +22,7 @@ fn id_of(body: &Value) -> String {
 }
 
 fn pipeline_count(app: &TestApp) -> u64 {
-    app.get(PIPELINES, &app.owner()).expect(200).body["total"]
+    app.list_pipelines(&app.owner(), "").expect(200).body["total"]
         .as_u64()
         .expect("a total")
 }
@@ -47,19 +30,17 @@ fn pipeline_count(app: &TestApp) -> u64 {
 fn a_parameter_value_is_at_most_8_kib(app: &TestApp) {
     let token = app.owner();
     let over = app
-        .post(
-            PIPELINES,
+        .create_pipeline(
             &token,
             &json!({ "name": "Big", "parameters": { "big": "x".repeat(8_193), "ok": "y" } }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(details(&over), pairs(&[("parameters.big", "too_long")]));
+    assert_eq!(over.details(), pairs(&[("parameters.big", "too_long")]));
     assert_eq!(pipeline_count(app), 0, "nothing was created");
 
     // 8 KiB of UTF-8 is the limit, counted in bytes: 4,096 two-byte characters fit.
     let created = app
-        .post(
-            PIPELINES,
+        .create_pipeline(
             &token,
             &json!({ "name": "Big", "parameters": { "big": "é".repeat(4_096) } }),
         )
@@ -73,7 +54,7 @@ fn a_parameter_value_is_at_most_8_kib(app: &TestApp) {
             &json!({ "parameters": { "big": "é".repeat(4_097) } }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(details(&over), pairs(&[("parameters.big", "too_long")]));
+    assert_eq!(over.details(), pairs(&[("parameters.big", "too_long")]));
     let kept = app.get(&path, &token).expect(200).body;
     assert_eq!(
         kept["parameters"]["big"],
@@ -88,28 +69,20 @@ fn a_pipeline_defines_at_most_100_parameters(app: &TestApp) {
         Value::Object((0..n).map(|i| (format!("k{i}"), json!(i))).collect())
     };
     let over = app
-        .post(
-            PIPELINES,
-            &token,
-            &json!({ "name": "Wide", "parameters": map(101) }),
-        )
+        .create_pipeline(&token, &json!({ "name": "Wide", "parameters": map(101) }))
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(details(&over), pairs(&[("parameters", "too_many")]));
+    assert_eq!(over.details(), pairs(&[("parameters", "too_many")]));
     assert_eq!(pipeline_count(app), 0, "nothing was created");
 
     let created = app
-        .post(
-            PIPELINES,
-            &token,
-            &json!({ "name": "Wide", "parameters": map(100) }),
-        )
+        .create_pipeline(&token, &json!({ "name": "Wide", "parameters": map(100) }))
         .expect(201)
         .body;
     let path = format!("{PIPELINES}/{}", id_of(&created));
     let over = app
         .put(&path, &token, &json!({ "parameters": map(101) }))
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(details(&over), pairs(&[("parameters", "too_many")]));
+    assert_eq!(over.details(), pairs(&[("parameters", "too_many")]));
     let kept = app.get(&path, &token).expect(200).body;
     assert_eq!(
         kept["parameters"].as_object().map(serde_json::Map::len),
@@ -125,8 +98,7 @@ fn an_amplifying_render_is_refused_as_too_large(app: &TestApp) {
     let url = "{{pipeline_param.big}}".repeat(20_000);
     let revision = app.revision(&template, &json!({ "url": url }));
     let pipeline = app
-        .post(
-            PIPELINES,
+        .create_pipeline(
             &app.owner(),
             &json!({ "name": "Target", "parameters": { "big": "x".repeat(8_192) } }),
         )
@@ -134,9 +106,9 @@ fn an_amplifying_render_is_refused_as_too_large(app: &TestApp) {
         .body;
     let pipeline = id_of(&pipeline);
     let attachment = app
-        .post(
-            &format!("{PIPELINES}/{pipeline}/integrations"),
+        .attach(
             &app.owner(),
+            &pipeline,
             &json!({ "integration_id": template, "revision_id": revision["id"] }),
         )
         .expect(201)
@@ -150,7 +122,7 @@ fn an_amplifying_render_is_refused_as_too_large(app: &TestApp) {
             .get(&path, &app.token("org_a", role))
             .expect_error(422, "VALIDATION_FAILED");
         assert_eq!(
-            details(&refused),
+            refused.details(),
             pairs(&[("config", "too_large")]),
             "{role:?}"
         );
@@ -174,13 +146,9 @@ fn a_megabyte_of_malformed_placeholders_lists_100_problems(app: &TestApp) {
     });
     assert!(body.to_string().len() <= 1_048_576);
     let refused = app
-        .post(
-            &format!("{TEMPLATES}/{template}/revisions"),
-            &app.owner(),
-            &body,
-        )
+        .create_revision(&app.owner(), &template, &body)
         .expect_error(422, "VALIDATION_FAILED");
-    let found = details(&refused);
+    let found = refused.details();
     assert_eq!(found.len(), 101);
     assert!(
         found[..100]
@@ -192,7 +160,7 @@ fn a_megabyte_of_malformed_placeholders_lists_100_problems(app: &TestApp) {
     let last = &refused.body["error"]["details"][100];
     assert_eq!(last["more"], json!(count - 100));
     let listed = app
-        .get(&format!("{TEMPLATES}/{template}/revisions"), &app.owner())
+        .list_revisions(&app.owner(), &template, "")
         .expect(200)
         .body;
     assert_eq!(listed["total"], json!(0), "nothing was stored");
@@ -228,11 +196,11 @@ fn names_are_normalised_and_refuse_format_characters(app: &TestApp) {
         let refused = app
             .post(collection, &token, &body("invoice\u{202e}fdp.exe"))
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(details(&refused), pairs(&[("name", "format_character")]));
+        assert_eq!(refused.details(), pairs(&[("name", "format_character")]));
         let refused = app
             .post(collection, &token, &body("Caf\u{200b}\u{e9}"))
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(details(&refused), pairs(&[("name", "format_character")]));
+        assert_eq!(refused.details(), pairs(&[("name", "format_character")]));
     }
 }
 
@@ -244,8 +212,7 @@ fn pipeline_with(
     pins: &[(String, Value)],
 ) -> (String, Vec<String>) {
     let pipeline = app
-        .post(
-            PIPELINES,
+        .create_pipeline(
             &app.owner(),
             &json!({ "name": "Mixed", "parameters": parameters }),
         )
@@ -256,9 +223,9 @@ fn pipeline_with(
         .iter()
         .map(|(template, revision)| {
             let attached = app
-                .post(
-                    &format!("{PIPELINES}/{pipeline}/integrations"),
+                .attach(
                     &app.owner(),
+                    &pipeline,
                     &json!({ "integration_id": template, "revision_id": revision["id"] }),
                 )
                 .expect(201)
@@ -303,10 +270,7 @@ fn the_pipeline_route_reports_each_failure_in_place(app: &TestApp) {
     );
     for role in [Role::Viewer, Role::Service] {
         let answer = app
-            .get(
-                &format!("{PIPELINES}/{pipeline}/config"),
-                &app.token("org_a", role),
-            )
+            .pipeline_config(&app.token("org_a", role), &pipeline)
             .expect(200);
         assert_eq!(
             answer.body["integrations"].as_array().map(Vec::len),
@@ -339,9 +303,7 @@ fn the_pipeline_answer_is_capped_at_8_mib(app: &TestApp) {
         })
         .collect();
     let (pipeline, _) = pipeline_with(app, &json!({ "big": "x".repeat(8_192) }), &pins);
-    let answer = app
-        .get(&format!("{PIPELINES}/{pipeline}/config"), &app.owner())
-        .expect(200);
+    let answer = app.pipeline_config(&app.owner(), &pipeline).expect(200);
     let entries = answer.body["integrations"]
         .as_array()
         .cloned()
@@ -392,9 +354,7 @@ fn a_secret_under_an_unknown_key_is_reported_in_place(app: &TestApp) {
         "{}",
         refused.body
     );
-    let answer = app
-        .get(&format!("{PIPELINES}/{pipeline}/config"), &service)
-        .expect(200);
+    let answer = app.pipeline_config(&service, &pipeline).expect(200);
     let unavailable = entry_for(&answer, &meta);
     assert_eq!(unavailable["config"], Value::Null);
     assert_eq!(unavailable["error"]["code"], "KEY_UNAVAILABLE");
@@ -428,9 +388,9 @@ fn the_pipeline_etag_follows_versions_not_bodies(app: &TestApp) {
     let first = etag(&viewer);
     assert_eq!(etag(&viewer), first);
     assert_ne!(etag(&app.token("org_a", Role::Service)), first);
-    app.put(
-        &format!("{PIPELINES}/{pipeline}"),
+    app.update_pipeline(
         &app.owner(),
+        &pipeline,
         &json!({ "parameters": { "host": "b.example" } }),
     )
     .expect(200);

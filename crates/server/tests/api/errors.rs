@@ -8,9 +8,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{Reply, TestApp, meta_config};
-
-const TEMPLATES: &str = "/v1/admin/integration-templates";
+use crate::support::{Reply, TestApp, meta_config, paths::TEMPLATES};
 
 /// Words that would betray SQL or the storage layer in a message.
 const LEAKS: [&str; 4] = ["select", "diesel", "sqlite", "postgres"];
@@ -88,29 +86,6 @@ pub fn error(reply: Reply, status: u16, code: &str) -> Reply {
 }
 
 /// The `details` entries of an error as (field, problem) pairs.
-fn details(reply: &Reply) -> Vec<(String, String)> {
-    reply.body["error"]["details"]
-        .as_array()
-        .map(|all| {
-            all.iter()
-                .map(|d| {
-                    (
-                        d["field"].as_str().unwrap_or("").to_owned(),
-                        d["problem"].as_str().unwrap_or("").to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// `details[0].field`.
-fn first_field(reply: &Reply) -> &str {
-    reply.body["error"]["details"][0]["field"]
-        .as_str()
-        .unwrap_or("<no details[0].field>")
-}
-
 /// Everything `org_a` has: its templates (all fields) and each one's revisions.
 pub fn snapshot(app: &TestApp) -> Value {
     let owner = app.owner();
@@ -157,7 +132,7 @@ fn rejected_field(
     send: impl FnOnce() -> Reply,
 ) {
     let reply = rejected(app, status, code, send);
-    assert_eq!(first_field(&reply), field, "body: {}", reply.body);
+    assert_eq!(reply.first_field(), field, "body: {}", reply.body);
     if let Some(problem) = problem {
         assert_eq!(
             reply.body["error"]["details"][0]["problem"], problem,
@@ -349,7 +324,7 @@ fn missing_required_fields_are_400_naming_the_field(app: &TestApp) {
         app.post(TEMPLATES, &owner, &json!({}))
     });
     assert!(
-        ["name", "vendor"].contains(&first_field(&reply)),
+        ["name", "vendor"].contains(&reply.first_field()),
         "body: {}",
         reply.body
     );
@@ -357,7 +332,7 @@ fn missing_required_fields_are_400_naming_the_field(app: &TestApp) {
         app.post(&revisions, &owner, &json!({}))
     });
     assert!(
-        ["config", "delivery_mode"].contains(&first_field(&reply)),
+        ["config", "delivery_mode"].contains(&reply.first_field()),
         "body: {}",
         reply.body
     );
@@ -564,12 +539,7 @@ fn send_alone_with(
             headers.append(name, value);
         }
     }
-    let body = serde_json::from_str(body).unwrap_or(Value::Null);
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    Reply::new(status, headers, body.to_owned())
 }
 
 fn bodies_over_one_mib_are_413(app: &TestApp) {
@@ -809,7 +779,8 @@ fn bad_vendor_and_delivery_mode_are_422(app: &TestApp) {
     let reply = rejected(app, 422, "VALIDATION_FAILED", || {
         app.post(TEMPLATES, &owner, &json!({ "name": " ", "vendor": "nope" }))
     });
-    let fields: Vec<String> = details(&reply)
+    let fields: Vec<String> = reply
+        .details()
         .into_iter()
         .map(|(field, _)| field)
         .collect();
@@ -844,7 +815,7 @@ fn pagination_out_of_range_is_422(app: &TestApp) {
                 422,
                 "VALIDATION_FAILED",
             );
-            assert_eq!(first_field(&reply), field, "{list}?{query}: {}", reply.body);
+            assert_eq!(reply.first_field(), field, "{list}?{query}: {}", reply.body);
         }
         for query in ["limit=abc", "offset=abc", "limit=1.5", "offset=%FF"] {
             error(
@@ -886,7 +857,7 @@ fn configs_nested_deeper_than_64_are_422(app: &TestApp) {
             )
         });
         assert!(
-            first_field(&reply).starts_with("config"),
+            reply.first_field().starts_with("config"),
             "body: {}",
             reply.body
         );
@@ -916,7 +887,7 @@ fn config_problems_are_all_reported(app: &TestApp) {
             &json!({ "config": config, "delivery_mode": "server_side" }),
         )
     });
-    let found = details(&reply);
+    let found = reply.details();
     for expected in [
         ("config.access_token", "required"),
         ("config.batch_size", "invalid_type"),
@@ -955,7 +926,8 @@ fn malformed_placeholders_are_422(app: &TestApp) {
             )
         });
         assert!(
-            details(&reply)
+            reply
+                .details()
                 .iter()
                 .any(|(f, p)| f == field && p == "malformed_placeholder"),
             "expected {field} malformed_placeholder: {}",
@@ -977,7 +949,7 @@ fn duplicate_names_are_409(app: &TestApp) {
         let reply = rejected(app, 409, "NAME_TAKEN", || {
             app.post(TEMPLATES, &owner, &json!({ "name": name, "vendor": "ga4" }))
         });
-        assert_eq!(first_field(&reply), "name", "body: {}", reply.body);
+        assert_eq!(reply.first_field(), "name", "body: {}", reply.body);
         let reply = rejected(app, 409, "NAME_TAKEN", || {
             app.put(
                 &format!("{TEMPLATES}/{other}"),
@@ -985,7 +957,7 @@ fn duplicate_names_are_409(app: &TestApp) {
                 &json!({ "name": name }),
             )
         });
-        assert_eq!(first_field(&reply), "name", "body: {}", reply.body);
+        assert_eq!(reply.first_field(), "name", "body: {}", reply.body);
     }
     // Renaming a template to its own name in another case is not a clash.
     let renamed = app

@@ -2,9 +2,7 @@
 
 use serde_json::json;
 
-use crate::support::{Reply, TestApp};
-
-const TEMPLATES: &str = "/v1/admin/integration-templates";
+use crate::support::{Reply, TestApp, paths::TEMPLATES};
 
 fn post_with_key(
     app: &TestApp,
@@ -23,7 +21,7 @@ fn post_with_key(
 }
 
 fn total(app: &TestApp) -> u64 {
-    app.get(TEMPLATES, &app.owner()).expect(200).body["total"]
+    app.list_templates(&app.owner(), "").expect(200).body["total"]
         .as_u64()
         .unwrap_or_default()
 }

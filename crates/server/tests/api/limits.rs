@@ -5,18 +5,12 @@
 use integrations_domain::Role;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, meta_config};
-
-const TEMPLATES: &str = "/v1/admin/integration-templates";
+use crate::support::{TestApp, meta_config, paths::TEMPLATES};
 
 fn pipeline(app: &TestApp, name: &str) -> String {
-    app.post(
-        "/v1/admin/pipelines",
-        &app.owner(),
-        &json!({ "name": name }),
-    )
-    .expect(201)
-    .body["id"]
+    app.create_pipeline(&app.owner(), &json!({ "name": name }))
+        .expect(201)
+        .body["id"]
         .as_str()
         .expect("an id")
         .to_owned()
@@ -30,9 +24,9 @@ fn webhook(app: &TestApp, name: &str) -> (String, String) {
 }
 
 fn attach(app: &TestApp, pipeline: &str, (template, revision): &(String, String)) -> Value {
-    app.post(
-        &format!("/v1/admin/pipelines/{pipeline}/integrations"),
+    app.attach(
         &app.owner(),
+        pipeline,
         &json!({ "integration_id": template, "revision_id": revision }),
     )
     .body
@@ -41,9 +35,7 @@ fn attach(app: &TestApp, pipeline: &str, (template, revision): &(String, String)
 fn the_full_revisions_list_is_streamed_whole_newest_first(app: &TestApp) {
     let token = app.token("org_a", Role::Viewer);
     let id = app.template("Meta", "meta_capi");
-    let empty = app
-        .get(&format!("{TEMPLATES}/{id}/revisions"), &token)
-        .expect(200);
+    let empty = app.list_revisions(&token, &id, "").expect(200);
     assert_eq!(empty.body, json!({ "revisions": [], "total": 0 }));
     // More than two batches, and not a multiple of the batch size.
     let created: Vec<Value> = (0..11)
@@ -53,9 +45,7 @@ fn the_full_revisions_list_is_streamed_whole_newest_first(app: &TestApp) {
             app.revision(&id, &config)
         })
         .collect();
-    let listed = app
-        .get(&format!("{TEMPLATES}/{id}/revisions"), &token)
-        .expect(200);
+    let listed = app.list_revisions(&token, &id, "").expect(200);
     assert_eq!(
         listed.header("transfer-encoding"),
         Some("chunked"),
@@ -80,19 +70,14 @@ fn the_full_revisions_list_is_streamed_whole_newest_first(app: &TestApp) {
         "secrets masked in every batch"
     );
     // With limit or offset it stays an ordinary page.
-    let page = app
-        .get(&format!("{TEMPLATES}/{id}/revisions?offset=9"), &token)
-        .expect(200);
+    let page = app.list_revisions(&token, &id, "?offset=9").expect(200);
     assert_eq!(
         page.body,
         json!({ "revisions": [created[1], created[0]], "total": 11, "limit": 50, "offset": 9 })
     );
     // Checked before the answer starts: another org's template is a plain 404.
-    app.get(
-        &format!("{TEMPLATES}/{id}/revisions"),
-        &app.token("org_b", Role::Owner),
-    )
-    .expect_error(404, "NOT_FOUND");
+    app.list_revisions(&app.token("org_b", Role::Owner), &id, "")
+        .expect_error(404, "NOT_FOUND");
 }
 
 fn the_pins_list_is_paged(app: &TestApp) {
@@ -146,9 +131,9 @@ fn a_pipeline_takes_at_most_100_attachments_even_under_a_race(app: &TestApp) {
             .iter()
             .map(|racer| {
                 scope.spawn(|| {
-                    let reply = app.post(
-                        &format!("/v1/admin/pipelines/{pid}/integrations"),
+                    let reply = app.attach(
                         &app.owner(),
+                        &pid,
                         &json!({ "integration_id": racer.0, "revision_id": racer.1 }),
                     );
                     (reply.status, reply.body)
@@ -178,18 +163,15 @@ fn a_pipeline_takes_at_most_100_attachments_even_under_a_race(app: &TestApp) {
         "{refused}"
     );
     let list = app
-        .get(
-            &format!("/v1/admin/pipelines/{pid}/integrations"),
-            &app.owner(),
-        )
+        .list_attachments(&app.owner(), &pid, "")
         .expect(200)
         .body;
     assert_eq!(list["integrations"].as_array().map(Vec::len), Some(100));
     // The 101st is refused too, and another pipeline is not affected.
     let late = webhook(app, "Late");
-    app.post(
-        &format!("/v1/admin/pipelines/{pid}/integrations"),
+    app.attach(
         &app.owner(),
+        &pid,
         &json!({ "integration_id": late.0, "revision_id": late.1 }),
     )
     .expect_error(409, "LIMIT_REACHED");
@@ -202,8 +184,7 @@ fn deleting_a_pipeline_audits_each_attachment(app: &TestApp) {
     let attached: Vec<Value> = (0..2)
         .map(|i| attach(app, &pid, &webhook(app, &format!("T{i}"))))
         .collect();
-    app.delete(&format!("/v1/admin/pipelines/{pid}"), &token)
-        .expect(200);
+    app.delete_pipeline(&token, &pid).expect(200);
     for attachment in &attached {
         let id = attachment["id"].as_str().expect("an id");
         let log = app

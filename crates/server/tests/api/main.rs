@@ -23,6 +23,7 @@ mod observability;
 mod openapi;
 mod outage;
 mod pipelines;
+mod process;
 mod regressions;
 mod review_fixes;
 mod revisions;

@@ -19,7 +19,7 @@ fn request_ids_are_echoed_or_made_up(app: &TestApp) {
         None,
     );
     assert_eq!(given.header("x-request-id"), Some("trace-42"));
-    let made_up = app.get("/v1/admin/integration-templates", &app.owner());
+    let made_up = app.list_templates(&app.owner(), "");
     let id = made_up.header("x-request-id").expect("an id").to_owned();
     assert_eq!(id.len(), 26, "a ULID: {id}");
     let unsafe_id = app.raw_with(
@@ -58,11 +58,7 @@ fn metrics_count_requests_by_route_and_revisions_created(app: &TestApp) {
         )
         .expect(201);
     }
-    app.get(
-        &format!("/v1/admin/integration-templates/{id}"),
-        &app.owner(),
-    )
-    .expect(200);
+    app.get_template(&app.owner(), &id).expect(200);
     let url = format!("{}/metrics", app.base);
     let body = ureq::get(&url)
         .call()
@@ -137,8 +133,7 @@ fn slow_and_idle_clients_do_not_starve_others() {
     slow.write_all(b"GET /v1/admin/integration-templates HTTP/1.1\r\nHost: x\r\n")
         .expect("sent");
     let started = Instant::now();
-    app.get("/v1/admin/integration-templates", &app.owner())
-        .expect(200);
+    app.list_templates(&app.owner(), "").expect(200);
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "served despite the idle crowd"

@@ -18,10 +18,7 @@ fn a_vanished_postgres_answers_503_quickly_and_health_stays_up() {
     app.db.destroy();
     let started = Instant::now();
     let reply = app
-        .get(
-            &format!("/v1/admin/integration-templates/{id}"),
-            &app.owner(),
-        )
+        .get_template(&app.owner(), &id)
         .expect_error(503, "UNAVAILABLE");
     assert_eq!(reply.header("retry-after"), Some("2"));
     assert!(started.elapsed() < HANG, "took {:?}", started.elapsed());
@@ -44,21 +41,15 @@ fn a_locked_sqlite_database_answers_503_for_writes_and_serves_reads() {
     let id = app.template("T", "webhook");
     let lock = app.db.hold_write_lock();
     let started = Instant::now();
-    app.post(
-        "/v1/admin/integration-templates",
+    app.create_template(
         &app.owner(),
         &serde_json::json!({ "name": "U", "vendor": "ga4" }),
     )
     .expect_error(503, "UNAVAILABLE");
     assert!(started.elapsed() < HANG);
-    app.get(
-        &format!("/v1/admin/integration-templates/{id}"),
-        &app.owner(),
-    )
-    .expect(200);
+    app.get_template(&app.owner(), &id).expect(200);
     drop(lock);
-    app.post(
-        "/v1/admin/integration-templates",
+    app.create_template(
         &app.owner(),
         &serde_json::json!({ "name": "U", "vendor": "ga4" }),
     )

@@ -3,18 +3,14 @@
 use integrations_domain::Role;
 use serde_json::{Value, json};
 
-use crate::support::{Reply, TestApp};
-
-const PIPELINES: &str = "/v1/admin/pipelines";
-
-fn pipeline_path(id: &str) -> String {
-    format!("{PIPELINES}/{id}")
-}
+use crate::support::{
+    TestApp,
+    paths::{self, PIPELINES},
+};
 
 /// Creates a pipeline in `org_a` (as owner) and returns its body.
 fn create(app: &TestApp, name: &str, parameters: &Value) -> Value {
-    app.post(
-        PIPELINES,
+    app.create_pipeline(
         &app.owner(),
         &json!({ "name": name, "parameters": parameters }),
     )
@@ -27,27 +23,6 @@ fn id_of(body: &Value) -> String {
 }
 
 /// `(field, problem)` of every detail of an error body.
-fn details(reply: &Reply) -> Vec<(String, String)> {
-    reply.body["error"]["details"]
-        .as_array()
-        .map(|details| {
-            details
-                .iter()
-                .map(|d| {
-                    (
-                        d["field"].as_str().unwrap_or_default().to_owned(),
-                        d["problem"].as_str().unwrap_or_default().to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-fn fields(reply: &Reply) -> Vec<String> {
-    details(reply).into_iter().map(|(field, _)| field).collect()
-}
-
 fn is_rfc3339_utc(value: &Value) -> bool {
     value.as_str().is_some_and(|s| {
         s.ends_with('Z')
@@ -69,22 +44,18 @@ fn ids(list: &Value) -> Vec<String> {
 fn pipelines_are_created_fetched_listed_updated_and_deleted(app: &TestApp) {
     let token = app.owner();
     let created = app
-        .post(
-            PIPELINES,
-            &token,
-            &json!({
+        .create_pipeline(&token, &json!({
                 "name": "Web",
                 "description": "The storefront",
                 "parameters": { "ga4_measurement_id": "G-ABC123", "batch": 25, "ratio": 2.5, "debug": false }
-            }),
-        )
+            }))
         .expect(201);
     let pipeline = created.body.clone();
     let id = id_of(&pipeline);
     assert!(id.starts_with("pip_") && id.len() == 30, "{id}");
     assert_eq!(
         created.header("location"),
-        Some(pipeline_path(&id).as_str())
+        Some(paths::pipeline(&id).as_str())
     );
     let mut keys: Vec<&str> = pipeline
         .as_object()
@@ -117,27 +88,24 @@ fn pipelines_are_created_fetched_listed_updated_and_deleted(app: &TestApp) {
         is_rfc3339_utc(&pipeline["created_at"]) && pipeline["created_at"] == pipeline["updated_at"],
         "{pipeline}"
     );
-    assert_eq!(
-        app.get(&pipeline_path(&id), &token).expect(200).body,
-        pipeline
-    );
+    assert_eq!(app.get_pipeline(&token, &id).expect(200).body, pipeline);
 
     // Without parameters or a description.
     let bare = app
-        .post(PIPELINES, &token, &json!({ "name": "App" }))
+        .create_pipeline(&token, &json!({ "name": "App" }))
         .expect(201)
         .body;
     assert_eq!(bare["parameters"], json!({}));
     assert_eq!(bare["description"], Value::Null);
 
     // Lists: newest first, paginated.
-    let listed = app.get(PIPELINES, &token).expect(200).body;
+    let listed = app.list_pipelines(&token, "").expect(200).body;
     assert_eq!(
         listed,
         json!({ "pipelines": [bare, pipeline], "total": 2, "limit": 50, "offset": 0 })
     );
     let paged = app
-        .get(&format!("{PIPELINES}?limit=1&offset=1"), &token)
+        .list_pipelines(&token, "?limit=1&offset=1")
         .expect(200)
         .body;
     assert_eq!(
@@ -152,16 +120,12 @@ fn pipelines_are_created_fetched_listed_updated_and_deleted(app: &TestApp) {
         let reply = app
             .get(&format!("{PIPELINES}?{bad}"), &token)
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), [field], "{bad}");
+        assert_eq!(reply.fields(), [field], "{bad}");
     }
 
     // A description-only update keeps the parameters.
     let described = app
-        .put(
-            &pipeline_path(&id),
-            &token,
-            &json!({ "description": "Renamed shop" }),
-        )
+        .update_pipeline(&token, &id, &json!({ "description": "Renamed shop" }))
         .expect(200)
         .body;
     assert_eq!(described["description"], "Renamed shop");
@@ -172,9 +136,9 @@ fn pipelines_are_created_fetched_listed_updated_and_deleted(app: &TestApp) {
 
     // Parameters are replaced whole: keys left out are gone.
     let replaced = app
-        .put(
-            &pipeline_path(&id),
+        .update_pipeline(
             &token,
+            &id,
             &json!({ "parameters": { "batch": 50, "host": "api.example.com" } }),
         )
         .expect(200)
@@ -184,21 +148,18 @@ fn pipelines_are_created_fetched_listed_updated_and_deleted(app: &TestApp) {
         json!({ "batch": 50, "host": "api.example.com" })
     );
     assert_eq!(replaced["description"], "Renamed shop");
-    assert_eq!(
-        app.get(&pipeline_path(&id), &token).expect(200).body,
-        replaced
-    );
+    assert_eq!(app.get_pipeline(&token, &id).expect(200).body, replaced);
     let emptied = app
-        .put(&pipeline_path(&id), &token, &json!({ "parameters": {} }))
+        .update_pipeline(&token, &id, &json!({ "parameters": {} }))
         .expect(200)
         .body;
     assert_eq!(emptied["parameters"], json!({}));
 
     // A rename, and `description: null` clears it.
     let renamed = app
-        .put(
-            &pipeline_path(&id),
+        .update_pipeline(
             &token,
+            &id,
             &json!({ "name": "  Web shop ", "description": null }),
         )
         .expect(200)
@@ -207,43 +168,37 @@ fn pipelines_are_created_fetched_listed_updated_and_deleted(app: &TestApp) {
     assert_eq!(renamed["description"], Value::Null);
 
     // Delete is soft, and everything then answers 404.
-    let deleted = app.delete(&pipeline_path(&id), &token).expect(200).body;
+    let deleted = app.delete_pipeline(&token, &id).expect(200).body;
     assert_eq!(deleted, json!({ "status": "deleted" }));
-    app.get(&pipeline_path(&id), &token)
+    app.get_pipeline(&token, &id).expect_error(404, "NOT_FOUND");
+    app.update_pipeline(&token, &id, &json!({ "name": "Again" }))
         .expect_error(404, "NOT_FOUND");
-    app.put(&pipeline_path(&id), &token, &json!({ "name": "Again" }))
+    app.delete_pipeline(&token, &id)
         .expect_error(404, "NOT_FOUND");
-    app.delete(&pipeline_path(&id), &token)
+    app.get(&format!("{}/integrations", paths::pipeline(&id)), &token)
         .expect_error(404, "NOT_FOUND");
-    app.get(&format!("{}/integrations", pipeline_path(&id)), &token)
+    app.get(&format!("{}/config", paths::pipeline(&id)), &token)
         .expect_error(404, "NOT_FOUND");
-    app.get(&format!("{}/config", pipeline_path(&id)), &token)
-        .expect_error(404, "NOT_FOUND");
-    let listed = app.get(PIPELINES, &token).expect(200).body;
+    let listed = app.list_pipelines(&token, "").expect(200).body;
     assert_eq!(listed["total"], 1);
     assert_eq!(ids(&listed), [id_of(&bare)]);
 }
 
-#[expect(clippy::too_many_lines, reason = "one scenario, step by step")]
 fn pipeline_parameters_are_validated(app: &TestApp) {
     let token = app.owner();
     let create_with = |parameters: Value| {
-        app.post(
-            PIPELINES,
-            &token,
-            &json!({ "name": "P", "parameters": parameters }),
-        )
+        app.create_pipeline(&token, &json!({ "name": "P", "parameters": parameters }))
     };
 
     let reply = create_with(json!({ "bad-key": "x" })).expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.details(),
         [("parameters.bad-key".to_owned(), "invalid_key".to_owned())]
     );
     for bad_key in ["", "a.b", "with space", "ümlaut", &"k".repeat(65)] {
         let reply = create_with(json!({ bad_key: "x" })).expect_error(422, "VALIDATION_FAILED");
         assert_eq!(
-            fields(&reply),
+            reply.fields(),
             [format!("parameters.{bad_key}")],
             "{bad_key:?}"
         );
@@ -251,19 +206,19 @@ fn pipeline_parameters_are_validated(app: &TestApp) {
     for bad_value in [json!(null), json!([1, 2]), json!({ "nested": true })] {
         let reply =
             create_with(json!({ "ok_key": bad_value })).expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), ["parameters.ok_key"], "{bad_value}");
+        assert_eq!(reply.fields(), ["parameters.ok_key"], "{bad_value}");
     }
     // Every problem is reported at once.
     let reply = create_with(json!({ "bad-key": 1, "fine": [], "good": "x" }))
         .expect_error(422, "VALIDATION_FAILED");
-    let mut both = fields(&reply);
+    let mut both = reply.fields();
     both.sort_unstable();
     assert_eq!(both, ["parameters.bad-key", "parameters.fine"]);
     // Parameters must be an object.
     create_with(json!(["a"])).expect_error(400, "INVALID_REQUEST");
     create_with(json!("a=b")).expect_error(400, "INVALID_REQUEST");
     assert_eq!(
-        app.get(PIPELINES, &token).expect(200).body["total"],
+        app.list_pipelines(&token, "").expect(200).body["total"],
         0,
         "nothing was created"
     );
@@ -281,39 +236,27 @@ fn pipeline_parameters_are_validated(app: &TestApp) {
     // The same rules on update, which then changes nothing.
     let id = id_of(&fine);
     let reply = app
-        .put(
-            &pipeline_path(&id),
-            &token,
-            &json!({ "parameters": { "bad-key": "x" } }),
-        )
+        .update_pipeline(&token, &id, &json!({ "parameters": { "bad-key": "x" } }))
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(fields(&reply), ["parameters.bad-key"]);
+    assert_eq!(reply.fields(), ["parameters.bad-key"]);
     for bad_value in [json!(null), json!([]), json!({})] {
         let reply = app
-            .put(
-                &pipeline_path(&id),
-                &token,
-                &json!({ "parameters": { "x": bad_value } }),
-            )
+            .update_pipeline(&token, &id, &json!({ "parameters": { "x": bad_value } }))
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), ["parameters.x"], "{bad_value}");
+        assert_eq!(reply.fields(), ["parameters.x"], "{bad_value}");
     }
     // `parameters: null` is not "clear them": it is a malformed request.
-    app.put(&pipeline_path(&id), &token, &json!({ "parameters": null }))
+    app.update_pipeline(&token, &id, &json!({ "parameters": null }))
         .expect_error(400, "INVALID_REQUEST");
-    app.put(&pipeline_path(&id), &token, &json!({ "name": null }))
+    app.update_pipeline(&token, &id, &json!({ "name": null }))
         .expect_error(400, "INVALID_REQUEST");
     // Nothing to change.
-    app.put(&pipeline_path(&id), &token, &json!({}))
+    app.update_pipeline(&token, &id, &json!({}))
         .expect_error(422, "VALIDATION_FAILED");
     // Server-assigned fields cannot be set.
     for field in ["id", "org_id", "created_at", "updated_at"] {
         let reply = app
-            .put(
-                &pipeline_path(&id),
-                &token,
-                &json!({ field: "x", "name": "Q" }),
-            )
+            .update_pipeline(&token, &id, &json!({ field: "x", "name": "Q" }))
             .expect_error(400, "INVALID_REQUEST");
         assert!(
             reply.body["error"]["message"]
@@ -324,11 +267,7 @@ fn pipeline_parameters_are_validated(app: &TestApp) {
         );
     }
     let reply = app
-        .post(
-            PIPELINES,
-            &token,
-            &json!({ "name": "Q", "org_id": "org_b" }),
-        )
+        .create_pipeline(&token, &json!({ "name": "Q", "org_id": "org_b" }))
         .expect_error(400, "INVALID_REQUEST");
     assert!(
         reply.body["error"]["message"]
@@ -337,10 +276,10 @@ fn pipeline_parameters_are_validated(app: &TestApp) {
         "{}",
         reply.body
     );
-    app.post(PIPELINES, &token, &json!({ "description": "no name" }))
+    app.create_pipeline(&token, &json!({ "description": "no name" }))
         .expect_error(400, "INVALID_REQUEST");
     assert_eq!(
-        app.get(&pipeline_path(&id), &token).expect(200).body,
+        app.get_pipeline(&token, &id).expect(200).body,
         fine,
         "failed updates changed nothing"
     );
@@ -351,64 +290,58 @@ fn pipeline_names_follow_the_template_rules(app: &TestApp) {
     let created = create(app, "  Web  ", &json!({}));
     assert_eq!(created["name"], "Web");
     let clash = app
-        .post(PIPELINES, &token, &json!({ "name": "WEB" }))
+        .create_pipeline(&token, &json!({ "name": "WEB" }))
         .expect_error(409, "NAME_TAKEN");
     assert_eq!(
         clash.body["error"]["message"],
         "a pipeline named 'WEB' already exists"
     );
-    assert_eq!(details(&clash), [("name".to_owned(), "taken".to_owned())]);
+    assert_eq!(clash.details(), [("name".to_owned(), "taken".to_owned())]);
 
     // A rename onto another pipeline's name clashes too; onto its own name in another case it does not.
     let other = id_of(&create(app, "App", &json!({})));
-    app.put(&pipeline_path(&other), &token, &json!({ "name": "web" }))
+    app.update_pipeline(&token, &other, &json!({ "name": "web" }))
         .expect_error(409, "NAME_TAKEN");
     let recased = app
-        .put(&pipeline_path(&other), &token, &json!({ "name": "APP" }))
+        .update_pipeline(&token, &other, &json!({ "name": "APP" }))
         .expect(200)
         .body;
     assert_eq!(recased["name"], "APP");
 
     // Pipelines and templates have separate namespaces; other orgs have their own.
     app.template("Web", "webhook");
-    app.post(
-        PIPELINES,
-        &app.token("org_b", Role::Editor),
-        &json!({ "name": "Web" }),
-    )
-    .expect(201);
+    app.create_pipeline(&app.token("org_b", Role::Editor), &json!({ "name": "Web" }))
+        .expect(201);
 
     // Bad names.
     let long = "n".repeat(201);
     for bad in ["", "   ", "line\nbreak", "tab\there", long.as_str()] {
         let reply = app
-            .post(PIPELINES, &token, &json!({ "name": bad }))
+            .create_pipeline(&token, &json!({ "name": bad }))
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), ["name"], "{bad:?}");
+        assert_eq!(reply.fields(), ["name"], "{bad:?}");
         let reply = app
-            .put(&pipeline_path(&other), &token, &json!({ "name": bad }))
+            .update_pipeline(&token, &other, &json!({ "name": bad }))
             .expect_error(422, "VALIDATION_FAILED");
-        assert_eq!(fields(&reply), ["name"], "{bad:?}");
+        assert_eq!(reply.fields(), ["name"], "{bad:?}");
     }
     let longest = "n".repeat(200);
     assert_eq!(
-        app.post(PIPELINES, &token, &json!({ "name": longest }))
+        app.create_pipeline(&token, &json!({ "name": longest }))
             .expect(201)
             .body["name"],
         longest.as_str()
     );
     let reply = app
-        .post(
-            PIPELINES,
+        .create_pipeline(
             &token,
             &json!({ "name": "Described", "description": "d".repeat(2001) }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(fields(&reply), ["description"]);
+    assert_eq!(reply.fields(), ["description"]);
 
     // A deleted pipeline's name is free again.
-    app.delete(&pipeline_path(&id_of(&created)), &token)
-        .expect(200);
+    app.delete_pipeline(&token, &id_of(&created)).expect(200);
     assert_eq!(create(app, "web", &json!({}))["name"], "web");
 }
 
@@ -421,32 +354,28 @@ fn pipeline_roles_and_tenancy(app: &TestApp) {
 
     // Editors create and update; viewers and the service role read only.
     let pipeline = app
-        .post(
-            PIPELINES,
-            &editor,
-            &json!({ "name": "Web", "parameters": { "a": 1 } }),
-        )
+        .create_pipeline(&editor, &json!({ "name": "Web", "parameters": { "a": 1 } }))
         .expect(201)
         .body;
     let id = id_of(&pipeline);
-    let path = pipeline_path(&id);
+    let path = paths::pipeline(&id);
     for reader in [&viewer, &service] {
         assert_eq!(app.get(&path, reader).expect(200).body, pipeline);
-        assert_eq!(app.get(PIPELINES, reader).expect(200).body["total"], 1);
-        app.post(PIPELINES, reader, &json!({ "name": "Mine" }))
+        assert_eq!(app.list_pipelines(reader, "").expect(200).body["total"], 1);
+        app.create_pipeline(reader, &json!({ "name": "Mine" }))
             .expect_error(403, "FORBIDDEN");
         app.put(&path, reader, &json!({ "name": "Mine" }))
             .expect_error(403, "FORBIDDEN");
         app.delete(&path, reader).expect_error(403, "FORBIDDEN");
     }
     // The role is checked before the object and before the body.
-    app.put(
-        &pipeline_path("pip_01ARZ3NDEKTSV4RRFFQ69G5FAV"),
+    app.update_pipeline(
         &viewer,
+        "pip_01ARZ3NDEKTSV4RRFFQ69G5FAV",
         &json!({ "bogus": 1 }),
     )
     .expect_error(403, "FORBIDDEN");
-    app.post(PIPELINES, &viewer, &json!({ "bogus": 1 }))
+    app.create_pipeline(&viewer, &json!({ "bogus": 1 }))
         .expect_error(403, "FORBIDDEN");
     let updated = app
         .put(&path, &editor, &json!({ "parameters": { "b": true } }))
@@ -457,7 +386,7 @@ fn pipeline_roles_and_tenancy(app: &TestApp) {
     app.delete(&path, &editor).expect_error(403, "FORBIDDEN");
 
     // Another org sees nothing, and cannot tell whether the pipeline exists.
-    let unknown = pipeline_path("pip_01ARZ3NDEKTSV4RRFFQ69G5FAV");
+    let unknown = paths::pipeline("pip_01ARZ3NDEKTSV4RRFFQ69G5FAV");
     for target in [&path, &unknown] {
         app.get(target, &stranger).expect_error(404, "NOT_FOUND");
         app.put(target, &stranger, &json!({ "name": "Stolen" }))
@@ -469,16 +398,16 @@ fn pipeline_roles_and_tenancy(app: &TestApp) {
             .expect_error(404, "NOT_FOUND");
     }
     assert_eq!(
-        app.get(PIPELINES, &stranger).expect(200).body,
+        app.list_pipelines(&stranger, "").expect(200).body,
         json!({ "pipelines": [], "total": 0, "limit": 50, "offset": 0 })
     );
     // Malformed ids and ids of another kind are 404s too.
     for malformed in ["nope", "pip_", "pip_zzz", "tmpl_01ARZ3NDEKTSV4RRFFQ69G5FAV"] {
-        app.get(&pipeline_path(malformed), &admin)
+        app.get_pipeline(&admin, malformed)
             .expect_error(404, "NOT_FOUND");
-        app.put(&pipeline_path(malformed), &admin, &json!({ "name": "X" }))
+        app.update_pipeline(&admin, malformed, &json!({ "name": "X" }))
             .expect_error(404, "NOT_FOUND");
-        app.delete(&pipeline_path(malformed), &admin)
+        app.delete_pipeline(&admin, malformed)
             .expect_error(404, "NOT_FOUND");
     }
     // No token at all.
@@ -505,7 +434,7 @@ fn deleting_a_pipeline_removes_its_attachments(app: &TestApp) {
     for pipeline in [&web, &other] {
         let attached = app
             .post(
-                &format!("{}/integrations", pipeline_path(pipeline)),
+                &format!("{}/integrations", paths::pipeline(pipeline)),
                 &token,
                 &json!({ "integration_id": template, "revision_id": revision["id"] }),
             )
@@ -517,7 +446,7 @@ fn deleting_a_pipeline_removes_its_attachments(app: &TestApp) {
     app.delete(&template_path, &token)
         .expect_error(409, "TEMPLATE_IN_USE");
 
-    app.delete(&pipeline_path(&web), &token).expect(200);
+    app.delete_pipeline(&token, &web).expect(200);
     let count = |pipeline: &str| {
         app.db.texts(&format!(
             "SELECT CAST(COUNT(*) AS TEXT) AS value FROM attachments WHERE pipeline_id = '{pipeline}'"
@@ -530,7 +459,11 @@ fn deleting_a_pipeline_removes_its_attachments(app: &TestApp) {
     );
     assert_eq!(count(&other), ["1"], "other pipelines keep theirs");
     app.get(
-        &format!("{}/integrations/{}", pipeline_path(&web), attachment_ids[0]),
+        &format!(
+            "{}/integrations/{}",
+            paths::pipeline(&web),
+            attachment_ids[0]
+        ),
         &token,
     )
     .expect_error(404, "NOT_FOUND");
@@ -539,15 +472,9 @@ fn deleting_a_pipeline_removes_its_attachments(app: &TestApp) {
     let reply = app
         .delete(&template_path, &token)
         .expect_error(409, "TEMPLATE_IN_USE");
-    let named: Vec<&str> = reply.body["error"]["details"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .filter_map(|d| d["pipeline_id"].as_str())
-        .collect();
-    assert_eq!(named, [other.as_str()]);
+    assert_eq!(reply.details_of("pipeline_id"), [other.as_str()]);
 
-    app.delete(&pipeline_path(&other), &token).expect(200);
+    app.delete_pipeline(&token, &other).expect(200);
     assert_eq!(count(&other), ["0"]);
     app.delete(&template_path, &token).expect(200);
     app.get(&template_path, &token)

@@ -2,36 +2,25 @@
 
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
-
-const TEMPLATES: &str = "/v1/admin/integration-templates";
+use crate::support::{TestApp, paths::TEMPLATES};
 
 fn control_characters_in_free_text_are_422_not_500(app: &TestApp) {
     let token = app.owner();
     let reply = app
-        .post(
-            TEMPLATES,
+        .create_template(
             &token,
             &json!({ "name": "T", "vendor": "ga4", "description": "nul\u{0}byte" }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(reply.body["error"]["details"][0]["field"], "description");
+    assert_eq!(reply.first_field(), "description");
     let id = app.template("T", "webhook");
-    app.post(
-        &format!("{TEMPLATES}/{id}/revisions"),
-        &token,
-        &json!({ "config": { "url": "https://a.example" }, "delivery_mode": "server_side", "change_summary": "a\u{0}b" }),
-    )
+    app.create_revision(&token, &id, &json!({ "config": { "url": "https://a.example" }, "delivery_mode": "server_side", "change_summary": "a\u{0}b" }))
     .expect_error(422, "VALIDATION_FAILED");
     app.get("/v1/admin/audit-log?resource_id=%00", &token)
         .expect_error(422, "VALIDATION_FAILED");
     // Tabs and line breaks are fine.
-    app.put(
-        &format!("{TEMPLATES}/{id}"),
-        &token,
-        &json!({ "description": "line 1\n\tline 2" }),
-    )
-    .expect(200);
+    app.update_template(&token, &id, &json!({ "description": "line 1\n\tline 2" }))
+        .expect(200);
 }
 
 fn configs_nested_past_the_parser_limit_are_422(app: &TestApp) {
@@ -42,7 +31,7 @@ fn configs_nested_past_the_parser_limit_are_422(app: &TestApp) {
     }
     let body = json!({ "config": { "url": "https://a.example", "deep": deep }, "delivery_mode": "server_side" });
     let reply = app
-        .post(&format!("{TEMPLATES}/{id}/revisions"), &app.owner(), &body)
+        .create_revision(&app.owner(), &id, &body)
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(reply.body["error"]["details"][0]["problem"], "too_deep");
 }
@@ -50,7 +39,7 @@ fn configs_nested_past_the_parser_limit_are_422(app: &TestApp) {
 fn lookups_come_before_validation(app: &TestApp) {
     let token = app.owner();
     let missing = "tmpl_01ARZ3NDEKTSV4RRFFQ69G5FAV";
-    app.get(&format!("{TEMPLATES}/{missing}/revisions?limit=0"), &token)
+    app.list_revisions(&token, missing, "?limit=0")
         .expect_error(404, "NOT_FOUND");
     let id = app.template("T", "webhook");
     app.raw(
@@ -91,14 +80,14 @@ fn placeholders_inside_secrets_count_for_every_role(app: &TestApp) {
         &json!({ "url": "https://a.example", "signing_secret": "sig-{{pipeline_param.sig}}" }),
     );
     let pipeline = app
-        .post("/v1/admin/pipelines", &token, &json!({ "name": "P" }))
+        .create_pipeline(&token, &json!({ "name": "P" }))
         .expect(201)
         .body;
     let pid = pipeline["id"].as_str().expect("an id");
     let attached = app
-        .post(
-            &format!("/v1/admin/pipelines/{pid}/integrations"),
+        .attach(
             &token,
+            pid,
             &json!({ "integration_id": id, "revision_id": revision["id"] }),
         )
         .expect(201)
@@ -135,17 +124,10 @@ fn placeholders_inside_secrets_count_for_every_role(app: &TestApp) {
             &app.token("org_a", integrations_domain::Role::Service),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    assert_eq!(
-        reply.body["error"]["details"][0]["field"],
-        "config.signing_secret"
-    );
+    assert_eq!(reply.first_field(), "config.signing_secret");
     // With the parameter defined, the service role sees the value, others the mask.
-    app.put(
-        &format!("/v1/admin/pipelines/{pid}"),
-        &token,
-        &json!({ "parameters": { "sig": "xyz" } }),
-    )
-    .expect(200);
+    app.update_pipeline(&token, pid, &json!({ "parameters": { "sig": "xyz" } }))
+        .expect(200);
     let shown = |role| {
         app.get(&path, &app.token("org_a", role)).expect(200).body["integrations"][0]["config"]["signing_secret"].clone()
     };

@@ -5,8 +5,6 @@ use serde_json::{Map, Value, json};
 
 use crate::support::{TestApp, stored_sealed};
 
-const TEMPLATES: &str = "/v1/admin/integration-templates";
-
 fn headers(count: usize) -> Map<String, Value> {
     (0..count)
         .map(|i| (format!("X-H{i:03}"), json!(format!("value-{i}"))))
@@ -14,9 +12,9 @@ fn headers(count: usize) -> Map<String, Value> {
 }
 
 fn install(app: &TestApp, headers: &Map<String, Value>) -> crate::support::Reply {
-    app.post(
-        "/v1/admin/integration-catalog/webhook/install",
+    app.install(
         &app.owner(),
+        "webhook",
         &json!({ "name": "Hook", "config": { "headers": headers } }),
     )
 }
@@ -25,14 +23,10 @@ fn install(app: &TestApp, headers: &Map<String, Value>) -> crate::support::Reply
 /// hundred of them per object, refused as a whole beyond that.
 fn secret_sub_keys_are_capped_at_a_hundred(app: &TestApp) {
     let refused = install(app, &headers(101)).expect_error(422, "VALIDATION_FAILED");
-    let details = refused.body["error"]["details"]
-        .as_array()
-        .expect("details");
     assert!(
-        details
-            .iter()
-            .any(|d| d["field"] == "config.headers" && d["problem"] == "too_many"),
-        "{details:?}"
+        refused.has_detail("config.headers", "too_many"),
+        "{:?}",
+        refused.details()
     );
     assert!(stored_sealed(app).is_empty(), "nothing is sealed");
 
@@ -46,9 +40,9 @@ fn secret_sub_keys_are_capped_at_a_hundred(app: &TestApp) {
         .map(|(key, _)| (key, json!("***")))
         .collect();
     let second = app
-        .post(
-            &format!("{TEMPLATES}/{id}/revisions"),
+        .create_revision(
             &app.owner(),
+            id,
             &json!({ "config": { "url": "https://example.com", "headers": masked },
                      "delivery_mode": "server_side" }),
         )
@@ -82,42 +76,36 @@ fn template_in_use_names_at_most_a_hundred_pipelines(app: &TestApp) {
     );
     for i in 0..101 {
         let pipeline = app
-            .post(
-                "/v1/admin/pipelines",
+            .create_pipeline(
                 &app.owner(),
                 &json!({ "name": format!("P{i:03}"), "parameters": {} }),
             )
             .expect(201)
             .body;
         let pipeline = pipeline["id"].as_str().expect("an id");
-        app.post(
-            &format!("/v1/admin/pipelines/{pipeline}/integrations"),
+        app.attach(
             &app.owner(),
+            pipeline,
             &json!({ "integration_id": template, "revision_id": revision["id"] }),
         )
         .expect(201);
     }
     let refused = app
-        .delete(&format!("{TEMPLATES}/{template}"), &app.owner())
+        .delete_template(&app.owner(), &template)
         .expect_error(409, "TEMPLATE_IN_USE");
     let details = refused.body["error"]["details"]
         .as_array()
         .expect("details");
     assert_eq!(details.len(), 101, "{details:?}");
-    let named: Vec<&str> = details[..100]
-        .iter()
-        .map(|d| d["pipeline_name"].as_str().expect("a name"))
-        .collect();
     let expected: Vec<String> = (0..100).map(|i| format!("P{i:03}")).collect();
-    assert_eq!(named, expected);
+    assert_eq!(refused.details_of("pipeline_name"), expected);
     assert_eq!(
         details[100],
         json!({ "field": "pipelines", "problem": "truncated", "more": 1,
                 "message": "1 more pipeline(s) not listed" })
     );
     // Refused as a whole: the template is still there.
-    app.get(&format!("{TEMPLATES}/{template}"), &app.owner())
-        .expect(200);
+    app.get_template(&app.owner(), &template).expect(200);
 }
 
 crate::api_tests!(

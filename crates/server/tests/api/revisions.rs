@@ -4,11 +4,7 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, meta_config};
-
-fn revisions_path(template: &str) -> String {
-    format!("/v1/admin/integration-templates/{template}/revisions")
-}
+use crate::support::{TestApp, meta_config, paths};
 
 fn seed_revisions_are_numbered_listed_and_fetched(app: &TestApp) {
     let token = app.owner();
@@ -24,7 +20,7 @@ fn seed_revisions_are_numbered_listed_and_fetched(app: &TestApp) {
             "delivery_mode": "server_side",
             "change_summary": summary
         });
-        let reply = app.post(&revisions_path(&id), &token, &body).expect(201);
+        let reply = app.create_revision(&token, &id, &body).expect(201);
         created.push(reply.body);
     }
     let second = &created[1];
@@ -42,21 +38,21 @@ fn seed_revisions_are_numbered_listed_and_fetched(app: &TestApp) {
     );
 
     // The template's updated_at is the newest revision's created_at (the seed's two examples).
-    let template = app
-        .get(&format!("/v1/admin/integration-templates/{id}"), &token)
-        .expect(200)
-        .body;
+    let template = app.get_template(&token, &id).expect(200).body;
     assert_eq!(template["updated_at"], second["created_at"]);
     assert_eq!(template["latest_revision"], 2);
 
     // The seed's "List Revisions": newest first, all of them.
-    let listed = app.get(&revisions_path(&id), &token).expect(200).body;
+    let listed = app.list_revisions(&token, &id, "").expect(200).body;
     assert_eq!(
         listed,
         json!({ "revisions": [created[1], created[0]], "total": 2 })
     );
     let paged = app
-        .get(&format!("{}?limit=1&offset=1", revisions_path(&id)), &token)
+        .get(
+            &format!("{}?limit=1&offset=1", paths::revisions(&id)),
+            &token,
+        )
         .expect(200)
         .body;
     assert_eq!(
@@ -66,18 +62,18 @@ fn seed_revisions_are_numbered_listed_and_fetched(app: &TestApp) {
 
     // The seed's "Get Revision" by number.
     assert_eq!(
-        app.get(&format!("{}/2", revisions_path(&id)), &token)
+        app.get(&format!("{}/2", paths::revisions(&id)), &token)
             .expect(200)
             .body,
         *second
     );
     assert_eq!(
-        app.get(&format!("{}/1", revisions_path(&id)), &token)
+        app.get(&format!("{}/1", paths::revisions(&id)), &token)
             .expect(200)
             .body,
         created[0]
     );
-    app.get(&format!("{}/3", revisions_path(&id)), &token)
+    app.get(&format!("{}/3", paths::revisions(&id)), &token)
         .expect_error(404, "NOT_FOUND");
 }
 
@@ -88,7 +84,7 @@ fn revisions_are_immutable_over_http(app: &TestApp) {
     for method in ["PUT", "PATCH", "DELETE"] {
         let reply = app.call(
             method,
-            &format!("{}/1", revisions_path(&id)),
+            &format!("{}/1", paths::revisions(&id)),
             Some(&token),
             Some(&json!({ "config": {} })),
         );
@@ -96,7 +92,7 @@ fn revisions_are_immutable_over_http(app: &TestApp) {
         assert_eq!(reply.header("allow"), Some("GET"));
     }
     assert_eq!(
-        app.get(&format!("{}/1", revisions_path(&id)), &token)
+        app.get(&format!("{}/1", paths::revisions(&id)), &token)
             .expect(200)
             .body,
         first
@@ -107,29 +103,20 @@ fn configs_are_validated_against_the_vendor(app: &TestApp) {
     let token = app.owner();
     let id = app.template("T", "meta_capi");
     let reply = app
-        .post(&revisions_path(&id), &token, &json!({ "config": { "pixel_id": 42, "batch_size": "{{pipeline_param.batch}}" }, "delivery_mode": "client_side" }))
+        .create_revision(&token, &id, &json!({ "config": { "pixel_id": 42, "batch_size": "{{pipeline_param.batch}}" }, "delivery_mode": "client_side" }))
         .expect_error(422, "VALIDATION_FAILED");
-    let fields: Vec<(&str, &str)> = reply.body["error"]["details"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .map(|d| {
-            (
-                d["field"].as_str().unwrap_or_default(),
-                d["problem"].as_str().unwrap_or_default(),
-            )
-        })
-        .collect();
     assert!(
-        fields.contains(&("config.pixel_id", "invalid_type")),
-        "{fields:?}"
+        reply.has_detail("config.pixel_id", "invalid_type"),
+        "{:?}",
+        reply.details()
     );
     assert!(
-        fields.contains(&("config.access_token", "required")),
-        "{fields:?}"
+        reply.has_detail("config.access_token", "required"),
+        "{:?}",
+        reply.details()
     );
     assert_eq!(
-        app.get(&revisions_path(&id), &token).expect(200).body["total"],
+        app.list_revisions(&token, &id, "").expect(200).body["total"],
         0,
         "nothing was created"
     );
@@ -140,10 +127,7 @@ fn configs_are_validated_against_the_vendor(app: &TestApp) {
         "delivery_mode": "server_side",
         "change_summary": "GA4 config with pipeline parameter references"
     });
-    let created = app
-        .post(&revisions_path(&ga4), &token, &seed)
-        .expect(201)
-        .body;
+    let created = app.create_revision(&token, &ga4, &seed).expect(201).body;
     // A placeholder in a secret field is a name, not a secret: it is shown.
     assert_eq!(
         created["config"]["api_secret"],
@@ -173,15 +157,11 @@ fn an_echoed_mask_keeps_the_secret(app: &TestApp) {
     // Echoing the mask with no earlier value is refused.
     let fresh = app.template("U", "meta_capi");
     let reply = app
-        .post(&revisions_path(&fresh), &token, &json!({ "config": { "pixel_id": "1", "access_token": "***" }, "delivery_mode": "server_side" }))
+        .create_revision(&token, &fresh, &json!({ "config": { "pixel_id": "1", "access_token": "***" }, "delivery_mode": "server_side" }))
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        reply.body["error"]["details"][0]["field"],
-        "config.access_token"
-    );
-    assert_eq!(
-        reply.body["error"]["details"][0]["problem"],
-        "no_previous_secret"
+        reply.details()[..1],
+        [("config.access_token".into(), "no_previous_secret".into())]
     );
 }
 
@@ -208,7 +188,7 @@ fn concurrent_creates_are_numbered_one_to_forty(app: &TestApp) {
     let mut sorted = numbers;
     sorted.sort_unstable();
     assert_eq!(sorted, (1..=WRITERS).collect::<Vec<_>>());
-    let listed = app.get(&revisions_path(&id), &app.owner()).expect(200).body;
+    let listed = app.list_revisions(&app.owner(), &id, "").expect(200).body;
     assert_eq!(listed["total"], WRITERS);
 }
 

@@ -6,10 +6,12 @@
 use integrations_domain::Role;
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, stored_configs, stored_sealed};
+use crate::support::{
+    TestApp,
+    paths::{self, PIPELINES},
+    stored_configs, stored_sealed,
+};
 
-const TEMPLATES: &str = "/v1/admin/integration-templates";
-const PIPELINES: &str = "/v1/admin/pipelines";
 const ROLES: [Role; 5] = [
     Role::Owner,
     Role::Admin,
@@ -22,13 +24,9 @@ fn new_canary() -> String {
     format!("canary-{:016x}", rand::random::<u64>())
 }
 
-fn revisions_path(template: &str) -> String {
-    format!("{TEMPLATES}/{template}/revisions")
-}
-
 pub(crate) fn diff(app: &TestApp, template: &str, from: u32, to: u32) -> Value {
     app.get(
-        &format!("{}/{from}/diff/{to}", revisions_path(template)),
+        &format!("{}/{from}/diff/{to}", paths::revisions(template)),
         &app.owner(),
     )
     .expect(200)
@@ -39,7 +37,7 @@ pub(crate) fn diff(app: &TestApp, template: &str, from: u32, to: u32) -> Value {
 fn restore(app: &TestApp, template: &str, number: u32) -> Value {
     app.call(
         "POST",
-        &format!("{}/{number}/restore", revisions_path(template)),
+        &format!("{}/{number}/restore", paths::revisions(template)),
         Some(&app.owner()),
         None,
     )
@@ -64,20 +62,16 @@ pub(crate) fn attach(
     let token = app.owner();
     let name = format!("P {:08x}", rand::random::<u32>());
     let pipeline = app
-        .post(
-            PIPELINES,
-            &token,
-            &json!({ "name": name, "parameters": parameters }),
-        )
+        .create_pipeline(&token, &json!({ "name": name, "parameters": parameters }))
         .expect(201)
         .body["id"]
         .as_str()
         .expect("a pipeline id")
         .to_owned();
     let attachment = app
-        .post(
-            &format!("{PIPELINES}/{pipeline}/integrations"),
+        .attach(
             &token,
+            &pipeline,
             &json!({ "integration_id": template, "revision_id": revision_id }),
         )
         .expect(201)
@@ -95,10 +89,7 @@ pub(crate) fn rendered(
     attached: &(String, String),
 ) -> crate::support::Reply {
     let (pipeline, attachment) = attached;
-    app.get(
-        &format!("{PIPELINES}/{pipeline}/integrations/{attachment}/config"),
-        &app.token("org_a", role),
-    )
+    app.attachment_config(&app.token("org_a", role), pipeline, attachment)
 }
 
 pub(crate) fn id_of(body: &Value) -> String {
@@ -146,7 +137,7 @@ fn diffs_compare_versions_never_values(app: &TestApp) {
     // The service still renders what was entered, from every revision.
     for number in 1..=4 {
         let revision = app
-            .get(&format!("{}/{number}", revisions_path(&id)), &app.owner())
+            .get(&format!("{}/{number}", paths::revisions(&id)), &app.owner())
             .expect(200)
             .body;
         let attached = attach(app, &id, &id_of(&revision), &json!({}));
@@ -173,9 +164,9 @@ const MASKED_HEADERS: &str =
 fn install_hook(app: &TestApp) -> Hook {
     let (auth, key) = (new_canary(), new_canary());
     let installed = app
-        .post(
-            "/v1/admin/integration-catalog/webhook/install",
+        .install(
             &app.token("org_a", Role::Editor),
+            "webhook",
             &json!({ "name": "Hook", "config": { "headers": {
                 "Authorization": format!("Bearer {auth}"),
                 "X-Api-Key": key,
@@ -203,7 +194,7 @@ fn header_values_are_secrets_one_by_one(app: &TestApp) {
     for role in ROLES {
         let reply = app
             .get(
-                &format!("{}/1", revisions_path(&id)),
+                &format!("{}/1", paths::revisions(&id)),
                 &app.token("org_a", role),
             )
             .expect(200);
@@ -238,31 +229,24 @@ fn header_values_are_secrets_one_by_one(app: &TestApp) {
 
     // Echo per header: kept where "***", replaced where new, 422 where there is nothing to keep.
     let refused = app
-        .post(
-            &revisions_path(&id),
+        .create_revision(
             &app.owner(),
+            &id,
             &json!({ "config": { "url": "https://example.com", "headers": {
                 "Authorization": "***", "X-New": "***", "X-Count": 3
             } }, "delivery_mode": "server_side" }),
         )
         .expect_error(422, "VALIDATION_FAILED");
-    let mut details: Vec<(String, String)> = refused.body["error"]["details"]
-        .as_array()
-        .expect("details")
-        .iter()
-        .map(|d| (d["field"].to_string(), d["problem"].to_string()))
-        .collect();
-    details.sort();
     assert_eq!(
-        details,
+        refused.sorted_details(),
         [
             (
-                r#""config.headers[\"X-Count\"]""#.to_owned(),
-                r#""invalid_type""#.to_owned()
+                r#"config.headers["X-Count"]"#.to_owned(),
+                "invalid_type".to_owned()
             ),
             (
-                r#""config.headers[\"X-New\"]""#.to_owned(),
-                r#""no_previous_secret""#.to_owned()
+                r#"config.headers["X-New"]"#.to_owned(),
+                "no_previous_secret".to_owned()
             ),
         ]
     );
@@ -396,15 +380,11 @@ fn a_sealed_value_moved_elsewhere_does_not_open(app: &TestApp) {
         );
     }
     // Carrying it forward fails too, and creates nothing.
-    let echo = app.post(
-        &revisions_path(&id),
-        &app.owner(),
-        &json!({ "config": { "pixel_id": "1", "access_token": "***" }, "delivery_mode": "server_side" }),
-    );
+    let echo = app.create_revision(&app.owner(), &id, &json!({ "config": { "pixel_id": "1", "access_token": "***" }, "delivery_mode": "server_side" }));
     assert_fails_cleanly(&echo, &[&a, &b]);
     let restored = app.call(
         "POST",
-        &format!("{}/2/restore", revisions_path(&id)),
+        &format!("{}/2/restore", paths::revisions(&id)),
         Some(&app.owner()),
         None,
     );
@@ -415,7 +395,7 @@ fn a_sealed_value_moved_elsewhere_does_not_open(app: &TestApp) {
         rendered(app, Role::Service, &one).expect(200).body["config"]["access_token"],
         a.as_str()
     );
-    app.get(&format!("{}/2", revisions_path(&id)), &app.owner())
+    app.get(&format!("{}/2", paths::revisions(&id)), &app.owner())
         .expect(200);
     assert_eq!(diff(app, &id, 1, 2), changed_token());
 
@@ -475,7 +455,7 @@ fn values_sealed_by_the_first_release_still_work(app: &TestApp) {
         &json!({ "pixel_id": "1", "access_token": LEGACY_TOKEN }),
     );
     let read = app
-        .get(&format!("{}/1", revisions_path(&id)), &app.owner())
+        .get(&format!("{}/1", paths::revisions(&id)), &app.owner())
         .expect(200)
         .body;
     assert_eq!(read["config"]["access_token"], "***");
@@ -540,7 +520,7 @@ fn a_header_kept_in_clear_by_the_first_release_is_masked_and_sealed_on_echo(app:
     for role in ROLES {
         let reply = app
             .get(
-                &format!("{}/1", revisions_path(&hook)),
+                &format!("{}/1", paths::revisions(&hook)),
                 &app.token("org_a", role),
             )
             .expect(200);
@@ -576,7 +556,7 @@ fn a_header_kept_in_clear_by_the_first_release_is_masked_and_sealed_on_echo(app:
     let echoed = stored.last().expect("the echo");
     assert!(!echoed.to_string().contains("legacy-"), "{echoed}");
     let newest = app
-        .get(&format!("{}/2", revisions_path(&hook)), &app.owner())
+        .get(&format!("{}/2", paths::revisions(&hook)), &app.owner())
         .expect(200)
         .body;
     let attached = attach(app, &hook, &id_of(&newest), &json!({ "tenant": "acme" }));

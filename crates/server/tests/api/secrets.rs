@@ -3,21 +3,19 @@
 //! sealed in the database (SQLite file and WAL, `pg_dump` of PostgreSQL), and
 //! absent from the logs; echoing the mask keeps the stored secret.
 
-use std::io::{BufRead as _, BufReader};
-use std::net::TcpListener;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
 use integrations_domain::Role;
 use integrations_testing::Backend;
 use serde_json::{Value, json};
 
-use crate::support::{Reply, SealedRow, TestApp, stored_configs, stored_sealed};
+use crate::process::{self, Process};
+use crate::support::{
+    Reply, SealedRow, TestApp,
+    paths::{self, PIPELINES, TEMPLATES},
+    stored_configs, stored_sealed,
+};
 
-const TEMPLATES: &str = "/v1/admin/integration-templates";
-const CATALOG: &str = "/v1/admin/integration-catalog";
-const PIPELINES: &str = "/v1/admin/pipelines";
 const ROLES: [Role; 5] = [
     Role::Owner,
     Role::Admin,
@@ -35,21 +33,14 @@ fn new_canary() -> String {
     )
 }
 
-fn revisions_path(template: &str) -> String {
-    format!("{TEMPLATES}/{template}/revisions")
-}
-
-fn install_path(vendor: &str) -> String {
-    format!("{CATALOG}/{vendor}/install")
-}
-
 #[track_caller]
 fn assert_clean(what: &str, reply: &Reply, canary: &str) {
     let text = reply.body.to_string();
     assert!(
-        !text.contains(canary),
-        "{what} ({}) leaks the canary: {text}",
-        reply.status
+        !text.contains(canary) && !reply.text.contains(canary),
+        "{what} ({}) leaks the canary: {}",
+        reply.status,
+        reply.text
     );
     for (name, value) in &reply.headers {
         assert!(
@@ -60,25 +51,6 @@ fn assert_clean(what: &str, reply: &Reply, canary: &str) {
             "{what}: header {name} leaks the canary"
         );
     }
-}
-
-fn details(reply: &Reply) -> Vec<(String, String)> {
-    let mut found: Vec<(String, String)> = reply.body["error"]["details"]
-        .as_array()
-        .map(|details| {
-            details
-                .iter()
-                .map(|d| {
-                    (
-                        d["field"].as_str().unwrap_or("<no field>").to_owned(),
-                        d["problem"].as_str().unwrap_or("<no problem>").to_owned(),
-                    )
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    found.sort();
-    found
 }
 
 /// Checks that a stored secret is a reference `enc:v2:<version id>` and returns the version.
@@ -128,16 +100,16 @@ fn bytes_contain(haystack: &[u8], needle: &str) -> bool {
 fn attach(app: &TestApp, name: &str, template: &str, revision_id: &str) -> (String, String) {
     let token = app.owner();
     let pipeline = app
-        .post(PIPELINES, &token, &json!({ "name": name }))
+        .create_pipeline(&token, &json!({ "name": name }))
         .expect(201)
         .body["id"]
         .as_str()
         .expect("a pipeline id")
         .to_owned();
     let attachment = app
-        .post(
-            &format!("{PIPELINES}/{pipeline}/integrations"),
+        .attach(
             &token,
+            &pipeline,
             &json!({ "integration_id": template, "revision_id": revision_id }),
         )
         .expect(201)
@@ -153,9 +125,9 @@ fn attach(app: &TestApp, name: &str, template: &str, revision_id: &str) -> (Stri
 fn write_the_canary(app: &TestApp, canary: &str, name: &str) -> (String, String) {
     let config = json!({ "pixel_id": "1234567890", "access_token": canary });
     let install = app
-        .post(
-            &install_path("meta_capi"),
+        .install(
             &app.token("org_a", Role::Editor),
+            "meta_capi",
             &json!({ "name": name, "config": config }),
         )
         .expect(201);
@@ -168,11 +140,7 @@ fn write_the_canary(app: &TestApp, canary: &str, name: &str) -> (String, String)
     let mut newest = None;
     for (batch, role) in [(10, Role::Owner), (20, Role::Admin), (30, Role::Editor)] {
         let created = app
-            .post(
-                &revisions_path(&id),
-                &app.token("org_a", role),
-                &json!({ "config": { "pixel_id": "1234567890", "access_token": canary, "batch_size": batch }, "delivery_mode": "server_side" }),
-            )
+            .create_revision(&app.token("org_a", role), &id, &json!({ "config": { "pixel_id": "1234567890", "access_token": canary, "batch_size": batch }, "delivery_mode": "server_side" }))
             .expect(201);
         assert_clean(&format!("POST revision as {role:?}"), &created, canary);
         assert_eq!(created.body["config"]["access_token"], "***");
@@ -180,9 +148,9 @@ fn write_the_canary(app: &TestApp, canary: &str, name: &str) -> (String, String)
     }
     for role in [Role::Viewer, Role::Service] {
         let refused = app
-            .post(
-                &revisions_path(&id),
+            .create_revision(
                 &app.token("org_a", role),
+                &id,
                 &json!({ "config": config, "delivery_mode": "server_side" }),
             )
             .expect_error(403, "FORBIDDEN");
@@ -190,17 +158,13 @@ fn write_the_canary(app: &TestApp, canary: &str, name: &str) -> (String, String)
     }
     // Error responses do not echo the secret either.
     let invalid = app
-        .post(
-            &revisions_path(&id),
-            &app.owner(),
-            &json!({ "config": { "pixel_id": 1, "access_token": canary, "batch_size": "many" }, "delivery_mode": "server_side" }),
-        )
+        .create_revision(&app.owner(), &id, &json!({ "config": { "pixel_id": 1, "access_token": canary, "batch_size": "many" }, "delivery_mode": "server_side" }))
         .expect_error(422, "VALIDATION_FAILED");
     assert_clean("a 422", &invalid, canary);
     let taken = app
-        .post(
-            &install_path("meta_capi"),
+        .install(
             &app.owner(),
+            "meta_capi",
             &json!({ "name": name, "config": config }),
         )
         .expect_error(409, "NAME_TAKEN");
@@ -216,24 +180,24 @@ fn read_everything_as_every_role(app: &TestApp, canary: &str, id: &str, attached
         let mut paths = vec![
             TEMPLATES.to_owned(),
             format!("{TEMPLATES}/{id}"),
-            revisions_path(id),
-            format!("{}?limit=2&offset=1", revisions_path(id)),
+            paths::revisions(id),
+            format!("{}?limit=2&offset=1", paths::revisions(id)),
             format!("{PIPELINES}/{pipeline}/integrations"),
             format!("{PIPELINES}/{pipeline}/integrations/{attachment}"),
         ];
-        paths.extend((1..=4).map(|n| format!("{}/{n}", revisions_path(id))));
+        paths.extend((1..=4).map(|n| format!("{}/{n}", paths::revisions(id))));
         for path in &paths {
             let reply = app.get(path, &token).expect(200);
             assert_clean(&format!("GET {path} as {role:?}"), &reply, canary);
         }
         for n in 1..=4 {
-            let reply = app.get(&format!("{}/{n}", revisions_path(id)), &token);
+            let reply = app.get(&format!("{}/{n}", paths::revisions(id)), &token);
             assert_eq!(
                 reply.body["config"]["access_token"], "***",
                 "revision {n} as {role:?}"
             );
         }
-        let listed = app.get(&revisions_path(id), &token).body;
+        let listed = app.list_revisions(&token, id, "").body;
         let revisions = listed["revisions"].as_array().expect("revisions");
         assert_eq!(revisions.len(), 4);
         assert!(
@@ -245,14 +209,9 @@ fn read_everything_as_every_role(app: &TestApp, canary: &str, id: &str, attached
 
         // Rendered configs: the one place where `service` gets the secret in clear.
         let one = app
-            .get(
-                &format!("{PIPELINES}/{pipeline}/integrations/{attachment}/config"),
-                &token,
-            )
+            .attachment_config(&token, pipeline, attachment)
             .expect(200);
-        let all = app
-            .get(&format!("{PIPELINES}/{pipeline}/config"), &token)
-            .expect(200);
+        let all = app.pipeline_config(&token, pipeline).expect(200);
         if role == Role::Service {
             assert_eq!(one.body["config"]["access_token"], canary, "{}", one.body);
             assert_eq!(
@@ -361,9 +320,9 @@ fn an_echoed_mask_keeps_the_sealed_secret(app: &TestApp) {
     let canary = new_canary();
     let editor = app.token("org_a", Role::Editor);
     let installed = app
-        .post(
-            &install_path("meta_capi"),
+        .install(
             &editor,
+            "meta_capi",
             &json!({ "name": "Echo", "config": { "pixel_id": "111", "access_token": canary } }),
         )
         .expect(201)
@@ -371,18 +330,14 @@ fn an_echoed_mask_keeps_the_sealed_secret(app: &TestApp) {
     let id = installed["template"]["id"].as_str().expect("an id");
     // Read, change one non-secret value, send it all back.
     let read = app
-        .get(&format!("{}/1", revisions_path(id)), &editor)
+        .get(&format!("{}/1", paths::revisions(id)), &editor)
         .expect(200)
         .body;
     let mut config = read["config"].clone();
     assert_eq!(config["access_token"], "***");
     config["batch_size"] = json!(321);
     let second = app
-        .post(
-            &revisions_path(id),
-            &editor,
-            &json!({ "config": config, "delivery_mode": read["delivery_mode"], "change_summary": "bigger batches" }),
-        )
+        .create_revision(&editor, id, &json!({ "config": config, "delivery_mode": read["delivery_mode"], "change_summary": "bigger batches" }))
         .expect(201)
         .body;
     assert_eq!(second["revision_number"], 2);
@@ -392,9 +347,9 @@ fn an_echoed_mask_keeps_the_sealed_secret(app: &TestApp) {
     // Round-trip the round trip.
     let mut config = second["config"].clone();
     config["pixel_id"] = json!("222");
-    app.post(
-        &revisions_path(id),
+    app.create_revision(
         &editor,
+        id,
         &json!({ "config": config, "delivery_mode": "server_side" }),
     )
     .expect(201);
@@ -418,14 +373,14 @@ fn an_echoed_mask_keeps_the_sealed_secret(app: &TestApp) {
     let service = app.token("org_a", Role::Service);
     for n in 1..=3 {
         let reply = app
-            .get(&format!("{}/{n}", revisions_path(id)), &service)
+            .get(&format!("{}/{n}", paths::revisions(id)), &service)
             .expect(200);
         assert_clean("GET revision as service", &reply, &canary);
         assert_eq!(reply.body["config"]["access_token"], "***");
     }
     // …and the original secret, in clear, on the rendered config of the echoed revision.
     let third = app
-        .get(&format!("{}/3", revisions_path(id)), &editor)
+        .get(&format!("{}/3", paths::revisions(id)), &editor)
         .expect(200)
         .body;
     let (pipeline, attachment) = attach(
@@ -435,10 +390,7 @@ fn an_echoed_mask_keeps_the_sealed_secret(app: &TestApp) {
         third["id"].as_str().expect("an id"),
     );
     let rendered = app
-        .get(
-            &format!("{PIPELINES}/{pipeline}/integrations/{attachment}/config"),
-            &service,
-        )
+        .attachment_config(&service, &pipeline, &attachment)
         .expect(200)
         .body;
     assert_eq!(rendered["config"]["access_token"], canary.as_str());
@@ -459,14 +411,10 @@ fn an_echoed_mask_needs_a_value_in_the_latest_revision(app: &TestApp) {
     let token = app.owner();
     let fresh = app.template("Fresh", "meta_capi");
     let reply = app
-        .post(
-            &revisions_path(&fresh),
-            &token,
-            &json!({ "config": { "pixel_id": "1", "access_token": "***" }, "delivery_mode": "server_side" }),
-        )
+        .create_revision(&token, &fresh, &json!({ "config": { "pixel_id": "1", "access_token": "***" }, "delivery_mode": "server_side" }))
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         [(
             "config.access_token".to_owned(),
             "no_previous_secret".to_owned()
@@ -474,14 +422,10 @@ fn an_echoed_mask_needs_a_value_in_the_latest_revision(app: &TestApp) {
     );
     // Reported together with the config's other problems.
     let reply = app
-        .post(
-            &revisions_path(&fresh),
-            &token,
-            &json!({ "config": { "pixel_id": 1, "access_token": "***" }, "delivery_mode": "server_side" }),
-        )
+        .create_revision(&token, &fresh, &json!({ "config": { "pixel_id": 1, "access_token": "***" }, "delivery_mode": "server_side" }))
         .expect_error(422, "VALIDATION_FAILED");
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         [
             (
                 "config.access_token".to_owned(),
@@ -491,7 +435,7 @@ fn an_echoed_mask_needs_a_value_in_the_latest_revision(app: &TestApp) {
         ]
     );
     assert_eq!(
-        app.get(&revisions_path(&fresh), &token).expect(200).body["total"],
+        app.list_revisions(&token, &fresh, "").expect(200).body["total"],
         0
     );
 
@@ -504,22 +448,18 @@ fn an_echoed_mask_needs_a_value_in_the_latest_revision(app: &TestApp) {
     );
     app.revision(&webhook, &json!({ "url": "https://example.com/b" }));
     let reply = app
-        .post(
-            &revisions_path(&webhook),
-            &token,
-            &json!({ "config": { "url": "https://example.com/c", "signing_secret": "***" }, "delivery_mode": "server_side" }),
-        )
+        .create_revision(&token, &webhook, &json!({ "config": { "url": "https://example.com/c", "signing_secret": "***" }, "delivery_mode": "server_side" }))
         .expect_error(422, "VALIDATION_FAILED");
     assert_clean("a 422", &reply, &canary);
     assert_eq!(
-        details(&reply),
+        reply.sorted_details(),
         [(
             "config.signing_secret".to_owned(),
             "no_previous_secret".to_owned()
         )]
     );
     assert_eq!(
-        app.get(&revisions_path(&webhook), &token).expect(200).body["total"],
+        app.list_revisions(&token, &webhook, "").expect(200).body["total"],
         2
     );
 }
@@ -528,11 +468,7 @@ fn each_secret_field_is_kept_replaced_or_named_on_its_own(app: &TestApp) {
     let token = app.token("org_a", Role::Editor);
     let (developer, client, refresh) = (new_canary(), new_canary(), new_canary());
     let installed = app
-        .post(
-            &install_path("google_ads"),
-            &token,
-            &json!({ "name": "Ads", "config": { "developer_token": developer, "client_secret": client, "refresh_token": refresh } }),
-        )
+        .install(&token, "google_ads", &json!({ "name": "Ads", "config": { "developer_token": developer, "client_secret": client, "refresh_token": refresh } }))
         .expect(201);
     for secret in [&developer, &client, &refresh] {
         assert_clean("install", &installed, secret);
@@ -547,9 +483,9 @@ fn each_secret_field_is_kept_replaced_or_named_on_its_own(app: &TestApp) {
     next["client_secret"] = json!(rotated);
     next["refresh_token"] = json!("{{pipeline_param.ads_refresh_token}}");
     let second = app
-        .post(
-            &revisions_path(id),
+        .create_revision(
             &token,
+            id,
             &json!({ "config": next, "delivery_mode": "server_side" }),
         )
         .expect(201);
@@ -592,7 +528,7 @@ fn a_placeholder_in_a_secret_field_is_shown_and_stored_as_is(app: &TestApp) {
     for role in ROLES {
         let reply = app
             .get(
-                &format!("{}/1", revisions_path(&id)),
+                &format!("{}/1", paths::revisions(&id)),
                 &app.token("org_a", role),
             )
             .expect(200);
@@ -603,11 +539,7 @@ fn a_placeholder_in_a_secret_field_is_shown_and_stored_as_is(app: &TestApp) {
     }
     // Installing the default variant keeps its placeholders unsealed too.
     let installed = app
-        .post(
-            &install_path("meta_capi"),
-            &app.owner(),
-            &json!({ "name": "Installed" }),
-        )
+        .install(&app.owner(), "meta_capi", &json!({ "name": "Installed" }))
         .expect(201)
         .body;
     assert_eq!(
@@ -646,167 +578,23 @@ crate::api_tests!(
 
 // ----- The real binary: no log line holds the secret. -----
 
-const BINARY: &str = env!("CARGO_BIN_EXE_integrations");
-
-/// The variables the binary reads, removed so the test sets exactly what it means.
-const VARIABLES: [&str; 10] = [
-    "DATABASE_URL",
-    "DATA_DIR",
-    "LISTEN_ADDR",
-    "JWT_SECRET",
-    "ENCRYPTION_KEY",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "ACCESS_TOKEN_TTL",
-    "LOG_FORMAT",
-    "RUST_LOG",
-];
-
-/// A server process logging at debug level as JSON to a file; killed when dropped.
-struct LoggedServer {
-    child: Child,
-    base: String,
-    stdout: Arc<Mutex<Vec<String>>>,
-    reader: Option<std::thread::JoinHandle<()>>,
-    stderr: std::path::PathBuf,
-}
-
-impl LoggedServer {
-    fn start(dir: &std::path::Path) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let stderr = dir.join("stderr.log");
-        let mut command = Command::new(BINARY);
-        command.current_dir(dir);
-        for variable in VARIABLES {
-            command.env_remove(variable);
-        }
-        let mut child = command
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .env("RUST_LOG", "debug")
-            .env("LOG_FORMAT", "json")
-            .stdout(Stdio::piped())
-            .stderr(std::fs::File::create(&stderr).expect("a log file"))
-            .spawn()
-            .expect("the binary starts");
-        let lines = Arc::new(Mutex::new(Vec::new()));
-        let out = child.stdout.take().expect("piped stdout");
-        let sink = Arc::clone(&lines);
-        let reader = std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                sink.lock().expect("not poisoned").push(line);
-            }
-        });
-        let server = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            stdout: lines,
-            reader: Some(reader),
-            stderr,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while ureq::get(format!("{}/healthz", server.base))
-            .call()
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the server did not become healthy"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
-    }
-
-    /// The first stdout line starting with `prefix` (without the prefix).
-    fn stdout_line(&self, prefix: &str) -> String {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while Instant::now() < deadline {
-            if let Some(line) = self
-                .stdout
-                .lock()
-                .expect("not poisoned")
-                .iter()
-                .find_map(|l| l.strip_prefix(prefix))
-            {
-                return line.to_owned();
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("no stdout line starting with {prefix:?}");
-    }
-
-    /// Sends `body` as JSON text (not necessarily valid JSON).
-    fn request(&self, method: &str, path: &str, token: &str, body: Option<&str>) -> (u16, String) {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        let request = ureq::http::Request::builder()
-            .method(method)
-            .uri(format!("{}{path}", self.base))
-            .header("Authorization", format!("Bearer {token}"))
-            .header("Content-Type", "application/json")
-            .body(body.unwrap_or_default().to_owned())
-            .expect("a request");
-        let mut response = agent.run(request).expect("an answer");
-        let status = response.status().as_u16();
-        (
-            status,
-            response.body_mut().read_to_string().unwrap_or_default(),
-        )
-    }
-
-    /// SIGTERM, then everything the process wrote: (stdout, stderr).
-    fn terminate(mut self) -> (String, String) {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        assert!(killed.success());
-        let deadline = Instant::now() + Duration::from_secs(40);
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("waitable") {
-                break status;
-            }
-            assert!(Instant::now() < deadline, "the server ignored SIGTERM");
-            std::thread::sleep(Duration::from_millis(50));
-        };
-        assert!(status.success(), "SIGTERM exits 0: {status}");
-        if let Some(reader) = self.reader.take() {
-            reader.join().expect("the reader ends with the process");
-        }
-        let stdout = self.stdout.lock().expect("not poisoned").join("\n");
-        let stderr = std::fs::read_to_string(&self.stderr).expect("the log file");
-        (stdout, stderr)
-    }
-}
-
-impl Drop for LoggedServer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn the_canary_appears_in_no_log_line() {
     let dir = tempfile::tempdir().expect("a folder");
     let canary = new_canary();
-    let server = LoggedServer::start(dir.path());
+    // Logging at debug level, as JSON, to stderr.
+    let mut command = process::command(dir.path());
+    command.env("RUST_LOG", "debug").env("LOG_FORMAT", "json");
+    let server = Process::start(command);
     let token = server.stdout_line("export TOKEN=");
-    let (status, template) = server.request(
-        "POST",
-        TEMPLATES,
-        &token,
-        Some(&json!({ "name": "Logged Meta", "vendor": "meta_capi" }).to_string()),
-    );
-    assert_eq!(status, 201, "{template}");
-    let template: Value = serde_json::from_str(&template).expect("JSON");
-    let path = revisions_path(template["id"].as_str().expect("an id"));
+    let template = server
+        .create_template(
+            &token,
+            &json!({ "name": "Logged Meta", "vendor": "meta_capi" }),
+        )
+        .expect(201)
+        .id();
+    let path = paths::revisions(&template);
     let good = json!({ "config": { "pixel_id": "1", "access_token": canary }, "delivery_mode": "server_side" });
     let cases: [(&str, String, Option<String>, u16); 8] = [
         ("POST", path.clone(), Some(good.to_string()), 201),
@@ -834,21 +622,26 @@ fn the_canary_appears_in_no_log_line() {
         ),
         (
             "POST",
-            install_path("meta_capi"),
+            paths::install("meta_capi"),
             Some(json!({ "name": "Installed", "config": { "access_token": canary } }).to_string()),
             201,
         ),
         ("GET", TEMPLATES.to_owned(), None, 200),
     ];
     for (method, path, body, expected) in &cases {
-        let (status, answer) = server.request(method, path, &token, body.as_deref());
-        assert_eq!(status, *expected, "{method} {path}: {answer}");
+        // The body is sent as JSON text, not necessarily valid JSON.
+        let body = body
+            .as_ref()
+            .map(|text| ("application/json", text.clone().into_bytes()));
+        let reply = server.raw(method, path, Some(&token), body);
+        assert_eq!(reply.status, *expected, "{method} {path}: {}", reply.text);
         assert!(
-            !answer.contains(&canary),
-            "{method} {path} answered the canary: {answer}"
+            !reply.text.contains(&canary),
+            "{method} {path} answered the canary: {}",
+            reply.text
         );
     }
-    let (stdout, stderr) = server.terminate();
+    let (stdout, stderr) = server.stop();
     assert!(
         !stderr.contains(&canary),
         "a log line holds the canary:\n{}",

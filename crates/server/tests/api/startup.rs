@@ -2,157 +2,31 @@
 //! start only, `token --ttl` bounded by `MAX_TOKEN_TTL`, weak secrets refused,
 //! `DATABASE_URL` passwords never shown, and the log format chosen by stderr.
 
-use std::io::{BufRead as _, BufReader};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::{Command, Output, Stdio};
 
 use integrations_testing::TestDb;
 use serde_json::json;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_integrations");
+use crate::process::{BINARY, KEY, Process, VARIABLES, command};
+
 const SECRET: &str = "startup-test-secret-0123456789-ABCDEFGHIJ";
-const KEY: &str = crate::support::ENCRYPTION_KEY;
-
-/// The variables the binary reads, removed so each test sets exactly what it means.
-const VARIABLES: [&str; 15] = [
-    "DATABASE_URL",
-    "DATA_DIR",
-    "LISTEN_ADDR",
-    "JWT_SECRET",
-    "ENCRYPTION_KEY",
-    "JWT_ISSUER",
-    "JWT_AUDIENCE",
-    "ACCESS_TOKEN_TTL",
-    "MAX_TOKEN_TTL",
-    "RATE_LIMIT_PER_MINUTE",
-    "SERVICE_RATE_LIMIT_PER_MINUTE",
-    "AUTH_FAILURES_PER_MINUTE",
-    "MAX_CONNECTIONS",
-    "LOG_FORMAT",
-    "RUST_LOG",
-];
-
-fn command(dir: &Path) -> Command {
-    let mut command = Command::new(BINARY);
-    command.current_dir(dir);
-    for variable in VARIABLES {
-        command.env_remove(variable);
-    }
-    command
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
 }
 
-/// A `serve` process, its stdout lines as they come and its stderr in a file;
-/// killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
-    stdout: mpsc::Receiver<String>,
-    stderr: PathBuf,
+/// `integrations serve` from `command`, as a server process.
+fn serve(mut command: Command) -> Process {
+    command.arg("serve");
+    Process::start(command)
 }
 
-impl Server {
-    fn start(mut command: Command, stderr: PathBuf) -> Self {
-        let port = TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .expect("a free port")
-            .port();
-        let log = std::fs::File::create(&stderr).expect("a log file");
-        let mut child = command
-            .arg("serve")
-            .env("LISTEN_ADDR", format!("127.0.0.1:{port}"))
-            .stdout(Stdio::piped())
-            .stderr(log)
-            .spawn()
-            .expect("the binary starts");
-        let (sender, stdout) = mpsc::channel();
-        let out = child.stdout.take().expect("piped stdout");
-        std::thread::spawn(move || {
-            for line in BufReader::new(out).lines().map_while(Result::ok) {
-                let _ = sender.send(line);
-            }
-        });
-        let server = Self {
-            child,
-            base: format!("http://127.0.0.1:{port}"),
-            stdout,
-            stderr,
-        };
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while ureq::get(format!("{}/healthz", server.base))
-            .call()
-            .is_err()
-        {
-            assert!(
-                Instant::now() < deadline,
-                "the server did not become healthy: {}",
-                server.log()
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-        server
-    }
-
-    /// The stdout lines up to and including the first containing `wanted`.
-    fn stdout_until(&self, wanted: &str) -> Vec<String> {
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut lines = Vec::new();
-        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
-            match self.stdout.recv_timeout(left) {
-                Ok(line) => {
-                    let found = line.contains(wanted);
-                    lines.push(line);
-                    if found {
-                        return lines;
-                    }
-                }
-                Err(_) => break,
-            }
-        }
-        panic!("no stdout line with {wanted:?} in {lines:?}");
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-
-    fn create_template(&self, token: &str, name: &str) -> u16 {
-        let agent: ureq::Agent = ureq::Agent::config_builder()
-            .http_status_as_error(false)
-            .build()
-            .into();
-        agent
-            .post(format!("{}/v1/admin/integration-templates", self.base))
-            .header("Authorization", format!("Bearer {token}"))
-            .send_json(json!({ "name": name, "vendor": "ga4" }))
-            .map(|r| r.status().as_u16())
-            .expect("an answer")
-    }
-
-    /// Stops the server with SIGTERM and waits for it.
-    fn stop(mut self) {
-        let pid = self.child.id().to_string();
-        let killed = Command::new("kill")
-            .args(["-TERM", &pid])
-            .status()
-            .expect("kill runs");
-        assert!(killed.success());
-        let status = self.child.wait().expect("waitable");
-        assert!(status.success(), "{}", self.log());
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// Creates a template named `name` and returns the status.
+fn create_template(server: &Process, token: &str, name: &str) -> u16 {
+    server
+        .create_template(token, &json!({ "name": name, "vendor": "ga4" }))
+        .status
 }
 
 #[cfg(unix)]
@@ -172,14 +46,14 @@ fn files_are_private_and_the_owner_token_is_printed_on_the_first_start_only() {
     let data = dir.path().join("data");
     let database = data.join("integrations.db");
     // First start: it generates the JWT secret, so it prints an owner token.
-    let first = Server::start(command(dir.path()), dir.path().join("first.log"));
+    let first = serve(command(dir.path()));
     let lines = first.stdout_until("export TOKEN=");
     let token = lines
         .last()
         .and_then(|l| l.strip_prefix("export TOKEN="))
         .expect("the token line")
         .to_owned();
-    assert_eq!(first.create_template(&token, "First"), 201);
+    assert_eq!(create_template(&first, &token, "First"), 201);
     // While it runs (WAL mode), every file is private.
     assert_eq!(mode(&data), 0o700, "DATA_DIR");
     for file in [
@@ -200,7 +74,7 @@ fn files_are_private_and_the_owner_token_is_printed_on_the_first_start_only() {
         std::fs::set_permissions(&database, std::fs::Permissions::from_mode(0o644)).expect("chmod");
     }
     // Later starts: no token, one line saying how to mint one.
-    let second = Server::start(command(dir.path()), dir.path().join("second.log"));
+    let second = serve(command(dir.path()));
     let lines = second.stdout_until("integrations token");
     assert_eq!(lines.len(), 1, "one line: {lines:?}");
     let line = &lines[0];
@@ -211,7 +85,7 @@ fn files_are_private_and_the_owner_token_is_printed_on_the_first_start_only() {
     assert!(!line.contains("TOKEN=") && !line.contains("eyJ"), "{line}");
     assert_eq!(mode(&database), 0o600);
     // The first token still works: the secret is the same.
-    assert_eq!(second.create_template(&token, "Second"), 201);
+    assert_eq!(create_template(&second, &token, "Second"), 201);
     for file in ["integrations.db-wal", "integrations.db-shm"] {
         assert_eq!(mode(&data.join(file)), 0o600, "{file}");
     }
@@ -348,14 +222,14 @@ fn database_passwords_never_reach_the_logs() {
         .output()
         .expect("migrate runs");
     assert!(migrate.status.success(), "{}", text(&migrate.stderr));
-    let mut serve = command(dir.path());
-    serve
+    let mut serve_command = command(dir.path());
+    serve_command
         .env("DATABASE_URL", &url)
         .env("JWT_SECRET", SECRET)
         .env("ENCRYPTION_KEY", KEY)
         .env("LOG_FORMAT", "json")
         .env("RUST_LOG", "debug");
-    let server = Server::start(serve, dir.path().join("serve.log"));
+    let server = serve(serve_command);
     let log = server.log();
     server.stop();
     let logs = format!("{}{log}", text(&migrate.stderr));

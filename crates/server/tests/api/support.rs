@@ -1,6 +1,8 @@
-//! `spawn_app`: the real server on a random port over a fresh database, and
-//! one small helper per HTTP verb.
+//! The test app (the real server, in this process, on a random port over a
+//! fresh database), the HTTP [`Client`] it shares with server processes,
+//! one helper per HTTP verb and per endpoint, and [`Reply`] with its decoders.
 
+use std::fmt::Display;
 use std::net::TcpListener;
 use std::sync::mpsc;
 use std::time::Duration;
@@ -17,26 +19,54 @@ pub const SECRET: &[u8] = b"test-secret-0123456789-ABCDEFGHIJKLMNOP";
 /// 32 bytes, base64.
 pub const ENCRYPTION_KEY: &str = "dGVzdC1lbmNyeXB0aW9uLWtleS10ZXN0LWtleS0zMmI=";
 
+/// An HTTP client for one server: the in-process [`TestApp`] or a server
+/// process ([`crate::process::Process`]); both dereference to it, so every
+/// verb and endpoint helper below works on either.
+pub struct Client {
+    pub base: String,
+    agent: ureq::Agent,
+}
+
 /// A server of our own: its database, its address, its token minter.
 pub struct TestApp {
     pub db: TestDb,
-    pub base: String,
+    client: Client,
     minter: JwtVerifier,
-    agent: ureq::Agent,
     handle: actix_web::dev::ServerHandle,
     thread: Option<std::thread::JoinHandle<()>>,
     data_dir: tempfile::TempDir,
 }
 
-/// A response: status, headers, JSON body (`Value::Null` when empty or not JSON).
+impl std::ops::Deref for TestApp {
+    type Target = Client;
+
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+/// A response: status, headers, the body as text and as JSON (`Value::Null`
+/// when empty or not JSON).
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     pub headers: ureq::http::HeaderMap,
     pub body: Value,
+    pub text: String,
 }
 
 impl Reply {
+    /// A reply from its parts; `body` is parsed from `text`.
+    pub fn new(status: u16, headers: ureq::http::HeaderMap, text: String) -> Self {
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Self {
+            status,
+            headers,
+            body,
+            text,
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -48,13 +78,75 @@ impl Reply {
             .unwrap_or("<no error code>")
     }
 
+    /// `id` of the body (panics when there is none).
+    #[track_caller]
+    pub fn id(&self) -> String {
+        self.body["id"]
+            .as_str()
+            .unwrap_or_else(|| panic!("no id in {}", self.body))
+            .to_owned()
+    }
+
+    /// `(field, problem)` of each `error.details` entry, in the order given.
+    pub fn details(&self) -> Vec<(String, String)> {
+        self.body["error"]["details"]
+            .as_array()
+            .map(|details| {
+                details
+                    .iter()
+                    .map(|d| {
+                        (
+                            d["field"].as_str().unwrap_or("<no field>").to_owned(),
+                            d["problem"].as_str().unwrap_or("<no problem>").to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Whether `error.details` has an entry of `field` with `problem`.
+    pub fn has_detail(&self, field: &str, problem: &str) -> bool {
+        self.details()
+            .iter()
+            .any(|(f, p)| f == field && p == problem)
+    }
+
+    /// [`Reply::details`], sorted: for checks that do not care about order.
+    pub fn sorted_details(&self) -> Vec<(String, String)> {
+        let mut details = self.details();
+        details.sort();
+        details
+    }
+
+    /// The `field` of each `error.details` entry, in the order given.
+    pub fn fields(&self) -> Vec<String> {
+        self.details().into_iter().map(|(field, _)| field).collect()
+    }
+
+    /// The `key` of each `error.details` entry that has one as a string
+    /// (`pipeline_id`, `pipeline_name`, …), in the order given.
+    pub fn details_of(&self, key: &str) -> Vec<&str> {
+        self.body["error"]["details"]
+            .as_array()
+            .map(|details| details.iter().filter_map(|d| d[key].as_str()).collect())
+            .unwrap_or_default()
+    }
+
+    /// `error.details[0].field`.
+    pub fn first_field(&self) -> &str {
+        self.body["error"]["details"][0]["field"]
+            .as_str()
+            .unwrap_or("<no details[0].field>")
+    }
+
     /// Panics unless the status is `status`, showing the body.
     #[track_caller]
     pub fn expect(self, status: u16) -> Self {
         assert_eq!(
             self.status, status,
             "unexpected status; body: {}",
-            self.body
+            self.text
         );
         self
     }
@@ -66,7 +158,7 @@ impl Reply {
             (self.status, self.code()),
             (status, code),
             "body: {}",
-            self.body
+            self.text
         );
         self
     }
@@ -92,81 +184,30 @@ pub fn settings(db: &TestDb, data_dir: &std::path::Path) -> Settings {
     }
 }
 
-impl TestApp {
-    /// Spawns the app over a fresh database on `backend` (`None`: PostgreSQL skipped).
-    pub fn spawn(backend: Backend) -> Option<Self> {
-        TestDb::on(backend).map(Self::over)
+impl Client {
+    /// A client of the server at `base` (`http://host:port`) that keeps its
+    /// connections open between requests and returns every status as a
+    /// [`Reply`] rather than an error.
+    pub fn new(base: String) -> Self {
+        Self::with_pool(base, 3)
     }
 
-    /// Spawns the app over `db`.
-    pub fn over(db: TestDb) -> Self {
-        Self::over_with(db, |_| {})
+    /// A client that opens a connection of its own for each request, as
+    /// many separate clients would: the server spreads them over its
+    /// workers (the memory tests of a server process rely on that).
+    pub fn unpooled(base: String) -> Self {
+        Self::with_pool(base, 0)
     }
 
-    /// Spawns the app over `db` with adjusted settings.
-    pub fn over_with(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> Self {
-        let data_dir = tempfile::tempdir().expect("a data dir");
-        let mut settings = settings(&db, data_dir.path());
-        adjust(&mut settings);
-        let (base, handle, thread) = serve(settings);
-        let agent: ureq::Agent = ureq::Agent::config_builder()
+    fn with_pool(base: String, idle_connections: usize) -> Self {
+        let agent = ureq::Agent::config_builder()
             .http_status_as_error(false)
             .timeout_global(Some(Duration::from_secs(30)))
+            .max_idle_connections(idle_connections)
+            .max_idle_connections_per_host(idle_connections)
             .build()
             .into();
-        Self {
-            db,
-            base,
-            minter: JwtVerifier::new(SECRET, None, None).expect("a strong secret"),
-            agent,
-            handle,
-            thread: Some(thread),
-            data_dir,
-        }
-    }
-
-    /// The settings this app's server would start with, adjusted.
-    pub fn settings_with(&self, adjust: impl FnOnce(&mut Settings)) -> Settings {
-        let mut settings = settings(&self.db, self.data_dir.path());
-        adjust(&mut settings);
-        settings
-    }
-
-    /// Stops the server and starts a new one over the same database with
-    /// adjusted settings (say, another keyring), at a new address.
-    pub fn restart_with(&mut self, adjust: impl FnOnce(&mut Settings)) {
-        self.stop();
-        let (base, handle, thread) = serve(self.settings_with(adjust));
-        (self.base, self.handle, self.thread) = (base, handle, Some(thread));
-    }
-
-    fn stop(&mut self) {
-        // Sends the stop command now; the server thread then finishes.
-        drop(self.handle.stop(false));
-        if let Some(thread) = self.thread.take() {
-            let _ = thread.join();
-        }
-    }
-
-    pub fn token(&self, org: &str, role: Role) -> String {
-        self.token_for(org, "user_123", role)
-    }
-
-    /// A valid token for `user` of `org` with `role`.
-    pub fn token_for(&self, org: &str, user: &str, role: Role) -> String {
-        let caller = Caller {
-            org: OrgId::parse(org).expect("valid org"),
-            user: UserId::parse(user).expect("valid user"),
-            role,
-        };
-        self.minter
-            .mint(&caller, Duration::from_secs(600), OffsetDateTime::now_utc())
-            .expect("signed")
-    }
-
-    /// An owner token of `org_a`, the org most tests use.
-    pub fn owner(&self) -> String {
-        self.token("org_a", Role::Owner)
+        Self { base, agent }
     }
 
     /// Sends a request; `body` is sent as JSON when given.
@@ -217,6 +258,20 @@ impl TestApp {
         headers: &[(&str, &str)],
         body: Option<(&str, Vec<u8>)>,
     ) -> Reply {
+        self.try_send(method, path, token, headers, body)
+            .expect("the server answers")
+    }
+
+    /// [`Client::send_raw`], with `Err` when no answer came (the server
+    /// died or closed the connection).
+    pub fn try_send(
+        &self,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        headers: &[(&str, &str)],
+        body: Option<(&str, Vec<u8>)>,
+    ) -> Result<Reply, ureq::Error> {
         let url = format!("{}{path}", self.base);
         let mut request = ureq::http::Request::builder().method(method).uri(&url);
         if let Some(token) = token {
@@ -230,7 +285,7 @@ impl TestApp {
             request = request.header("Content-Type", content_type);
         }
         let request = request.body(bytes).expect("a valid request");
-        let mut response = self.agent.run(request).expect("the server answers");
+        let mut response = self.agent.run(request)?;
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response
@@ -239,12 +294,7 @@ impl TestApp {
             .limit(16 * 1024 * 1024)
             .read_to_string()
             .unwrap_or_default();
-        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        Ok(Reply::new(status, headers, text))
     }
 
     pub fn get(&self, path: &str, token: &str) -> Reply {
@@ -263,23 +313,284 @@ impl TestApp {
         self.call("DELETE", path, Some(token), None)
     }
 
+    // ----- One helper per endpoint; `query` is `""` or starts with `?`. -----
+
+    pub fn list_catalog(&self, token: &str) -> Reply {
+        self.get(paths::CATALOG, token)
+    }
+
+    pub fn get_catalog_entry(&self, token: &str, vendor: &str) -> Reply {
+        self.get(&paths::catalog_entry(vendor), token)
+    }
+
+    pub fn install(&self, token: &str, vendor: &str, body: &Value) -> Reply {
+        self.post(&paths::install(vendor), token, body)
+    }
+
+    pub fn list_templates(&self, token: &str, query: &str) -> Reply {
+        self.get(&format!("{}{query}", paths::TEMPLATES), token)
+    }
+
+    pub fn create_template(&self, token: &str, body: &Value) -> Reply {
+        self.post(paths::TEMPLATES, token, body)
+    }
+
+    pub fn get_template(&self, token: &str, template: &str) -> Reply {
+        self.get(&paths::template(template), token)
+    }
+
+    pub fn update_template(&self, token: &str, template: &str, body: &Value) -> Reply {
+        self.put(&paths::template(template), token, body)
+    }
+
+    pub fn delete_template(&self, token: &str, template: &str) -> Reply {
+        self.delete(&paths::template(template), token)
+    }
+
+    /// The pipelines that pin `template`.
+    pub fn template_pipelines(&self, token: &str, template: &str, query: &str) -> Reply {
+        self.get(
+            &format!("{}/pipelines{query}", paths::template(template)),
+            token,
+        )
+    }
+
+    pub fn list_revisions(&self, token: &str, template: &str, query: &str) -> Reply {
+        self.get(&format!("{}{query}", paths::revisions(template)), token)
+    }
+
+    pub fn create_revision(&self, token: &str, template: &str, body: &Value) -> Reply {
+        self.post(&paths::revisions(template), token, body)
+    }
+
+    pub fn get_revision(&self, token: &str, template: &str, number: impl Display) -> Reply {
+        self.get(&paths::revision(template, number), token)
+    }
+
+    /// Restores revision `number`; `body` (`change_summary`) is optional.
+    pub fn restore_revision(
+        &self,
+        token: &str,
+        template: &str,
+        number: impl Display,
+        body: Option<&Value>,
+    ) -> Reply {
+        self.call(
+            "POST",
+            &format!("{}/restore", paths::revision(template, number)),
+            Some(token),
+            body,
+        )
+    }
+
+    pub fn diff_revisions(
+        &self,
+        token: &str,
+        template: &str,
+        from: impl Display,
+        to: impl Display,
+    ) -> Reply {
+        self.get(
+            &format!("{}/diff/{to}", paths::revision(template, from)),
+            token,
+        )
+    }
+
+    pub fn list_pipelines(&self, token: &str, query: &str) -> Reply {
+        self.get(&format!("{}{query}", paths::PIPELINES), token)
+    }
+
+    pub fn create_pipeline(&self, token: &str, body: &Value) -> Reply {
+        self.post(paths::PIPELINES, token, body)
+    }
+
+    pub fn get_pipeline(&self, token: &str, pipeline: &str) -> Reply {
+        self.get(&paths::pipeline(pipeline), token)
+    }
+
+    pub fn update_pipeline(&self, token: &str, pipeline: &str, body: &Value) -> Reply {
+        self.put(&paths::pipeline(pipeline), token, body)
+    }
+
+    pub fn delete_pipeline(&self, token: &str, pipeline: &str) -> Reply {
+        self.delete(&paths::pipeline(pipeline), token)
+    }
+
+    /// Every pinned config of `pipeline`, rendered.
+    pub fn pipeline_config(&self, token: &str, pipeline: &str) -> Reply {
+        self.get(&paths::pipeline_config(pipeline), token)
+    }
+
+    pub fn list_attachments(&self, token: &str, pipeline: &str, query: &str) -> Reply {
+        self.get(&format!("{}{query}", paths::attachments(pipeline)), token)
+    }
+
+    pub fn attach(&self, token: &str, pipeline: &str, body: &Value) -> Reply {
+        self.post(&paths::attachments(pipeline), token, body)
+    }
+
+    pub fn get_attachment(&self, token: &str, pipeline: &str, attachment: &str) -> Reply {
+        self.get(&paths::attachment(pipeline, attachment), token)
+    }
+
+    pub fn update_attachment(
+        &self,
+        token: &str,
+        pipeline: &str,
+        attachment: &str,
+        body: &Value,
+    ) -> Reply {
+        self.put(&paths::attachment(pipeline, attachment), token, body)
+    }
+
+    pub fn detach(&self, token: &str, pipeline: &str, attachment: &str) -> Reply {
+        self.delete(&paths::attachment(pipeline, attachment), token)
+    }
+
+    /// The pinned config of one attachment, rendered.
+    pub fn attachment_config(&self, token: &str, pipeline: &str, attachment: &str) -> Reply {
+        self.get(&paths::attachment_config(pipeline, attachment), token)
+    }
+
+    pub fn audit_log(&self, token: &str, query: &str) -> Reply {
+        self.get(&format!("{}{query}", paths::AUDIT_LOG), token)
+    }
+}
+
+/// The paths of the API, for the tests that build a request themselves.
+pub mod paths {
+    use std::fmt::Display;
+
+    pub const CATALOG: &str = "/v1/admin/integration-catalog";
+    pub const TEMPLATES: &str = "/v1/admin/integration-templates";
+    pub const PIPELINES: &str = "/v1/admin/pipelines";
+    pub const AUDIT_LOG: &str = "/v1/admin/audit-log";
+
+    pub fn catalog_entry(vendor: &str) -> String {
+        format!("{CATALOG}/{vendor}")
+    }
+
+    pub fn install(vendor: &str) -> String {
+        format!("{CATALOG}/{vendor}/install")
+    }
+
+    pub fn template(template: &str) -> String {
+        format!("{TEMPLATES}/{template}")
+    }
+
+    pub fn revisions(template: &str) -> String {
+        format!("{TEMPLATES}/{template}/revisions")
+    }
+
+    pub fn revision(template: &str, number: impl Display) -> String {
+        format!("{TEMPLATES}/{template}/revisions/{number}")
+    }
+
+    pub fn pipeline(pipeline: &str) -> String {
+        format!("{PIPELINES}/{pipeline}")
+    }
+
+    pub fn attachments(pipeline: &str) -> String {
+        format!("{PIPELINES}/{pipeline}/integrations")
+    }
+
+    pub fn attachment(pipeline: &str, attachment: &str) -> String {
+        format!("{PIPELINES}/{pipeline}/integrations/{attachment}")
+    }
+
+    pub fn attachment_config(pipeline: &str, attachment: &str) -> String {
+        format!("{PIPELINES}/{pipeline}/integrations/{attachment}/config")
+    }
+
+    pub fn pipeline_config(pipeline: &str) -> String {
+        format!("{PIPELINES}/{pipeline}/config")
+    }
+}
+
+impl TestApp {
+    /// Spawns the app over a fresh database on `backend` (`None`: PostgreSQL skipped).
+    pub fn spawn(backend: Backend) -> Option<Self> {
+        TestDb::on(backend).map(Self::over)
+    }
+
+    /// Spawns the app over `db`.
+    pub fn over(db: TestDb) -> Self {
+        Self::over_with(db, |_| {})
+    }
+
+    /// Spawns the app over `db` with adjusted settings.
+    pub fn over_with(db: TestDb, adjust: impl FnOnce(&mut Settings)) -> Self {
+        let data_dir = tempfile::tempdir().expect("a data dir");
+        let mut settings = settings(&db, data_dir.path());
+        adjust(&mut settings);
+        let (base, handle, thread) = serve(settings);
+        Self {
+            db,
+            client: Client::new(base),
+            minter: JwtVerifier::new(SECRET, None, None).expect("a strong secret"),
+            handle,
+            thread: Some(thread),
+            data_dir,
+        }
+    }
+
+    /// The settings this app's server would start with, adjusted.
+    pub fn settings_with(&self, adjust: impl FnOnce(&mut Settings)) -> Settings {
+        let mut settings = settings(&self.db, self.data_dir.path());
+        adjust(&mut settings);
+        settings
+    }
+
+    /// Stops the server and starts a new one over the same database with
+    /// adjusted settings (say, another keyring), at a new address.
+    pub fn restart_with(&mut self, adjust: impl FnOnce(&mut Settings)) {
+        self.stop();
+        let (base, handle, thread) = serve(self.settings_with(adjust));
+        (self.client, self.handle, self.thread) = (Client::new(base), handle, Some(thread));
+    }
+
+    fn stop(&mut self) {
+        // Sends the stop command now; the server thread then finishes.
+        drop(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+
+    /// A valid token for `org` with `role` (user `user_123`).
+    pub fn token(&self, org: &str, role: Role) -> String {
+        self.token_for(org, "user_123", role)
+    }
+
+    /// A valid token for `user` of `org` with `role`.
+    pub fn token_for(&self, org: &str, user: &str, role: Role) -> String {
+        let caller = Caller {
+            org: OrgId::parse(org).expect("valid org"),
+            user: UserId::parse(user).expect("valid user"),
+            role,
+        };
+        self.minter
+            .mint(&caller, Duration::from_secs(600), OffsetDateTime::now_utc())
+            .expect("signed")
+    }
+
+    /// An owner token of `org_a`, the org most tests use.
+    pub fn owner(&self) -> String {
+        self.token("org_a", Role::Owner)
+    }
+
     /// Creates a template in `org_a` (as owner) and returns its id.
     pub fn template(&self, name: &str, vendor: &str) -> String {
-        let reply = self
-            .post(
-                "/v1/admin/integration-templates",
-                &self.owner(),
-                &json!({ "name": name, "vendor": vendor }),
-            )
-            .expect(201);
-        reply.body["id"].as_str().expect("an id").to_owned()
+        self.create_template(&self.owner(), &json!({ "name": name, "vendor": vendor }))
+            .expect(201)
+            .id()
     }
 
     /// Creates a revision of a template in `org_a` and returns its body.
     pub fn revision(&self, template: &str, config: &Value) -> Value {
-        self.post(
-            &format!("/v1/admin/integration-templates/{template}/revisions"),
+        self.create_revision(
             &self.owner(),
+            template,
             &json!({ "config": config, "delivery_mode": "server_side" }),
         )
         .expect(201)

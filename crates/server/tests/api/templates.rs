@@ -2,9 +2,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::TestApp;
-
-const TEMPLATES: &str = "/v1/admin/integration-templates";
+use crate::support::{TestApp, paths::TEMPLATES};
 
 fn is_rfc3339_utc(value: &Value) -> bool {
     value.as_str().is_some_and(|s| {
@@ -18,7 +16,7 @@ fn seed_create_get_list_update_delete(app: &TestApp) {
     let token = app.owner();
     // The seed's "Create Integration Template" request.
     let created = app
-        .post(TEMPLATES, &token, &json!({ "name": "Custom GA4 Setup", "vendor": "ga4", "description": "GA4 for internal analytics" }))
+        .create_template(&token, &json!({ "name": "Custom GA4 Setup", "vendor": "ga4", "description": "GA4 for internal analytics" }))
         .expect(201);
     let template = created.body.clone();
     let id = template["id"].as_str().expect("an id").to_owned();
@@ -56,16 +54,8 @@ fn seed_create_get_list_update_delete(app: &TestApp) {
     );
 
     // The seed's "Get Integration Template" and "List" (`?limit=20`).
-    assert_eq!(
-        app.get(&format!("{TEMPLATES}/{id}"), &token)
-            .expect(200)
-            .body,
-        template
-    );
-    let listed = app
-        .get(&format!("{TEMPLATES}?limit=20"), &token)
-        .expect(200)
-        .body;
+    assert_eq!(app.get_template(&token, &id).expect(200).body, template);
+    let listed = app.list_templates(&token, "?limit=20").expect(200).body;
     assert_eq!(
         listed,
         json!({ "integrations": [template], "total": 1, "limit": 20, "offset": 0 })
@@ -73,9 +63,9 @@ fn seed_create_get_list_update_delete(app: &TestApp) {
 
     // The seed's "Update Integration Template".
     let updated = app
-        .put(
-            &format!("{TEMPLATES}/{id}"),
+        .update_template(
             &token,
+            &id,
             &json!({ "name": "Meta CAPI - E-commerce", "description": "Updated description" }),
         )
         .expect(200)
@@ -86,29 +76,21 @@ fn seed_create_get_list_update_delete(app: &TestApp) {
     assert_ne!(updated["updated_at"], template["updated_at"]);
     assert_eq!(updated["created_at"], template["created_at"]);
     let cleared = app
-        .put(
-            &format!("{TEMPLATES}/{id}"),
-            &token,
-            &json!({ "description": null }),
-        )
+        .update_template(&token, &id, &json!({ "description": null }))
         .expect(200)
         .body;
     assert_eq!(cleared["description"], Value::Null);
     assert_eq!(cleared["name"], "Meta CAPI - E-commerce");
 
     // The seed's "Delete Integration Template".
-    let deleted = app
-        .delete(&format!("{TEMPLATES}/{id}"), &token)
-        .expect(200)
-        .body;
+    let deleted = app.delete_template(&token, &id).expect(200).body;
     assert_eq!(deleted, json!({ "status": "deleted" }));
-    app.get(&format!("{TEMPLATES}/{id}"), &token)
+    app.get_template(&token, &id).expect_error(404, "NOT_FOUND");
+    app.list_revisions(&token, &id, "")
         .expect_error(404, "NOT_FOUND");
-    app.get(&format!("{TEMPLATES}/{id}/revisions"), &token)
+    app.delete_template(&token, &id)
         .expect_error(404, "NOT_FOUND");
-    app.delete(&format!("{TEMPLATES}/{id}"), &token)
-        .expect_error(404, "NOT_FOUND");
-    assert_eq!(app.get(TEMPLATES, &token).expect(200).body["total"], 0);
+    assert_eq!(app.list_templates(&token, "").expect(200).body["total"], 0);
 }
 
 fn lists_are_paginated_newest_first(app: &TestApp) {
@@ -116,7 +98,7 @@ fn lists_are_paginated_newest_first(app: &TestApp) {
     let ids: Vec<String> = (0..7)
         .map(|i| app.template(&format!("T{i}"), "webhook"))
         .collect();
-    let all = app.get(TEMPLATES, &token).expect(200).body;
+    let all = app.list_templates(&token, "").expect(200).body;
     assert_eq!(
         (
             all["total"].as_u64(),
@@ -134,7 +116,7 @@ fn lists_are_paginated_newest_first(app: &TestApp) {
     let newest_first: Vec<&str> = ids.iter().rev().map(String::as_str).collect();
     assert_eq!(listed, newest_first);
     let page = app
-        .get(&format!("{TEMPLATES}?limit=3&offset=2"), &token)
+        .list_templates(&token, "?limit=3&offset=2")
         .expect(200)
         .body;
     let paged: Vec<&str> = page["integrations"]
@@ -152,15 +134,10 @@ fn lists_are_paginated_newest_first(app: &TestApp) {
         ),
         (Some(7), Some(3), Some(2))
     );
-    let beyond = app
-        .get(&format!("{TEMPLATES}?offset=100"), &token)
-        .expect(200)
-        .body;
+    let beyond = app.list_templates(&token, "?offset=100").expect(200).body;
     assert_eq!(beyond["integrations"], json!([]));
     assert_eq!(
-        app.get(&format!("{TEMPLATES}?limit=100"), &token)
-            .expect(200)
-            .body["limit"],
+        app.list_templates(&token, "?limit=100").expect(200).body["limit"],
         100
     );
 }
@@ -168,49 +145,32 @@ fn lists_are_paginated_newest_first(app: &TestApp) {
 fn names_are_trimmed_unique_and_reusable(app: &TestApp) {
     let token = app.owner();
     let created = app
-        .post(
-            TEMPLATES,
-            &token,
-            &json!({ "name": "  GA4 web  ", "vendor": "ga4" }),
-        )
+        .create_template(&token, &json!({ "name": "  GA4 web  ", "vendor": "ga4" }))
         .expect(201)
         .body;
     assert_eq!(created["name"], "GA4 web");
     let clash = app
-        .post(
-            TEMPLATES,
-            &token,
-            &json!({ "name": "ga4 WEB", "vendor": "ga4" }),
-        )
+        .create_template(&token, &json!({ "name": "ga4 WEB", "vendor": "ga4" }))
         .expect_error(409, "NAME_TAKEN");
     assert_eq!(
         clash.body["error"]["message"],
         "an integration template named 'ga4 WEB' already exists"
     );
     // Another org may use the name.
-    app.post(
-        TEMPLATES,
+    app.create_template(
         &app.token("org_b", integrations_domain::Role::Editor),
         &json!({ "name": "GA4 web", "vendor": "ga4" }),
     )
     .expect(201);
     let id = created["id"].as_str().expect("an id");
-    app.delete(&format!("{TEMPLATES}/{id}"), &token).expect(200);
-    app.post(
-        TEMPLATES,
-        &token,
-        &json!({ "name": "GA4 WEB", "vendor": "ga4" }),
-    )
-    .expect(201);
+    app.delete_template(&token, id).expect(200);
+    app.create_template(&token, &json!({ "name": "GA4 WEB", "vendor": "ga4" }))
+        .expect(201);
     let unicode = "Pixel — été 🎉";
     assert_eq!(
-        app.post(
-            TEMPLATES,
-            &token,
-            &json!({ "name": unicode, "vendor": "meta_capi" })
-        )
-        .expect(201)
-        .body["name"],
+        app.create_template(&token, &json!({ "name": unicode, "vendor": "meta_capi" }))
+            .expect(201)
+            .body["name"],
         unicode
     );
 }

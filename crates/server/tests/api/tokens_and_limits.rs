@@ -13,9 +13,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
-use crate::support::{self, Reply, TestApp};
-
-const TEMPLATES: &str = "/v1/admin/integration-templates";
+use crate::support::{self, Reply, TestApp, paths::TEMPLATES};
 
 /// Runs `test` against a server on each backend, with adjusted settings.
 fn on_each_backend(adjust: impl Fn(&mut Settings), test: impl Fn(&TestApp)) {
@@ -45,7 +43,7 @@ fn token_with(claims: &Value) -> String {
 }
 
 fn list(app: &TestApp, token: &str) -> Reply {
-    app.get(TEMPLATES, token)
+    app.list_templates(token, "")
 }
 
 #[track_caller]
@@ -153,10 +151,10 @@ fn failed_authentications_are_limited_per_address_and_valid_tokens_still_pass() 
             }
             // Writes that fail authentication create nothing either.
             let body = json!({ "name": "Sneaky", "vendor": "ga4" });
-            app.post(TEMPLATES, &forged, &body)
+            app.create_template(&forged, &body)
                 .expect_error(429, "RATE_LIMITED");
             // Valid tokens still pass, for every role.
-            let created = app.post(TEMPLATES, &owner, &body).expect(201);
+            let created = app.create_template(&owner, &body).expect(201);
             assert_eq!(created.body["name"], "Sneaky");
             list(app, &app.token("org_a", Role::Viewer)).expect(200);
             assert_eq!(list(app, &owner).body["total"], 1);

@@ -3,9 +3,7 @@
 
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, meta_config};
-
-const TEMPLATES: &str = "/v1/admin/integration-templates";
+use crate::support::{TestApp, meta_config, paths::TEMPLATES};
 
 fn if_match(
     app: &TestApp,
@@ -21,11 +19,7 @@ fn if_match(
 fn templates_carry_etags_and_honour_if_match(app: &TestApp) {
     let token = app.owner();
     let created = app
-        .post(
-            TEMPLATES,
-            &token,
-            &json!({ "name": "T", "vendor": "webhook" }),
-        )
+        .create_template(&token, &json!({ "name": "T", "vendor": "webhook" }))
         .expect(201);
     let id = created.body["id"].as_str().expect("an id").to_owned();
     let path = format!("{TEMPLATES}/{id}");
@@ -130,16 +124,13 @@ fn diffs_are_json_patches_without_secret_values(app: &TestApp) {
     second["batch_size"] = json!(500);
     second["test_event_code"] = json!("TEST123");
     second["access_token"] = json!("EAAB-rotated-canary");
-    app.post(
-        &format!("{TEMPLATES}/{id}/revisions"),
+    app.create_revision(
         &token,
+        &id,
         &json!({ "config": second, "delivery_mode": "client_side" }),
     )
     .expect(201);
-    let diff = app
-        .get(&format!("{TEMPLATES}/{id}/revisions/1/diff/2"), &token)
-        .expect(200)
-        .body;
+    let diff = app.diff_revisions(&token, &id, 1, 2).expect(200).body;
     assert_eq!(diff["from"], 1);
     assert_eq!(diff["to"], 2);
     assert_eq!(
@@ -161,35 +152,25 @@ fn diffs_are_json_patches_without_secret_values(app: &TestApp) {
     );
     assert!(!diff.to_string().contains("canary"), "{diff}");
     // A diff with itself is empty; an unchanged secret (echoed) is not reported.
-    let same = app
-        .get(&format!("{TEMPLATES}/{id}/revisions/2/diff/2"), &token)
-        .expect(200)
-        .body;
+    let same = app.diff_revisions(&token, &id, 2, 2).expect(200).body;
     assert_eq!(
         (same["patch"].clone(), same["delivery_mode"].clone()),
         (json!([]), Value::Null)
     );
-    let mut echoed = app
-        .get(&format!("{TEMPLATES}/{id}/revisions/2"), &token)
-        .expect(200)
-        .body["config"]
-        .clone();
+    let mut echoed = app.get_revision(&token, &id, 2).expect(200).body["config"].clone();
     echoed["batch_size"] = json!(501);
-    app.post(
-        &format!("{TEMPLATES}/{id}/revisions"),
+    app.create_revision(
         &token,
+        &id,
         &json!({ "config": echoed, "delivery_mode": "client_side" }),
     )
     .expect(201);
-    let quiet = app
-        .get(&format!("{TEMPLATES}/{id}/revisions/2/diff/3"), &token)
-        .expect(200)
-        .body;
+    let quiet = app.diff_revisions(&token, &id, 2, 3).expect(200).body;
     assert_eq!(
         quiet["patch"],
         json!([{ "op": "replace", "path": "/batch_size", "value": 501 }])
     );
-    app.get(&format!("{TEMPLATES}/{id}/revisions/1/diff/9"), &token)
+    app.diff_revisions(&token, &id, 1, 9)
         .expect_error(404, "NOT_FOUND");
 }
 
@@ -200,24 +181,17 @@ fn restore_copies_forward(app: &TestApp) {
     let mut changed = meta_config();
     changed["batch_size"] = json!(7);
     app.revision(&id, &changed);
-    let restored = app
-        .call(
-            "POST",
-            &format!("{TEMPLATES}/{id}/revisions/1/restore"),
-            Some(&token),
-            None,
-        )
-        .expect(201)
-        .body;
+    let restored = app.restore_revision(&token, &id, 1, None).expect(201).body;
     assert_eq!(restored["revision_number"], 3);
     assert_eq!(restored["restored_from"], 1);
     assert_eq!(restored["config"], first["config"]);
     assert_eq!(restored["change_summary"], "Restored from revision 1");
     let with_summary = app
-        .post(
-            &format!("{TEMPLATES}/{id}/revisions/2/restore"),
+        .restore_revision(
             &token,
-            &json!({ "change_summary": "back to 7" }),
+            &id,
+            2,
+            Some(&json!({ "change_summary": "back to 7" })),
         )
         .expect(201)
         .body;
@@ -231,30 +205,15 @@ fn restore_copies_forward(app: &TestApp) {
     // The restored secret is the original one, not the mask.
     let stored = crate::support::stored_configs(app);
     assert_eq!(stored[2]["access_token"], stored[0]["access_token"]);
-    let diff = app
-        .get(&format!("{TEMPLATES}/{id}/revisions/1/diff/3"), &token)
-        .expect(200)
-        .body;
+    let diff = app.diff_revisions(&token, &id, 1, 3).expect(200).body;
     assert_eq!(diff["patch"], json!([]));
-    app.call(
-        "POST",
-        &format!("{TEMPLATES}/{id}/revisions/9/restore"),
-        Some(&token),
-        None,
-    )
-    .expect_error(404, "NOT_FOUND");
+    app.restore_revision(&token, &id, 9, None)
+        .expect_error(404, "NOT_FOUND");
     let viewer = app.token("org_a", integrations_domain::Role::Viewer);
-    app.call(
-        "POST",
-        &format!("{TEMPLATES}/{id}/revisions/1/restore"),
-        Some(&viewer),
-        None,
-    )
-    .expect_error(403, "FORBIDDEN");
+    app.restore_revision(&viewer, &id, 1, None)
+        .expect_error(403, "FORBIDDEN");
     assert_eq!(
-        app.get(&format!("{TEMPLATES}/{id}/revisions"), &token)
-            .expect(200)
-            .body["total"],
+        app.list_revisions(&token, &id, "").expect(200).body["total"],
         4
     );
 }
@@ -265,28 +224,23 @@ fn pins_list_the_pipelines_using_a_template(app: &TestApp) {
     let first = app.revision(&id, &json!({ "url": "https://a.example" }));
     app.revision(&id, &json!({ "url": "https://b.example" }));
     assert_eq!(
-        app.get(&format!("{TEMPLATES}/{id}/pipelines"), &token)
-            .expect(200)
-            .body,
+        app.template_pipelines(&token, &id, "").expect(200).body,
         json!({ "pipelines": [], "total": 0, "limit": 50, "offset": 0 })
     );
     let web = app
-        .post("/v1/admin/pipelines", &token, &json!({ "name": "Web" }))
+        .create_pipeline(&token, &json!({ "name": "Web" }))
         .expect(201)
         .body;
     let web_id = web["id"].as_str().expect("an id");
     let attached = app
-        .post(
-            &format!("/v1/admin/pipelines/{web_id}/integrations"),
+        .attach(
             &token,
+            web_id,
             &json!({ "integration_id": id, "revision_id": first["id"], "enabled": false }),
         )
         .expect(201)
         .body;
-    let pins = app
-        .get(&format!("{TEMPLATES}/{id}/pipelines"), &token)
-        .expect(200)
-        .body;
+    let pins = app.template_pipelines(&token, &id, "").expect(200).body;
     assert_eq!(
         pins,
         json!({ "pipelines": [{
@@ -294,9 +248,10 @@ fn pins_list_the_pipelines_using_a_template(app: &TestApp) {
             "revision_id": first["id"], "revision_number": 1, "latest_revision": 2, "enabled": false
         }], "total": 1, "limit": 50, "offset": 0 })
     );
-    app.get(
-        &format!("{TEMPLATES}/{id}/pipelines"),
+    app.template_pipelines(
         &app.token("org_b", integrations_domain::Role::Owner),
+        &id,
+        "",
     )
     .expect_error(404, "NOT_FOUND");
 }

@@ -22,7 +22,7 @@ pub fn attach_new(template_id: TemplateId, revision_id: RevisionId) -> NewAttach
 }
 
 #[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
-pub fn attaches_reads_repins_and_detaches(db: &TestDb) {
+fn attaches_reads_repins_and_detaches(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let t = store
@@ -132,7 +132,7 @@ pub fn attaches_reads_repins_and_detaches(db: &TestDb) {
     assert!(store.attachments(&a, p.id).expect("listed").is_empty());
 }
 
-pub fn attach_reports_each_bad_reference(db: &TestDb) {
+fn attach_reports_each_bad_reference(db: &TestDb) {
     let store = store(db);
     let (a, b) = (org("org_a"), org("org_b"));
     let t = store
@@ -227,7 +227,7 @@ pub fn attach_reports_each_bad_reference(db: &TestDb) {
     );
 }
 
-pub fn a_template_in_use_cannot_be_deleted(db: &TestDb) {
+fn a_template_in_use_cannot_be_deleted(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let t = store
@@ -274,7 +274,7 @@ pub fn a_template_in_use_cannot_be_deleted(db: &TestDb) {
         .expect("deleted once unused");
 }
 
-pub fn deleting_a_pipeline_removes_its_attachments(db: &TestDb) {
+fn deleting_a_pipeline_removes_its_attachments(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let t = store
@@ -305,7 +305,7 @@ pub fn deleting_a_pipeline_removes_its_attachments(db: &TestDb) {
     );
 }
 
-pub fn attach_and_delete_never_leave_a_dangling_attachment(db: &TestDb) {
+fn attach_and_delete_never_leave_a_dangling_attachment(db: &TestDb) {
     const ROUNDS: usize = 20;
     let store = Arc::new(store(db));
     let a = org("org_a");
@@ -357,3 +357,11 @@ pub fn attach_and_delete_never_leave_a_dangling_attachment(db: &TestDb) {
     );
     assert_eq!(dangling, 0);
 }
+
+integrations_testing::backend_tests!(
+    attaches_reads_repins_and_detaches,
+    attach_reports_each_bad_reference,
+    a_template_in_use_cannot_be_deleted,
+    deleting_a_pipeline_removes_its_attachments,
+    attach_and_delete_never_leave_a_dangling_attachment,
+);

@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::support::{Raw, audit, new_revision, new_template, org, store};
 
-pub fn audit_entries_commit_and_roll_back_with_their_change(db: &TestDb) {
+fn audit_entries_commit_and_roll_back_with_their_change(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let mut created = audit();
@@ -54,7 +54,7 @@ pub fn audit_entries_commit_and_roll_back_with_their_change(db: &TestDb) {
     );
 }
 
-pub fn audit_values_are_stored_as_their_wire_strings(db: &TestDb) {
+fn audit_values_are_stored_as_their_wire_strings(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let mut installed = audit();
@@ -87,3 +87,8 @@ pub fn audit_values_are_stored_as_their_wire_strings(db: &TestDb) {
         "{unknown:?}"
     );
 }
+
+integrations_testing::backend_tests!(
+    audit_entries_commit_and_roll_back_with_their_change,
+    audit_values_are_stored_as_their_wire_strings,
+);

@@ -73,7 +73,7 @@ fn assert_exact(store: &DieselStore, raw: &mut Raw, step: &str) {
     }
 }
 
-pub fn totals_stay_exact_through_every_change(db: &TestDb) {
+fn totals_stay_exact_through_every_change(db: &TestDb) {
     let store = crate::support::store(db);
     let mut raw = Raw::connect(db);
     let (a, b) = (org("org_a"), org("org_b"));
@@ -165,7 +165,7 @@ pub fn totals_stay_exact_through_every_change(db: &TestDb) {
 }
 
 /// The counters' migration fills them from the rows a database already holds.
-pub fn an_existing_database_gets_its_counts(db: &TestDb) {
+fn an_existing_database_gets_its_counts(db: &TestDb) {
     let store = crate::support::store(db);
     let (a, b) = (org("org_a"), org("org_b"));
     for i in 0..3 {
@@ -274,7 +274,7 @@ fn newest_of_pipeline(p: &Pipeline) -> Newest {
 }
 
 #[expect(clippy::too_many_lines, reason = "one walk per list")]
-pub fn cursors_page_like_offsets_with_ties_and_new_items(db: &TestDb) {
+fn cursors_page_like_offsets_with_ties_and_new_items(db: &TestDb) {
     let store = crate::support::store(db);
     let a = org("org_a");
     // Three items share each creation time: ties are broken by id.
@@ -409,3 +409,9 @@ pub fn cursors_page_like_offsets_with_ties_and_new_items(db: &TestDb) {
         },
     );
 }
+
+integrations_testing::backend_tests!(
+    totals_stay_exact_through_every_change,
+    an_existing_database_gets_its_counts,
+    cursors_page_like_offsets_with_ties_and_new_items,
+);

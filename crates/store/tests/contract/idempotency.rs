@@ -31,7 +31,7 @@ fn scope(org_id: &OrgId, key: &str) -> IdempotencyScope {
 const DAY: Duration = Duration::from_secs(86_400);
 const MINUTE: Duration = Duration::from_secs(60);
 
-pub fn idempotency_keys_are_claimed_once_then_replayed(db: &TestDb) {
+fn idempotency_keys_are_claimed_once_then_replayed(db: &TestDb) {
     let store = store(db);
     let key = scope(&org("org_a"), "k1");
     let now = tick();
@@ -72,7 +72,7 @@ pub fn idempotency_keys_are_claimed_once_then_replayed(db: &TestDb) {
     ));
 }
 
-pub fn abandoned_and_released_claims_can_be_retried(db: &TestDb) {
+fn abandoned_and_released_claims_can_be_retried(db: &TestDb) {
     let store = store(db);
     let key = scope(&org("org_a"), "k2");
     let now = tick();
@@ -110,7 +110,7 @@ pub fn abandoned_and_released_claims_can_be_retried(db: &TestDb) {
 
 /// A request whose claim was taken over (as abandoned) cannot record its
 /// response: its change fails and rolls back, so only the retry commits.
-pub fn a_change_whose_claim_was_taken_over_rolls_back(db: &TestDb) {
+fn a_change_whose_claim_was_taken_over_rolls_back(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let key = scope(&a, "k4");
@@ -167,3 +167,9 @@ pub fn a_change_whose_claim_was_taken_over_rolls_back(db: &TestDb) {
         Err(StoreError::ClaimLost)
     ));
 }
+
+integrations_testing::backend_tests!(
+    idempotency_keys_are_claimed_once_then_replayed,
+    abandoned_and_released_claims_can_be_retried,
+    a_change_whose_claim_was_taken_over_rolls_back,
+);

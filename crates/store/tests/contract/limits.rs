@@ -37,7 +37,7 @@ fn templates(
         .collect()
 }
 
-pub fn attach_refuses_a_pipeline_past_its_limit(db: &TestDb) {
+fn attach_refuses_a_pipeline_past_its_limit(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let p = store
@@ -77,7 +77,7 @@ pub fn attach_refuses_a_pipeline_past_its_limit(db: &TestDb) {
         .expect("room again");
 }
 
-pub fn racing_attaches_at_the_limit_let_exactly_one_win(db: &TestDb) {
+fn racing_attaches_at_the_limit_let_exactly_one_win(db: &TestDb) {
     const RACERS: usize = 6;
     let store = Arc::new(store(db));
     let a = org("org_a");
@@ -120,7 +120,7 @@ pub fn racing_attaches_at_the_limit_let_exactly_one_win(db: &TestDb) {
     assert_eq!(store.attachments(&a, p.id).expect("listed").len(), 2);
 }
 
-pub fn deleting_a_pipeline_audits_each_attachment_it_removes(db: &TestDb) {
+fn deleting_a_pipeline_audits_each_attachment_it_removes(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let p = store
@@ -171,7 +171,7 @@ pub fn deleting_a_pipeline_audits_each_attachment_it_removes(db: &TestDb) {
     }
 }
 
-pub fn revisions_below_walk_a_snapshot_of_the_history(db: &TestDb) {
+fn revisions_below_walk_a_snapshot_of_the_history(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let t = store
@@ -211,7 +211,7 @@ pub fn revisions_below_walk_a_snapshot_of_the_history(db: &TestDb) {
     assert_eq!(numbers(3, 10), [2, 1]);
 }
 
-pub fn template_pins_come_in_pages(db: &TestDb) {
+fn template_pins_come_in_pages(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let made = templates(&store, 1);
@@ -271,7 +271,7 @@ fn hold_migration_lock(db: &TestDb) -> Raw {
     raw
 }
 
-pub fn migrations_wait_for_the_lock_then_fail_clearly(db: &TestDb) {
+fn migrations_wait_for_the_lock_then_fail_clearly(db: &TestDb) {
     let url = DatabaseUrl::parse(db.url()).expect("valid");
     let holder = hold_migration_lock(db);
     let err = migrations::run_pending_waiting(&url, Duration::from_millis(1_500))
@@ -297,3 +297,12 @@ pub fn migrations_wait_for_the_lock_then_fail_clearly(db: &TestDb) {
     assert!(!applied.is_empty());
     release.join().expect("no panic");
 }
+
+integrations_testing::backend_tests!(
+    attach_refuses_a_pipeline_past_its_limit,
+    racing_attaches_at_the_limit_let_exactly_one_win,
+    deleting_a_pipeline_audits_each_attachment_it_removes,
+    revisions_below_walk_a_snapshot_of_the_history,
+    template_pins_come_in_pages,
+    migrations_wait_for_the_lock_then_fail_clearly,
+);

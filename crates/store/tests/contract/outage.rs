@@ -10,7 +10,8 @@ use crate::support::{Raw, audit, new_template, org, store};
 /// Generous bound that only a hang would exceed: the budget is seconds.
 const HANG: Duration = Duration::from_secs(15);
 
-pub fn sqlite_write_lock_timeout_is_unavailable() {
+#[test]
+fn sqlite_write_lock_timeout_is_unavailable() {
     let db = TestDb::sqlite();
     let store = store(&db);
     let mut holder = Raw::connect(&db);
@@ -40,7 +41,8 @@ pub fn sqlite_write_lock_timeout_is_unavailable() {
     );
 }
 
-pub fn postgres_gone_is_unavailable_quickly() {
+#[test]
+fn postgres_gone_is_unavailable_quickly() {
     let Some(db) = TestDb::postgres() else { return };
     let store = store(&db);
     store.ping().expect("reachable at first");
@@ -55,7 +57,8 @@ pub fn postgres_gone_is_unavailable_quickly() {
     assert!(started.elapsed() < HANG, "took {:?}", started.elapsed());
 }
 
-pub fn unreachable_server_fails_to_open_quickly() {
+#[test]
+fn unreachable_server_fails_to_open_quickly() {
     let url = DatabaseUrl::parse("postgres://postgres@127.0.0.1:1/nothing").expect("valid");
     let started = Instant::now();
     let opened = DieselStore::open(&url, PoolOptions::for_url(&url));

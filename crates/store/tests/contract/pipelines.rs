@@ -5,7 +5,7 @@ use serde_json::json;
 
 use crate::support::{Raw, audit, name, new_pipeline, org, store, tick};
 
-pub fn pipelines_round_trip_with_parameters(db: &TestDb) {
+fn pipelines_round_trip_with_parameters(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let new = new_pipeline(
@@ -65,7 +65,7 @@ pub fn pipelines_round_trip_with_parameters(db: &TestDb) {
     ));
 }
 
-pub fn pipeline_names_are_unique_and_deletes_are_soft(db: &TestDb) {
+fn pipeline_names_are_unique_and_deletes_are_soft(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let web = store
@@ -118,7 +118,7 @@ pub fn pipeline_names_are_unique_and_deletes_are_soft(db: &TestDb) {
 
 /// Rows written before names refused format characters (or were normalised)
 /// still load, exactly as stored; so do parameters over today's size limits.
-pub fn rows_written_under_older_rules_still_load(db: &TestDb) {
+fn rows_written_under_older_rules_still_load(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let new = new_pipeline(&a, "Legacy", json!({}));
@@ -139,3 +139,9 @@ pub fn rows_written_under_older_rules_still_load(db: &TestDb) {
     let listed = store.pipelines(&a, Page::default().into()).expect("listed");
     assert_eq!(listed.items[0].name.as_str(), legacy_name);
 }
+
+integrations_testing::backend_tests!(
+    pipelines_round_trip_with_parameters,
+    pipeline_names_are_unique_and_deletes_are_soft,
+    rows_written_under_older_rules_still_load,
+);

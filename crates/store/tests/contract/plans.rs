@@ -164,7 +164,8 @@ fn check_plans(
 }
 
 #[expect(clippy::too_many_lines, reason = "one lookup or list after another")]
-pub fn generic_plans_use_keys_and_list_indexes() {
+#[test]
+fn postgres_generic_plans_use_keys_and_list_indexes() {
     let Some(db) = TestDb::postgres() else {
         return;
     };

@@ -15,7 +15,7 @@ fn counts(pairs: &[(&str, u64)]) -> Vec<KeyCount> {
         .collect()
 }
 
-pub fn key_rotation_counts_pages_and_reseals_only_unchanged_values(db: &TestDb) {
+fn key_rotation_counts_pages_and_reseals_only_unchanged_values(db: &TestDb) {
     let store = store(db);
     let (a, b) = (org("org_a"), org("org_b"));
     for (org, kids) in [(&a, ["old", "old", "new"]), (&b, ["old", "other", "old"])] {
@@ -102,3 +102,5 @@ pub fn key_rotation_counts_pages_and_reseals_only_unchanged_values(db: &TestDb) 
     let left = store.sealed_not_under("new", None, 10).expect("read");
     assert_eq!(left, vec![touched]);
 }
+
+integrations_testing::backend_tests!(key_rotation_counts_pages_and_reseals_only_unchanged_values,);

@@ -7,7 +7,7 @@ use serde_json::json;
 
 use crate::support::{audit, new_revision, new_template, org, store};
 
-pub fn revisions_are_numbered_from_one_and_move_updated_at(db: &TestDb) {
+fn revisions_are_numbered_from_one_and_move_updated_at(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let t = store
@@ -32,7 +32,7 @@ pub fn revisions_are_numbered_from_one_and_move_updated_at(db: &TestDb) {
     }
 }
 
-pub fn configs_are_stored_without_loss(db: &TestDb) {
+fn configs_are_stored_without_loss(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let t = store
@@ -55,7 +55,7 @@ pub fn configs_are_stored_without_loss(db: &TestDb) {
     assert_eq!(read, created);
 }
 
-pub fn reads_revisions_by_number_and_in_pages(db: &TestDb) {
+fn reads_revisions_by_number_and_in_pages(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let t = store
@@ -107,7 +107,7 @@ pub fn reads_revisions_by_number_and_in_pages(db: &TestDb) {
     assert_eq!(latest.number.get(), 5);
 }
 
-pub fn expected_latest_guards_against_stale_writes(db: &TestDb) {
+fn expected_latest_guards_against_stale_writes(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let t = store
@@ -150,7 +150,7 @@ pub fn expected_latest_guards_against_stale_writes(db: &TestDb) {
     assert!(matches!(other_org, Err(StoreError::NotFound)));
 }
 
-pub fn concurrent_revision_creates_are_gapless(db: &TestDb) {
+fn concurrent_revision_creates_are_gapless(db: &TestDb) {
     const WRITERS: u32 = 50;
     let store = Arc::new(store(db));
     let a = org("org_a");
@@ -192,7 +192,7 @@ pub fn concurrent_revision_creates_are_gapless(db: &TestDb) {
     );
 }
 
-pub fn install_creates_template_and_first_revision_atomically(db: &TestDb) {
+fn install_creates_template_and_first_revision_atomically(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let mut new = new_template(&a, "Installed");
@@ -217,3 +217,12 @@ pub fn install_creates_template_and_first_revision_atomically(db: &TestDb) {
     assert_eq!(raw.count("SELECT COUNT(*) AS n FROM revisions"), 1);
     assert_eq!(raw.count("SELECT COUNT(*) AS n FROM templates"), 1);
 }
+
+integrations_testing::backend_tests!(
+    revisions_are_numbered_from_one_and_move_updated_at,
+    configs_are_stored_without_loss,
+    reads_revisions_by_number_and_in_pages,
+    expected_latest_guards_against_stale_writes,
+    concurrent_revision_creates_are_gapless,
+    install_creates_template_and_first_revision_atomically,
+);

@@ -10,7 +10,7 @@ use time::macros::datetime;
 
 use crate::support::{Raw, audit, new_revision, new_template, org, store};
 
-pub fn migrations_round_trip(db: &TestDb) {
+fn migrations_round_trip(db: &TestDb) {
     let url = DatabaseUrl::parse(db.url()).expect("valid");
     let applied = migrations::run_pending(&url).expect("up");
     assert!(!applied.is_empty());
@@ -38,7 +38,7 @@ pub fn migrations_round_trip(db: &TestDb) {
         .expect("revised");
 }
 
-pub fn revisions_refuse_update_and_delete_in_the_database(db: &TestDb) {
+fn revisions_refuse_update_and_delete_in_the_database(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let t = store
@@ -117,7 +117,7 @@ fn keys(raw: &mut Raw, sql: &str) -> BTreeMap<(String, String), Vec<String>> {
     keys
 }
 
-pub fn every_foreign_key_is_indexed(db: &TestDb) {
+fn every_foreign_key_is_indexed(db: &TestDb) {
     let _store = store(db); // migrates
     let mut raw = Raw::connect(db);
     let (fk_sql, index_sql) = match db.backend() {
@@ -147,7 +147,7 @@ pub fn every_foreign_key_is_indexed(db: &TestDb) {
     }
 }
 
-pub fn timestamps_are_utc_to_the_microsecond(db: &TestDb) {
+fn timestamps_are_utc_to_the_microsecond(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let mut new = new_template(&a, "T");
@@ -203,3 +203,10 @@ fn both_migration_trees_hold_the_same_names() {
         );
     }
 }
+
+integrations_testing::backend_tests!(
+    migrations_round_trip,
+    revisions_refuse_update_and_delete_in_the_database,
+    every_foreign_key_is_indexed,
+    timestamps_are_utc_to_the_microsecond,
+);

@@ -23,7 +23,7 @@ fn sorted(mut found: Vec<(RevisionId, SealedSecret)>) -> Vec<(RevisionId, Sealed
     found
 }
 
-pub fn sealed_values_are_written_with_their_revision_and_read_per_org(db: &TestDb) {
+fn sealed_values_are_written_with_their_revision_and_read_per_org(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let t = store
@@ -82,7 +82,7 @@ pub fn sealed_values_are_written_with_their_revision_and_read_per_org(db: &TestD
     );
 }
 
-pub fn a_refused_revision_leaves_no_sealed_value(db: &TestDb) {
+fn a_refused_revision_leaves_no_sealed_value(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let t = store
@@ -100,7 +100,7 @@ pub fn a_refused_revision_leaves_no_sealed_value(db: &TestDb) {
     assert_eq!(raw.count("SELECT COUNT(*) AS n FROM revisions"), 0);
 }
 
-pub fn sealed_values_change_only_their_envelope(db: &TestDb) {
+fn sealed_values_change_only_their_envelope(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let t = store
@@ -156,3 +156,9 @@ pub fn sealed_values_change_only_their_envelope(db: &TestDb) {
         .expect_err("an unknown owner kind");
     assert!(err.to_string().to_lowercase().contains("check"), "{err}");
 }
+
+integrations_testing::backend_tests!(
+    sealed_values_are_written_with_their_revision_and_read_per_org,
+    a_refused_revision_leaves_no_sealed_value,
+    sealed_values_change_only_their_envelope,
+);

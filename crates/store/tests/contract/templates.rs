@@ -5,7 +5,7 @@ use ulid::Ulid;
 
 use crate::support::{Raw, audit, name, new_template, org, store, tick};
 
-pub fn creates_and_reads_a_template(db: &TestDb) {
+fn creates_and_reads_a_template(db: &TestDb) {
     let store = store(db);
     let new = new_template(&org("org_a"), "Meta CAPI Production");
     let created = store
@@ -28,7 +28,7 @@ pub fn creates_and_reads_a_template(db: &TestDb) {
     ));
 }
 
-pub fn names_are_unique_per_org_case_insensitively(db: &TestDb) {
+fn names_are_unique_per_org_case_insensitively(db: &TestDb) {
     let store = store(db);
     let (a, b) = (org("org_a"), org("org_b"));
     let first = store
@@ -69,7 +69,7 @@ pub fn names_are_unique_per_org_case_insensitively(db: &TestDb) {
     );
 }
 
-pub fn lists_templates_newest_first_in_windows(db: &TestDb) {
+fn lists_templates_newest_first_in_windows(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let ids: Vec<TemplateId> = (0..5)
@@ -105,7 +105,7 @@ pub fn lists_templates_newest_first_in_windows(db: &TestDb) {
     assert_eq!(past_the_end.total, 5);
 }
 
-pub fn updates_name_and_description(db: &TestDb) {
+fn updates_name_and_description(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let t = store
@@ -197,7 +197,7 @@ pub fn updates_name_and_description(db: &TestDb) {
     );
 }
 
-pub fn soft_delete_hides_the_template_and_keeps_the_row(db: &TestDb) {
+fn soft_delete_hides_the_template_and_keeps_the_row(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
     let t = store
@@ -257,7 +257,7 @@ pub fn soft_delete_hides_the_template_and_keeps_the_row(db: &TestDb) {
     assert_eq!(kept, 1);
 }
 
-pub fn other_orgs_see_nothing(db: &TestDb) {
+fn other_orgs_see_nothing(db: &TestDb) {
     let store = store(db);
     let (a, b) = (org("org_a"), org("org_b"));
     let t = store
@@ -316,3 +316,12 @@ pub fn other_orgs_see_nothing(db: &TestDb) {
     let mine = store.template(&a, t.id).expect("still there");
     assert_eq!((mine.name.as_str(), mine.latest_revision), ("Mine", 1));
 }
+
+integrations_testing::backend_tests!(
+    creates_and_reads_a_template,
+    names_are_unique_per_org_case_insensitively,
+    lists_templates_newest_first_in_windows,
+    updates_name_and_description,
+    soft_delete_hides_the_template_and_keeps_the_row,
+    other_orgs_see_nothing,
+);
