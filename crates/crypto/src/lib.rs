@@ -55,23 +55,27 @@ fn associated_data(place: &Binding<'_>) -> Vec<u8> {
     data
 }
 
-/// Why a key or a keyring cannot be used. The messages never show key material.
+/// Why a key or a keyring cannot be used. The messages never show key
+/// material; they read after the setting's name (`ENCRYPTION_KEY must be base64 …`).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum KeyError {
     /// Not standard base64.
-    #[error("an encryption key must be base64 (standard alphabet, with padding)")]
+    #[error("must be base64 (standard alphabet, with padding)")]
     NotBase64,
     /// Not 32 bytes once decoded.
-    #[error("an encryption key must decode to 32 bytes for AES-256 (got {0})")]
+    #[error("must decode to 32 bytes for AES-256 (got {0})")]
     WrongLength(usize),
-    /// A key id outside `[A-Za-z0-9_-]{1,32}`.
-    #[error("a key id must be 1 to 32 letters, digits, '_' or '-' (entry {0})")]
+    /// A keyring entry (counted from 1) whose key id is outside `[A-Za-z0-9_-]{1,32}`.
+    #[error("entry {0}: a key id must be 1 to 32 letters, digits, '_' or '-'")]
     BadKeyId(usize),
+    /// A keyring entry (counted from 1) whose key is unusable.
+    #[error("entry {0}: {1}")]
+    BadEntry(usize, Box<KeyError>),
     /// Two entries with the same key id.
-    #[error("the key id '{0}' is given twice")]
+    #[error("names the key id '{0}' twice")]
     DuplicateKeyId(String),
     /// No key at all.
-    #[error("the keyring is empty: give at least one key")]
+    #[error("holds no key: give at least one")]
     Empty,
 }
 
@@ -172,10 +176,11 @@ impl AesGcmCipher {
                     if !is_key_id(id) {
                         return Err(KeyError::BadKeyId(at + 1));
                     }
-                    Key::new(Some(id), encoded)?
+                    Key::new(Some(id), encoded)
                 }
-                None => Key::new(None, entry)?,
-            };
+                None => Key::new(None, entry),
+            }
+            .map_err(|err| KeyError::BadEntry(at + 1, Box::new(err)))?;
             if keys.iter().any(|k| k.id == key.id) {
                 return Err(KeyError::DuplicateKeyId(key.id));
             }
@@ -474,7 +479,10 @@ mod tests {
         let cases = [
             (String::new(), KeyError::Empty),
             (" , ".to_owned(), KeyError::Empty),
-            (format!("a:{key},b:{key}x"), KeyError::NotBase64),
+            (
+                format!("a:{key},b:{key}x"),
+                KeyError::BadEntry(2, Box::new(KeyError::NotBase64)),
+            ),
             (format!("a:{key},bad kid:{key}"), KeyError::BadKeyId(2)),
             (format!(":{key}"), KeyError::BadKeyId(1)),
             (format!("{}:{key}", "k".repeat(33)), KeyError::BadKeyId(1)),
@@ -494,7 +502,7 @@ mod tests {
             ),
             (
                 format!("a:{}", STANDARD.encode([1_u8; 31])),
-                KeyError::WrongLength(31),
+                KeyError::BadEntry(1, Box::new(KeyError::WrongLength(31))),
             ),
         ];
         for (text, expected) in cases {

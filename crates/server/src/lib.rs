@@ -339,7 +339,8 @@ fn cipher(settings: &Settings) -> anyhow::Result<AesGcmCipher> {
                  (it may list the ENCRYPTION_KEY value as one of its entries)"
             );
         }
-        return AesGcmCipher::from_keyring(&text).context("ENCRYPTION_KEYS cannot be used");
+        return AesGcmCipher::from_keyring(&text)
+            .map_err(|err| anyhow::anyhow!("ENCRYPTION_KEYS {err}"));
     }
     let key = config::secret(
         settings,
@@ -350,7 +351,7 @@ fn cipher(settings: &Settings) -> anyhow::Result<AesGcmCipher> {
     )?;
     let text = String::from_utf8(key.bytes)
         .map_err(|_| anyhow::anyhow!("ENCRYPTION_KEY must be base64 text"))?;
-    AesGcmCipher::from_base64(&text).context("ENCRYPTION_KEY cannot be used")
+    AesGcmCipher::from_base64(&text).map_err(|err| anyhow::anyhow!("ENCRYPTION_KEY {err}"))
 }
 
 fn init_logging(settings: &Settings) {

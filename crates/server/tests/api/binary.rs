@@ -73,7 +73,7 @@ fn migrate_runs_and_exits() {
 #[test]
 fn configuration_errors_are_clear() {
     let dir = tempfile::tempdir().expect("a folder");
-    let cases: [(&[(&str, &str)], &str); 7] = [
+    let cases: [(&[(&str, &str)], &str); 10] = [
         (
             &[PG],
             "JWT_SECRET is required when DATABASE_URL is a PostgreSQL URL",
@@ -89,6 +89,30 @@ fn configuration_errors_are_clear() {
         (
             &[("ENCRYPTION_KEY", "c2hvcnQ=")],
             "ENCRYPTION_KEY must decode to 32 bytes for AES-256 (got 5)",
+        ),
+        (
+            &[("ENCRYPTION_KEYS", "new:c2hvcnQ=")],
+            "ENCRYPTION_KEYS entry 1: must decode to 32 bytes for AES-256 (got 5)",
+        ),
+        (
+            &[(
+                "ENCRYPTION_KEYS",
+                "a:dGVzdC1lbmNyeXB0aW9uLWtleS10ZXN0LWtleS0zMmI=,b c:x",
+            )],
+            "ENCRYPTION_KEYS entry 2: a key id must be",
+        ),
+        (
+            &[
+                (
+                    "ENCRYPTION_KEY",
+                    "dGVzdC1lbmNyeXB0aW9uLWtleS10ZXN0LWtleS0zMmI=",
+                ),
+                (
+                    "ENCRYPTION_KEYS",
+                    "dGVzdC1lbmNyeXB0aW9uLWtleS10ZXN0LWtleS0zMmI=",
+                ),
+            ],
+            "both ENCRYPTION_KEY and ENCRYPTION_KEYS are set",
         ),
         (
             &[("DATABASE_URL", "mysql://localhost/x")],
