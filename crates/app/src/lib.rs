@@ -38,9 +38,9 @@ pub use pipelines::{CreatePipeline, UpdatePipeline};
 pub use render::{
     MAX_PIPELINE_CONFIG_BYTES, PipelineConfig, PipelineConfigAnswer, RenderFailure, RenderedConfig,
 };
-pub use revisions::{CreateRevision, REVISION_BATCH, RevisionBatches};
+pub use revisions::{CreateRevision, REVISION_BATCH, RevisionBatches, RevisionList};
 pub use templates::{CreateTemplate, UpdateTemplate};
-pub use versioning::{Pin, RevisionDiff, template_etag};
+pub use versioning::{Pin, Restore, RevisionDiff, template_etag};
 
 /// The application: its ports, and the use cases as methods.
 #[derive(Debug, Clone)]
@@ -52,6 +52,15 @@ pub struct App {
     ids: Arc<dyn IdGenerator>,
     /// When this process last purged expired idempotency keys (Unix seconds).
     last_purge: Arc<AtomicI64>,
+}
+
+/// Checks the caller's role: the authorize step of every use case.
+pub(crate) fn authorize(caller: &Caller, action: Action) -> Result<(), AppError> {
+    if caller.can(action) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(action))
+    }
 }
 
 /// The adapters the application runs on.
@@ -95,18 +104,6 @@ impl App {
     /// [`AppError::Unauthenticated`].
     pub fn authenticate(&self, token: &str) -> Result<Caller, AppError> {
         Ok(self.tokens.verify(token)?)
-    }
-
-    /// Checks the caller's role.
-    ///
-    /// # Errors
-    /// [`AppError::Forbidden`] when the role does not permit `action`.
-    pub fn authorize(&self, caller: &Caller, action: Action) -> Result<(), AppError> {
-        if caller.can(action) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(action))
-        }
     }
 
     /// Whether the database answers, for readiness probes.

@@ -8,7 +8,6 @@ use integrations_ports::{
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use crate::DieselStore;
 use crate::connection::{DbConnection, write};
 use crate::counts::{self, Delta};
 use crate::error::Failure;
@@ -19,6 +18,7 @@ use crate::rows::{
     timestamp, to_i32,
 };
 use crate::schema::{attachments, pipelines, revisions, templates};
+use crate::{Connections, DieselStore};
 
 /// The org's live templates (for lists: the `templates_live_newest` index).
 macro_rules! live {
@@ -106,7 +106,7 @@ fn insert_revision(
     org: &OrgId,
     template: TemplateId,
     number: i32,
-    revision: NewRevision,
+    revision: &NewRevision,
 ) -> Result<Revision, Failure> {
     crate::sealed::insert_revision_secrets(
         conn,
@@ -122,7 +122,10 @@ fn insert_revision(
         revision_number: number,
         config: config_text(&revision.config)?,
         delivery_mode: revision.delivery_mode.as_str().to_owned(),
-        change_summary: revision.change_summary.map(|s| s.as_str().to_owned()),
+        change_summary: revision
+            .change_summary
+            .as_ref()
+            .map(|s| s.as_str().to_owned()),
         created_by: revision.created_by.as_str().to_owned(),
         created_at: timestamp(revision.created_at),
         restored_from: revision
@@ -140,7 +143,7 @@ fn next_revision(
     conn: &mut DbConnection,
     org: &OrgId,
     template: TemplateId,
-    revision: NewRevision,
+    revision: &NewRevision,
     audit: Option<&AuditEntry>,
 ) -> Result<Revision, Failure> {
     let target = live_by_id!(org, template);
@@ -195,7 +198,7 @@ const CREATED: Delta = Delta {
 /// Inserts a template row and its audit entry (in the caller's transaction).
 fn insert_template(
     conn: &mut DbConnection,
-    template: NewTemplate,
+    template: &NewTemplate,
     audit: &AuditEntry,
 ) -> Result<Template, Failure> {
     let (org, id) = (template.org_id.clone(), template.id);
@@ -204,10 +207,10 @@ fn insert_template(
         org_id: template.org_id.as_str().to_owned(),
         name: template.name.as_str().to_owned(),
         name_key: template.name.unique_key(),
-        vendor: template.vendor,
-        description: template.description.map(|d| d.as_str().to_owned()),
-        catalog_vendor_key: template.catalog_vendor_key,
-        catalog_variant_key: template.catalog_variant_key,
+        vendor: template.vendor.clone(),
+        description: template.description.as_ref().map(|d| d.as_str().to_owned()),
+        catalog_vendor_key: template.catalog_vendor_key.clone(),
+        catalog_variant_key: template.catalog_variant_key.clone(),
         latest_revision: 0,
         created_at: timestamp(template.created_at),
         updated_at: timestamp(template.created_at),
@@ -220,7 +223,7 @@ fn insert_template(
     load_template(conn, &org, id)
 }
 
-impl TemplateStore for DieselStore {
+impl<C: Connections> TemplateStore for DieselStore<C> {
     fn create_template(
         &self,
         template: NewTemplate,
@@ -228,7 +231,7 @@ impl TemplateStore for DieselStore {
     ) -> StoreResult<Template> {
         self.with(|conn| {
             write(conn, |conn| {
-                let created = insert_template(conn, template, &change.audit)?;
+                let created = insert_template(conn, &template, &change.audit)?;
                 finish(conn, &change, &created)?;
                 counts::add(conn, &created.org_id, &change.audit.id.to_string(), CREATED)?;
                 Ok(created)
@@ -245,8 +248,8 @@ impl TemplateStore for DieselStore {
         let (org, id) = (template.org_id.clone(), template.id);
         self.with(|conn| {
             write(conn, |conn| {
-                insert_template(conn, template, &change.audit)?;
-                let revision = next_revision(conn, &org, id, first_revision, None)?;
+                insert_template(conn, &template, &change.audit)?;
+                let revision = next_revision(conn, &org, id, &first_revision, None)?;
                 let installed = (load_template(conn, &org, id)?, revision);
                 finish(conn, &change, &installed)?;
                 counts::add(conn, &org, &change.audit.id.to_string(), CREATED)?;
@@ -267,7 +270,7 @@ impl TemplateStore for DieselStore {
                 .limit(rows_to_read(window.limit))
                 .select(TemplateRow::as_select())
                 .into_boxed();
-            let query = match window.start {
+            let query = match window.start.clone() {
                 Start::Offset(offset) => query.offset(sql_offset(offset)),
                 Start::After(key) => after_key!(query, templates::created_at, templates::id, key),
             };
@@ -389,7 +392,7 @@ impl TemplateStore for DieselStore {
     ) -> StoreResult<Revision> {
         self.with(|conn| {
             write(conn, |conn| {
-                let revision = next_revision(conn, org, template, revision, Some(&change.audit))?;
+                let revision = next_revision(conn, org, template, &revision, Some(&change.audit))?;
                 finish(conn, &change, &revision)?;
                 counts::add(conn, org, &change.audit.id.to_string(), Delta::audited(1))?;
                 Ok(revision)
@@ -443,7 +446,7 @@ impl TemplateStore for DieselStore {
                 .limit(rows_to_read(window.limit))
                 .select(RevisionRow::as_select())
                 .into_boxed();
-            let query = match window.start {
+            let query = match window.start.clone() {
                 Start::Offset(offset) => query.offset(sql_offset(offset)),
                 // Numbers beyond the column's range are all "after" it.
                 Start::After(number) => query.filter(
@@ -496,7 +499,7 @@ impl TemplateStore for DieselStore {
                     pipelines::name,
                 ))
                 .into_boxed();
-            let query = match window.start {
+            let query = match window.start.clone() {
                 Start::Offset(offset) => query.offset(sql_offset(offset)),
                 Start::After(key) => {
                     after_key!(query, attachments::created_at, attachments::id, key)

@@ -19,6 +19,7 @@ mod plans;
 mod revisions;
 mod schema;
 mod sealed;
+mod sessions;
 mod support;
 mod templates;
 
@@ -33,6 +34,7 @@ use pipelines::*;
 use revisions::*;
 use schema::*;
 use sealed::*;
+use sessions::*;
 use templates::*;
 
 backend_tests!(
@@ -86,7 +88,21 @@ backend_tests!(
     revisions_refuse_update_and_delete_in_the_database,
     every_foreign_key_is_indexed,
     timestamps_are_utc_to_the_microsecond,
+    // units of work
+    a_session_keeps_one_connection_for_all_its_calls,
 );
+
+mod session_tests {
+    #[test]
+    fn postgres_a_terminated_backend_is_replaced_and_retried_once() {
+        super::sessions::postgres_a_terminated_backend_is_replaced_and_retried_once();
+    }
+
+    #[test]
+    fn postgres_a_session_does_not_retry_after_its_first_statement() {
+        super::sessions::postgres_a_session_does_not_retry_after_its_first_statement();
+    }
+}
 
 mod plans_tests {
     #[test]
