@@ -163,7 +163,7 @@ impl std::fmt::Debug for Session {
 impl Connections for PerCall {
     fn with<T>(&self, work: impl FnMut(&mut DbConnection) -> Result<T, Failure>) -> StoreResult<T> {
         let mut held = None;
-        run(&self.pool, &mut held, &mut 0, true, work)
+        run(&self.pool, &mut held, &mut Counts::default(), true, work)
     }
 }
 
@@ -171,8 +171,8 @@ impl Connections for PerCall {
 pub struct Session {
     pool: Pool,
     held: RefCell<Option<Pooled>>,
-    /// The connection's `answered` count when the session took it.
-    baseline: Cell<u64>,
+    /// The connection's counts when the session took it.
+    baseline: Cell<Counts>,
     /// Whether the session may still retry (it does at most once).
     may_retry: Cell<bool>,
 }
@@ -182,16 +182,17 @@ impl Session {
         Self {
             pool,
             held: RefCell::new(None),
-            baseline: Cell::new(0),
+            baseline: Cell::new(Counts::default()),
             may_retry: Cell::new(true),
         }
     }
 
-    /// Statements sent on the session's connection since it was opened,
-    /// for tests and measurements; `None` before the first call.
+    /// Statements the session has sent (round trips), for tests and
+    /// measurements; `None` before the first call.
     pub fn statements_sent(&self) -> Option<u64> {
-        let mut held = self.held.borrow_mut();
-        held.as_mut().map(|conn| tally(conn).sent)
+        let mut held = self.held.try_borrow_mut().ok()?;
+        let start = self.baseline.get().sent;
+        held.as_mut().map(|conn| tally(conn).sent - start)
     }
 }
 
@@ -210,7 +211,7 @@ impl Connections for Session {
         self.baseline.set(baseline);
         // Once a statement got an answer, the session never retries again.
         if let Some(conn) = held.as_mut() {
-            if tally(conn).answered != baseline {
+            if tally(conn).answered != baseline.answered {
                 self.may_retry.set(false);
             }
         }
@@ -223,7 +224,7 @@ impl Connections for Session {
 fn run<T>(
     pool: &Pool,
     held: &mut Option<Pooled>,
-    baseline: &mut u64,
+    baseline: &mut Counts,
     may_retry: bool,
     mut work: impl FnMut(&mut DbConnection) -> Result<T, Failure>,
 ) -> StoreResult<T> {
@@ -231,7 +232,7 @@ fn run<T>(
         Some(conn) => conn,
         None => {
             let mut conn = pool.get().map_err(pool_unavailable)?;
-            *baseline = tally(&mut conn).answered;
+            *baseline = tally(&mut conn);
             held.insert(conn)
         }
     };
@@ -239,14 +240,14 @@ fn run<T>(
         Ok(value) => return Ok(value),
         Err(failure) => failure,
     };
-    let untouched = tally(conn).answered == *baseline;
+    let untouched = tally(conn).answered == baseline.answered;
     if !(may_retry && untouched && lost(&failure)) {
         return Err(failure.into_store());
     }
     // Dropping the broken connection discards it (its tally says `lost`).
     *held = None;
     let mut fresh = live_connection(pool).map_err(|()| failure.into_store())?;
-    *baseline = tally(&mut fresh).answered;
+    *baseline = tally(&mut fresh);
     let conn = held.insert(fresh);
     work(conn).map_err(Failure::into_store)
 }

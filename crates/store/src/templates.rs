@@ -146,43 +146,78 @@ fn next_revision(
     revision: &NewRevision,
     audit: Option<&AuditEntry>,
 ) -> Result<Revision, Failure> {
-    let target = live_by_id!(org, template);
+    let number = match bump_latest(conn, org, template, revision)? {
+        Some(number) => number,
+        // Not bumped: say why, from the row (a rare path, one more read).
+        None => {
+            let latest: Option<i32> = live_by_id!(org, template)
+                .select(templates::latest_revision)
+                .first(conn)
+                .optional()?;
+            return Err(match latest {
+                Some(latest) => StoreError::StaleRevision {
+                    latest: count(latest)?,
+                },
+                None => StoreError::NotFound,
+            }
+            .into());
+        }
+    };
+    if let Some(audit) = audit {
+        let mut audit = audit.clone();
+        // Only the store knows the number it assigned.
+        if let Some(serde_json::Value::Object(new)) = &mut audit.new_value {
+            new.insert("revision_number".into(), number.into());
+        }
+        crate::audit::record(conn, &audit)?;
+    }
+    insert_revision(conn, org, template, number, revision)
+}
+
+/// Moves the live template's latest revision number on by one (when it is
+/// `expected_latest`, if that is set) and its `updated_at` to the
+/// revision's, in one statement that returns the new number (`UPDATE …
+/// RETURNING`, on both backends); `None` when no row was changed.
+fn bump_latest(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    template: TemplateId,
+    revision: &NewRevision,
+) -> Result<Option<i32>, Failure> {
+    let expected = match revision.expected_latest.map(i32::try_from) {
+        None => None,
+        Some(Ok(expected)) => Some(expected),
+        // A number beyond what the column holds cannot be the latest: stale.
+        Some(Err(_)) => return Ok(None),
+    };
     let bump = (
         templates::latest_revision.eq(templates::latest_revision + 1),
         templates::updated_at.eq(timestamp(revision.created_at)),
     );
-    let bumped = match revision.expected_latest {
-        None => diesel::update(target).set(bump).execute(conn)?,
-        // A number beyond what the column holds cannot be the latest: stale.
-        Some(expected) => match i32::try_from(expected) {
-            Ok(expected) => diesel::update(target.filter(templates::latest_revision.eq(expected)))
+    // Diesel's multi-backend connection does not offer RETURNING: run it on
+    // the concrete connection (the statement is the same on both).
+    macro_rules! bump {
+        ($conn:expr) => {
+            match expected {
+                None => diesel::update(live_by_id!(org, template))
+                    .set(bump)
+                    .returning(templates::latest_revision)
+                    .get_result::<i32>($conn)
+                    .optional(),
+                Some(expected) => diesel::update(
+                    live_by_id!(org, template).filter(templates::latest_revision.eq(expected)),
+                )
                 .set(bump)
-                .execute(conn)?,
-            Err(_) => 0,
-        },
-    };
-    let latest: Option<i32> = live_by_id!(org, template)
-        .select(templates::latest_revision)
-        .first(conn)
-        .optional()?;
-    match (bumped, latest) {
-        (1, Some(number)) => {
-            if let Some(audit) = audit {
-                let mut audit = audit.clone();
-                // Only the store knows the number it assigned.
-                if let Some(serde_json::Value::Object(new)) = &mut audit.new_value {
-                    new.insert("revision_number".into(), number.into());
-                }
-                crate::audit::record(conn, &audit)?;
+                .returning(templates::latest_revision)
+                .get_result::<i32>($conn)
+                .optional(),
             }
-            insert_revision(conn, org, template, number, revision)
-        }
-        (_, Some(latest)) => Err(StoreError::StaleRevision {
-            latest: count(latest)?,
-        }
-        .into()),
-        (_, None) => Err(StoreError::NotFound.into()),
+        };
     }
+    Ok(match conn {
+        DbConnection::Postgres(pg) => bump!(pg)?,
+        DbConnection::Sqlite(sqlite) => bump!(sqlite)?,
+    })
 }
 
 /// Pipeline ids per statement when naming the pipelines that pin a template.

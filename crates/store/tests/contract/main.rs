@@ -90,6 +90,7 @@ backend_tests!(
     timestamps_are_utc_to_the_microsecond,
     // units of work
     a_session_keeps_one_connection_for_all_its_calls,
+    creating_a_revision_takes_seven_statements_on_one_connection,
 );
 
 mod session_tests {

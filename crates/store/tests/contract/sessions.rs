@@ -35,18 +35,17 @@ pub fn a_session_keeps_one_connection_for_all_its_calls(db: &TestDb) {
         let (open, idle) = store.pool_state();
         assert_eq!(idle + 1, open, "the session holds exactly one connection");
     }
-    // Six reads, one statement each apart from the list (its total and its page).
-    assert_eq!(session.statements_sent().map(|sent| sent > 0), Some(true));
+    // Each round: the template (one statement), the list (its total, its page).
+    assert_eq!(session.statements_sent(), Some(9));
     drop(session);
     let (open, idle) = store.pool_state();
     assert_eq!(open, idle, "dropping the session gives its connection back");
 }
 
-/// On PostgreSQL, the session's calls run on one backend (`pg_backend_pid`
-/// as the revision config records it would be ideal; the pid seen through
-/// `pg_stat_activity` is the observable equivalent): terminating every
-/// backend but one other makes exactly the session's next call fail, since
-/// it already sent statements and must not be retried.
+/// On PostgreSQL, a session that has sent a statement keeps its backend:
+/// once that backend is terminated, the session's next call fails rather
+/// than run on another connection — a session never spreads over two, and
+/// never retries once a statement reached the database.
 pub fn postgres_a_session_does_not_retry_after_its_first_statement() {
     let Some(db) = TestDb::postgres() else { return };
     let store = store(&db);
@@ -123,4 +122,35 @@ fn terminate_other_backends(db: &TestDb) {
     )
     .execute(&mut conn)
     .expect("backends terminated");
+}
+
+/// Creating a revision, as the use case does it (find the template, then
+/// create): one connection and seven statements — the read, `BEGIN`, one
+/// `UPDATE … RETURNING` for the number, the audit row, the revision, the
+/// org's counter, `COMMIT`.
+pub fn creating_a_revision_takes_seven_statements_on_one_connection(db: &TestDb) {
+    let store = store(db);
+    let a = org("org_a");
+    let t = store
+        .create_template(new_template(&a, "T"), audit().into())
+        .expect("created");
+    for expected_latest in [None, Some(1)] {
+        let session = store.open_session();
+        let template = session.template(&a, t.id).expect("found");
+        let mut revision = new_revision(json!({ "n": 1 }));
+        revision.expected_latest = expected_latest;
+        session
+            .create_revision(&a, template.id, revision, audit().into())
+            .expect("created");
+        assert_eq!(session.statements_sent(), Some(7), "{expected_latest:?}");
+    }
+    // A stale number costs one more read, to say what the latest is.
+    let session = store.open_session();
+    let mut stale = new_revision(json!({}));
+    stale.expected_latest = Some(1);
+    let refused = session.create_revision(&a, t.id, stale, audit().into());
+    assert!(
+        matches!(refused, Err(StoreError::StaleRevision { latest: 2 })),
+        "{refused:?}"
+    );
 }
