@@ -186,6 +186,10 @@ impl App {
     /// Returns the config to store (secrets replaced by references) and the
     /// sealed values it references. Problems are recorded in `problems`; when
     /// there are any, nothing is sealed.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the unit of work, the owner and the config's context, each used once"
+    )]
     pub(crate) fn prepare_config(
         &self,
         store: &dyn StoreSession,

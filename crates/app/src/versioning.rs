@@ -156,7 +156,7 @@ impl App {
             .revision(&caller.org, template.id, number)
             .map_err(AppError::from)?;
         let input = input()?;
-        Ok(self.restore_found(&*store, caller, &template, source, input, if_match, replay)?)
+        Ok(self.restore_found(&*store, caller, &template, &source, input, if_match, replay)?)
     }
 
     #[expect(
@@ -168,7 +168,7 @@ impl App {
         store: &dyn StoreSession,
         caller: &Caller,
         template: &Template,
-        source: Revision,
+        source: &Revision,
         input: Restore,
         if_match: Option<&str>,
         replay: Replay<'_, Revision>,
@@ -184,7 +184,7 @@ impl App {
         let expected_latest = expected_latest(template, if_match)?;
         // Every secret is sealed again for the new revision, keeping its version.
         let id = RevisionId::from_ulid(self.ids.ulid());
-        let (config, secrets) = self.carry_config(store, &caller.org, vendor, &source, id)?;
+        let (config, secrets) = self.carry_config(store, &caller.org, vendor, source, id)?;
         let new = NewRevision {
             id,
             config,

@@ -228,13 +228,12 @@ fn run<T>(
     may_retry: bool,
     mut work: impl FnMut(&mut DbConnection) -> Result<T, Failure>,
 ) -> StoreResult<T> {
-    let conn = match held {
-        Some(conn) => conn,
-        None => {
-            let mut conn = pool.get().map_err(pool_unavailable)?;
-            *baseline = tally(&mut conn);
-            held.insert(conn)
-        }
+    let conn = if let Some(conn) = held {
+        conn
+    } else {
+        let mut conn = pool.get().map_err(pool_unavailable)?;
+        *baseline = tally(&mut conn);
+        held.insert(conn)
     };
     let failure = match work(conn) {
         Ok(value) => return Ok(value),

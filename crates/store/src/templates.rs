@@ -146,22 +146,19 @@ fn next_revision(
     revision: &NewRevision,
     audit: Option<&AuditEntry>,
 ) -> Result<Revision, Failure> {
-    let number = match bump_latest(conn, org, template, revision)? {
-        Some(number) => number,
+    let Some(number) = bump_latest(conn, org, template, revision)? else {
         // Not bumped: say why, from the row (a rare path, one more read).
-        None => {
-            let latest: Option<i32> = live_by_id!(org, template)
-                .select(templates::latest_revision)
-                .first(conn)
-                .optional()?;
-            return Err(match latest {
-                Some(latest) => StoreError::StaleRevision {
-                    latest: count(latest)?,
-                },
-                None => StoreError::NotFound,
-            }
-            .into());
+        let latest: Option<i32> = live_by_id!(org, template)
+            .select(templates::latest_revision)
+            .first(conn)
+            .optional()?;
+        return Err(match latest {
+            Some(latest) => StoreError::StaleRevision {
+                latest: count(latest)?,
+            },
+            None => StoreError::NotFound,
         }
+        .into());
     };
     if let Some(audit) = audit {
         let mut audit = audit.clone();
