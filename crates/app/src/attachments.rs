@@ -3,13 +3,16 @@
 use integrations_domain::{
     Action, Attachment, AttachmentId, Caller, Pipeline, RevisionId, TemplateId,
 };
-use integrations_ports::{AttachmentChanges, AuditEntry, Change, NewAttachment, StoreError};
+use integrations_ports::{
+    AttachmentChanges, AuditEntry, Change, NewAttachment, StoreError, StoreSession,
+};
 use integrations_ports::{AuditAction, ResourceType};
 
-use crate::App;
 use crate::audit::{Subject, attachment_value};
 use crate::error::AppError;
 use crate::idempotency::Replay;
+use crate::pipelines::{find_pipeline, parse_pipeline_id};
+use crate::{App, authorize};
 use serde_json::json;
 
 /// The input of "attach a template to a pipeline".
@@ -48,52 +51,78 @@ pub(crate) fn parse_attachment_id(raw: &str) -> Result<AttachmentId, AppError> {
     AttachmentId::parse(raw).map_err(|_| AppError::NotFound)
 }
 
+/// The pipeline and its attachment `id`, once the caller may perform `action`.
+fn find_attachment(
+    store: &dyn StoreSession,
+    caller: &Caller,
+    action: Action,
+    pipeline: &str,
+    id: &str,
+) -> Result<(Pipeline, Attachment), AppError> {
+    let pipeline = find_pipeline(store, caller, action, pipeline)?;
+    let attachment = store.attachment(&caller.org, pipeline.id, parse_attachment_id(id)?)?;
+    Ok((pipeline, attachment))
+}
+
 impl App {
     /// Every attachment of a pipeline, newest first.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound` when the pipeline went away meanwhile.
+    /// `Forbidden`; `NotFound` for an unknown pipeline.
     pub fn list_attachments(
         &self,
         caller: &Caller,
-        pipeline: &Pipeline,
+        pipeline: &str,
     ) -> Result<Vec<Attachment>, AppError> {
-        self.authorize(caller, Action::Read)?;
-        Ok(self.store.attachments(&caller.org, pipeline.id)?)
+        authorize(caller, Action::Read)?;
+        let pipeline = parse_pipeline_id(pipeline)?;
+        Ok(self.store.session().attachments(&caller.org, pipeline)?)
     }
 
     /// One attachment of a pipeline.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound`.
-    pub fn find_attachment(
+    /// `Forbidden`; `NotFound` for a malformed or unknown pipeline or attachment id.
+    pub fn attachment(
         &self,
         caller: &Caller,
-        action: Action,
-        pipeline: &Pipeline,
+        pipeline: &str,
         id: &str,
     ) -> Result<Attachment, AppError> {
-        self.authorize(caller, action)?;
-        Ok(self
-            .store
-            .attachment(&caller.org, pipeline.id, parse_attachment_id(id)?)?)
+        let store = self.store.session();
+        let (_, attachment) = find_attachment(&*store, caller, Action::Read, pipeline, id)?;
+        Ok(attachment)
     }
 
-    /// Pins a template at one of its revisions on the pipeline.
+    /// Pins a template at one of its revisions on a pipeline: finds the
+    /// pipeline, then reads `input`.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound` (pipeline); `Invalid` for an unknown template or
-    /// revision, or a revision of another template; `AlreadyAttached`;
-    /// `LimitReached` when the pipeline has [`MAX_ATTACHMENTS_PER_PIPELINE`]
-    /// attachments already.
-    pub fn attach(
+    /// `Forbidden`; `NotFound` for an unknown pipeline; what `input` fails
+    /// with; `Invalid` for a malformed or unknown `integration_id` or
+    /// `revision_id`, or a revision of another template; `AlreadyAttached`;
+    /// `LimitReached` past [`MAX_ATTACHMENTS_PER_PIPELINE`].
+    pub fn attach<E: From<AppError>>(
         &self,
+        caller: &Caller,
+        pipeline: &str,
+        input: impl FnOnce() -> Result<Attach, E>,
+        replay: Replay<'_, Attachment>,
+    ) -> Result<Attachment, E> {
+        let store = self.store.session();
+        let pipeline = find_pipeline(&*store, caller, Action::Edit, pipeline)?;
+        let input = input()?;
+        Ok(self.attach_found(&*store, caller, &pipeline, &input, replay)?)
+    }
+
+    fn attach_found(
+        &self,
+        store: &dyn StoreSession,
         caller: &Caller,
         pipeline: &Pipeline,
         input: &Attach,
         replay: Replay<'_, Attachment>,
     ) -> Result<Attachment, AppError> {
-        self.authorize(caller, Action::Edit)?;
         let template_id = reference("integration_id", TemplateId::parse(&input.integration_id))?;
         let revision_id = reference("revision_id", RevisionId::parse(&input.revision_id))?;
         let new = NewAttachment {
@@ -118,7 +147,7 @@ impl App {
                 "enabled": new.enabled,
             })),
         );
-        self.store
+        store
             .attach(&caller.org, pipeline.id, new, Change { audit, replay })
             .map_err(|err| match err {
                 StoreError::LimitReached { limit } => AppError::LimitReached {
@@ -130,20 +159,33 @@ impl App {
             })
     }
 
-    /// Re-pins, enables or disables an attachment.
+    /// Re-pins, enables or disables an attachment: finds it, then reads `input`.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound`; `Invalid` (nothing to change, unknown revision,
-    /// revision of another template).
-    pub fn update_attachment(
+    /// `Forbidden`; `NotFound`; what `input` fails with; `Invalid` when
+    /// neither field is given, or for a bad `revision_id` (as for attach).
+    pub fn update_attachment<E: From<AppError>>(
         &self,
+        caller: &Caller,
+        pipeline: &str,
+        id: &str,
+        input: impl FnOnce() -> Result<UpdateAttachment, E>,
+    ) -> Result<Attachment, E> {
+        let store = self.store.session();
+        let (pipeline, attachment) = find_attachment(&*store, caller, Action::Edit, pipeline, id)?;
+        let input = input()?;
+        Ok(self.change_attachment(&*store, caller, &pipeline, &attachment, input)?)
+    }
+
+    fn change_attachment(
+        &self,
+        store: &dyn StoreSession,
         caller: &Caller,
         pipeline: &Pipeline,
         attachment: &Attachment,
         input: UpdateAttachment,
     ) -> Result<Attachment, AppError> {
         let id = attachment.id;
-        self.authorize(caller, Action::Edit)?;
         if input.revision_id.is_none() && input.enabled.is_none() {
             return Err(AppError::invalid(
                 "body",
@@ -186,30 +228,21 @@ impl App {
             enabled: input.enabled,
             updated_at: self.clock.now(),
         };
-        Ok(self
-            .store
-            .update_attachment(&caller.org, pipeline.id, id, changes, audit)?)
+        Ok(store.update_attachment(&caller.org, pipeline.id, id, changes, audit)?)
     }
 
     /// Removes an attachment.
     ///
     /// # Errors
     /// `Forbidden`; `NotFound`.
-    pub fn detach(
-        &self,
-        caller: &Caller,
-        pipeline: &Pipeline,
-        attachment: &Attachment,
-    ) -> Result<(), AppError> {
-        self.authorize(caller, Action::Administer)?;
-        let audit = self.detach_audit(caller, attachment);
-        Ok(self
-            .store
-            .detach(&caller.org, pipeline.id, attachment.id, audit)?)
+    pub fn detach(&self, caller: &Caller, pipeline: &str, id: &str) -> Result<(), AppError> {
+        let store = self.store.session();
+        let (pipeline, attachment) =
+            find_attachment(&*store, caller, Action::Administer, pipeline, id)?;
+        let audit = self.detach_audit(caller, &attachment);
+        Ok(store.detach(&caller.org, pipeline.id, attachment.id, audit)?)
     }
 
-    /// The audit entry of an attachment removed by `caller`: by the detach
-    /// route, or with its pipeline.
     pub(crate) fn detach_audit(&self, caller: &Caller, attachment: &Attachment) -> AuditEntry {
         self.audit_entry(
             caller,

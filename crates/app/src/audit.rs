@@ -9,8 +9,8 @@ use integrations_ports::{AuditAction, ResourceType};
 use integrations_ports::{AuditEntry, ListPage, NewPipeline, NewRevision, NewTemplate, Window};
 use serde_json::{Map, Value, json};
 
-use crate::App;
 use crate::error::AppError;
+use crate::{App, authorize};
 
 /// What a change is about.
 pub(crate) struct Subject {
@@ -52,7 +52,7 @@ impl App {
         resource_id: Option<&str>,
         window: Window,
     ) -> Result<ListPage<AuditEntry>, AppError> {
-        self.authorize(caller, Action::Administer)?;
+        authorize(caller, Action::Administer)?;
         if resource_id.is_some_and(|id| id.len() > 128 || id.chars().any(char::is_control)) {
             return Err(AppError::invalid(
                 "resource_id",
@@ -60,7 +60,10 @@ impl App {
                 "resource_id must be an object id (at most 128 characters, no control characters)",
             ));
         }
-        Ok(self.store.audit_log(&caller.org, resource_id, window)?)
+        Ok(self
+            .store
+            .session()
+            .audit_log(&caller.org, resource_id, window)?)
     }
 }
 

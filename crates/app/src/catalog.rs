@@ -8,12 +8,12 @@ use integrations_ports::{AuditAction, ResourceType};
 use integrations_ports::{NewRevision, NewTemplate};
 use serde_json::{Map, Value};
 
-use crate::App;
 use crate::audit::{Subject, new_template_value, revision_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
 use crate::idempotency::{Replay, change, presenting};
 use crate::revisions::{masked, parse_delivery_mode};
 use crate::templates::description;
+use crate::{App, authorize};
 
 /// The input of "install a template from the catalog".
 #[derive(Debug, Clone)]
@@ -42,7 +42,7 @@ impl App {
         caller: &Caller,
         category: Option<&str>,
     ) -> Result<Vec<&'static Vendor>, AppError> {
-        self.authorize(caller, Action::Browse)?;
+        authorize(caller, Action::Browse)?;
         match category {
             None => Ok(catalog::vendors().iter().collect()),
             Some(raw) => {
@@ -63,13 +63,8 @@ impl App {
     ///
     /// # Errors
     /// `Forbidden`; `NotFound` for a vendor the catalog does not have.
-    pub fn catalog_vendor(
-        &self,
-        caller: &Caller,
-        action: Action,
-        key: &str,
-    ) -> Result<&'static Vendor, AppError> {
-        self.authorize(caller, action)?;
+    pub fn catalog_vendor(&self, caller: &Caller, key: &str) -> Result<&'static Vendor, AppError> {
+        authorize(caller, Action::Browse)?;
         catalog::vendor(key).ok_or(AppError::NotFound)
     }
 
@@ -79,16 +74,30 @@ impl App {
     /// top-level key), validated like any revision.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound` for an unknown vendor; `Invalid` listing every
-    /// problem (unknown variant, name, config…); `NameTaken`.
-    pub fn install(
+    /// `Forbidden`; `NotFound` for an unknown vendor; what `input` (read once
+    /// the vendor is found) fails with; `Invalid` listing every problem
+    /// (unknown variant, name, config…); `NameTaken`.
+    pub fn install<E: From<AppError>>(
+        &self,
+        caller: &Caller,
+        vendor: &str,
+        input: impl FnOnce() -> Result<Install, E>,
+        replay: Replay<'_, (Template, Revision)>,
+    ) -> Result<(Template, Revision), E> {
+        authorize(caller, Action::Edit)?;
+        let vendor = catalog::vendor(vendor).ok_or(AppError::NotFound)?;
+        let input = input()?;
+        Ok(self.install_from(caller, vendor, input, replay)?)
+    }
+
+    fn install_from(
         &self,
         caller: &Caller,
         vendor: &'static Vendor,
         input: Install,
         replay: Replay<'_, (Template, Revision)>,
     ) -> Result<(Template, Revision), AppError> {
-        self.authorize(caller, Action::Edit)?;
+        let store = self.store.session();
         let mut problems = Problems::default();
         let name = problems.check("name", Name::parse(&input.name));
         let description = description(&mut problems, input.description.as_deref());
@@ -122,6 +131,7 @@ impl App {
         config.extend(input.config.unwrap_or_default());
         let revision_id = RevisionId::from_ulid(self.ids.ulid());
         let (config, secrets) = self.prepare_config(
+            &*store,
             &caller.org,
             vendor,
             revision_id,
@@ -172,8 +182,7 @@ impl App {
         let present = |(template, revision): &(Template, Revision)| {
             (template.clone(), masked(revision.clone(), vendor))
         };
-        let (template, revision) = self
-            .store
+        let (template, revision) = store
             .install(
                 template,
                 revision,

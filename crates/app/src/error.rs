@@ -92,6 +92,28 @@ pub enum NamedKind {
     Template,
     /// A pipeline.
     Pipeline,
+    /// An object whose kind the failing step did not say (a name clash no
+    /// use case expected): still a 409, never a 500.
+    Object,
+}
+
+fn name_taken(kind: NamedKind, name: &str) -> String {
+    if name.is_empty() {
+        format!("{} with this name already exists", kind.words())
+    } else {
+        format!("{} named '{name}' already exists", kind.words())
+    }
+}
+
+impl NamedKind {
+    /// The kind in words, with its article.
+    pub fn words(self) -> &'static str {
+        match self {
+            Self::Template => "an integration template",
+            Self::Pipeline => "a pipeline",
+            Self::Object => "an object",
+        }
+    }
 }
 
 /// What a use case can fail with.
@@ -110,11 +132,11 @@ pub enum AppError {
     #[error("the request has {} invalid value(s)", .0.len())]
     Invalid(Vec<FieldProblem>),
     /// The name is used by another live object of the org.
-    #[error("{} named '{name}' already exists", match .kind { NamedKind::Template => "an integration template", NamedKind::Pipeline => "a pipeline" })]
+    #[error("{}", name_taken(*.kind, .name))]
     NameTaken {
         /// What kind of object.
         kind: NamedKind,
-        /// The name asked for.
+        /// The name asked for (empty when the failing step did not say).
         name: String,
     },
     /// The template is pinned by pipelines.
@@ -190,6 +212,11 @@ impl AppError {
     }
 }
 
+/// The one translation of the store's outcomes into the application's. It is
+/// total and right on its own: a use case that knows more (which kind of
+/// object a name clash is about, what a quota limits) refines an outcome
+/// before it gets here, but one that forgets still answers with the right
+/// status — only `Unexpected` becomes `Internal`.
 impl From<StoreError> for AppError {
     fn from(err: StoreError) -> Self {
         match err {
@@ -204,11 +231,16 @@ impl From<StoreError> for AppError {
                 "wrong_template",
                 "revision_id is a revision of another integration template",
             ),
-            StoreError::NameTaken => Self::Internal("an unexpected name clash".into()),
-            // Only a use case knows what a quota is about; it maps this itself.
-            StoreError::LimitReached { limit } => {
-                Self::Internal(format!("an unexpected limit of {limit} was reached").into())
-            }
+            StoreError::NameTaken => Self::NameTaken {
+                kind: NamedKind::Object,
+                name: String::new(),
+            },
+            // A use case names what the quota is about when it knows.
+            StoreError::LimitReached { limit } => Self::LimitReached {
+                field: "body",
+                what: "items",
+                limit,
+            },
             StoreError::TemplateInUse { pipelines, more } => {
                 Self::TemplateInUse { pipelines, more }
             }
@@ -272,5 +304,79 @@ pub(crate) trait Coded {
 impl Coded for integrations_domain::TextError {
     fn code(&self) -> &'static str {
         integrations_domain::TextError::code(*self)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use integrations_ports::{PipelineRef, StoreError};
+
+    use super::AppError;
+
+    /// One of each store outcome. The match has no wildcard: a new variant
+    /// fails to compile here until the test covers it.
+    fn every_store_error() -> Vec<StoreError> {
+        let all = vec![
+            StoreError::NotFound,
+            StoreError::UnknownReference {
+                field: "revision_id",
+            },
+            StoreError::RevisionOfAnotherTemplate,
+            StoreError::NameTaken,
+            StoreError::LimitReached { limit: 3 },
+            StoreError::TemplateInUse {
+                pipelines: Vec::<PipelineRef>::new(),
+                more: 1,
+            },
+            StoreError::AlreadyAttached,
+            StoreError::ClaimLost,
+            StoreError::StaleRevision { latest: 2 },
+            StoreError::PreconditionFailed,
+            StoreError::Unavailable("down".into()),
+            StoreError::Unexpected("bug".into()),
+        ];
+        for err in &all {
+            match err {
+                StoreError::NotFound
+                | StoreError::UnknownReference { .. }
+                | StoreError::RevisionOfAnotherTemplate
+                | StoreError::NameTaken
+                | StoreError::LimitReached { .. }
+                | StoreError::TemplateInUse { .. }
+                | StoreError::AlreadyAttached
+                | StoreError::ClaimLost
+                | StoreError::StaleRevision { .. }
+                | StoreError::PreconditionFailed
+                | StoreError::Unavailable(_)
+                | StoreError::Unexpected(_) => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn only_an_unexpected_store_error_becomes_internal() {
+        for err in every_store_error() {
+            let unexpected = matches!(err, StoreError::Unexpected(_));
+            let shown = format!("{err:?}");
+            let app = AppError::from(err);
+            assert_eq!(
+                matches!(app, AppError::Internal(_)),
+                unexpected,
+                "{shown} became {app:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unmapped_name_clash_is_a_name_clash() {
+        let app = AppError::from(StoreError::NameTaken);
+        assert!(matches!(app, AppError::NameTaken { .. }), "{app:?}");
+        assert_eq!(app.to_string(), "an object with this name already exists");
+        let app = AppError::from(StoreError::LimitReached { limit: 7 });
+        assert!(
+            matches!(app, AppError::LimitReached { limit: 7, .. }),
+            "{app:?}"
+        );
     }
 }

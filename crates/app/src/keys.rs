@@ -6,7 +6,7 @@ use integrations_domain::{Action, Caller, RevisionId};
 use integrations_ports::{KeyCount, LegacyRevision, REVISION_OWNER, SealPlace, StoredSeal};
 
 use crate::revisions::vendor_of_key;
-use crate::{App, AppError};
+use crate::{App, AppError, authorize};
 
 /// One key id: whether this process holds it, whether it seals new values,
 /// and how many stored values it seals.
@@ -82,7 +82,7 @@ impl App {
     /// # Errors
     /// `Forbidden`; `Unavailable`.
     pub fn keys(&self, caller: &Caller) -> Result<Vec<KeyStatus>, AppError> {
-        self.authorize(caller, Action::Administer)?;
+        authorize(caller, Action::Administer)?;
         let counts = self.store.sealed_counts(Some(&caller.org))?;
         Ok(self.key_statuses(counts))
     }
@@ -220,7 +220,7 @@ impl App {
         let Ok(vendor) = vendor_of_key(&revision.vendor) else {
             return Ok(0);
         };
-        let moved = self.envelopes(&revision.org, &[revision.id])?;
+        let moved = Self::envelopes(&*self.store, &revision.org, &[revision.id])?;
         let mut seals = Vec::new();
         for path in secrets::secret_paths(vendor, &revision.config) {
             let Some(StoredSecret::Legacy {

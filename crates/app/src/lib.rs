@@ -1,14 +1,17 @@
 //! The use cases of the Integrations Management API.
 //!
-//! Every use case takes the [`Caller`] first and checks its role before
-//! anything else, then finds the objects it addresses (scoped to the caller's
-//! org), then validates its input, then runs one atomic store step. The HTTP
-//! adapter calls them in that order too, so a request is answered by the
-//! first check it fails: authenticate (401) → role (403) → find (404) →
-//! validate (400/422).
+//! Each route of the HTTP adapter makes **one** call here. The use case takes
+//! the [`Caller`] and the ids as the path gave them, and does, in this order,
+//! find → authorize → validate → change, so that a request is answered by the
+//! first check it fails: authenticate (401, in the adapter) → role (403) →
+//! find (404) → validate (400/422) → conflict or precondition (409/412). A
+//! body is handed over as a closure that the use case calls after the find,
+//! so the adapter keeps its wire types and the order stays here.
 //!
-//! Use cases are synchronous: the HTTP adapter runs them off its async
-//! executor, in one place.
+//! All of a use case's store calls go through one
+//! [`Store::session`](integrations_ports::Store::session): one pooled
+//! connection per request. Use cases are synchronous: the HTTP adapter runs
+//! them off its async executor, in one place.
 
 mod attachments;
 mod audit;
@@ -40,9 +43,9 @@ pub use pipelines::{CreatePipeline, UpdatePipeline};
 pub use render::{
     MAX_PIPELINE_CONFIG_BYTES, PipelineConfig, PipelineConfigAnswer, RenderFailure, RenderedConfig,
 };
-pub use revisions::{CreateRevision, REVISION_BATCH, RevisionBatches};
+pub use revisions::{CreateRevision, REVISION_BATCH, RevisionBatches, RevisionList};
 pub use templates::{CreateTemplate, UpdateTemplate};
-pub use versioning::{Pin, RevisionDiff, template_etag};
+pub use versioning::{Pin, Restore, RevisionDiff, template_etag};
 
 /// The application: its ports, and the use cases as methods.
 #[derive(Debug, Clone)]
@@ -54,6 +57,15 @@ pub struct App {
     ids: Arc<dyn IdGenerator>,
     /// When this process last purged expired idempotency keys (Unix seconds).
     last_purge: Arc<AtomicI64>,
+}
+
+/// Checks the caller's role: the authorize step of every use case.
+pub(crate) fn authorize(caller: &Caller, action: Action) -> Result<(), AppError> {
+    if caller.can(action) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden(action))
+    }
 }
 
 /// The adapters the application runs on.
@@ -97,18 +109,6 @@ impl App {
     /// [`AppError::Unauthenticated`].
     pub fn authenticate(&self, token: &str) -> Result<Caller, AppError> {
         Ok(self.tokens.verify(token)?)
-    }
-
-    /// Checks the caller's role.
-    ///
-    /// # Errors
-    /// [`AppError::Forbidden`] when the role does not permit `action`.
-    pub fn authorize(&self, caller: &Caller, action: Action) -> Result<(), AppError> {
-        if caller.can(action) {
-            Ok(())
-        } else {
-            Err(AppError::Forbidden(action))
-        }
     }
 
     /// Whether the database answers, for readiness probes.

@@ -4,14 +4,14 @@ use integrations_domain::{
     Action, Caller, Description, Name, ParamKey, ParamValue, Parameters, Pipeline, PipelineId,
 };
 use integrations_ports::{AuditAction, ResourceType};
-use integrations_ports::{Change, ListPage, NewPipeline, PipelineChanges, Window};
+use integrations_ports::{Change, ListPage, NewPipeline, PipelineChanges, StoreSession, Window};
 use serde_json::{Map, Value};
 
-use crate::App;
 use crate::audit::{Subject, new_pipeline_value, pipeline_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
 use crate::idempotency::Replay;
 use crate::templates::description;
+use crate::{App, authorize};
 
 /// The input of "create a pipeline".
 #[derive(Debug, Clone)]
@@ -71,19 +71,25 @@ pub(crate) fn parse_pipeline_id(raw: &str) -> Result<PipelineId, AppError> {
     PipelineId::parse(raw).map_err(|_| AppError::NotFound)
 }
 
+/// The org's live pipeline `id`, once the caller may perform `action`: the
+/// find step every pipeline use case starts with.
+pub(crate) fn find_pipeline(
+    store: &dyn StoreSession,
+    caller: &Caller,
+    action: Action,
+    id: &str,
+) -> Result<Pipeline, AppError> {
+    authorize(caller, action)?;
+    Ok(store.pipeline(&caller.org, parse_pipeline_id(id)?)?)
+}
+
 impl App {
-    /// One pipeline, after checking that the caller may perform `action`.
+    /// One pipeline.
     ///
     /// # Errors
     /// `Forbidden`; `NotFound`.
-    pub fn find_pipeline(
-        &self,
-        caller: &Caller,
-        action: Action,
-        id: &str,
-    ) -> Result<Pipeline, AppError> {
-        self.authorize(caller, action)?;
-        Ok(self.store.pipeline(&caller.org, parse_pipeline_id(id)?)?)
+    pub fn pipeline(&self, caller: &Caller, id: &str) -> Result<Pipeline, AppError> {
+        find_pipeline(&*self.store.session(), caller, Action::Read, id)
     }
 
     /// A page of the org's pipelines, newest first (ties by id), from an
@@ -96,8 +102,8 @@ impl App {
         caller: &Caller,
         window: Window,
     ) -> Result<ListPage<Pipeline>, AppError> {
-        self.authorize(caller, Action::Read)?;
-        Ok(self.store.pipelines(&caller.org, window)?)
+        authorize(caller, Action::Read)?;
+        Ok(self.store.session().pipelines(&caller.org, window)?)
     }
 
     /// Creates a pipeline.
@@ -110,7 +116,7 @@ impl App {
         input: CreatePipeline,
         replay: Replay<'_, Pipeline>,
     ) -> Result<Pipeline, AppError> {
-        self.authorize(caller, Action::Edit)?;
+        authorize(caller, Action::Edit)?;
         let mut problems = Problems::default();
         let name = problems.check("name", Name::parse(&input.name));
         let description = description(&mut problems, input.description.as_deref());
@@ -138,6 +144,7 @@ impl App {
             Some(new_pipeline_value(&new)),
         );
         self.store
+            .session()
             .create_pipeline(new, Change { audit, replay })
             .map_err(AppError::naming(NamedKind::Pipeline, name.as_str()))
     }
@@ -145,15 +152,28 @@ impl App {
     /// Changes a pipeline; `parameters` replace the old ones whole.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound`; `Invalid` (nothing to change, or bad values); `NameTaken`.
-    pub fn update_pipeline(
+    /// `Forbidden`; `NotFound`; what `input` (read once the pipeline is
+    /// found) fails with; `Invalid` (nothing to change, or bad values); `NameTaken`.
+    pub fn update_pipeline<E: From<AppError>>(
         &self,
+        caller: &Caller,
+        id: &str,
+        input: impl FnOnce() -> Result<UpdatePipeline, E>,
+    ) -> Result<Pipeline, E> {
+        let store = self.store.session();
+        let pipeline = find_pipeline(&*store, caller, Action::Edit, id)?;
+        let input = input()?;
+        Ok(self.change_pipeline(&*store, caller, &pipeline, input)?)
+    }
+
+    fn change_pipeline(
+        &self,
+        store: &dyn StoreSession,
         caller: &Caller,
         pipeline: &Pipeline,
         input: UpdatePipeline,
     ) -> Result<Pipeline, AppError> {
         let id = pipeline.id;
-        self.authorize(caller, Action::Edit)?;
         if input.name.is_none() && input.description.is_none() && input.parameters.is_none() {
             return Err(AppError::invalid(
                 "body",
@@ -200,7 +220,7 @@ impl App {
             Some(pipeline_value(pipeline)),
             Some(new),
         );
-        self.store
+        store
             .update_pipeline(&caller.org, id, changes, audit)
             .map_err(AppError::naming(NamedKind::Pipeline, &shown))
     }
@@ -211,8 +231,9 @@ impl App {
     ///
     /// # Errors
     /// `Forbidden`; `NotFound`.
-    pub fn delete_pipeline(&self, caller: &Caller, pipeline: &Pipeline) -> Result<(), AppError> {
-        self.authorize(caller, Action::Administer)?;
+    pub fn delete_pipeline(&self, caller: &Caller, id: &str) -> Result<(), AppError> {
+        let store = self.store.session();
+        let pipeline = &find_pipeline(&*store, caller, Action::Administer, id)?;
         let audit = self.audit_entry(
             caller,
             Subject {
@@ -223,7 +244,7 @@ impl App {
             Some(pipeline_value(pipeline)),
             None,
         );
-        Ok(self.store.delete_pipeline(
+        Ok(store.delete_pipeline(
             &caller.org,
             pipeline.id,
             self.clock.now(),

@@ -13,15 +13,18 @@ use integrations_domain::catalog::Vendor;
 use integrations_domain::secrets;
 use integrations_domain::substitution::{MissingParameters, Plan, RenderError, RenderLimits};
 use integrations_domain::{
-    Action, Attachment, AttachmentId, Caller, MAX_PROBLEMS, Pipeline, Revision,
+    Action, Attachment, Caller, MAX_PROBLEMS, Pipeline, PipelineId, Revision,
 };
+use integrations_ports::StoreSession;
 use serde_json::Value;
 use serde_json::value::RawValue;
 use sha2::{Digest, Sha256};
 
-use crate::App;
+use crate::attachments::parse_attachment_id;
 use crate::error::{AppError, FieldProblem, error_chain};
+use crate::pipelines::parse_pipeline_id;
 use crate::revisions::vendor_of_key;
+use crate::{App, authorize};
 
 /// The most the rendered configs of one pipeline may add up to, in bytes of
 /// compact JSON: 8 MiB (see `docs/decisions.md`).
@@ -79,6 +82,8 @@ pub enum RenderFailure {
 /// Every enabled attachment of a pipeline, rendered, and the version of it all.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
+    /// The pipeline.
+    pub pipeline_id: PipelineId,
     /// One entry per enabled attachment, in attachment order.
     pub configs: Vec<RenderedConfig>,
     /// See [`PipelineConfigAnswer`].
@@ -161,13 +166,14 @@ impl App {
     /// opened config (before masking), so every role gets the same answer.
     fn render(
         &self,
+        store: &dyn StoreSession,
         caller: &Caller,
         vendor: &Vendor,
         pipeline: &Pipeline,
         revision: Revision,
         room: u64,
     ) -> Result<(Rendered, Vec<String>), AppError> {
-        let envelopes = self.envelopes(&caller.org, &[revision.id])?;
+        let envelopes = Self::envelopes(store, &caller.org, &[revision.id])?;
         // Render from the opened config for every role, so placeholders inside
         // secret values count alike; mask the output for all but `service`.
         let opened = self.open_secrets(
@@ -226,12 +232,14 @@ impl App {
     pub fn attachment_config(
         &self,
         caller: &Caller,
-        pipeline: &Pipeline,
-        id: AttachmentId,
+        pipeline: &str,
+        id: &str,
     ) -> Result<RenderedConfig, AppError> {
-        self.authorize(caller, Action::Read)?;
-        let attachment = self.store.attachment(&caller.org, pipeline.id, id)?;
-        let revision = self.store.revision(
+        authorize(caller, Action::Read)?;
+        let store = self.store.session();
+        let pipeline = store.pipeline(&caller.org, parse_pipeline_id(pipeline)?)?;
+        let attachment = store.attachment(&caller.org, pipeline.id, parse_attachment_id(id)?)?;
+        let revision = store.revision(
             &caller.org,
             attachment.template_id,
             attachment.revision_number,
@@ -239,9 +247,10 @@ impl App {
         let vendor = vendor_of_key(&attachment.vendor)?;
         let delivery_mode = revision.delivery_mode;
         let (rendered, unused) = self.render(
+            &*store,
             caller,
             vendor,
-            pipeline,
+            &pipeline,
             revision,
             RenderLimits::DEFAULT_MAX_OUTPUT_BYTES,
         )?;
@@ -272,12 +281,13 @@ impl App {
     pub fn pipeline_config(
         &self,
         caller: &Caller,
-        pipeline: &Pipeline,
+        pipeline: &str,
         if_none_match: Option<&str>,
     ) -> Result<PipelineConfigAnswer, AppError> {
-        self.authorize(caller, Action::Read)?;
-        let enabled: Vec<Attachment> = self
-            .store
+        authorize(caller, Action::Read)?;
+        let store = self.store.session();
+        let pipeline = &store.pipeline(&caller.org, parse_pipeline_id(pipeline)?)?;
+        let enabled: Vec<Attachment> = store
             .attachments(&caller.org, pipeline.id)?
             .into_iter()
             .filter(|attachment| attachment.enabled)
@@ -289,10 +299,11 @@ impl App {
         let mut room = MAX_PIPELINE_CONFIG_BYTES;
         let mut configs = Vec::with_capacity(enabled.len());
         for attachment in enabled {
-            let entry = self.render_in_place(caller, pipeline, attachment, &mut room)?;
+            let entry = self.render_in_place(&*store, caller, pipeline, attachment, &mut room)?;
             configs.push(entry);
         }
         Ok(PipelineConfigAnswer::Rendered(PipelineConfig {
+            pipeline_id: pipeline.id,
             configs,
             etag,
         }))
@@ -303,6 +314,7 @@ impl App {
     /// the whole answer.
     fn render_in_place(
         &self,
+        store: &dyn StoreSession,
         caller: &Caller,
         pipeline: &Pipeline,
         attachment: Attachment,
@@ -325,13 +337,13 @@ impl App {
             return Ok(entry);
         }
         let attempt = vendor_of_key(&entry.attachment.vendor).and_then(|vendor| {
-            let revision = self.store.revision(
+            let revision = store.revision(
                 &caller.org,
                 entry.attachment.template_id,
                 entry.attachment.revision_number,
             )?;
             entry.delivery_mode = Some(revision.delivery_mode);
-            self.render(caller, vendor, pipeline, revision, *room)
+            self.render(store, caller, vendor, pipeline, revision, *room)
         });
         match attempt {
             Ok((rendered, unused)) => {

@@ -7,13 +7,14 @@ use integrations_domain::{
     Template, TemplateId,
 };
 use integrations_ports::{AuditAction, ResourceType};
-use integrations_ports::{ListPage, NewRevision, Window};
+use integrations_ports::{ListPage, NewRevision, StoreSession, Window};
 use serde_json::{Map, Value};
 
 use crate::App;
 use crate::audit::{Subject, revision_value};
 use crate::error::{AppError, FieldProblem, Problems};
 use crate::idempotency::{Replay, change, presenting};
+use crate::versioning::expected_latest;
 
 /// The input of "create a revision".
 #[derive(Debug, Clone)]
@@ -24,8 +25,16 @@ pub struct CreateRevision {
     pub delivery_mode: String,
     /// What changed, at most 2,000 characters.
     pub change_summary: Option<String>,
-    /// From `If-Match`: the latest revision number the caller based its change on.
-    pub expected_latest: Option<u32>,
+}
+
+/// The answer of the revisions list: one page, or (without a window) the
+/// whole history, read in batches as it is sent.
+#[derive(Debug)]
+pub enum RevisionList {
+    /// One page.
+    Page(ListPage<Revision>),
+    /// Every revision, newest first.
+    All(RevisionBatches),
 }
 
 pub(crate) fn vendor_of_key(key: &str) -> Result<&'static Vendor, AppError> {
@@ -56,72 +65,86 @@ impl App {
     /// One revision of a template, secrets masked.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound` for a malformed or unknown number.
-    pub fn find_revision(
+    /// `Forbidden`; `NotFound` for an unknown template, or a malformed or unknown number.
+    pub fn revision(
         &self,
         caller: &Caller,
-        template: &Template,
+        template: &str,
         number: &str,
     ) -> Result<Revision, AppError> {
-        self.authorize(caller, Action::Read)?;
+        let store = self.store.session();
+        let template = Self::find_template(&*store, caller, Action::Read, template)?;
         let number = RevisionNumber::parse(number).ok_or(AppError::NotFound)?;
-        let revision = self.store.revision(&caller.org, template.id, number)?;
-        Ok(masked(revision, vendor_of(template)?))
+        let revision = store.revision(&caller.org, template.id, number)?;
+        Ok(masked(revision, vendor_of(&template)?))
     }
 
-    /// A page of a template's revisions, newest first, secrets masked; from
-    /// an offset or after a revision number.
+    /// A template's revisions, newest first, secrets masked: the page
+    /// `window` asks for (read once the template is found), or, when it
+    /// asks for none, the whole history as it is now, to be read in batches
+    /// of [`REVISION_BATCH`] (see [`RevisionBatches`]).
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound` when the template went away meanwhile.
-    pub fn list_revisions(
+    /// `Forbidden`; `NotFound`; what `window` fails with; `Internal` when
+    /// the template's vendor left the catalog.
+    pub fn list_revisions<E: From<AppError>>(
         &self,
         caller: &Caller,
-        template: &Template,
-        window: Window<u32>,
-    ) -> Result<ListPage<Revision>, AppError> {
-        self.authorize(caller, Action::Read)?;
-        let vendor = vendor_of(template)?;
-        let page = self.store.revisions(&caller.org, template.id, window)?;
-        Ok(page.map(|r| masked(r, vendor)))
+        template: &str,
+        window: impl FnOnce() -> Result<Option<Window<u32>>, E>,
+    ) -> Result<RevisionList, E> {
+        let store = self.store.session();
+        let template = Self::find_template(&*store, caller, Action::Read, template)?;
+        let vendor = vendor_of(&template)?;
+        let Some(window) = window()? else {
+            return Ok(RevisionList::All(RevisionBatches {
+                app: self.clone(),
+                org: caller.org.clone(),
+                template: template.id,
+                vendor,
+                total: template.latest_revision,
+                below: template.latest_revision.saturating_add(1),
+            }));
+        };
+        let page = store
+            .revisions(&caller.org, template.id, window)
+            .map_err(AppError::from)?;
+        Ok(RevisionList::Page(page.map(|r| masked(r, vendor))))
     }
 
-    /// Every revision of a template as it is now, newest first, to be read
-    /// in batches of [`REVISION_BATCH`] (see [`RevisionBatches`]).
+    /// Creates the template's next revision: finds the template, reads
+    /// `input`, validates it, checks `if_match` (the latest revision number
+    /// the change is based on, quoted, or `*`), and creates the revision —
+    /// all on one connection. A secret field sent as `"***"` keeps the value
+    /// of the template's latest revision. The config must pass the vendor's
+    /// validation.
     ///
     /// # Errors
-    /// `Forbidden`; `Internal` when the template's vendor left the catalog.
-    pub fn all_revisions(
+    /// `Forbidden`; `NotFound`; what `input` fails with; `Invalid` listing
+    /// every problem; `StaleRevision` when `if_match` is malformed or out of date.
+    pub fn create_revision<E: From<AppError>>(
         &self,
         caller: &Caller,
-        template: &Template,
-    ) -> Result<RevisionBatches, AppError> {
-        self.authorize(caller, Action::Read)?;
-        Ok(RevisionBatches {
-            app: self.clone(),
-            org: caller.org.clone(),
-            template: template.id,
-            vendor: vendor_of(template)?,
-            total: template.latest_revision,
-            below: template.latest_revision.saturating_add(1),
-        })
+        template: &str,
+        if_match: Option<&str>,
+        input: impl FnOnce() -> Result<CreateRevision, E>,
+        replay: Replay<'_, Revision>,
+    ) -> Result<Revision, E> {
+        let store = self.store.session();
+        let template = Self::find_template(&*store, caller, Action::Edit, template)?;
+        let input = input()?;
+        Ok(self.add_revision(&*store, caller, &template, input, if_match, replay)?)
     }
 
-    /// Creates the template's next revision. A secret field sent as `"***"`
-    /// keeps the value of the template's latest revision. The config must
-    /// pass the vendor's validation.
-    ///
-    /// # Errors
-    /// `Forbidden`; `NotFound`; `Invalid` listing every problem; `StaleRevision`
-    /// when `expected_latest` is out of date.
-    pub fn create_revision(
+    fn add_revision(
         &self,
+        store: &dyn StoreSession,
         caller: &Caller,
         template: &Template,
         input: CreateRevision,
+        if_match: Option<&str>,
         replay: Replay<'_, Revision>,
     ) -> Result<Revision, AppError> {
-        self.authorize(caller, Action::Edit)?;
         let vendor = vendor_of(template)?;
         let mut problems = Problems::default();
         let delivery_mode = parse_delivery_mode(&mut problems, &input.delivery_mode);
@@ -134,14 +157,20 @@ impl App {
         let mut based_on: Option<u32> = None;
         let id = RevisionId::from_ulid(self.ids.ulid());
         let (config, secrets) = self.prepare_config(
+            store,
             &caller.org,
             vendor,
             id,
             input.config,
             || {
-                let latest = self.store.latest_revision(&caller.org, template.id)?;
-                based_on = Some(latest.as_ref().map_or(0, |r| r.number.get()));
-                Ok(latest)
+                // The template was read in this unit of work: its latest
+                // number is where the echoed values come from.
+                let latest = template.latest_revision;
+                based_on = Some(latest);
+                let Some(number) = RevisionNumber::new(latest) else {
+                    return Ok(None);
+                };
+                Ok(Some(store.revision(&caller.org, template.id, number)?))
             },
             &mut problems,
         )?;
@@ -160,7 +189,7 @@ impl App {
             created_by: caller.user.clone(),
             created_at: self.clock.now(),
             restored_from: None,
-            expected_latest: input.expected_latest.or(based_on),
+            expected_latest: expected_latest(template, if_match)?.or(based_on),
         };
         let audit = self.audit_entry(
             caller,
@@ -172,7 +201,7 @@ impl App {
             None,
             Some(revision_value(vendor, &new)),
         );
-        let revision = self.store.create_revision(
+        let revision = store.create_revision(
             &caller.org,
             template.id,
             new,

@@ -16,7 +16,7 @@ use integrations_domain::secrets::{
     self, MASK, SecretPath, SecretVersion, StoredSecret, secret_paths,
 };
 use integrations_domain::{OrgId, Revision, RevisionId};
-use integrations_ports::{Binding, CipherError, REVISION_OWNER, SealedSecret};
+use integrations_ports::{Binding, CipherError, REVISION_OWNER, SealedSecret, StoreSession};
 use serde_json::{Map, Value};
 
 use crate::App;
@@ -84,11 +84,11 @@ pub(crate) struct Source<'a> {
 impl App {
     /// The sealed values of `revisions`, in one read.
     pub(crate) fn envelopes(
-        &self,
+        store: &dyn StoreSession,
         org: &OrgId,
         revisions: &[RevisionId],
     ) -> Result<Envelopes, AppError> {
-        let found = self.store.revision_secrets(org, revisions)?;
+        let found = store.revision_secrets(org, revisions)?;
         Ok(Envelopes(
             found
                 .into_iter()
@@ -186,8 +186,13 @@ impl App {
     /// Returns the config to store (secrets replaced by references) and the
     /// sealed values it references. Problems are recorded in `problems`; when
     /// there are any, nothing is sealed.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the unit of work, the owner and the config's context, each used once"
+    )]
     pub(crate) fn prepare_config(
         &self,
+        store: &dyn StoreSession,
         org: &OrgId,
         vendor: &Vendor,
         owner: RevisionId,
@@ -236,7 +241,7 @@ impl App {
             return Ok((config, Vec::new()));
         }
         let envelopes = match &from {
-            Some(previous) if !echoed.is_empty() => self.envelopes(org, &[previous.id])?,
+            Some(previous) if !echoed.is_empty() => Self::envelopes(store, org, &[previous.id])?,
             _ => Envelopes::default(),
         };
         let mut sealed = Vec::new();
@@ -282,13 +287,14 @@ impl App {
     /// secret is sealed again for its new place under the version it had.
     pub(crate) fn carry_config(
         &self,
+        store: &dyn StoreSession,
         org: &OrgId,
         vendor: &Vendor,
         source: &Revision,
         owner: RevisionId,
     ) -> Result<(Map<String, Value>, Vec<SealedSecret>), AppError> {
         let mut config = source.config.clone();
-        let envelopes = self.envelopes(org, &[source.id])?;
+        let envelopes = Self::envelopes(store, org, &[source.id])?;
         let from = Source {
             revision: source.id,
             envelopes: &envelopes,

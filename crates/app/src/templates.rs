@@ -2,12 +2,13 @@
 
 use integrations_domain::{Action, Caller, Description, Name, Template, TemplateId, catalog};
 use integrations_ports::{AuditAction, ResourceType};
-use integrations_ports::{Change, ListPage, NewTemplate, TemplateChanges, Window};
+use integrations_ports::{Change, ListPage, NewTemplate, StoreSession, TemplateChanges, Window};
 
-use crate::App;
 use crate::audit::{Subject, new_template_value, template_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
 use crate::idempotency::Replay;
+use crate::versioning::expected_version;
+use crate::{App, authorize};
 
 /// The input of "create a template".
 #[derive(Debug, Clone)]
@@ -27,8 +28,6 @@ pub struct UpdateTemplate {
     pub name: Option<String>,
     /// A new description; `Some(None)` clears it.
     pub description: Option<Option<String>>,
-    /// From `If-Match`: the template's ETag the change is based on.
-    pub if_match: Option<String>,
 }
 
 pub(crate) fn parse_template_id(raw: &str) -> Result<TemplateId, AppError> {
@@ -41,19 +40,25 @@ pub(crate) fn description(problems: &mut Problems, raw: Option<&str>) -> Option<
 }
 
 impl App {
-    /// One template, after checking that the caller may perform `action`.
-    ///
-    /// # Errors
-    /// `Forbidden`; `NotFound` for a malformed id, another org's or a deleted template.
-    pub fn find_template(
-        &self,
+    /// The org's live template `id`, read through `store`, once the caller
+    /// may perform `action`: the find step every template use case starts with.
+    pub(crate) fn find_template(
+        store: &dyn StoreSession,
         caller: &Caller,
         action: Action,
         id: &str,
     ) -> Result<Template, AppError> {
-        self.authorize(caller, action)?;
+        authorize(caller, action)?;
         let id = parse_template_id(id)?;
-        Ok(self.store.template(&caller.org, id)?)
+        Ok(store.template(&caller.org, id)?)
+    }
+
+    /// One template.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound` for a malformed id, another org's or a deleted template.
+    pub fn template(&self, caller: &Caller, id: &str) -> Result<Template, AppError> {
+        Self::find_template(&*self.store.session(), caller, Action::Read, id)
     }
 
     /// A page of the org's templates, newest first (ties by id), from an
@@ -66,8 +71,8 @@ impl App {
         caller: &Caller,
         window: Window,
     ) -> Result<ListPage<Template>, AppError> {
-        self.authorize(caller, Action::Read)?;
-        Ok(self.store.templates(&caller.org, window)?)
+        authorize(caller, Action::Read)?;
+        Ok(self.store.session().templates(&caller.org, window)?)
     }
 
     /// Creates a template without revisions.
@@ -81,7 +86,7 @@ impl App {
         input: CreateTemplate,
         replay: Replay<'_, Template>,
     ) -> Result<Template, AppError> {
-        self.authorize(caller, Action::Edit)?;
+        authorize(caller, Action::Edit)?;
         let mut problems = Problems::default();
         let name = problems.check("name", Name::parse(&input.name));
         if catalog::vendor(&input.vendor).is_none() {
@@ -113,23 +118,41 @@ impl App {
             Some(new_template_value(&new)),
         );
         self.store
+            .session()
             .create_template(new, Change { audit, replay })
             .map_err(AppError::naming(NamedKind::Template, name.as_str()))
     }
 
-    /// Changes a template's name and/or description.
+    /// Changes a template's name and/or description: finds it, then reads
+    /// `input` (a body that does not parse answers after a 404), validates
+    /// it, checks `If-Match`, and changes it — on one connection.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound`; `Invalid` when neither field is given or a
-    /// value is bad; `NameTaken`.
-    pub fn update_template(
+    /// `Forbidden`; `NotFound`; what `input` fails with; `Invalid` when
+    /// neither field is given or a value is bad; `PreconditionFailed` when
+    /// `if_match` is not the current ETag; `NameTaken`.
+    pub fn update_template<E: From<AppError>>(
         &self,
+        caller: &Caller,
+        id: &str,
+        if_match: Option<&str>,
+        input: impl FnOnce() -> Result<UpdateTemplate, E>,
+    ) -> Result<Template, E> {
+        let store = self.store.session();
+        let template = Self::find_template(&*store, caller, Action::Edit, id)?;
+        let input = input()?;
+        Ok(self.change_template(&*store, caller, &template, input, if_match)?)
+    }
+
+    fn change_template(
+        &self,
+        store: &dyn StoreSession,
         caller: &Caller,
         template: &Template,
         input: UpdateTemplate,
+        if_match: Option<&str>,
     ) -> Result<Template, AppError> {
         let id = template.id;
-        self.authorize(caller, Action::Edit)?;
         if input.name.is_none() && input.description.is_none() {
             return Err(AppError::invalid(
                 "body",
@@ -160,7 +183,7 @@ impl App {
             name,
             description,
             updated_at: self.clock.now(),
-            expected_updated_at: self.expected_version(caller, id, input.if_match.as_deref())?,
+            expected_updated_at: expected_version(template, if_match)?,
         };
         let audit = self.audit_entry(
             caller,
@@ -172,7 +195,7 @@ impl App {
             Some(template_value(template)),
             Some(new),
         );
-        self.store
+        store
             .update_template(&caller.org, id, changes, audit)
             .map_err(AppError::naming(NamedKind::Template, &shown_name))
     }
@@ -180,30 +203,28 @@ impl App {
     /// Soft-deletes a template that no pipeline uses.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound`; `TemplateInUse` naming the pipelines;
-    /// `PreconditionFailed` when `if_match` is not the current ETag.
+    /// `Forbidden`; `NotFound`; `PreconditionFailed` when `if_match` is not
+    /// the current ETag; `TemplateInUse` naming the pipelines.
     pub fn delete_template(
         &self,
         caller: &Caller,
-        template: &Template,
+        id: &str,
         if_match: Option<&str>,
     ) -> Result<(), AppError> {
-        self.authorize(caller, Action::Administer)?;
-        let id = template.id;
-        let expected = self.expected_version(caller, id, if_match)?;
+        let store = self.store.session();
+        let template = Self::find_template(&*store, caller, Action::Administer, id)?;
+        let expected = expected_version(&template, if_match)?;
         let audit = self.audit_entry(
             caller,
             Subject {
                 action: AuditAction::TemplateDelete,
                 resource_type: ResourceType::Template,
-                resource_id: id.to_string(),
+                resource_id: template.id.to_string(),
             },
-            Some(template_value(template)),
+            Some(template_value(&template)),
             None,
         );
-        Ok(self
-            .store
-            .delete_template(&caller.org, id, self.clock.now(), expected, audit)?)
+        Ok(store.delete_template(&caller.org, template.id, self.clock.now(), expected, audit)?)
     }
 }
 

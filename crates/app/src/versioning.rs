@@ -4,10 +4,10 @@
 use integrations_domain::diff::diff_configs;
 use integrations_domain::{
     Action, Attachment, Caller, DeliveryMode, Description, Revision, RevisionId, RevisionNumber,
-    Template, TemplateId,
+    Template,
 };
 use integrations_ports::{AuditAction, ResourceType};
-use integrations_ports::{ListPage, NewRevision, PipelineRef, Window};
+use integrations_ports::{ListPage, NewRevision, PipelineRef, StoreSession, Window};
 use serde_json::Value;
 use time::OffsetDateTime;
 
@@ -49,50 +49,78 @@ pub struct Pin {
     pub attachment: Attachment,
 }
 
-impl App {
-    /// The version `If-Match` names, checked against nothing yet: the store
-    /// compares it atomically with the change. `*` matches any live template.
-    pub(crate) fn expected_version(
-        &self,
-        caller: &Caller,
-        id: TemplateId,
-        if_match: Option<&str>,
-    ) -> Result<Option<OffsetDateTime>, AppError> {
-        let Some(header) = if_match.map(str::trim) else {
-            return Ok(None);
-        };
-        if header == "*" {
-            return Ok(None);
-        }
-        // Several tags may be listed; only the current one can match.
-        let current = self.store.template(&caller.org, id)?;
-        let etag = template_etag(&current);
-        if header.split(',').any(|tag| tag.trim() == etag) {
-            Ok(Some(current.updated_at))
-        } else {
-            Err(AppError::PreconditionFailed)
-        }
+/// The version `If-Match` names on a change of `template` (read in the same
+/// unit of work): `None` for no header or `*`; `PreconditionFailed` unless
+/// one of the listed tags is the template's. The store compares the version
+/// again atomically with the change.
+pub(crate) fn expected_version(
+    template: &Template,
+    if_match: Option<&str>,
+) -> Result<Option<OffsetDateTime>, AppError> {
+    let Some(header) = if_match.map(str::trim) else {
+        return Ok(None);
+    };
+    if header == "*" {
+        return Ok(None);
     }
+    // Several tags may be listed; only the current one can match.
+    let etag = template_etag(template);
+    if header.split(',').any(|tag| tag.trim() == etag) {
+        Ok(Some(template.updated_at))
+    } else {
+        Err(AppError::PreconditionFailed)
+    }
+}
 
+/// `If-Match: "<latest revision number>"` on a new revision of `template`:
+/// `None` for no header or `*`; a malformed value is stale (it cannot name
+/// the latest revision). The store compares the number atomically.
+pub(crate) fn expected_latest(
+    template: &Template,
+    if_match: Option<&str>,
+) -> Result<Option<u32>, AppError> {
+    let Some(tag) = if_match.map(str::trim) else {
+        return Ok(None);
+    };
+    if tag == "*" {
+        return Ok(None);
+    }
+    tag.trim_matches('"')
+        .parse::<u32>()
+        .map(Some)
+        .map_err(|_| AppError::StaleRevision {
+            latest: template.latest_revision,
+        })
+}
+
+/// The input of "restore a revision".
+#[derive(Debug, Clone, Default)]
+pub struct Restore {
+    /// What changed; by default "Restored from revision N".
+    pub change_summary: Option<String>,
+}
+
+impl App {
     /// The diff from revision `from` to revision `to` of a template. Secrets
     /// are compared by version id: one entered again is changed, one carried
     /// over (echoed or restored) is not.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound` for an unknown revision number.
+    /// `Forbidden`; `NotFound` for an unknown template or revision number.
     pub fn diff(
         &self,
         caller: &Caller,
-        template: &Template,
+        template: &str,
         from: &str,
         to: &str,
     ) -> Result<RevisionDiff, AppError> {
-        self.authorize(caller, Action::Browse)?;
-        let vendor = vendor_of(template)?;
+        let store = self.store.session();
+        let template = Self::find_template(&*store, caller, Action::Browse, template)?;
+        let vendor = vendor_of(&template)?;
         // Secrets are compared by version id, as stored: nothing is opened.
         let load = |raw: &str| -> Result<Revision, AppError> {
             let number = RevisionNumber::parse(raw).ok_or(AppError::NotFound)?;
-            Ok(self.store.revision(&caller.org, template.id, number)?)
+            Ok(store.revision(&caller.org, template.id, number)?)
         };
         let (a, b) = (load(from)?, load(to)?);
         let patch = diff_configs(vendor, &Value::Object(a.config), &Value::Object(b.config));
@@ -106,31 +134,58 @@ impl App {
     }
 
     /// Creates a new revision that copies revision `number`'s config and
-    /// delivery mode, with `restored_from` set. History only grows.
+    /// delivery mode, with `restored_from` set. History only grows. Finds
+    /// the template and the revision (read once), then reads `input`.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound`; `Invalid` (change summary too long);
-    /// `StaleRevision` when `expected_latest` is out of date.
-    pub fn restore(
+    /// `Forbidden`; `NotFound`; what `input` fails with; `Invalid` (change
+    /// summary too long); `StaleRevision` when `if_match` is not the latest
+    /// revision number.
+    pub fn restore<E: From<AppError>>(
         &self,
         caller: &Caller,
-        template: &Template,
+        template: &str,
         number: &str,
-        change_summary: Option<String>,
-        expected_latest: Option<u32>,
+        if_match: Option<&str>,
+        input: impl FnOnce() -> Result<Restore, E>,
+        replay: Replay<'_, Revision>,
+    ) -> Result<Revision, E> {
+        let store = self.store.session();
+        let template = Self::find_template(&*store, caller, Action::Edit, template)?;
+        let number = RevisionNumber::parse(number).ok_or(AppError::NotFound)?;
+        let source = store
+            .revision(&caller.org, template.id, number)
+            .map_err(AppError::from)?;
+        let input = input()?;
+        Ok(self.restore_found(&*store, caller, &template, &source, input, if_match, replay)?)
+    }
+
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "the found objects and the request's parts, each used once"
+    )]
+    fn restore_found(
+        &self,
+        store: &dyn StoreSession,
+        caller: &Caller,
+        template: &Template,
+        source: &Revision,
+        input: Restore,
+        if_match: Option<&str>,
         replay: Replay<'_, Revision>,
     ) -> Result<Revision, AppError> {
-        self.authorize(caller, Action::Edit)?;
         let vendor = vendor_of(template)?;
-        let number = RevisionNumber::parse(number).ok_or(AppError::NotFound)?;
-        let source = self.store.revision(&caller.org, template.id, number)?;
+        let number = source.number;
         let mut problems = Problems::default();
-        let summary = change_summary.unwrap_or_else(|| format!("Restored from revision {number}"));
+        let summary = input
+            .change_summary
+            .unwrap_or_else(|| format!("Restored from revision {number}"));
         let change_summary = problems.check("change_summary", Description::parse(&summary));
         problems.finish()?;
+        let expected_latest = expected_latest(template, if_match)?;
         // Every secret is sealed again for the new revision, keeping its version.
         let id = RevisionId::from_ulid(self.ids.ulid());
-        let (config, secrets) = self.carry_config(&caller.org, vendor, &source, id)?;
+        let (config, secrets) = self.carry_config(store, &caller.org, vendor, source, id)?;
         let new = NewRevision {
             id,
             config,
@@ -152,7 +207,7 @@ impl App {
             None,
             Some(revision_value(vendor, &new)),
         );
-        let revision = self.store.create_revision(
+        let revision = store.create_revision(
             &caller.org,
             template.id,
             new,
@@ -165,18 +220,22 @@ impl App {
     }
 
     /// A page of the pipelines that use the template, and at which revision;
-    /// newest attachment first.
+    /// newest attachment first. The window is read once the template is found.
     ///
     /// # Errors
-    /// `Forbidden`; `NotFound`.
-    pub fn pins(
+    /// `Forbidden`; `NotFound`; what `window` fails with.
+    pub fn pins<E: From<AppError>>(
         &self,
         caller: &Caller,
-        template: &Template,
-        window: Window,
-    ) -> Result<ListPage<Pin>, AppError> {
-        self.authorize(caller, Action::Browse)?;
-        let page = self.store.template_pins(&caller.org, template.id, window)?;
+        template: &str,
+        window: impl FnOnce() -> Result<Window, E>,
+    ) -> Result<ListPage<Pin>, E> {
+        let store = self.store.session();
+        let template = Self::find_template(&*store, caller, Action::Browse, template)?;
+        let window = window()?;
+        let page = store
+            .template_pins(&caller.org, template.id, window)
+            .map_err(AppError::from)?;
         Ok(page.map(|(pipeline, attachment)| Pin {
             pipeline,
             attachment,

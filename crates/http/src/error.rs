@@ -299,7 +299,7 @@ impl From<&AppError> for ApiError {
             }
             AppError::NameTaken { kind, .. } => {
                 let field = match kind {
-                    NamedKind::Template | NamedKind::Pipeline => "name",
+                    NamedKind::Template | NamedKind::Pipeline | NamedKind::Object => "name",
                 };
                 status(StatusCode::CONFLICT, "NAME_TAKEN")
                     .with_details(vec![Detail::new(field, "taken", None)])

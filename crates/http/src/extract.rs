@@ -76,6 +76,9 @@ pub trait Requirement {
 /// Routes that read.
 #[derive(Debug)]
 pub struct ToRead;
+/// Routes that show the views meant for people (the catalog, diffs, pins).
+#[derive(Debug)]
+pub struct ToBrowse;
 /// Routes that create or change templates, revisions, pipelines and attachments.
 #[derive(Debug)]
 pub struct ToEdit;
@@ -85,6 +88,9 @@ pub struct ToAdminister;
 
 impl Requirement for ToRead {
     const ACTION: Action = Action::Read;
+}
+impl Requirement for ToBrowse {
+    const ACTION: Action = Action::Browse;
 }
 impl Requirement for ToEdit {
     const ACTION: Action = Action::Edit;
@@ -277,7 +283,13 @@ fn body_error(path: &str, err: &serde_json::Error) -> ApiError {
 
 /// Parses the query string (400 for wrong types).
 pub fn query<T: DeserializeOwned>(req: &HttpRequest) -> Result<T, ApiError> {
-    web::Query::<T>::from_query(req.query_string())
+    parse_query(req.query_string())
+}
+
+/// Parses a query string (400 for wrong types), for a use case that reads it
+/// once the objects the route addresses are found.
+pub fn parse_query<T: DeserializeOwned>(raw: &str) -> Result<T, ApiError> {
+    web::Query::<T>::from_query(raw)
         .map(web::Query::into_inner)
         .map_err(|err| {
             ApiError::invalid_request(

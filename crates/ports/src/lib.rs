@@ -39,6 +39,7 @@ pub use rekey::{KeyCount, KeyRotationStore, LegacyRevision, SealPlace, StoredSea
 pub use sealed::{REVISION_OWNER, SealedSecret, SealedValueStore};
 pub use store::{
     AttachmentChanges, AttachmentStore, AuditStore, NewAttachment, NewPipeline, NewRevision,
-    NewTemplate, PipelineChanges, PipelineStore, Store, TemplateChanges, TemplateStore,
+    NewTemplate, PipelineChanges, PipelineStore, Store, StoreSession, TemplateChanges,
+    TemplateStore,
 };
 pub use system::{Clock, IdGenerator, SystemClock, UlidGenerator};

@@ -438,8 +438,22 @@ pub trait AuditStore {
     ) -> StoreResult<ListPage<AuditEntry>>;
 }
 
-/// Everything the application needs from storage.
-pub trait Store:
+/// The storage calls of one unit of work: every method of the store traits,
+/// all run on **one** database connection (one pool checkout), in the order
+/// they are called.
+///
+/// A use case opens a session with [`Store::session`], makes all its reads
+/// and its change through it, and drops it, which gives the connection back.
+/// A session adds no transaction of its own: reads see the database as it is
+/// at each call, and each change is still one method running its own
+/// transaction, with the guarantees this module's documentation lists. A
+/// session is meant for one request on one thread; it is not `Sync`.
+///
+/// An adapter may repair a connection it finds broken at a session's first
+/// statement (and retry that first call once on a fresh connection), but
+/// never after a statement of the session has reached the database: a change
+/// is never repeated.
+pub trait StoreSession:
     TemplateStore
     + PipelineStore
     + AttachmentStore
@@ -447,10 +461,23 @@ pub trait Store:
     + crate::SealedValueStore
     + crate::KeyRotationStore
     + crate::IdempotencyStore
-    + Send
-    + Sync
     + std::fmt::Debug
 {
+}
+
+/// Everything the application needs from storage.
+///
+/// The store itself offers every method of a [`StoreSession`], each call on
+/// a connection of its own (for work that spans requests or long streams);
+/// a use case that makes several calls opens a [`Store::session`] instead,
+/// so that a request takes one connection.
+pub trait Store: StoreSession + Send + Sync {
+    /// A unit of work: the calls made through it share one connection,
+    /// checked out of the pool at the first call and given back when the
+    /// session is dropped. Opening one costs nothing and cannot fail; its
+    /// first call fails with `Unavailable` when no connection can be had.
+    fn session(&self) -> Box<dyn StoreSession + '_>;
+
     /// Checks that the database answers (for readiness probes).
     ///
     /// # Errors

@@ -6,7 +6,6 @@ use integrations_ports::{
     AttachmentChanges, AttachmentStore, AuditEntry, Change, NewAttachment, StoreError, StoreResult,
 };
 
-use crate::DieselStore;
 use crate::connection::{DbConnection, write};
 use crate::counts::{self, Delta};
 use crate::error::Failure;
@@ -15,6 +14,7 @@ use crate::pipelines::{live_by_id, lock_live_pipeline};
 use crate::rows::{AttachmentRow, AttachmentView, RevisionRow, attachment, timestamp};
 use crate::schema::{attachments, pipelines, revisions, templates};
 use crate::templates::lock_live_template;
+use crate::{Connections, DieselStore};
 
 /// Attachments, each with its pipeline, template and pinned revision.
 macro_rules! joined {
@@ -124,7 +124,7 @@ fn check_revision(
     }
 }
 
-impl AttachmentStore for DieselStore {
+impl<C: Connections> AttachmentStore for DieselStore<C> {
     fn attach(
         &self,
         org: &OrgId,

@@ -6,13 +6,13 @@ use integrations_ports::{AuditEntry, AuditStore, ListPage, Start, StoreResult, W
 use serde_json::Value;
 use time::PrimitiveDateTime;
 
-use crate::DieselStore;
 use crate::connection::DbConnection;
 use crate::error::{Failure, corrupt};
 use crate::lookup::{after_key, page_of, rows_to_read, sql_offset};
 use crate::rows::timestamp;
 use crate::schema::audit_log;
 use crate::templates::total;
+use crate::{Connections, DieselStore};
 
 fn text(value: Option<&Value>) -> Result<Option<String>, Failure> {
     value
@@ -72,7 +72,7 @@ fn entry(row: Row) -> Result<AuditEntry, Failure> {
     })
 }
 
-impl AuditStore for DieselStore {
+impl<C: Connections> AuditStore for DieselStore<C> {
     fn audit_log(
         &self,
         org: &OrgId,
@@ -96,7 +96,7 @@ impl AuditStore for DieselStore {
             } else {
                 crate::counts::totals(conn, org)?.audit
             };
-            rows = match window.start {
+            rows = match window.start.clone() {
                 Start::Offset(offset) => rows.offset(sql_offset(offset)),
                 Start::After(key) => after_key!(rows, audit_log::created_at, audit_log::id, key),
             };

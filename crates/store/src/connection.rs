@@ -10,6 +10,7 @@ use diesel::sqlite::SqliteConnection;
 use diesel::{Connection, ConnectionError};
 
 use crate::error::Failure;
+use crate::session::{Tally, tally};
 use crate::url::{DatabaseUrl, scrub};
 
 /// A connection to either backend; Diesel generates the shared query support.
@@ -50,6 +51,7 @@ pub(crate) fn establish(url: &DatabaseUrl) -> Result<DbConnection, ConnectionErr
         DatabaseUrl::Sqlite(path) => {
             let mut conn = SqliteConnection::establish(&path.to_string_lossy())?;
             conn.batch_execute(SQLITE_SETUP).map_err(setup_failed)?;
+            conn.set_instrumentation(Tally::new());
             Ok(DbConnection::Sqlite(conn))
         }
         DatabaseUrl::Postgres(raw) => {
@@ -66,6 +68,7 @@ pub(crate) fn establish(url: &DatabaseUrl) -> Result<DbConnection, ConnectionErr
             let mut conn =
                 PgConnection::establish(&DatabaseUrl::postgres_with_defaults(raw)).map_err(hide)?;
             conn.batch_execute(POSTGRES_SETUP).map_err(setup_failed)?;
+            conn.set_instrumentation(Tally::new());
             Ok(DbConnection::Postgres(conn))
         }
     }
@@ -85,12 +88,16 @@ impl ManageConnection for Manager {
         establish(&self.url).map_err(r2d2::Error::ConnectionError)
     }
 
+    /// Only called by the retry path (`session::live_connection` pings by
+    /// itself); the pool does not test connections on checkout.
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
         conn.ping().map_err(r2d2::Error::QueryError)
     }
 
+    /// A connection whose transaction manager broke, or on which a
+    /// statement found the connection gone, is never lent again.
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
-        conn.is_broken()
+        conn.is_broken() || tally(conn).lost
     }
 }
 
@@ -131,6 +138,9 @@ pub(crate) fn pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, r2d2
     r2d2::Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(1))
+        // No ping per checkout: a broken connection is found by the first
+        // statement and the call retried once (see the `session` module).
+        .test_on_check_out(false)
         .connection_timeout(options.checkout_timeout)
         .build(Manager { url: url.clone() })
 }

@@ -12,7 +12,7 @@ use integrations_ports::StoreError;
 
 /// Why a step inside the adapter failed.
 #[derive(Debug)]
-pub(crate) enum Failure {
+pub enum Failure {
     /// An outcome the port names.
     Store(StoreError),
     /// A Diesel error not yet classified.

@@ -8,13 +8,13 @@ use integrations_ports::{
 };
 use time::OffsetDateTime;
 
-use crate::DieselStore;
 use crate::connection::DbConnection;
 use crate::connection::write;
 use crate::error::Failure;
 use crate::error::corrupt;
 use crate::rows::timestamp;
 use crate::schema::idempotency_keys as keys;
+use crate::{Connections, DieselStore};
 
 macro_rules! this_key {
     ($scope:expr) => {
@@ -73,7 +73,7 @@ pub(crate) fn finish<T>(
     Ok(())
 }
 
-impl IdempotencyStore for DieselStore {
+impl<C: Connections> IdempotencyStore for DieselStore<C> {
     fn claim_key(
         &self,
         scope: &IdempotencyScope,
@@ -140,26 +140,33 @@ impl IdempotencyStore for DieselStore {
     }
 
     fn complete_key(&self, claimed: &ClaimedKey, response: &StoredResponse) -> StoreResult<()> {
-        self.with(|conn| record(conn, claimed, response))
+        // In a transaction, like every change: a call's first statement is
+        // then a read or a `BEGIN`, which the session module relies on.
+        self.with(|conn| write(conn, |conn| record(conn, claimed, response)))
     }
 
     fn release_key(&self, claimed: &ClaimedKey) -> StoreResult<()> {
         self.with(|conn| {
-            diesel::delete(
-                this_key!(claimed.scope)
-                    .filter(keys::status.is_null())
-                    .filter(keys::claim_token.eq(&claimed.token)),
-            )
-            .execute(conn)?;
-            Ok(())
+            write(conn, |conn| {
+                diesel::delete(
+                    this_key!(claimed.scope)
+                        .filter(keys::status.is_null())
+                        .filter(keys::claim_token.eq(&claimed.token)),
+                )
+                .execute(conn)?;
+                Ok(())
+            })
         })
     }
 
     fn purge_keys(&self, before: OffsetDateTime) -> StoreResult<u64> {
         self.with(|conn| {
-            let purged = diesel::delete(keys::table.filter(keys::created_at.lt(timestamp(before))))
-                .execute(conn)?;
-            Ok(u64::try_from(purged).unwrap_or(u64::MAX))
+            write(conn, |conn| {
+                let purged =
+                    diesel::delete(keys::table.filter(keys::created_at.lt(timestamp(before))))
+                        .execute(conn)?;
+                Ok(u64::try_from(purged).unwrap_or(u64::MAX))
+            })
         })
     }
 }

@@ -21,16 +21,18 @@ mod rekey;
 mod rows;
 mod schema;
 mod sealed;
+mod session;
 mod templates;
 mod url;
 
 use diesel::RunQueryDsl;
-use integrations_ports::{Store, StoreResult};
+use integrations_ports::{Store, StoreResult, StoreSession};
 
 pub use connection::PoolOptions;
+pub use session::{Connections, PerCall, Session};
 pub use url::{DatabaseUrl, UrlError, redact, scrub};
 
-use connection::{DbConnection, Pool};
+use connection::DbConnection;
 use error::Failure;
 
 /// Why the store could not be opened.
@@ -74,18 +76,46 @@ pub enum OpenError {
     },
 }
 
-/// The store: a connection pool over one database.
-#[derive(Clone)]
-pub struct DieselStore {
-    pool: Pool,
+/// The store: a connection pool over one database. `DieselStore` (the
+/// default `C`) runs each call on a connection of its own; a
+/// [`DieselSession`] runs all of a unit of work's calls on one.
+pub struct DieselStore<C: Connections = PerCall> {
+    conns: C,
     url: DatabaseUrl,
 }
 
-impl std::fmt::Debug for DieselStore {
+/// The store a use case gets from `Store::session`: one connection for all its calls.
+pub type DieselSession = DieselStore<Session>;
+
+impl Clone for DieselStore {
+    fn clone(&self) -> Self {
+        Self {
+            conns: self.conns.clone(),
+            url: self.url.clone(),
+        }
+    }
+}
+
+impl<C: Connections> std::fmt::Debug for DieselStore<C> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DieselStore")
             .field("url", &self.url)
             .finish_non_exhaustive()
+    }
+}
+
+impl<C: Connections> DieselStore<C> {
+    /// Runs `work` on the connection `C` gives, translating every failure at the edge.
+    fn with<T>(&self, work: impl FnMut(&mut DbConnection) -> Result<T, Failure>) -> StoreResult<T> {
+        self.conns.with(work)
+    }
+}
+
+impl DieselSession {
+    /// Statements this session has sent so far (round trips), for tests and
+    /// measurements; `None` before its first call.
+    pub fn statements_sent(&self) -> Option<u64> {
+        self.conns.statements_sent()
     }
 }
 
@@ -101,7 +131,7 @@ impl DieselStore {
             source,
         })?;
         Ok(Self {
-            pool,
+            conns: PerCall { pool },
             url: url.clone(),
         })
     }
@@ -113,21 +143,26 @@ impl DieselStore {
 
     /// Connections open now and how many of them are idle, for metrics.
     pub fn pool_state(&self) -> (u32, u32) {
-        let state = self.pool.state();
+        let state = self.conns.pool.state();
         (state.connections, state.idle_connections)
     }
 
-    /// Runs `work` on a pooled connection, translating every failure at the edge.
-    fn with<T>(
-        &self,
-        work: impl FnOnce(&mut DbConnection) -> Result<T, Failure>,
-    ) -> StoreResult<T> {
-        let mut conn = self.pool.get().map_err(error::pool_unavailable)?;
-        work(&mut conn).map_err(Failure::into_store)
+    /// A session of this store as its concrete type (`Store::session` boxes it).
+    pub fn open_session(&self) -> DieselSession {
+        DieselStore {
+            conns: Session::new(self.conns.pool.clone()),
+            url: self.url.clone(),
+        }
     }
 }
 
+impl<C: Connections> StoreSession for DieselStore<C> {}
+
 impl Store for DieselStore {
+    fn session(&self) -> Box<dyn StoreSession + '_> {
+        Box::new(self.open_session())
+    }
+
     fn ping(&self) -> StoreResult<()> {
         self.with(|conn| {
             diesel::sql_query("SELECT 1").execute(conn)?;

@@ -8,13 +8,13 @@ use integrations_ports::{
 };
 use time::OffsetDateTime;
 
-use crate::DieselStore;
 use crate::connection::{DbConnection, write};
 use crate::counts::{self, Delta};
 use crate::error::{Failure, corrupt};
 use crate::lookup::{after_key, on_the_row, page_of, rows_to_read, sql_offset};
 use crate::rows::{NewPipelineRow, PipelineRow, timestamp};
 use crate::schema::{attachments, pipelines};
+use crate::{Connections, DieselStore};
 
 /// The org's live pipelines (for lists: the `pipelines_live_newest` index).
 macro_rules! live {
@@ -82,7 +82,7 @@ pub(crate) fn lock_live_pipeline(
     }
 }
 
-impl PipelineStore for DieselStore {
+impl<C: Connections> PipelineStore for DieselStore<C> {
     fn create_pipeline(
         &self,
         pipeline: NewPipeline,
@@ -94,7 +94,7 @@ impl PipelineStore for DieselStore {
                 org_id: pipeline.org_id.as_str().to_owned(),
                 name: pipeline.name.as_str().to_owned(),
                 name_key: pipeline.name.unique_key(),
-                description: pipeline.description.map(|d| d.as_str().to_owned()),
+                description: pipeline.description.as_ref().map(|d| d.as_str().to_owned()),
                 parameters: parameters_text(&pipeline.parameters)?,
                 created_at: timestamp(pipeline.created_at),
                 updated_at: timestamp(pipeline.created_at),
@@ -134,7 +134,7 @@ impl PipelineStore for DieselStore {
                 .limit(rows_to_read(window.limit))
                 .select(PipelineRow::as_select())
                 .into_boxed();
-            let query = match window.start {
+            let query = match window.start.clone() {
                 Start::Offset(offset) => query.offset(sql_offset(offset)),
                 Start::After(key) => after_key!(query, pipelines::created_at, pipelines::id, key),
             };

@@ -10,18 +10,18 @@ use integrations_ports::{
 };
 use time::OffsetDateTime;
 
-use crate::DieselStore;
 use crate::connection::{DbConnection, write};
 use crate::error::corrupt;
 use crate::rows::timestamp;
 use crate::schema::{revisions, sealed_values, templates};
+use crate::{Connections, DieselStore};
 
 /// What a config holding an inline sealed value contains.
 const LEGACY_MARK: &str = "%enc:v1:%";
 
 type Row = (String, String, String, String, String, String, String);
 
-impl KeyRotationStore for DieselStore {
+impl<C: Connections> KeyRotationStore for DieselStore<C> {
     fn sealed_counts(&self, org: Option<&OrgId>) -> StoreResult<Vec<KeyCount>> {
         self.with(|conn| {
             let mut query = sealed_values::table

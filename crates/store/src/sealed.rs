@@ -7,10 +7,10 @@ use integrations_domain::{OrgId, RevisionId};
 use integrations_ports::{Envelope, REVISION_OWNER, SealedSecret, SealedValueStore, StoreResult};
 use time::PrimitiveDateTime;
 
-use crate::DieselStore;
 use crate::connection::DbConnection;
 use crate::error::{Failure, corrupt};
 use crate::schema::sealed_values;
+use crate::{Connections, DieselStore};
 
 /// Ids per `IN (…)` list: well under every backend's bound-parameter limit.
 const IDS_PER_QUERY: usize = 500;
@@ -83,7 +83,7 @@ fn secret(
     ))
 }
 
-impl SealedValueStore for DieselStore {
+impl<C: Connections> SealedValueStore for DieselStore<C> {
     fn revision_secrets(
         &self,
         org: &OrgId,

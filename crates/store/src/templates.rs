@@ -8,7 +8,6 @@ use integrations_ports::{
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 
-use crate::DieselStore;
 use crate::connection::{DbConnection, write};
 use crate::counts::{self, Delta};
 use crate::error::Failure;
@@ -19,6 +18,7 @@ use crate::rows::{
     timestamp, to_i32,
 };
 use crate::schema::{attachments, pipelines, revisions, templates};
+use crate::{Connections, DieselStore};
 
 /// The org's live templates (for lists: the `templates_live_newest` index).
 macro_rules! live {
@@ -106,7 +106,7 @@ fn insert_revision(
     org: &OrgId,
     template: TemplateId,
     number: i32,
-    revision: NewRevision,
+    revision: &NewRevision,
 ) -> Result<Revision, Failure> {
     crate::sealed::insert_revision_secrets(
         conn,
@@ -122,7 +122,10 @@ fn insert_revision(
         revision_number: number,
         config: config_text(&revision.config)?,
         delivery_mode: revision.delivery_mode.as_str().to_owned(),
-        change_summary: revision.change_summary.map(|s| s.as_str().to_owned()),
+        change_summary: revision
+            .change_summary
+            .as_ref()
+            .map(|s| s.as_str().to_owned()),
         created_by: revision.created_by.as_str().to_owned(),
         created_at: timestamp(revision.created_at),
         restored_from: revision
@@ -140,46 +143,78 @@ fn next_revision(
     conn: &mut DbConnection,
     org: &OrgId,
     template: TemplateId,
-    revision: NewRevision,
+    revision: &NewRevision,
     audit: Option<&AuditEntry>,
 ) -> Result<Revision, Failure> {
-    let target = live_by_id!(org, template);
+    let Some(number) = bump_latest(conn, org, template, revision)? else {
+        // Not bumped: say why, from the row (a rare path, one more read).
+        let latest: Option<i32> = live_by_id!(org, template)
+            .select(templates::latest_revision)
+            .first(conn)
+            .optional()?;
+        return Err(match latest {
+            Some(latest) => StoreError::StaleRevision {
+                latest: count(latest)?,
+            },
+            None => StoreError::NotFound,
+        }
+        .into());
+    };
+    if let Some(audit) = audit {
+        let mut audit = audit.clone();
+        // Only the store knows the number it assigned.
+        if let Some(serde_json::Value::Object(new)) = &mut audit.new_value {
+            new.insert("revision_number".into(), number.into());
+        }
+        crate::audit::record(conn, &audit)?;
+    }
+    insert_revision(conn, org, template, number, revision)
+}
+
+/// Moves the live template's latest revision number on by one (when it is
+/// `expected_latest`, if that is set) and its `updated_at` to the
+/// revision's, in one statement that returns the new number (`UPDATE …
+/// RETURNING`, on both backends); `None` when no row was changed.
+fn bump_latest(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    template: TemplateId,
+    revision: &NewRevision,
+) -> Result<Option<i32>, Failure> {
+    let expected = match revision.expected_latest.map(i32::try_from) {
+        None => None,
+        Some(Ok(expected)) => Some(expected),
+        // A number beyond what the column holds cannot be the latest: stale.
+        Some(Err(_)) => return Ok(None),
+    };
     let bump = (
         templates::latest_revision.eq(templates::latest_revision + 1),
         templates::updated_at.eq(timestamp(revision.created_at)),
     );
-    let bumped = match revision.expected_latest {
-        None => diesel::update(target).set(bump).execute(conn)?,
-        // A number beyond what the column holds cannot be the latest: stale.
-        Some(expected) => match i32::try_from(expected) {
-            Ok(expected) => diesel::update(target.filter(templates::latest_revision.eq(expected)))
+    // Diesel's multi-backend connection does not offer RETURNING: run it on
+    // the concrete connection (the statement is the same on both).
+    macro_rules! bump {
+        ($conn:expr) => {
+            match expected {
+                None => diesel::update(live_by_id!(org, template))
+                    .set(bump)
+                    .returning(templates::latest_revision)
+                    .get_result::<i32>($conn)
+                    .optional(),
+                Some(expected) => diesel::update(
+                    live_by_id!(org, template).filter(templates::latest_revision.eq(expected)),
+                )
                 .set(bump)
-                .execute(conn)?,
-            Err(_) => 0,
-        },
-    };
-    let latest: Option<i32> = live_by_id!(org, template)
-        .select(templates::latest_revision)
-        .first(conn)
-        .optional()?;
-    match (bumped, latest) {
-        (1, Some(number)) => {
-            if let Some(audit) = audit {
-                let mut audit = audit.clone();
-                // Only the store knows the number it assigned.
-                if let Some(serde_json::Value::Object(new)) = &mut audit.new_value {
-                    new.insert("revision_number".into(), number.into());
-                }
-                crate::audit::record(conn, &audit)?;
+                .returning(templates::latest_revision)
+                .get_result::<i32>($conn)
+                .optional(),
             }
-            insert_revision(conn, org, template, number, revision)
-        }
-        (_, Some(latest)) => Err(StoreError::StaleRevision {
-            latest: count(latest)?,
-        }
-        .into()),
-        (_, None) => Err(StoreError::NotFound.into()),
+        };
     }
+    Ok(match conn {
+        DbConnection::Postgres(pg) => bump!(pg)?,
+        DbConnection::Sqlite(sqlite) => bump!(sqlite)?,
+    })
 }
 
 /// Pipeline ids per statement when naming the pipelines that pin a template.
@@ -195,7 +230,7 @@ const CREATED: Delta = Delta {
 /// Inserts a template row and its audit entry (in the caller's transaction).
 fn insert_template(
     conn: &mut DbConnection,
-    template: NewTemplate,
+    template: &NewTemplate,
     audit: &AuditEntry,
 ) -> Result<Template, Failure> {
     let (org, id) = (template.org_id.clone(), template.id);
@@ -204,10 +239,10 @@ fn insert_template(
         org_id: template.org_id.as_str().to_owned(),
         name: template.name.as_str().to_owned(),
         name_key: template.name.unique_key(),
-        vendor: template.vendor,
-        description: template.description.map(|d| d.as_str().to_owned()),
-        catalog_vendor_key: template.catalog_vendor_key,
-        catalog_variant_key: template.catalog_variant_key,
+        vendor: template.vendor.clone(),
+        description: template.description.as_ref().map(|d| d.as_str().to_owned()),
+        catalog_vendor_key: template.catalog_vendor_key.clone(),
+        catalog_variant_key: template.catalog_variant_key.clone(),
         latest_revision: 0,
         created_at: timestamp(template.created_at),
         updated_at: timestamp(template.created_at),
@@ -220,7 +255,7 @@ fn insert_template(
     load_template(conn, &org, id)
 }
 
-impl TemplateStore for DieselStore {
+impl<C: Connections> TemplateStore for DieselStore<C> {
     fn create_template(
         &self,
         template: NewTemplate,
@@ -228,7 +263,7 @@ impl TemplateStore for DieselStore {
     ) -> StoreResult<Template> {
         self.with(|conn| {
             write(conn, |conn| {
-                let created = insert_template(conn, template, &change.audit)?;
+                let created = insert_template(conn, &template, &change.audit)?;
                 finish(conn, &change, &created)?;
                 counts::add(conn, &created.org_id, &change.audit.id.to_string(), CREATED)?;
                 Ok(created)
@@ -245,8 +280,8 @@ impl TemplateStore for DieselStore {
         let (org, id) = (template.org_id.clone(), template.id);
         self.with(|conn| {
             write(conn, |conn| {
-                insert_template(conn, template, &change.audit)?;
-                let revision = next_revision(conn, &org, id, first_revision, None)?;
+                insert_template(conn, &template, &change.audit)?;
+                let revision = next_revision(conn, &org, id, &first_revision, None)?;
                 let installed = (load_template(conn, &org, id)?, revision);
                 finish(conn, &change, &installed)?;
                 counts::add(conn, &org, &change.audit.id.to_string(), CREATED)?;
@@ -267,7 +302,7 @@ impl TemplateStore for DieselStore {
                 .limit(rows_to_read(window.limit))
                 .select(TemplateRow::as_select())
                 .into_boxed();
-            let query = match window.start {
+            let query = match window.start.clone() {
                 Start::Offset(offset) => query.offset(sql_offset(offset)),
                 Start::After(key) => after_key!(query, templates::created_at, templates::id, key),
             };
@@ -389,7 +424,7 @@ impl TemplateStore for DieselStore {
     ) -> StoreResult<Revision> {
         self.with(|conn| {
             write(conn, |conn| {
-                let revision = next_revision(conn, org, template, revision, Some(&change.audit))?;
+                let revision = next_revision(conn, org, template, &revision, Some(&change.audit))?;
                 finish(conn, &change, &revision)?;
                 counts::add(conn, org, &change.audit.id.to_string(), Delta::audited(1))?;
                 Ok(revision)
@@ -443,7 +478,7 @@ impl TemplateStore for DieselStore {
                 .limit(rows_to_read(window.limit))
                 .select(RevisionRow::as_select())
                 .into_boxed();
-            let query = match window.start {
+            let query = match window.start.clone() {
                 Start::Offset(offset) => query.offset(sql_offset(offset)),
                 // Numbers beyond the column's range are all "after" it.
                 Start::After(number) => query.filter(
@@ -496,7 +531,7 @@ impl TemplateStore for DieselStore {
                     pipelines::name,
                 ))
                 .into_boxed();
-            let query = match window.start {
+            let query = match window.start.clone() {
                 Start::Offset(offset) => query.offset(sql_offset(offset)),
                 Start::After(key) => {
                     after_key!(query, attachments::created_at, attachments::id, key)

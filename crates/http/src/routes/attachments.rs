@@ -3,7 +3,7 @@
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::{App, Attach, PipelineConfigAnswer, StoredResponse, UpdateAttachment};
-use integrations_domain::{Action, Attachment};
+use integrations_domain::Attachment;
 
 use super::method_not_allowed;
 use crate::body::Body;
@@ -12,7 +12,7 @@ use crate::dto::{
     PipelineConfigResponse, RenderedConfigResponse, UpdateAttachmentBody,
 };
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{Authenticated, JsonBody, Permitted, ToEdit, blocking, blocking_api};
+use crate::extract::{JsonBody, Permitted, ToAdminister, ToEdit, ToRead, blocking, blocking_api};
 use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
 use crate::openapi::params::{AttachmentPath, IdempotencyHeader, PipelinePath};
 use crate::openapi::{AdminErrors, BodyErrors, NotFound};
@@ -60,15 +60,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 )]
 pub(crate) async fn list(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToRead>,
     pid: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app.get_ref().clone();
-    let attachments = blocking(move || {
-        let pipeline = app.find_pipeline(&caller, Action::Read, &pid)?;
-        app.list_attachments(&caller, &pipeline)
-    })
-    .await?;
+    let attachments = blocking(move || app.list_attachments(&caller, &pid)).await?;
     Ok(HttpResponse::Ok().json(AttachmentListResponse {
         integrations: attachments.into_iter().map(Into::into).collect(),
     }))
@@ -112,14 +108,15 @@ pub(crate) async fn attach(
     let outcome = blocking_api(move || {
         let request = key.request(&fingerprint, &respond_attached);
         app.idempotently(&caller, request, |replay| {
-            let pipeline = app.find_pipeline(&caller, Action::Edit, &pid)?;
-            let body: AttachBody = body.parse()?;
-            let input = Attach {
-                integration_id: body.integration_id,
-                revision_id: body.revision_id,
-                enabled: body.enabled,
+            let input = || {
+                let body: AttachBody = body.parse()?;
+                Ok(Attach {
+                    integration_id: body.integration_id,
+                    revision_id: body.revision_id,
+                    enabled: body.enabled,
+                })
             };
-            Ok(app.attach(&caller, &pipeline, &input, replay)?)
+            app.attach(&caller, &pid, input, replay)
         })
     })
     .await?;
@@ -154,16 +151,12 @@ fn respond_attached(attachment: &Attachment) -> StoredResponse {
 )]
 pub(crate) async fn get(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToRead>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (pid, pi) = path.into_inner();
     let app = app.get_ref().clone();
-    let attachment = blocking(move || {
-        let pipeline = app.find_pipeline(&caller, Action::Read, &pid)?;
-        app.find_attachment(&caller, Action::Read, &pipeline, &pi)
-    })
-    .await?;
+    let attachment = blocking(move || app.attachment(&caller, &pid, &pi)).await?;
     Ok(HttpResponse::Ok().json(AttachmentResponse::from(attachment)))
 }
 
@@ -196,14 +189,13 @@ pub(crate) async fn update(
     let (pid, pi) = path.into_inner();
     let body = JsonBody::new(&req, bytes);
     let attachment = blocking_api(move || {
-        let pipeline = app.find_pipeline(&caller, Action::Edit, &pid)?;
-        let found = app.find_attachment(&caller, Action::Edit, &pipeline, &pi)?;
-        let body: UpdateAttachmentBody = body.parse()?;
-        let input = UpdateAttachment {
-            revision_id: body.revision_id,
-            enabled: body.enabled,
-        };
-        Ok(app.update_attachment(&caller, &pipeline, &found, input)?)
+        app.update_attachment(&caller, &pid, &pi, || {
+            let body: UpdateAttachmentBody = body.parse()?;
+            Ok(UpdateAttachment {
+                revision_id: body.revision_id,
+                enabled: body.enabled,
+            })
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(AttachmentResponse::from(attachment)))
@@ -226,17 +218,12 @@ pub(crate) async fn update(
 )]
 pub(crate) async fn detach(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToAdminister>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (pid, pi) = path.into_inner();
     let app = app.get_ref().clone();
-    blocking(move || {
-        let pipeline = app.find_pipeline(&caller, Action::Administer, &pid)?;
-        let found = app.find_attachment(&caller, Action::Administer, &pipeline, &pi)?;
-        app.detach(&caller, &pipeline, &found)
-    })
-    .await?;
+    blocking(move || app.detach(&caller, &pid, &pi)).await?;
     Ok(HttpResponse::Ok().json(DeletedResponse::default()))
 }
 
@@ -260,17 +247,12 @@ pub(crate) async fn detach(
 )]
 pub(crate) async fn attachment_config(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToRead>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (pid, pi) = path.into_inner();
     let app = app.get_ref().clone();
-    let rendered = blocking(move || {
-        let pipeline = app.find_pipeline(&caller, Action::Read, &pid)?;
-        let found = app.find_attachment(&caller, Action::Read, &pipeline, &pi)?;
-        app.attachment_config(&caller, &pipeline, found.id)
-    })
-    .await?;
+    let rendered = blocking(move || app.attachment_config(&caller, &pid, &pi)).await?;
     Ok(HttpResponse::Ok().json(RenderedConfigResponse::from(rendered)))
 }
 
@@ -306,25 +288,21 @@ pub(crate) async fn attachment_config(
 )]
 pub(crate) async fn pipeline_config(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToRead>,
     pid: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let if_none_match = if_none_match(&req);
     let app = app.get_ref().clone();
-    let (pipeline_id, answer) = blocking(move || {
-        let pipeline = app.find_pipeline(&caller, Action::Read, &pid)?;
-        let answer = app.pipeline_config(&caller, &pipeline, if_none_match.as_deref())?;
-        Ok((pipeline.id, answer))
-    })
-    .await?;
+    let answer =
+        blocking(move || app.pipeline_config(&caller, &pid, if_none_match.as_deref())).await?;
     match answer {
         PipelineConfigAnswer::NotModified { etag } => Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .finish()),
         PipelineConfigAnswer::Rendered(rendered) => {
             let response = PipelineConfigResponse {
-                pipeline_id: pipeline_id.to_string(),
+                pipeline_id: rendered.pipeline_id.to_string(),
                 integrations: rendered.configs.into_iter().map(Into::into).collect(),
             };
             Ok(HttpResponse::Ok()

@@ -2,13 +2,13 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::App;
-use integrations_domain::{Action, AuditId};
+use integrations_domain::AuditId;
 use serde::Deserialize;
 
 use super::method_not_allowed;
 use crate::dto::{AuditListResponse, AuditResponse};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{Authenticated, blocking, query};
+use crate::extract::{Permitted, ToAdminister, blocking, query};
 use crate::openapi::params::{AuditParams, PageParams};
 use crate::openapi::{AdminErrors, BadRequest};
 use crate::paging::{PageQuery, newest_cursor, next_cursor, offset_of};
@@ -48,10 +48,9 @@ struct AuditQuery {
 )]
 pub(crate) async fn list(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToAdminister>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    app.authorize(&caller, Action::Administer)?;
     let filter = query::<AuditQuery>(&req)?;
     let window = PageQuery {
         limit: filter.limit,

@@ -2,14 +2,14 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::{App, Install, StoredResponse};
-use integrations_domain::{Action, Revision, Template};
+use integrations_domain::{Revision, Template};
 use serde::Deserialize;
 
 use super::method_not_allowed;
 use crate::body::Body;
 use crate::dto::{CatalogResponse, InstallBody, InstallResponse};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{Authenticated, JsonBody, Permitted, ToEdit, blocking_api, query};
+use crate::extract::{JsonBody, Permitted, ToBrowse, ToEdit, blocking_api, query};
 use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
 use crate::openapi::params::{CatalogParams, IdempotencyHeader, VendorPath};
 use crate::openapi::schemas::CatalogVendor;
@@ -61,10 +61,9 @@ struct CategoryQuery {
 )]
 pub(crate) async fn list(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToBrowse>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    app.authorize(&caller, Action::Browse)?;
     let filter = query::<CategoryQuery>(&req)?;
     let vendors = app.catalog(&caller, filter.category.as_deref())?;
     Ok(HttpResponse::Ok().json(CatalogResponse { vendors }))
@@ -90,10 +89,10 @@ pub(crate) async fn list(
 )]
 pub(crate) async fn get(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToBrowse>,
     vendor: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
-    let vendor = app.catalog_vendor(&caller, Action::Browse, &vendor)?;
+    let vendor = app.catalog_vendor(&caller, &vendor)?;
     Ok(HttpResponse::Ok().json(vendor))
 }
 
@@ -134,17 +133,18 @@ pub(crate) async fn install(
     let outcome = blocking_api(move || {
         let request = key.request(&fingerprint, &respond_installed);
         app.idempotently(&caller, request, |replay| {
-            let vendor = app.catalog_vendor(&caller, Action::Edit, &vendor)?;
-            let body: InstallBody = body.parse()?;
-            let input = Install {
-                name: body.name,
-                variant: body.variant,
-                description: body.description,
-                config: body.config,
-                delivery_mode: body.delivery_mode,
-                change_summary: body.change_summary,
+            let input = || {
+                let body: InstallBody = body.parse()?;
+                Ok(Install {
+                    name: body.name,
+                    variant: body.variant,
+                    description: body.description,
+                    config: body.config,
+                    delivery_mode: body.delivery_mode,
+                    change_summary: body.change_summary,
+                })
             };
-            Ok(app.install(&caller, vendor, input, replay)?)
+            app.install(&caller, &vendor, input, replay)
         })
     })
     .await?;

@@ -2,7 +2,7 @@
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::{App, CreatePipeline, StoredResponse, UpdatePipeline};
-use integrations_domain::{Action, Pipeline, PipelineId};
+use integrations_domain::{Pipeline, PipelineId};
 
 use super::method_not_allowed;
 use crate::body::Body;
@@ -11,7 +11,7 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{
-    Authenticated, JsonBody, Permitted, ToEdit, blocking, blocking_api, json_body, query,
+    JsonBody, Permitted, ToAdminister, ToEdit, ToRead, blocking, blocking_api, query,
 };
 use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
 use crate::openapi::params::{IdempotencyHeader, PageParams, PipelinePath};
@@ -53,10 +53,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 )]
 pub(crate) async fn list(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToRead>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    app.authorize(&caller, Action::Read)?;
     let window = query::<PageQuery>(&req)?.window::<PipelineId>()?;
     let (limit, offset) = (window.limit, offset_of(&window));
     let app = app.get_ref().clone();
@@ -142,11 +141,11 @@ fn respond_created(pipeline: &Pipeline) -> StoredResponse {
 )]
 pub(crate) async fn get(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToRead>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app.get_ref().clone();
-    let pipeline = blocking(move || app.find_pipeline(&caller, Action::Read, &id)).await?;
+    let pipeline = blocking(move || app.pipeline(&caller, &id)).await?;
     Ok(HttpResponse::Ok().json(PipelineResponse::from(pipeline)))
 }
 
@@ -174,33 +173,33 @@ pub(crate) async fn update(
     Permitted(caller, _): Permitted<ToEdit>,
     id: web::Path<String>,
     req: HttpRequest,
-    Body(body): Body,
+    Body(bytes): Body,
 ) -> Result<HttpResponse, ApiError> {
-    let found = {
-        let (app, caller) = (app.get_ref().clone(), caller.clone());
-        blocking(move || app.find_pipeline(&caller, Action::Edit, &id)).await?
-    };
-    let body: UpdatePipelineBody = json_body(&req, &body)?;
-    let not_null = |field: &str| {
-        ApiError::invalid_request(
-            Some(field),
-            "invalid_type",
-            format!("'{field}' cannot be null"),
-        )
-    };
-    let input = UpdatePipeline {
-        name: match body.name {
-            Some(None) => return Err(not_null("name")),
-            other => other.flatten(),
-        },
-        description: body.description,
-        parameters: match body.parameters {
-            Some(None) => return Err(not_null("parameters")),
-            other => other.flatten(),
-        },
-    };
-    let app = app.get_ref().clone();
-    let pipeline = blocking(move || app.update_pipeline(&caller, &found, input)).await?;
+    let body = JsonBody::new(&req, bytes);
+    let pipeline = blocking_api(move || {
+        app.update_pipeline(&caller, &id, || {
+            let body: UpdatePipelineBody = body.parse()?;
+            let not_null = |field: &str| {
+                ApiError::invalid_request(
+                    Some(field),
+                    "invalid_type",
+                    format!("'{field}' cannot be null"),
+                )
+            };
+            Ok(UpdatePipeline {
+                name: match body.name {
+                    Some(None) => return Err(not_null("name")),
+                    other => other.flatten(),
+                },
+                description: body.description,
+                parameters: match body.parameters {
+                    Some(None) => return Err(not_null("parameters")),
+                    other => other.flatten(),
+                },
+            })
+        })
+    })
+    .await?;
     Ok(HttpResponse::Ok().json(PipelineResponse::from(pipeline)))
 }
 
@@ -221,14 +220,10 @@ pub(crate) async fn update(
 )]
 pub(crate) async fn delete(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToAdminister>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app.get_ref().clone();
-    blocking(move || {
-        let found = app.find_pipeline(&caller, Action::Administer, &id)?;
-        app.delete_pipeline(&caller, &found)
-    })
-    .await?;
+    blocking(move || app.delete_pipeline(&caller, &id)).await?;
     Ok(HttpResponse::Ok().json(DeletedResponse::default()))
 }

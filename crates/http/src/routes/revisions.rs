@@ -1,9 +1,8 @@
 //! `/v1/admin/integration-templates/{id}/revisions` (docs/api.md, "Revisions").
 
-use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, CreateRevision, StoredResponse};
-use integrations_domain::{Action, AttachmentId, Revision, Template};
+use integrations_app::{App, CreateRevision, Restore, RevisionList, StoredResponse};
+use integrations_domain::{AttachmentId, Revision};
 use serde::Deserialize;
 use utoipa::ToSchema;
 
@@ -15,7 +14,7 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{
-    Authenticated, JsonBody, Permitted, ToEdit, blocking, blocking_api, if_match, query,
+    JsonBody, Permitted, ToBrowse, ToEdit, ToRead, blocking, blocking_api, if_match, parse_query,
 };
 use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
 use crate::openapi::params::{
@@ -78,25 +77,36 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 )]
 pub(crate) async fn list(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToRead>,
     id: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let template = {
-        let (app, caller) = (app.get_ref().clone(), caller.clone());
-        blocking(move || app.find_template(&caller, Action::Read, &id)).await?
-    };
-    let page_query = query::<PageQuery>(&req)?;
     let app = app.get_ref().clone();
-    if page_query.is_empty() {
-        let batches = blocking(move || app.all_revisions(&caller, &template)).await?;
-        return Ok(HttpResponse::Ok()
-            .content_type("application/json")
-            .streaming(streamed_list(batches)));
-    }
-    let window = page_query.revision_window()?;
-    let (limit, offset) = (window.limit, offset_of(&window));
-    let page = blocking(move || app.list_revisions(&caller, &template, window)).await?;
+    // The query string is read once the template is found (404 before 400).
+    let raw_query = req.query_string().to_owned();
+    let (list, shown) = blocking_api(move || {
+        let mut shown = None;
+        let list = app.list_revisions(&caller, &id, || -> Result<_, ApiError> {
+            let page_query = parse_query::<PageQuery>(&raw_query)?;
+            if page_query.is_empty() {
+                return Ok(None);
+            }
+            let window = page_query.revision_window()?;
+            shown = Some((window.limit, offset_of(&window)));
+            Ok(Some(window))
+        })?;
+        Ok((list, shown))
+    })
+    .await?;
+    let page = match list {
+        RevisionList::All(batches) => {
+            return Ok(HttpResponse::Ok()
+                .content_type("application/json")
+                .streaming(streamed_list(batches)));
+        }
+        RevisionList::Page(page) => page,
+    };
+    let (limit, offset) = shown.unwrap_or_default();
     let next_cursor = next_cursor(&page, |r| revision_cursor(r.number.get()));
     Ok(HttpResponse::Ok().json(RevisionListResponse {
         revisions: page.items.into_iter().map(Into::into).collect(),
@@ -154,16 +164,15 @@ pub(crate) async fn create(
     let outcome = blocking_api(move || {
         let request = key.request(&fingerprint, &respond_created);
         app.idempotently(&caller, request, |replay| {
-            let template = app.find_template(&caller, Action::Edit, &id)?;
-            let expected_latest = expected_latest(if_match.as_deref(), &template)?;
-            let body: CreateRevisionBody = body.parse()?;
-            let input = CreateRevision {
-                config: body.config,
-                delivery_mode: body.delivery_mode,
-                change_summary: body.change_summary,
-                expected_latest,
+            let input = || {
+                let body: CreateRevisionBody = body.parse()?;
+                Ok(CreateRevision {
+                    config: body.config,
+                    delivery_mode: body.delivery_mode,
+                    change_summary: body.change_summary,
+                })
             };
-            Ok(app.create_revision(&caller, &template, input, replay)?)
+            app.create_revision(&caller, &id, if_match.as_deref(), input, replay)
         })
     })
     .await?;
@@ -179,27 +188,6 @@ fn respond_created(revision: &Revision) -> StoredResponse {
         ),
         &RevisionResponse::from(revision.clone()),
     )
-}
-
-/// `If-Match: "<latest revision number>"` on revision creation (`*` or none: no check).
-fn expected_latest(if_match: Option<&str>, template: &Template) -> Result<Option<u32>, ApiError> {
-    let Some(header) = if_match else {
-        return Ok(None);
-    };
-    let tag = header.trim();
-    if tag == "*" {
-        return Ok(None);
-    }
-    tag.trim_matches('"').parse::<u32>().map(Some).map_err(|_| {
-        ApiError::new(
-            StatusCode::PRECONDITION_FAILED,
-            "PRECONDITION_FAILED",
-            format!(
-                "the latest revision is {}: If-Match on a new revision must be that number, quoted",
-                template.latest_revision
-            ),
-        )
-    })
 }
 
 /// `POST …/revisions/{n}/restore`: an optional `change_summary`.
@@ -261,23 +249,18 @@ pub(crate) async fn restore(
     let outcome = blocking_api(move || {
         let request = key.request(&fingerprint, &respond_created);
         app.idempotently(&caller, request, |replay| {
-            let template = app.find_template(&caller, Action::Edit, &id)?;
-            // Revision n must exist before the body is looked at (find, then validate).
-            app.find_revision(&caller, &template, &number)?;
-            let expected_latest = expected_latest(if_match.as_deref(), &template)?;
-            let body: RestoreBody = if body.is_empty() {
-                RestoreBody::default()
-            } else {
-                body.parse()?
+            // Read once revision n is found (find, then validate).
+            let input = || {
+                let body: RestoreBody = if body.is_empty() {
+                    RestoreBody::default()
+                } else {
+                    body.parse()?
+                };
+                Ok(Restore {
+                    change_summary: body.change_summary,
+                })
             };
-            Ok(app.restore(
-                &caller,
-                &template,
-                &number,
-                body.change_summary,
-                expected_latest,
-                replay,
-            )?)
+            app.restore(&caller, &id, &number, if_match.as_deref(), input, replay)
         })
     })
     .await?;
@@ -304,16 +287,12 @@ pub(crate) async fn restore(
 )]
 pub(crate) async fn diff(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToBrowse>,
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, from, to) = path.into_inner();
     let app = app.get_ref().clone();
-    let diff = blocking(move || {
-        let template = app.find_template(&caller, Action::Browse, &id)?;
-        app.diff(&caller, &template, &from, &to)
-    })
-    .await?;
+    let diff = blocking(move || app.diff(&caller, &id, &from, &to)).await?;
     Ok(HttpResponse::Ok().json(DiffResponse::from(diff)))
 }
 
@@ -337,19 +316,29 @@ pub(crate) async fn diff(
 )]
 pub(crate) async fn pins(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToBrowse>,
     id: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let template = {
-        let (app, caller) = (app.get_ref().clone(), caller.clone());
-        blocking(move || app.find_template(&caller, Action::Browse, &id)).await?
-    };
-    let window = query::<PageQuery>(&req)?.window::<AttachmentId>()?;
     let app = app.get_ref().clone();
-    let response_window = window.clone();
-    let pins = blocking(move || app.pins(&caller, &template, window)).await?;
-    Ok(HttpResponse::Ok().json(PinsResponse::page(pins, &response_window)))
+    // The query string is read once the template is found (404 before 400).
+    let raw_query = req.query_string().to_owned();
+    let (pins, window) = blocking_api(move || {
+        let mut shown = None;
+        let pins = app.pins(&caller, &id, || -> Result<_, ApiError> {
+            let window = parse_query::<PageQuery>(&raw_query)?.window::<AttachmentId>()?;
+            shown = Some(window.clone());
+            Ok(window)
+        })?;
+        Ok((pins, shown))
+    })
+    .await?;
+    let Some(window) = window else {
+        return Err(ApiError::internal(&integrations_app::AppError::Internal(
+            "a page of pins without its window".into(),
+        )));
+    };
+    Ok(HttpResponse::Ok().json(PinsResponse::page(pins, &window)))
 }
 
 #[utoipa::path(
@@ -370,15 +359,11 @@ pub(crate) async fn pins(
 )]
 pub(crate) async fn get(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToRead>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, ApiError> {
     let (id, number) = path.into_inner();
     let app = app.get_ref().clone();
-    let revision = blocking(move || {
-        let template = app.find_template(&caller, Action::Read, &id)?;
-        app.find_revision(&caller, &template, &number)
-    })
-    .await?;
+    let revision = blocking(move || app.revision(&caller, &id, &number)).await?;
     Ok(HttpResponse::Ok().json(RevisionResponse::from(revision)))
 }

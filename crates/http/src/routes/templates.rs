@@ -3,7 +3,7 @@
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
 use integrations_app::{App, CreateTemplate, StoredResponse, UpdateTemplate, template_etag};
-use integrations_domain::{Action, Template, TemplateId};
+use integrations_domain::{Template, TemplateId};
 
 use super::method_not_allowed;
 use crate::body::Body;
@@ -12,7 +12,7 @@ use crate::dto::{
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{
-    Authenticated, JsonBody, Permitted, ToEdit, blocking, blocking_api, if_match, json_body, query,
+    JsonBody, Permitted, ToAdminister, ToEdit, ToRead, blocking, blocking_api, if_match, query,
 };
 use crate::idempotency::{IdempotencyKey, answer_then, created, fingerprint};
 use crate::openapi::params::{IdempotencyHeader, PageParams, TemplatePath};
@@ -54,10 +54,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 )]
 pub(crate) async fn list(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToRead>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    app.authorize(&caller, Action::Read)?;
     let window = query::<PageQuery>(&req)?.window::<TemplateId>()?;
     let (limit, offset) = (window.limit, offset_of(&window));
     let app = app.get_ref().clone();
@@ -156,11 +155,11 @@ fn respond_created(template: &Template) -> StoredResponse {
 )]
 pub(crate) async fn get(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToRead>,
     id: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let app = app.get_ref().clone();
-    let template = blocking(move || app.find_template(&caller, Action::Read, &id)).await?;
+    let template = blocking(move || app.template(&caller, &id)).await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, template_etag(&template)))
         .json(TemplateResponse::from(template)))
@@ -199,31 +198,31 @@ pub(crate) async fn update(
     Permitted(caller, _): Permitted<ToEdit>,
     id: web::Path<String>,
     req: HttpRequest,
-    Body(body): Body,
+    Body(bytes): Body,
 ) -> Result<HttpResponse, ApiError> {
-    let found = {
-        let (app, caller) = (app.get_ref().clone(), caller.clone());
-        blocking(move || app.find_template(&caller, Action::Edit, &id)).await?
-    };
-    let body: UpdateTemplateBody = json_body(&req, &body)?;
-    let name = match body.name {
-        Some(None) => {
-            return Err(ApiError::invalid_request(
-                Some("name"),
-                "invalid_type",
-                "'name' cannot be null",
-            ));
-        }
-        Some(Some(name)) => Some(name),
-        None => None,
-    };
-    let input = UpdateTemplate {
-        name,
-        description: body.description,
-        if_match: if_match(&req),
-    };
-    let app = app.get_ref().clone();
-    let template = blocking(move || app.update_template(&caller, &found, input)).await?;
+    let if_match = if_match(&req);
+    let body = JsonBody::new(&req, bytes);
+    let template = blocking_api(move || {
+        app.update_template(&caller, &id, if_match.as_deref(), || {
+            let body: UpdateTemplateBody = body.parse()?;
+            let name = match body.name {
+                Some(None) => {
+                    return Err(ApiError::invalid_request(
+                        Some("name"),
+                        "invalid_type",
+                        "'name' cannot be null",
+                    ));
+                }
+                Some(Some(name)) => Some(name),
+                None => None,
+            };
+            Ok(UpdateTemplate {
+                name,
+                description: body.description,
+            })
+        })
+    })
+    .await?;
     Ok(HttpResponse::Ok()
         .insert_header((header::ETAG, template_etag(&template)))
         .json(TemplateResponse::from(template)))
@@ -255,16 +254,12 @@ pub(crate) async fn update(
 )]
 pub(crate) async fn delete(
     app: web::Data<App>,
-    Authenticated(caller): Authenticated,
+    Permitted(caller, _): Permitted<ToAdminister>,
     id: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let app = app.get_ref().clone();
     let if_match = if_match(&req);
-    blocking(move || {
-        let found = app.find_template(&caller, Action::Administer, &id)?;
-        app.delete_template(&caller, &found, if_match.as_deref())
-    })
-    .await?;
+    blocking(move || app.delete_template(&caller, &id, if_match.as_deref())).await?;
     Ok(HttpResponse::Ok().json(DeletedResponse::default()))
 }

@@ -55,3 +55,39 @@ fn a_locked_sqlite_database_answers_503_for_writes_and_serves_reads() {
     )
     .expect(201);
 }
+
+/// PostgreSQL terminates every backend of the pool (a failover, a restart,
+/// an administrator): the pool hands out connections without pinging them,
+/// so the next requests meet dead connections — and still succeed, each
+/// retried once on a fresh connection, a write exactly once.
+#[test]
+fn terminated_postgres_backends_are_replaced_without_an_error() {
+    let Some(db) = TestDb::postgres() else { return };
+    let app = TestApp::over(db);
+    let owner = app.owner();
+    let id = app.template("T", "webhook");
+    let template = format!("/v1/admin/integration-templates/{id}");
+    app.get(&template, &owner).expect(200);
+    let terminate = "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()";
+
+    app.db.texts(&format!(
+        "SELECT count(*)::text AS value FROM ({terminate}) AS t"
+    ));
+    app.get(&template, &owner).expect(200);
+
+    app.db.texts(&format!(
+        "SELECT count(*)::text AS value FROM ({terminate}) AS t"
+    ));
+    let body = serde_json::json!({
+        "config": { "url": "https://a.example" },
+        "delivery_mode": "server_side",
+    });
+    app.post(&format!("{template}/revisions"), &owner, &body)
+        .expect(201);
+    let created = app.db.texts(&format!(
+        "SELECT count(*)::text AS value FROM revisions WHERE template_id = '{id}'"
+    ));
+    assert_eq!(created, ["1"], "the revision was created exactly once");
+    app.get("/readyz", "").expect(200);
+}

@@ -27,5 +27,6 @@ mod rekey;
 mod revisions;
 mod schema;
 mod sealed;
+mod sessions;
 mod support;
 mod templates;
