@@ -22,6 +22,7 @@ mod keys;
 mod pipelines;
 mod render;
 mod revisions;
+mod secret_parameters;
 mod secrets;
 mod templates;
 mod versioning;
@@ -41,7 +42,8 @@ pub use integrations_ports::{Claim, ListPage, Newest, Start, StoredResponse, Win
 pub use keys::{KeyStatus, MAX_REPORTED_FAILURES, RekeyReport, Unopenable};
 pub use pipelines::{CreatePipeline, UpdatePipeline};
 pub use render::{
-    MAX_PIPELINE_CONFIG_BYTES, PipelineConfig, PipelineConfigAnswer, RenderFailure, RenderedConfig,
+    MAX_PIPELINE_CONFIG_BYTES, PipelineConfig, PipelineConfigAnswer, RenderFailure, RenderWarning,
+    RenderedConfig, SECRET_IN_PLAIN_PARAMETER,
 };
 pub use revisions::{CreateRevision, REVISION_BATCH, RevisionBatches, RevisionList};
 pub use templates::{CreateTemplate, UpdateTemplate};

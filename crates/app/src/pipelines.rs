@@ -2,14 +2,18 @@
 
 use integrations_domain::{
     Action, Caller, Description, Name, ParamKey, ParamValue, Parameters, Pipeline, PipelineId,
+    SecretParameters,
 };
 use integrations_ports::{AuditAction, ResourceType};
 use integrations_ports::{Change, ListPage, NewPipeline, PipelineChanges, StoreSession, Window};
 use serde_json::{Map, Value};
 
-use crate::audit::{Subject, new_pipeline_value, pipeline_value};
+use crate::audit::{
+    Subject, masked_secret_parameters, new_pipeline_value, pipeline_value, secret_keys_value,
+};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
 use crate::idempotency::Replay;
+use crate::secret_parameters;
 use crate::templates::description;
 use crate::{App, authorize};
 
@@ -22,6 +26,8 @@ pub struct CreatePipeline {
     pub description: Option<String>,
     /// Key → string, number or boolean.
     pub parameters: Option<Map<String, Value>>,
+    /// Key → string: credentials, sealed at rest and never shown again.
+    pub secret_parameters: Option<Map<String, Value>>,
 }
 
 /// The input of "update a pipeline"; absent fields stay as they are.
@@ -33,6 +39,9 @@ pub struct UpdatePipeline {
     pub description: Option<Option<String>>,
     /// New parameters, replacing the old ones whole.
     pub parameters: Option<Map<String, Value>>,
+    /// New secret parameters, replacing the old ones whole; a value `"***"`
+    /// keeps the stored value of its key.
+    pub secret_parameters: Option<Map<String, Value>>,
 }
 
 /// Checks every key and value, and the size limits (at most 100 keys, values
@@ -121,16 +130,29 @@ impl App {
         let name = problems.check("name", Name::parse(&input.name));
         let description = description(&mut problems, input.description.as_deref());
         let parameters = parameters(&mut problems, input.parameters.unwrap_or_default());
+        let entered = input
+            .secret_parameters
+            .map(|raw| secret_parameters::check(&mut problems, raw, &SecretParameters::new()))
+            .unwrap_or_default();
+        secret_parameters::check_disjoint(
+            &mut problems,
+            &parameters,
+            entered.iter().map(|(k, _)| k),
+        );
         problems.finish()?;
         let Some(name) = name else {
             return Err(AppError::Internal("a checked name is missing".into()));
         };
+        let id = PipelineId::from_ulid(self.ids.ulid());
+        let (secret_parameters, secrets) = self.seal_secret_parameters(&caller.org, id, entered)?;
         let new = NewPipeline {
-            id: PipelineId::from_ulid(self.ids.ulid()),
+            id,
             org_id: caller.org.clone(),
             name: name.clone(),
             description,
             parameters,
+            secret_parameters,
+            secrets,
             created_at: self.clock.now(),
         };
         let audit = self.audit_entry(
@@ -174,11 +196,15 @@ impl App {
         input: UpdatePipeline,
     ) -> Result<Pipeline, AppError> {
         let id = pipeline.id;
-        if input.name.is_none() && input.description.is_none() && input.parameters.is_none() {
+        if input.name.is_none()
+            && input.description.is_none()
+            && input.parameters.is_none()
+            && input.secret_parameters.is_none()
+        {
             return Err(AppError::invalid(
                 "body",
                 "empty_update",
-                "give a name, a description, parameters, or several",
+                "give a name, a description, parameters, secret_parameters, or several",
             ));
         }
         let mut problems = Problems::default();
@@ -189,7 +215,27 @@ impl App {
             .description
             .map(|d| description(&mut problems, d.as_deref()));
         let parameters = input.parameters.map(|raw| parameters(&mut problems, raw));
+        let entered = input
+            .secret_parameters
+            .map(|raw| secret_parameters::check(&mut problems, raw, &pipeline.secret_parameters));
+        // The maps as they will be: a key may not end up in both.
+        let plain = parameters.as_ref().unwrap_or(&pipeline.parameters);
+        match &entered {
+            Some(entered) => secret_parameters::check_disjoint(
+                &mut problems,
+                plain,
+                entered.iter().map(|(k, _)| k),
+            ),
+            None => secret_parameters::check_disjoint(
+                &mut problems,
+                plain,
+                pipeline.secret_parameters.keys(),
+            ),
+        }
         problems.finish()?;
+        let secret = entered
+            .map(|entered| self.seal_secret_parameters(&caller.org, id, entered))
+            .transpose()?;
         let shown = name
             .as_ref()
             .map(|n| n.as_str().to_owned())
@@ -204,10 +250,16 @@ impl App {
         if let Some(parameters) = &parameters {
             new["parameters"] = serde_json::to_value(parameters).unwrap_or_default();
         }
+        if let Some((secret, _)) = &secret {
+            new["secret_parameters"] = masked_secret_parameters(secret);
+            new["secret_parameters_changed"] =
+                secret_keys_value(&secret.changed_from(&pipeline.secret_parameters));
+        }
         let changes = PipelineChanges {
             name,
             description,
             parameters,
+            secret_parameters: secret,
             updated_at: self.clock.now(),
         };
         let audit = self.audit_entry(

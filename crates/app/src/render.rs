@@ -10,10 +10,12 @@
 //! too large the same way, never allocated.
 
 use integrations_domain::catalog::Vendor;
+use integrations_domain::json_path::PathSegment;
 use integrations_domain::secrets;
 use integrations_domain::substitution::{MissingParameters, Plan, RenderError, RenderLimits};
 use integrations_domain::{
-    Action, Attachment, Caller, MAX_PROBLEMS, Pipeline, PipelineId, Revision,
+    Action, Attachment, Caller, JsonPath, MAX_PROBLEMS, ParamKey, Pipeline, PipelineId, Revision,
+    WithSecrets,
 };
 use integrations_ports::StoreSession;
 use serde_json::Value;
@@ -24,6 +26,7 @@ use crate::attachments::parse_attachment_id;
 use crate::error::{AppError, FieldProblem, error_chain};
 use crate::pipelines::parse_pipeline_id;
 use crate::revisions::vendor_of_key;
+use crate::secret_parameters::OpenedSecrets;
 use crate::{App, authorize};
 
 /// The most the rendered configs of one pipeline may add up to, in bytes of
@@ -46,11 +49,30 @@ pub struct RenderedConfig {
     /// Keys the config references that the pipeline does not define (sorted;
     /// at most [`MAX_PROBLEMS`] are listed).
     pub missing_parameters: Vec<String>,
-    /// Keys the pipeline defines that the config never references (sorted).
+    /// Keys the pipeline defines (plain or secret) that the config never
+    /// references (sorted).
     pub unused_parameters: Vec<String>,
+    /// Secret fields of the vendor filled from a plain parameter (that value
+    /// is masked like a secret for all but `service`).
+    pub warnings: Vec<RenderWarning>,
     /// Why the config could not render, when it could not.
     pub failure: Option<RenderFailure>,
 }
+
+/// A catalog `secret` field filled from a plain parameter: the credential
+/// belongs in the pipeline's `secret_parameters`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderWarning {
+    /// `SECRET_IN_PLAIN_PARAMETER`.
+    pub code: &'static str,
+    /// The secret field, as a path (`config.access_token`).
+    pub field: String,
+    /// The plain parameter that fills it.
+    pub parameter: String,
+}
+
+/// The code of a [`RenderWarning`].
+pub const SECRET_IN_PLAIN_PARAMETER: &str = "SECRET_IN_PLAIN_PARAMETER";
 
 /// Why one attachment's config could not render.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -104,7 +126,8 @@ pub enum PipelineConfigAnswer {
 }
 
 /// The ETag of a pipeline's rendered configs, derived from what shaped them
-/// — the pipeline's plain parameters, each enabled attachment's id, version
+/// — the pipeline's plain parameters, its secret parameters' version ids
+/// (never their values), each enabled attachment's id, version
 /// and pinned revision, whether secrets are shown, and the build (whose
 /// catalog decides what is masked) — never from the rendered text, so it
 /// reveals nothing about a secret and is known before anything is rendered.
@@ -120,6 +143,8 @@ fn pipeline_config_etag(caller: &Caller, pipeline: &Pipeline, enabled: &[Attachm
     digest.update(pipeline.id.to_string());
     // The parameters' values: a viewer reads them on the pipeline itself.
     digest.update(serde_json::to_vec(&pipeline.parameters).unwrap_or_default());
+    // Secret parameters by version id only: a new value is a new version.
+    digest.update(serde_json::to_vec(&pipeline.secret_parameters).unwrap_or_default());
     for attachment in enabled {
         digest.update(attachment.id.to_string());
         digest.update(attachment.updated_at.unix_timestamp_nanos().to_le_bytes());
@@ -162,17 +187,28 @@ impl App {
     /// within `room` bytes of compact JSON. Takes the revision by value: its
     /// config is opened in place and moved into the plan, never copied.
     ///
+    /// Placeholders resolve from the pipeline's plain parameters and its
+    /// opened secret parameters. For all but `service`, every string a
+    /// secret parameter flowed into is masked whole, and so is every use of
+    /// a plain parameter that fills a secret field (which is also warned
+    /// about); then the vendor's secret fields are masked.
+    ///
     /// The size is checked by the engine before anything is rendered, on the
     /// opened config (before masking), so every role gets the same answer.
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one render's inputs, each needed"
+    )]
     fn render(
         &self,
         store: &dyn StoreSession,
         caller: &Caller,
         vendor: &Vendor,
         pipeline: &Pipeline,
+        secret: &OpenedSecrets,
         revision: Revision,
         room: u64,
-    ) -> Result<(Rendered, Vec<String>), AppError> {
+    ) -> Result<(Rendered, Vec<String>, Vec<RenderWarning>), AppError> {
         let envelopes = Self::envelopes(store, &caller.org, &[revision.id])?;
         // Render from the opened config for every role, so placeholders inside
         // secret values count alike; mask the output for all but `service`.
@@ -184,14 +220,29 @@ impl App {
             &envelopes,
         )?;
         let plan = Plan::compile(Value::Object(opened));
-        let unused = plan
-            .unused_keys(&pipeline.parameters)
-            .map(|k| k.as_str().to_owned())
+        if let Some(kid) = secret.unavailable_among(plan.keys()) {
+            return Err(AppError::KeyUnavailable {
+                kid: kid.to_owned(),
+            });
+        }
+        let referenced: Vec<&str> = plan.keys().collect();
+        let mut unused: Vec<String> = pipeline
+            .parameters
+            .keys()
+            .chain(pipeline.secret_parameters.keys())
+            .filter(|key| referenced.binary_search(&key.as_str()).is_err())
+            .map(|key| key.as_str().to_owned())
             .collect();
+        unused.sort();
+        let warnings = plain_in_secret_fields(vendor, pipeline, &plan);
+        let lookup = WithSecrets {
+            plain: &pipeline.parameters,
+            secret: &secret.values,
+        };
         let limits = RenderLimits::new(room.min(RenderLimits::DEFAULT_MAX_OUTPUT_BYTES));
         let rendered = if caller.can(Action::ReadSecrets) {
             // Nothing to mask: straight to text, no tree at all.
-            match plan.render_json_with(&pipeline.parameters, limits) {
+            match plan.render_json_with(&lookup, limits) {
                 Ok(text) => {
                     let size = text.len() as u64;
                     Rendered::Config(raw(text)?, size)
@@ -199,9 +250,13 @@ impl App {
                 Err(err) => refused(err),
             }
         } else {
-            match plan.render_with(&pipeline.parameters, limits) {
+            let hidden = |key: &ParamKey| {
+                pipeline.secret_parameters.contains(key.as_str())
+                    || warnings.iter().any(|w| w.parameter == key.as_str())
+            };
+            match plan.render_masked_with(&lookup, limits, hidden) {
                 Ok(rendered) => {
-                    let size = plan.render_size(&pipeline.parameters).unwrap_or(room);
+                    let size = plan.render_size(&lookup).unwrap_or(room);
                     let Value::Object(mut config) = rendered.into_owned() else {
                         return Err(AppError::Internal(
                             "a rendered config is not an object".into(),
@@ -218,7 +273,7 @@ impl App {
                 Err(err) => refused(err),
             }
         };
-        Ok((rendered, unused))
+        Ok((rendered, unused, warnings))
     }
 
     /// One attachment's rendered config.
@@ -246,11 +301,13 @@ impl App {
         )?;
         let vendor = vendor_of_key(&attachment.vendor)?;
         let delivery_mode = revision.delivery_mode;
-        let (rendered, unused) = self.render(
+        let secret = self.open_secret_parameters(&*store, &pipeline)?;
+        let (rendered, unused, warnings) = self.render(
             &*store,
             caller,
             vendor,
             &pipeline,
+            &secret,
             revision,
             RenderLimits::DEFAULT_MAX_OUTPUT_BYTES,
         )?;
@@ -261,6 +318,7 @@ impl App {
                 config: Some(config),
                 missing_parameters: Vec::new(),
                 unused_parameters: unused,
+                warnings,
                 failure: None,
             }),
             Rendered::Missing(missing) => Err(AppError::Invalid(missing_problems(&missing))),
@@ -296,10 +354,12 @@ impl App {
         if if_none_match.is_some_and(|header| none_match(header, &etag)) {
             return Ok(PipelineConfigAnswer::NotModified { etag });
         }
+        let secret = self.open_secret_parameters(&*store, pipeline)?;
         let mut room = MAX_PIPELINE_CONFIG_BYTES;
         let mut configs = Vec::with_capacity(enabled.len());
         for attachment in enabled {
-            let entry = self.render_in_place(&*store, caller, pipeline, attachment, &mut room)?;
+            let entry =
+                self.render_in_place(&*store, caller, pipeline, &secret, attachment, &mut room)?;
             configs.push(entry);
         }
         Ok(PipelineConfigAnswer::Rendered(PipelineConfig {
@@ -317,6 +377,7 @@ impl App {
         store: &dyn StoreSession,
         caller: &Caller,
         pipeline: &Pipeline,
+        secret: &OpenedSecrets,
         attachment: Attachment,
         room: &mut u64,
     ) -> Result<RenderedConfig, AppError> {
@@ -326,6 +387,7 @@ impl App {
             config: None,
             missing_parameters: Vec::new(),
             unused_parameters: Vec::new(),
+            warnings: Vec::new(),
             failure: None,
         };
         if *room == 0 {
@@ -343,11 +405,12 @@ impl App {
                 entry.attachment.revision_number,
             )?;
             entry.delivery_mode = Some(revision.delivery_mode);
-            self.render(store, caller, vendor, pipeline, revision, *room)
+            self.render(store, caller, vendor, pipeline, secret, revision, *room)
         });
         match attempt {
-            Ok((rendered, unused)) => {
+            Ok((rendered, unused, warnings)) => {
                 entry.unused_parameters = unused;
+                entry.warnings = warnings;
                 match rendered {
                     Rendered::Config(config, size) => {
                         // Sizes before masking, so every role gets the same answer.
@@ -380,6 +443,31 @@ impl App {
         }
         Ok(entry)
     }
+}
+
+/// Every secret field of `vendor` that a plain parameter of `pipeline`
+/// fills, whole or in part, as a warning (in reference order).
+fn plain_in_secret_fields(vendor: &Vendor, pipeline: &Pipeline, plan: &Plan) -> Vec<RenderWarning> {
+    plan.references()
+        .filter(|(key, _)| pipeline.parameters.get(key.as_str()).is_some())
+        .filter(|(_, path)| in_secret_field(vendor, path))
+        .map(|(key, path)| RenderWarning {
+            code: SECRET_IN_PLAIN_PARAMETER,
+            field: path.to_string(),
+            parameter: key.as_str().to_owned(),
+        })
+        .collect()
+}
+
+/// Whether `path` is in a secret field of `vendor`: at or under a secret
+/// field, or under a field whose every value is secret (a webhook's headers).
+fn in_secret_field(vendor: &Vendor, path: &JsonPath) -> bool {
+    let segments = path.segments();
+    let Some(PathSegment::Key(field)) = segments.first() else {
+        return false;
+    };
+    vendor.secret_keys().any(|key| key == field.as_str())
+        || (segments.len() > 1 && vendor.secret_value_keys().any(|key| key == field.as_str()))
 }
 
 /// Rendered JSON text as a raw JSON value (it is valid JSON by construction).

@@ -72,6 +72,7 @@ pub use model::{Attachment, Page, PageError, Paged, Pipeline, Revision, Template
 pub use name::{Description, Name, OrgId, TextError, UserId};
 pub use param::{
     MAX_PARAM_VALUE_BYTES, MAX_PARAMS, ParamKey, ParamProblem, ParamValue, Parameters,
+    SecretParameters, WithSecrets,
 };
 pub use revision::{DeliveryMode, RevisionNumber};
 pub use validate::{ConfigProblem, ConfigProblems, MAX_PROBLEMS, Problem, validate_config};

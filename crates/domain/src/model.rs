@@ -72,6 +72,9 @@ pub struct Pipeline {
     pub description: Option<Description>,
     /// The values its attached revisions' placeholders resolve to.
     pub parameters: Parameters,
+    /// Credentials its placeholders resolve to as well: write-only, sealed at
+    /// rest; only their version ids are here.
+    pub secret_parameters: crate::param::SecretParameters,
     /// When it was created.
     pub created_at: OffsetDateTime,
     /// When it last changed.

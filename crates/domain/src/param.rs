@@ -298,6 +298,144 @@ impl FromIterator<(ParamKey, ParamValue)> for Parameters {
     }
 }
 
+/// A pipeline's secret parameters as stored: each key and the version id of
+/// its sealed value (the value itself lives sealed beside the pipeline, and
+/// no response ever shows it). Serialises as `{"KEY": "enc:v2:<version>"}`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SecretParameters(BTreeMap<ParamKey, crate::secrets::SecretVersion>);
+
+impl SecretParameters {
+    /// No secret parameters.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets a key's version, returning the one it replaced.
+    pub fn insert(
+        &mut self,
+        key: ParamKey,
+        version: crate::secrets::SecretVersion,
+    ) -> Option<crate::secrets::SecretVersion> {
+        self.0.insert(key, version)
+    }
+
+    /// The version of `key`'s value, if set.
+    pub fn get(&self, key: &str) -> Option<&crate::secrets::SecretVersion> {
+        self.0.get(key)
+    }
+
+    /// Whether `key` is set.
+    pub fn contains(&self, key: &str) -> bool {
+        self.0.contains_key(key)
+    }
+
+    /// The keys, in order.
+    pub fn keys(&self) -> impl Iterator<Item = &ParamKey> {
+        self.0.keys()
+    }
+
+    /// Keys and versions, in key order.
+    pub fn iter(&self) -> impl Iterator<Item = (&ParamKey, &crate::secrets::SecretVersion)> {
+        self.0.iter()
+    }
+
+    /// How many are set.
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether none is set.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The keys added, removed, or given another value (another version)
+    /// from `before` to `self`, sorted: what an audit entry lists.
+    ///
+    /// ```
+    /// use integrations_domain::param::{ParamKey, SecretParameters};
+    /// use integrations_domain::secrets::SecretVersion;
+    ///
+    /// let v = |s| SecretVersion::parse(s).unwrap();
+    /// let k = |s| ParamKey::parse(s).unwrap();
+    /// let before: SecretParameters = [(k("kept"), v("1")), (k("changed"), v("2")), (k("gone"), v("3"))].into_iter().collect();
+    /// let after: SecretParameters = [(k("kept"), v("1")), (k("changed"), v("4")), (k("new"), v("5"))].into_iter().collect();
+    /// let changed = after.changed_from(&before);
+    /// assert_eq!(changed.iter().map(ParamKey::as_str).collect::<Vec<_>>(), ["changed", "gone", "new"]);
+    /// ```
+    pub fn changed_from(&self, before: &Self) -> Vec<ParamKey> {
+        let mut keys: Vec<ParamKey> = self
+            .0
+            .iter()
+            .filter(|(key, version)| before.0.get(*key) != Some(*version))
+            .map(|(key, _)| key.clone())
+            .chain(
+                before
+                    .0
+                    .keys()
+                    .filter(|key| !self.0.contains_key(*key))
+                    .cloned(),
+            )
+            .collect();
+        keys.sort();
+        keys
+    }
+}
+
+impl FromIterator<(ParamKey, crate::secrets::SecretVersion)> for SecretParameters {
+    fn from_iter<I: IntoIterator<Item = (ParamKey, crate::secrets::SecretVersion)>>(
+        iter: I,
+    ) -> Self {
+        Self(iter.into_iter().collect())
+    }
+}
+
+impl Serialize for SecretParameters {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_map(
+            self.0
+                .iter()
+                .map(|(key, version)| (key.as_str(), version.reference())),
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for SecretParameters {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let raw = BTreeMap::<ParamKey, String>::deserialize(deserializer)?;
+        raw.into_iter()
+            .map(|(key, reference)| {
+                reference
+                    .strip_prefix("enc:v2:")
+                    .and_then(crate::secrets::SecretVersion::parse)
+                    .map(|version| (key, version))
+                    .ok_or_else(|| {
+                        serde::de::Error::custom(
+                            "a secret parameter is stored as a reference `enc:v2:<version>`",
+                        )
+                    })
+            })
+            .collect()
+    }
+}
+
+/// Parameter values looked up in a pipeline's plain parameters, then in its
+/// opened secret parameters: the one namespace placeholders resolve from (a
+/// key is never in both).
+#[derive(Debug, Clone, Copy)]
+pub struct WithSecrets<'a> {
+    /// The plain parameters.
+    pub plain: &'a Parameters,
+    /// The secret parameters, opened (each a string value).
+    pub secret: &'a Parameters,
+}
+
+impl ParamLookup for WithSecrets<'_> {
+    fn param(&self, key: &str) -> Option<&ParamValue> {
+        self.plain.param(key).or_else(|| self.secret.param(key))
+    }
+}
+
 /// Anything the substitution engine can look parameter values up in. Implemented
 /// for [`Parameters`] and for plain maps, so an event processor can keep its
 /// parameters in whatever map it already has.

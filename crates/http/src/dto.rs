@@ -273,9 +273,12 @@ pub struct CreatePipelineBody {
     #[serde(default)]
     #[schema(schema_with = schemas::nullable_parameters)]
     pub parameters: Option<Map<String, Value>>,
+    #[serde(default)]
+    #[schema(schema_with = schemas::nullable_secret_parameters)]
+    pub secret_parameters: Option<Map<String, Value>>,
 }
 
-/// `PUT /v1/admin/pipelines/{id}`: any of the three; an empty object is 422.
+/// `PUT /v1/admin/pipelines/{id}`: any of the four; an empty object is 422.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePipelineBody {
@@ -291,6 +294,11 @@ pub struct UpdatePipelineBody {
     #[serde(default, deserialize_with = "present")]
     #[schema(schema_with = schemas::parameters)]
     pub parameters: Option<Option<Map<String, Value>>>,
+    /// The new secret parameters, replacing the old ones whole (not `null`);
+    /// a value `"***"` keeps the stored one.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(schema_with = schemas::secret_parameters)]
+    pub secret_parameters: Option<Option<Map<String, Value>>>,
 }
 
 /// A pipeline as every route shows it.
@@ -304,6 +312,8 @@ pub struct PipelineResponse {
     pub description: Option<String>,
     #[schema(schema_with = schemas::parameters)]
     pub parameters: integrations_domain::Parameters,
+    #[schema(schema_with = schemas::masked_secret_parameters)]
+    pub secret_parameters: Map<String, Value>,
     #[serde(with = "rfc3339")]
     pub created_at: OffsetDateTime,
     #[serde(with = "rfc3339")]
@@ -318,6 +328,17 @@ impl From<integrations_domain::Pipeline> for PipelineResponse {
             name: p.name.to_string(),
             description: p.description.map(|d| d.as_str().to_owned()),
             parameters: p.parameters,
+            // Write-only: the keys, never a value, for every role.
+            secret_parameters: p
+                .secret_parameters
+                .keys()
+                .map(|key| {
+                    (
+                        key.as_str().to_owned(),
+                        Value::from(integrations_domain::secrets::MASK),
+                    )
+                })
+                .collect(),
             created_at: p.created_at,
             updated_at: p.updated_at,
         }
@@ -446,12 +467,40 @@ pub struct RenderedConfigResponse {
     pub config: Option<Box<serde_json::value::RawValue>>,
     /// Keys the config references that the pipeline does not define.
     pub missing_parameters: Vec<String>,
-    /// Keys the pipeline defines that the config does not reference.
+    /// Keys the pipeline defines (plain or secret) that the config does not reference.
     pub unused_parameters: Vec<String>,
+    /// Secret fields filled from a plain parameter (`SECRET_IN_PLAIN_PARAMETER`):
+    /// move that value into the pipeline's `secret_parameters`. The value is
+    /// masked like a secret for every role but `service`.
+    pub warnings: Vec<RenderWarningResponse>,
     /// Why the config could not render (pipeline route only; absent when it rendered).
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub error: Option<RenderErrorResponse>,
+}
+
+/// A warning about a rendered config.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RenderWarningResponse {
+    /// `SECRET_IN_PLAIN_PARAMETER`.
+    #[schema(examples("SECRET_IN_PLAIN_PARAMETER"))]
+    pub code: &'static str,
+    /// The secret field (`config.access_token`).
+    #[schema(examples("config.access_token"))]
+    pub field: String,
+    /// The plain parameter that fills it.
+    #[schema(examples("meta_access_token"))]
+    pub parameter: String,
+}
+
+impl From<integrations_app::RenderWarning> for RenderWarningResponse {
+    fn from(warning: integrations_app::RenderWarning) -> Self {
+        Self {
+            code: warning.code,
+            field: warning.field,
+            parameter: warning.parameter,
+        }
+    }
 }
 
 /// Why one attachment's config could not render, in its place on the
@@ -526,6 +575,7 @@ impl From<integrations_app::RenderedConfig> for RenderedConfigResponse {
             config: r.config,
             missing_parameters: r.missing_parameters,
             unused_parameters: r.unused_parameters,
+            warnings: r.warnings.into_iter().map(Into::into).collect(),
             error: r.failure.map(Into::into),
         }
     }

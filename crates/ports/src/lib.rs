@@ -36,7 +36,9 @@ pub use idempotency::{
 };
 pub use list::{ListPage, Newest, Start, Window};
 pub use rekey::{KeyCount, KeyRotationStore, LegacyRevision, SealPlace, StoredSeal};
-pub use sealed::{REVISION_OWNER, SealedSecret, SealedValueStore};
+pub use sealed::{
+    PIPELINE_OWNER, REVISION_OWNER, SealedSecret, SealedValueStore, secret_parameter_path,
+};
 pub use store::{
     AttachmentChanges, AttachmentStore, AuditStore, NewAttachment, NewPipeline, NewRevision,
     NewTemplate, PipelineChanges, PipelineStore, Store, StoreSession, TemplateChanges,

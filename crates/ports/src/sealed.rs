@@ -3,7 +3,7 @@
 //! revision.
 
 use integrations_domain::secrets::SecretVersion;
-use integrations_domain::{OrgId, RevisionId};
+use integrations_domain::{OrgId, PipelineId, RevisionId};
 
 use crate::cipher::Envelope;
 use crate::error::StoreResult;
@@ -11,6 +11,16 @@ use crate::error::StoreResult;
 /// The owner kind of values that belong to a revision's config (what a
 /// [`crate::Binding`] names as `owner_kind`).
 pub const REVISION_OWNER: &str = "revision";
+
+/// The owner kind of a pipeline's secret parameters; each sits at the field
+/// path `/secret_parameters/<KEY>`.
+pub const PIPELINE_OWNER: &str = "pipeline";
+
+/// The field path of a pipeline's secret parameter `key` in the sealed-values
+/// store (what a [`crate::Binding`] names as `field_path`).
+pub fn secret_parameter_path(key: &integrations_domain::ParamKey) -> String {
+    format!("/secret_parameters/{key}")
+}
 
 /// One sealed value of a row: where in the row it sits, which entered value
 /// it is, and its envelope.
@@ -38,4 +48,12 @@ pub trait SealedValueStore {
         org: &OrgId,
         revisions: &[RevisionId],
     ) -> StoreResult<Vec<(RevisionId, SealedSecret)>>;
+
+    /// The sealed values of a pipeline's secret parameters. Another org's
+    /// pipeline, or an unknown one, has none.
+    ///
+    /// # Errors
+    /// Only `Unavailable` and `Unexpected`.
+    fn pipeline_secrets(&self, org: &OrgId, pipeline: PipelineId)
+    -> StoreResult<Vec<SealedSecret>>;
 }

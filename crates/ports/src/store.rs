@@ -13,7 +13,8 @@
 
 use integrations_domain::{
     Attachment, AttachmentId, DeliveryMode, Description, Name, OrgId, Parameters, Pipeline,
-    PipelineId, Revision, RevisionId, RevisionNumber, Template, TemplateId, UserId,
+    PipelineId, Revision, RevisionId, RevisionNumber, SecretParameters, Template, TemplateId,
+    UserId,
 };
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -243,6 +244,11 @@ pub struct NewPipeline {
     pub description: Option<Description>,
     /// Its parameters.
     pub parameters: Parameters,
+    /// Its secret parameters: each key's version id.
+    pub secret_parameters: SecretParameters,
+    /// The sealed values those versions name, bound to this pipeline;
+    /// stored in the same transaction as the pipeline.
+    pub secrets: Vec<crate::SealedSecret>,
     /// Creation time; also its first `updated_at`.
     pub created_at: OffsetDateTime,
 }
@@ -256,6 +262,10 @@ pub struct PipelineChanges {
     pub description: Option<Option<Description>>,
     /// New parameters, replacing the old ones whole.
     pub parameters: Option<Parameters>,
+    /// New secret parameters, replacing the old ones whole, with the sealed
+    /// values of the versions that are new. The store drops the sealed
+    /// values of keys removed or given a new version, in the same transaction.
+    pub secret_parameters: Option<(SecretParameters, Vec<crate::SealedSecret>)>,
     /// The new `updated_at`.
     pub updated_at: OffsetDateTime,
 }
@@ -297,9 +307,10 @@ pub trait PipelineStore {
         audit: AuditEntry,
     ) -> StoreResult<Pipeline>;
 
-    /// Soft-deletes a pipeline and removes its attachments, in one
-    /// transaction that also records `audit` and, for each attachment it
-    /// removes, the entry `detached` builds from that attachment.
+    /// Soft-deletes a pipeline and removes its attachments and the sealed
+    /// values of its secret parameters, in one transaction that also records
+    /// `audit` and, for each attachment it removes, the entry `detached`
+    /// builds from that attachment.
     ///
     /// # Errors
     /// `NotFound` as for [`PipelineStore::pipeline`].

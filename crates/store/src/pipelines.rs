@@ -1,7 +1,9 @@
 //! [`PipelineStore`] for [`DieselStore`].
 
 use diesel::prelude::*;
-use integrations_domain::{Attachment, Name, OrgId, Parameters, Pipeline, PipelineId};
+use integrations_domain::{
+    Attachment, Name, OrgId, Parameters, Pipeline, PipelineId, SecretParameters,
+};
 use integrations_ports::{
     AuditEntry, Change, ListPage, NewPipeline, PipelineChanges, PipelineRef, PipelineStore, Start,
     StoreError, StoreResult, Window,
@@ -53,6 +55,10 @@ fn parameters_text(parameters: &Parameters) -> Result<String, Failure> {
     serde_json::to_string(parameters).map_err(|err| corrupt("pipeline parameters", err))
 }
 
+fn secret_parameters_text(secret: &SecretParameters) -> Result<String, Failure> {
+    serde_json::to_string(secret).map_err(|err| corrupt("pipeline secret parameters", err))
+}
+
 fn load_pipeline(
     conn: &mut DbConnection,
     org: &OrgId,
@@ -96,6 +102,7 @@ impl<C: Connections> PipelineStore for DieselStore<C> {
                 name_key: pipeline.name.unique_key(),
                 description: pipeline.description.as_ref().map(|d| d.as_str().to_owned()),
                 parameters: parameters_text(&pipeline.parameters)?,
+                secret_parameters: secret_parameters_text(&pipeline.secret_parameters)?,
                 created_at: timestamp(pipeline.created_at),
                 updated_at: timestamp(pipeline.created_at),
             };
@@ -105,6 +112,13 @@ impl<C: Connections> PipelineStore for DieselStore<C> {
                     .values(&row)
                     .execute(conn)
                     .map_err(|err| Failure::from(err).unique_means(|| StoreError::NameTaken))?;
+                crate::sealed::insert_pipeline_secrets(
+                    conn,
+                    &pipeline.org_id,
+                    pipeline.id,
+                    row.created_at,
+                    &pipeline.secrets,
+                )?;
                 let created = load_pipeline(conn, &pipeline.org_id, pipeline.id)?;
                 crate::idempotency::finish(conn, &change, &created)?;
                 let counted = Delta {
@@ -160,6 +174,11 @@ impl<C: Connections> PipelineStore for DieselStore<C> {
                 .as_ref()
                 .map(parameters_text)
                 .transpose()?;
+            let secret_parameters = changes
+                .secret_parameters
+                .as_ref()
+                .map(|(secret, _)| secret_parameters_text(secret))
+                .transpose()?;
             write(conn, |conn| {
                 crate::audit::record(conn, &audit)?;
                 let this = || pipelines::table.filter(pipelines::id.eq(id.to_string()));
@@ -191,6 +210,32 @@ impl<C: Connections> PipelineStore for DieselStore<C> {
                     diesel::update(this())
                         .set(pipelines::parameters.eq(parameters))
                         .execute(conn)?;
+                }
+                if let (Some(text), Some((secret, sealed))) =
+                    (&secret_parameters, &changes.secret_parameters)
+                {
+                    diesel::update(this())
+                        .set(pipelines::secret_parameters.eq(text))
+                        .execute(conn)?;
+                    // The values of keys kept with their version stay; the
+                    // rest go, and the new versions' values come in.
+                    let keep: Vec<(String, String)> = secret
+                        .iter()
+                        .map(|(key, version)| {
+                            (
+                                integrations_ports::secret_parameter_path(key),
+                                version.as_str().to_owned(),
+                            )
+                        })
+                        .collect();
+                    crate::sealed::drop_pipeline_secrets_except(conn, org, id, &keep)?;
+                    crate::sealed::insert_pipeline_secrets(
+                        conn,
+                        org,
+                        id,
+                        timestamp(changes.updated_at),
+                        sealed,
+                    )?;
                 }
                 let updated = load_pipeline(conn, org, id)?;
                 counts::add(conn, org, &audit.id.to_string(), Delta::audited(1))?;
@@ -228,6 +273,8 @@ impl<C: Connections> PipelineStore for DieselStore<C> {
                     attachments::table.filter(attachments::pipeline_id.eq(id.to_string())),
                 )
                 .execute(conn)?;
+                // A deleted pipeline's credentials are of no further use: gone with it.
+                crate::sealed::drop_pipeline_secrets_except(conn, org, id, &[])?;
                 let counted = Delta {
                     pipelines: -1,
                     ..Delta::audited(entries)

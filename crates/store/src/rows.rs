@@ -136,6 +136,7 @@ pub(crate) struct PipelineRow {
     name: String,
     description: Option<String>,
     parameters: String,
+    secret_parameters: String,
     created_at: PrimitiveDateTime,
     updated_at: PrimitiveDateTime,
 }
@@ -152,6 +153,10 @@ impl PipelineRow {
             name: parse("pipeline name", Name::stored(&self.name))?,
             description: description(self.description)?,
             parameters,
+            secret_parameters: parse(
+                "pipeline secret parameters",
+                serde_json::from_str(&self.secret_parameters),
+            )?,
             created_at: instant(self.created_at),
             updated_at: instant(self.updated_at),
         })
@@ -167,6 +172,7 @@ pub(crate) struct NewPipelineRow {
     pub name_key: String,
     pub description: Option<String>,
     pub parameters: String,
+    pub secret_parameters: String,
     pub created_at: PrimitiveDateTime,
     pub updated_at: PrimitiveDateTime,
 }

@@ -3,8 +3,10 @@
 
 use diesel::prelude::*;
 use integrations_domain::secrets::SecretVersion;
-use integrations_domain::{OrgId, RevisionId};
-use integrations_ports::{Envelope, REVISION_OWNER, SealedSecret, SealedValueStore, StoreResult};
+use integrations_domain::{OrgId, PipelineId, RevisionId};
+use integrations_ports::{
+    Envelope, PIPELINE_OWNER, REVISION_OWNER, SealedSecret, SealedValueStore, StoreResult,
+};
 use time::PrimitiveDateTime;
 
 use crate::connection::DbConnection;
@@ -40,14 +42,78 @@ pub(crate) fn insert_revision_secrets(
     created_at: PrimitiveDateTime,
     secrets: &[SealedSecret],
 ) -> Result<(), Failure> {
-    let owner_id = revision.to_string();
+    insert_secrets(
+        conn,
+        org,
+        (REVISION_OWNER, &revision.to_string()),
+        created_at,
+        secrets,
+    )
+}
+
+/// Writes sealed values of a pipeline's secret parameters (in the caller's transaction).
+pub(crate) fn insert_pipeline_secrets(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    pipeline: PipelineId,
+    created_at: PrimitiveDateTime,
+    secrets: &[SealedSecret],
+) -> Result<(), Failure> {
+    insert_secrets(
+        conn,
+        org,
+        (PIPELINE_OWNER, &pipeline.to_string()),
+        created_at,
+        secrets,
+    )
+}
+
+/// Drops the sealed values of a pipeline's secret parameters that `keep`
+/// does not name by field path and version (in the caller's transaction).
+pub(crate) fn drop_pipeline_secrets_except(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    pipeline: PipelineId,
+    keep: &[(String, String)],
+) -> Result<(), Failure> {
+    let owner_id = pipeline.to_string();
+    let stored: Vec<(String, String)> = sealed_values::table
+        .filter(sealed_values::org_id.eq(org.as_str()))
+        .filter(sealed_values::owner_kind.eq(PIPELINE_OWNER))
+        .filter(sealed_values::owner_id.eq(&owner_id))
+        .select((sealed_values::field_path, sealed_values::version_id))
+        .load(conn)?;
+    for (field_path, version) in stored {
+        if keep.contains(&(field_path.clone(), version)) {
+            continue;
+        }
+        diesel::delete(
+            sealed_values::table
+                .filter(sealed_values::owner_kind.eq(PIPELINE_OWNER))
+                .filter(sealed_values::owner_id.eq(&owner_id))
+                .filter(sealed_values::field_path.eq(&field_path)),
+        )
+        .execute(conn)?;
+    }
+    Ok(())
+}
+
+/// Writes sealed values owned by `(owner_kind, owner_id)`, in one multi-row
+/// `INSERT` per [`ROWS_PER_INSERT`] values.
+fn insert_secrets(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    (owner_kind, owner_id): (&str, &str),
+    created_at: PrimitiveDateTime,
+    secrets: &[SealedSecret],
+) -> Result<(), Failure> {
     for chunk in secrets.chunks(ROWS_PER_INSERT) {
         let rows: Vec<NewSealedRow<'_>> = chunk
             .iter()
             .map(|secret| NewSealedRow {
                 org_id: org.as_str(),
-                owner_kind: REVISION_OWNER,
-                owner_id: &owner_id,
+                owner_kind,
+                owner_id,
                 field_path: &secret.field_path,
                 version_id: secret.version.as_str(),
                 kid: &secret.envelope.kid,
@@ -113,6 +179,38 @@ impl<C: Connections> SealedValueStore for DieselStore<C> {
                 }
             }
             Ok(found)
+        })
+    }
+
+    fn pipeline_secrets(
+        &self,
+        org: &OrgId,
+        pipeline: PipelineId,
+    ) -> StoreResult<Vec<SealedSecret>> {
+        let owner_id = pipeline.to_string();
+        self.with(|conn| {
+            let rows: Vec<Row> = sealed_values::table
+                .filter(sealed_values::org_id.eq(org.as_str()))
+                .filter(sealed_values::owner_kind.eq(PIPELINE_OWNER))
+                .filter(sealed_values::owner_id.eq(&owner_id))
+                .select((
+                    sealed_values::owner_id,
+                    sealed_values::field_path,
+                    sealed_values::version_id,
+                    sealed_values::kid,
+                    sealed_values::ciphertext,
+                ))
+                .load(conn)?;
+            rows.into_iter()
+                .map(|(_, field_path, version, kid, ciphertext)| {
+                    Ok(SealedSecret {
+                        version: SecretVersion::parse(&version)
+                            .ok_or_else(|| corrupt("sealed value version", &version))?,
+                        field_path,
+                        envelope: Envelope { kid, ciphertext },
+                    })
+                })
+                .collect()
         })
     }
 }

@@ -178,6 +178,60 @@ fn parameters_object(nullable: bool) -> Object {
         .build()
 }
 
+/// Secret parameters as a write gives them.
+pub fn secret_parameters() -> Object {
+    secret_parameters_object(false)
+}
+
+/// Secret parameters in a request where `null` means "none".
+pub fn nullable_secret_parameters() -> Object {
+    secret_parameters_object(true)
+}
+
+fn secret_parameters_object(nullable: bool) -> Object {
+    let kinds: &[Type] = if nullable {
+        &[Type::Object, Type::Null]
+    } else {
+        &[Type::Object]
+    };
+    ObjectBuilder::new()
+        .schema_type(kinds.iter().cloned().collect::<SchemaType>())
+        .property_names(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .pattern(Some("^[A-Za-z0-9_]{1,64}$")),
+        ))
+        .additional_properties(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(8192)),
+        ))
+        .description(Some(
+            "Credentials that `{{pipeline_param.KEY}}` references resolve to, in one namespace \
+             with `parameters` (a key may not be in both). Write-only: sealed at rest, and every \
+             response shows each value as `\"***\"`. On `PUT` the map replaces the stored one \
+             whole, and a value of exactly `\"***\"` keeps the stored value of that key.",
+        ))
+        .examples([serde_json::json!({ "meta_access_token": "EAAB…" })])
+        .build()
+}
+
+/// Secret parameters as every response shows them: each key, `"***"`.
+pub fn masked_secret_parameters() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::Object)
+        .additional_properties(Some(
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .enum_values(Some(["***"])),
+        ))
+        .description(Some(
+            "The pipeline's secret parameter keys; every value reads `\"***\"`, for every role.",
+        ))
+        .examples([serde_json::json!({ "meta_access_token": "***" })])
+        .build()
+}
+
 /// A revision's config: any JSON object (nesting depth ≤ 64). When the
 /// template's vendor is in the catalog, the vendor's `config_fields` apply (422).
 pub fn config() -> Object {

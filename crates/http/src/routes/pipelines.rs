@@ -108,6 +108,7 @@ pub(crate) async fn create(
                 name: body.name,
                 description: body.description,
                 parameters: body.parameters,
+                secret_parameters: body.secret_parameters,
             };
             Ok(app.create_pipeline(&caller, input, replay)?)
         })
@@ -194,6 +195,10 @@ pub(crate) async fn update(
                 description: body.description,
                 parameters: match body.parameters {
                     Some(None) => return Err(not_null("parameters")),
+                    other => other.flatten(),
+                },
+                secret_parameters: match body.secret_parameters {
+                    Some(None) => return Err(not_null("secret_parameters")),
                     other => other.flatten(),
                 },
             })

@@ -30,6 +30,7 @@ fn pipelines_round_trip_with_parameters(db: &TestDb) {
             &a,
             new.id,
             PipelineChanges {
+                secret_parameters: None,
                 name: None,
                 description: Some(Some(
                     integrations_domain::Description::parse("d").expect("valid"),
@@ -54,6 +55,7 @@ fn pipelines_round_trip_with_parameters(db: &TestDb) {
     assert_eq!(listed.total, 2);
     assert_eq!(listed.items[0].name.as_str(), "App", "newest first");
     let elsewhere = PipelineChanges {
+        secret_parameters: None,
         name: Some(name("X")),
         description: None,
         parameters: None,
@@ -79,6 +81,7 @@ fn pipeline_names_are_unique_and_deletes_are_soft(db: &TestDb) {
         Err(StoreError::NameTaken)
     ));
     let rename = PipelineChanges {
+        secret_parameters: None,
         name: Some(name("web")),
         description: None,
         parameters: None,

@@ -250,6 +250,7 @@ fn postgres_generic_plans_use_keys_and_list_indexes() {
             "pipelines_pkey",
             recorded(|| {
                 let changes = PipelineChanges {
+                    secret_parameters: None,
                     name: None,
                     description: None,
                     parameters: None,

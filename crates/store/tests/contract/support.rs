@@ -83,6 +83,8 @@ pub fn new_pipeline(org_id: &OrgId, pipeline_name: &str, parameters: Value) -> N
         name: name(pipeline_name),
         description: None,
         parameters: serde_json::from_value::<Parameters>(parameters).expect("valid parameters"),
+        secret_parameters: integrations_domain::SecretParameters::new(),
+        secrets: Vec::new(),
         created_at: tick(),
     }
 }
