@@ -28,6 +28,7 @@ mod regressions;
 mod review_fixes;
 mod revisions;
 mod secret_binding;
+mod secret_parameters;
 mod secrets;
 mod startup;
 mod support;

@@ -25,7 +25,7 @@ const ROLES: [Role; 5] = [
 ];
 
 /// A value that cannot appear anywhere by chance.
-fn new_canary() -> String {
+pub(crate) fn new_canary() -> String {
     format!(
         "canary-{:016x}{:08x}",
         rand::random::<u64>(),
@@ -34,7 +34,7 @@ fn new_canary() -> String {
 }
 
 #[track_caller]
-fn assert_clean(what: &str, reply: &Reply, canary: &str) {
+pub(crate) fn assert_clean(what: &str, reply: &Reply, canary: &str) {
     let text = reply.body.to_string();
     assert!(
         !text.contains(canary) && !reply.text.contains(canary),
@@ -90,7 +90,7 @@ fn checked_envelopes(app: &TestApp, canary: &str) -> Vec<SealedRow> {
     rows
 }
 
-fn bytes_contain(haystack: &[u8], needle: &str) -> bool {
+pub(crate) fn bytes_contain(haystack: &[u8], needle: &str) -> bool {
     haystack
         .windows(needle.len())
         .any(|window| window == needle.as_bytes())
@@ -233,7 +233,7 @@ fn read_everything_as_every_role(app: &TestApp, canary: &str, id: &str, attached
 }
 
 /// The raw storage: the SQLite file and its WAL, or a `pg_dump`.
-fn assert_storage_is_clean(app: &TestApp, canary: &str, marker: &str) {
+pub(crate) fn assert_storage_is_clean(app: &TestApp, canary: &str, marker: &str) {
     match app.db.backend() {
         Backend::Sqlite => {
             let path = app.db.url().trim_start_matches("sqlite://").to_owned();
