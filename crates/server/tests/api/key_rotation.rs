@@ -84,6 +84,33 @@ fn rotating_keys_while_serving_keeps_every_secret_and_diff(app: &mut TestApp) {
         legacy_attached.clone(),
         service_config(app, &legacy_attached),
     ));
+    // A pipeline whose credential is a secret parameter (sealed on the pipeline).
+    let from_secret = app.revision(
+        &meta,
+        &json!({ "pixel_id": "9", "access_token": "{{pipeline_param.token}}" }),
+    );
+    let owner = app.owner();
+    let pipeline = app
+        .create_pipeline(
+            &owner,
+            &json!({ "name": "With a secret", "secret_parameters": { "token": "pipeline-secret" } }),
+        )
+        .expect(201)
+        .id();
+    let attachment = app
+        .attach(
+            &owner,
+            &pipeline,
+            &json!({ "integration_id": meta, "revision_id": id_of(&from_secret) }),
+        )
+        .expect(201)
+        .id();
+    let with_secret = (pipeline, attachment);
+    assert_eq!(
+        service_config(app, &with_secret)["access_token"],
+        "pipeline-secret"
+    );
+    expected.push((with_secret.clone(), service_config(app, &with_secret)));
     let diffs_before = diffs(app, &meta, 7);
     let rows_before = stored_configs(app);
     let old = ENCRYPTION_KEY.to_owned();
@@ -123,7 +150,7 @@ fn rotating_keys_while_serving_keeps_every_secret_and_diff(app: &mut TestApp) {
     });
     assert_eq!(report.failed, 0, "{report:?}");
     assert_eq!(report.adopted, 1, "the first release's inline value");
-    assert!(report.resealed >= 9, "{report:?}");
+    assert!(report.resealed >= 10, "{report:?}");
     // Again: nothing left to do, and nothing breaks.
     let settings = app.settings_with(|s| s.encryption_key = Some(both.clone()));
     let again = integrations_server::rekey(&settings, 100).expect("rekey runs again");
@@ -232,7 +259,54 @@ fn the_keys_route_counts_the_orgs_own_secrets_per_key(app: &mut TestApp) {
     );
 }
 
+fn a_secret_parameter_under_a_dropped_key_is_reported_in_place(app: &mut TestApp) {
+    let owner = app.owner();
+    let meta = app.template("Meta", "meta_capi");
+    let needs = app.revision(
+        &meta,
+        &json!({ "pixel_id": "1", "access_token": "{{pipeline_param.token}}" }),
+    );
+    let hook = app.template("Hook", "webhook");
+    let plain = app.revision(
+        &hook,
+        &json!({ "url": "https://example.com/{{pipeline_param.pixel}}" }),
+    );
+    let pipeline = app
+        .create_pipeline(
+            &owner,
+            &json!({ "name": "P", "parameters": { "pixel": "7" }, "secret_parameters": { "token": "t" } }),
+        )
+        .expect(201)
+        .id();
+    let attach = |template: &str, revision: &Value| {
+        app.attach(
+            &owner,
+            &pipeline,
+            &json!({ "integration_id": template, "revision_id": id_of(revision) }),
+        )
+        .expect(201)
+        .id()
+    };
+    let (with_token, without) = (attach(&meta, &needs), attach(&hook, &plain));
+    let old_kid = key_ids(app, ENCRYPTION_KEY)[0].0.clone();
+    app.restart_with(|s| s.encryption_key = Some(format!("kid_new:{}", new_key())));
+    let service = app.token("org_a", Role::Service);
+    let one = app
+        .attachment_config(&service, &pipeline, &with_token)
+        .expect_error(500, "KEY_UNAVAILABLE");
+    assert!(one.text.contains(&old_kid), "{}", one.text);
+    // The pipeline route renders what it can and reports the rest in place.
+    let all = app.pipeline_config(&service, &pipeline).expect(200);
+    let entries = all.body["integrations"].as_array().expect("entries");
+    let of = |id: &str| entries.iter().find(|e| e["id"] == id).expect("an entry");
+    assert_eq!(of(&with_token)["error"]["code"], "KEY_UNAVAILABLE");
+    assert_eq!(of(&with_token)["config"], Value::Null);
+    assert_eq!(of(&without)["config"]["url"], "https://example.com/7");
+    assert_eq!(app.get("/readyz", "").status, 200);
+}
+
 crate::api_tests!(
+    a_secret_parameter_under_a_dropped_key_is_reported_in_place,
     the_keys_route_counts_the_orgs_own_secrets_per_key,
     rotating_keys_while_serving_keeps_every_secret_and_diff,
     a_value_under_a_dropped_key_is_reported_and_the_rest_renders,
