@@ -576,6 +576,72 @@ crate::api_tests!(
     a_placeholder_in_a_secret_field_is_shown_and_stored_as_is,
 );
 
+/// Creates (with an idempotency key), refuses, echoes and renders a pipeline
+/// whose secret parameter is the canary; no answer holds it.
+fn send_the_canary_as_a_secret_parameter(
+    server: &crate::support::Client,
+    token: &str,
+    template: &str,
+    canary: &str,
+) {
+    // The same canary as a pipeline's secret parameter: created (with an
+    // idempotency key), refused, echoed, rendered.
+    let created = server.raw_with(
+        "POST",
+        "/v1/admin/pipelines",
+        token,
+        &[("Idempotency-Key", "logged-pipeline")],
+        Some((
+            "application/json",
+            json!({ "name": "Logged", "secret_parameters": { "token": canary } })
+                .to_string()
+                .into_bytes(),
+        )),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let pipeline = created.id();
+    let refused = server.update_pipeline(
+        token,
+        &pipeline,
+        &json!({ "parameters": { "token": canary }, "secret_parameters": { "token": canary } }),
+    );
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    server
+        .update_pipeline(
+            token,
+            &pipeline,
+            &json!({ "secret_parameters": { "token": "***" } }),
+        )
+        .expect(200);
+    let revision = server
+        .create_revision(
+            token,
+            template,
+            &json!({ "config": { "pixel_id": "1", "access_token": "{{pipeline_param.token}}" }, "delivery_mode": "server_side" }),
+        )
+        .expect(201)
+        .id();
+    let attachment = server
+        .attach(
+            token,
+            &pipeline,
+            &json!({ "integration_id": template, "revision_id": revision }),
+        )
+        .expect(201)
+        .id();
+    for reply in [
+        refused,
+        server.attachment_config(token, &pipeline, &attachment),
+        server.pipeline_config(token, &pipeline),
+    ] {
+        assert!(
+            !reply.text.contains(canary),
+            "answered the canary: {}",
+            reply.text
+        );
+    }
+}
+
 // ----- The real binary: no log line holds the secret. -----
 
 #[test]
@@ -641,62 +707,7 @@ fn the_canary_appears_in_no_log_line() {
             reply.text
         );
     }
-    // The same canary as a pipeline's secret parameter: created (with an
-    // idempotency key), refused, echoed, rendered.
-    let created = server.raw_with(
-        "POST",
-        "/v1/admin/pipelines",
-        &token,
-        &[("Idempotency-Key", "logged-pipeline")],
-        Some((
-            "application/json",
-            json!({ "name": "Logged", "secret_parameters": { "token": canary } })
-                .to_string()
-                .into_bytes(),
-        )),
-    );
-    assert_eq!(created.status, 201, "{}", created.text);
-    let pipeline = created.id();
-    let refused = server.update_pipeline(
-        &token,
-        &pipeline,
-        &json!({ "parameters": { "token": canary }, "secret_parameters": { "token": canary } }),
-    );
-    assert_eq!(refused.status, 422, "{}", refused.text);
-    server
-        .update_pipeline(
-            &token,
-            &pipeline,
-            &json!({ "secret_parameters": { "token": "***" } }),
-        )
-        .expect(200);
-    let revision = server
-        .create_revision(
-            &token,
-            &template,
-            &json!({ "config": { "pixel_id": "1", "access_token": "{{pipeline_param.token}}" }, "delivery_mode": "server_side" }),
-        )
-        .expect(201)
-        .id();
-    let attachment = server
-        .attach(
-            &token,
-            &pipeline,
-            &json!({ "integration_id": template, "revision_id": revision }),
-        )
-        .expect(201)
-        .id();
-    for reply in [
-        refused,
-        server.attachment_config(&token, &pipeline, &attachment),
-        server.pipeline_config(&token, &pipeline),
-    ] {
-        assert!(
-            !reply.text.contains(&canary),
-            "answered the canary: {}",
-            reply.text
-        );
-    }
+    send_the_canary_as_a_secret_parameter(&server, &token, &template, &canary);
     let (stdout, stderr) = server.stop();
     assert!(
         !stderr.contains(&canary),
