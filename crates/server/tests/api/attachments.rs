@@ -782,7 +782,18 @@ fn substitution_preserves_types_and_interpolates_text(app: &TestApp) {
     {
         *value = json!("***");
     }
+    // `env` and `sig` are plain parameters filling secret positions (a
+    // header value, the signing secret): warned about, and masked wherever
+    // they flow in this config — the payload template too.
+    masked["payload_template"] = json!("***");
     assert_eq!(viewed["config"], masked);
+    assert_eq!(
+        viewed["warnings"],
+        json!([
+            { "code": "SECRET_IN_PLAIN_PARAMETER", "field": "config.headers[\"X-Env\"]", "parameter": "env" },
+            { "code": "SECRET_IN_PLAIN_PARAMETER", "field": "config.signing_secret", "parameter": "sig" },
+        ])
+    );
 }
 
 fn missing_parameters_fail_the_attachment_and_mark_the_pipeline(app: &TestApp) {

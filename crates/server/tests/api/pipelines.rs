@@ -73,6 +73,7 @@ fn pipelines_are_created_fetched_listed_updated_and_deleted(app: &TestApp) {
             "name",
             "org_id",
             "parameters",
+            "secret_parameters",
             "updated_at"
         ]
     );
