@@ -53,6 +53,11 @@ bench-http:
 bench-scale:
     bash scripts/bench/scale.sh
 
+# Key-rotation throughput: 100,000 sealed values re-sealed by `integrations rekey`
+# (PostgreSQL; docs/performance.md).
+bench-rekey:
+    bash scripts/bench/rekey.sh
+
 # Resilience checks: PostgreSQL outage, kill -9 mid-write, 1,000 idle connections (docs/performance.md).
 resilience:
     bash scripts/resilience/outage.sh
