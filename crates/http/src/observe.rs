@@ -9,7 +9,7 @@ use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
-use actix_web::{HttpMessage as _, web};
+use actix_web::web;
 use prometheus::{
     Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
@@ -17,10 +17,6 @@ use prometheus::{
 
 /// The request-id header.
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The id of the request being served, in its extensions.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
 
 /// How many connections the database pool holds and how many are idle.
 pub type PoolState = std::sync::Arc<dyn Fn() -> (u32, u32) + Send + Sync>;
@@ -130,7 +126,6 @@ pub async fn observe(
         .and_then(|v| v.to_str().ok())
         .filter(|v| usable(v))
         .map_or_else(|| ulid::Ulid::generate().to_string(), str::to_owned);
-    req.extensions_mut().insert(RequestId(id.clone()));
     // Only the standard methods become label values: a made-up one must not grow the metrics.
     let method = match req.method().as_str() {
         known @ ("GET" | "HEAD" | "POST" | "PUT" | "PATCH" | "DELETE" | "OPTIONS") => {
