@@ -19,6 +19,7 @@ mod catalog;
 mod error;
 mod idempotency;
 mod keys;
+mod metrics;
 mod pipelines;
 mod render;
 mod revisions;
@@ -39,6 +40,7 @@ pub use idempotency::{ABANDONED_AFTER, Idempotent, KEEP_KEYS, Outcome, Replay};
 pub use integrations_ports::AuditEntry;
 pub use integrations_ports::{Claim, ListPage, Newest, Start, StoredResponse, Window};
 pub use keys::{KeyStatus, MAX_REPORTED_FAILURES, RekeyReport, Unopenable};
+pub use metrics::Counters;
 pub use pipelines::{CreatePipeline, UpdatePipeline};
 pub use render::{
     MAX_PIPELINE_CONFIG_BYTES, PipelineConfig, PipelineConfigAnswer, RenderFailure, RenderedConfig,
@@ -57,6 +59,8 @@ pub struct App {
     ids: Arc<dyn IdGenerator>,
     /// When this process last purged expired idempotency keys (Unix seconds).
     last_purge: Arc<AtomicI64>,
+    /// What the use cases count, for the metrics.
+    counters: Arc<Counters>,
 }
 
 /// Checks the caller's role: the authorize step of every use case.
@@ -100,7 +104,14 @@ impl App {
             clock,
             ids,
             last_purge: Arc::new(AtomicI64::new(0)),
+            counters: Arc::new(Counters::default()),
         }
+    }
+
+    /// What the use cases counted so far (shared by every clone of this
+    /// application), for an adapter's metrics to read.
+    pub fn counters(&self) -> Arc<Counters> {
+        Arc::clone(&self.counters)
     }
 
     /// The caller a bearer token speaks for.

@@ -67,9 +67,10 @@ impl HttpState {
     /// # Errors
     /// Only if the metrics cannot be registered (a bug).
     pub fn new(app: App, options: HttpOptions) -> Result<Self, prometheus::Error> {
+        let metrics = observe::Metrics::new(options.pool_state, app.counters())?;
         Ok(Self {
             app: web::Data::new(app),
-            metrics: web::Data::new(observe::Metrics::new(options.pool_state)?),
+            metrics: web::Data::new(metrics),
             rate_limit: web::Data::new(ratelimit::RateLimit::new(ratelimit::Limits {
                 per_user: options.rate_limit_per_minute,
                 per_service: options.service_rate_limit_per_minute,
