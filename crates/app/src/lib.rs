@@ -13,6 +13,9 @@
 //! connection per request. Use cases are synchronous: the HTTP adapter runs
 //! them off its async executor, in one place.
 
+#![warn(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
+
 mod attachments;
 mod audit;
 mod catalog;
