@@ -9,7 +9,7 @@
 //! so the adapter keeps its wire types and the order stays here.
 //!
 //! All of a use case's store calls go through one
-//! [`Store::session`](integrations_ports::Store::session): one pooled
+//! [`Store::session`]: one pooled
 //! connection per request. Use cases are synchronous: the HTTP adapter runs
 //! them off its async executor, in one place.
 
