@@ -189,6 +189,7 @@ impl App {
                 change(audit, &presenting(replay, present)),
             )
             .map_err(AppError::naming(NamedKind::Template, name.as_str()))?;
+        self.counters.revision_created();
         Ok((template, masked(revision, vendor)))
     }
 }

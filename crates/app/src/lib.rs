@@ -9,9 +9,12 @@
 //! so the adapter keeps its wire types and the order stays here.
 //!
 //! All of a use case's store calls go through one
-//! [`Store::session`](integrations_ports::Store::session): one pooled
+//! [`Store::session`]: one pooled
 //! connection per request. Use cases are synchronous: the HTTP adapter runs
 //! them off its async executor, in one place.
+
+#![warn(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
 
 mod attachments;
 mod audit;
@@ -19,6 +22,7 @@ mod catalog;
 mod error;
 mod idempotency;
 mod keys;
+mod metrics;
 mod pipelines;
 mod render;
 mod revisions;
@@ -40,6 +44,7 @@ pub use idempotency::{ABANDONED_AFTER, Idempotent, KEEP_KEYS, Outcome, Replay};
 pub use integrations_ports::AuditEntry;
 pub use integrations_ports::{Claim, ListPage, Newest, Start, StoredResponse, Window};
 pub use keys::{KeyStatus, MAX_REPORTED_FAILURES, RekeyReport, Unopenable};
+pub use metrics::Counters;
 pub use pipelines::{CreatePipeline, UpdatePipeline};
 pub use render::{
     MAX_PIPELINE_CONFIG_BYTES, PipelineConfig, PipelineConfigAnswer, RenderFailure, RenderWarning,
@@ -59,6 +64,8 @@ pub struct App {
     ids: Arc<dyn IdGenerator>,
     /// When this process last purged expired idempotency keys (Unix seconds).
     last_purge: Arc<AtomicI64>,
+    /// What the use cases count, for the metrics.
+    counters: Arc<Counters>,
 }
 
 /// Checks the caller's role: the authorize step of every use case.
@@ -102,7 +109,14 @@ impl App {
             clock,
             ids,
             last_purge: Arc::new(AtomicI64::new(0)),
+            counters: Arc::new(Counters::default()),
         }
+    }
+
+    /// What the use cases counted so far (shared by every clone of this
+    /// application), for an adapter's metrics to read.
+    pub fn counters(&self) -> Arc<Counters> {
+        Arc::clone(&self.counters)
     }
 
     /// The caller a bearer token speaks for.

@@ -210,6 +210,7 @@ impl App {
                 &presenting(replay, |raw: &Revision| masked(raw.clone(), vendor)),
             ),
         )?;
+        self.counters.revision_created();
         Ok(masked(revision, vendor))
     }
 }

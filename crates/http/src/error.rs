@@ -367,6 +367,10 @@ impl From<&AppError> for ApiError {
 ///
 /// # Errors
 /// Never; the signature is the one `ErrorHandlers` wants.
+#[expect(
+    clippy::unnecessary_wraps,
+    reason = "the signature is the one ErrorHandlers wants"
+)]
 pub fn rewrite_framework_errors<B>(
     response: ServiceResponse<B>,
 ) -> actix_web::Result<ErrorHandlerResponse<B>> {

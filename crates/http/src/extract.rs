@@ -191,19 +191,14 @@ impl JsonBody {
         self.bytes.is_empty()
     }
 
-    /// Parses the body (see [`json_body`]).
+    /// Parses the body as `T`.
     ///
     /// # Errors
-    /// As [`json_body`].
+    /// 415 when it is not JSON; 400 naming the field for malformed JSON,
+    /// wrong types, missing or unknown fields.
     pub fn parse<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         parse_json(self.is_json, &self.bytes)
     }
-}
-
-/// Parses a JSON request body (415 when it is not JSON; 400 naming the field
-/// for malformed JSON, wrong types, missing or unknown fields).
-pub fn json_body<T: DeserializeOwned>(req: &HttpRequest, body: &[u8]) -> Result<T, ApiError> {
-    parse_json(is_json(req), body)
 }
 
 fn parse_json<T: DeserializeOwned>(is_json: bool, body: &[u8]) -> Result<T, ApiError> {

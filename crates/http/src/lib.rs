@@ -1,18 +1,18 @@
 //! The actix-web adapter of the Integrations Management API: routes,
 //! extractors, wire types and the mapping of every error to the one error
 //! shape of docs/api.md "Conventions" and "Errors". It holds no business rule: handlers read the request,
-//! call the `app` use cases (off the executor, through [`extract::blocking`])
+//! call the `app` use cases (off the executor, through `extract::blocking`)
 //! and write the response.
 
-pub mod body;
-pub mod dto;
-pub mod error;
-pub mod extract;
-pub mod idempotency;
-pub mod observe;
+pub(crate) mod body;
+pub(crate) mod dto;
+pub(crate) mod error;
+pub(crate) mod extract;
+pub(crate) mod idempotency;
+pub(crate) mod observe;
 pub mod openapi;
-pub mod paging;
-pub mod ratelimit;
+pub(crate) mod paging;
+pub(crate) mod ratelimit;
 mod routes;
 
 use actix_web::middleware::ErrorHandlers;
@@ -20,6 +20,7 @@ use actix_web::{App as ActixApp, web};
 use integrations_app::App;
 
 pub use error::ApiError;
+pub use observe::PoolState;
 
 /// The largest accepted request body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
@@ -36,7 +37,7 @@ pub struct HttpOptions {
     /// (`AUTH_FAILURES_PER_MINUTE`); 0 turns the limit off.
     pub auth_failures_per_minute: u32,
     /// Reads the database pool's (open, idle) connections for the metrics.
-    pub pool_state: observe::PoolState,
+    pub pool_state: PoolState,
 }
 
 impl std::fmt::Debug for HttpOptions {
@@ -66,9 +67,10 @@ impl HttpState {
     /// # Errors
     /// Only if the metrics cannot be registered (a bug).
     pub fn new(app: App, options: HttpOptions) -> Result<Self, prometheus::Error> {
+        let metrics = observe::Metrics::new(options.pool_state, app.counters())?;
         Ok(Self {
             app: web::Data::new(app),
-            metrics: web::Data::new(observe::Metrics::new(options.pool_state)?),
+            metrics: web::Data::new(metrics),
             rate_limit: web::Data::new(ratelimit::RateLimit::new(ratelimit::Limits {
                 per_user: options.rate_limit_per_minute,
                 per_service: options.service_rate_limit_per_minute,

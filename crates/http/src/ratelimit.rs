@@ -88,15 +88,6 @@ impl RateLimit {
             failures: Keyed::per_minute(limits.auth_failures, MAX_KEYS).map(Arc::new),
         }
     }
-
-    /// Only the per-user limit: `per_minute` requests per user and minute.
-    pub fn per_minute(per_minute: u32) -> Self {
-        Self::new(Limits {
-            per_user: per_minute,
-            per_service: 0,
-            auth_failures: 0,
-        })
-    }
 }
 
 /// What a limiter says about one more event for a key.

@@ -3,7 +3,8 @@
 use time::OffsetDateTime;
 use ulid::Ulid;
 
-/// The current time. Tests substitute a fixed or stepping clock.
+/// The current time. Tests substitute a fixed one (`FixedClock` in
+/// `crates/app/tests/use_cases/fakes.rs`).
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// Now, in UTC, truncated to whole microseconds (what every database keeps).
     fn now(&self) -> OffsetDateTime;

@@ -2,14 +2,15 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, Attach, PipelineConfigAnswer, StoredResponse, UpdateAttachment};
+use integrations_app::{App, PipelineConfigAnswer, StoredResponse};
 use integrations_domain::Attachment;
 
 use super::method_not_allowed;
 use crate::body::Body;
-use crate::dto::{
-    AttachBody, AttachmentListResponse, AttachmentResponse, DeletedResponse,
-    PipelineConfigResponse, RenderedConfigResponse, UpdateAttachmentBody,
+use crate::dto::DeletedResponse;
+use crate::dto::attachments::{
+    AttachBody, AttachmentListResponse, AttachmentResponse, PipelineConfigResponse,
+    RenderedConfigResponse, UpdateAttachmentBody,
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{JsonBody, Permitted, ToAdminister, ToEdit, ToRead, blocking, blocking_api};
@@ -65,9 +66,7 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let app = app.get_ref().clone();
     let attachments = blocking(move || app.list_attachments(&caller, &pid)).await?;
-    Ok(HttpResponse::Ok().json(AttachmentListResponse {
-        integrations: attachments.into_iter().map(Into::into).collect(),
-    }))
+    Ok(HttpResponse::Ok().json(AttachmentListResponse::from(attachments)))
 }
 
 #[utoipa::path(
@@ -108,14 +107,7 @@ pub(crate) async fn attach(
     let outcome = blocking_api(move || {
         let request = key.request(&fingerprint, &respond_attached);
         app.idempotently(&caller, request, |replay| {
-            let input = || {
-                let body: AttachBody = body.parse()?;
-                Ok(Attach {
-                    integration_id: body.integration_id,
-                    revision_id: body.revision_id,
-                    enabled: body.enabled,
-                })
-            };
+            let input = || Ok(body.parse::<AttachBody>()?.into());
             app.attach(&caller, &pid, input, replay)
         })
     })
@@ -190,11 +182,7 @@ pub(crate) async fn update(
     let body = JsonBody::new(&req, bytes);
     let attachment = blocking_api(move || {
         app.update_attachment(&caller, &pid, &pi, || {
-            let body: UpdateAttachmentBody = body.parse()?;
-            Ok(UpdateAttachment {
-                revision_id: body.revision_id,
-                enabled: body.enabled,
-            })
+            Ok(body.parse::<UpdateAttachmentBody>()?.into())
         })
     })
     .await?;
@@ -300,14 +288,11 @@ pub(crate) async fn pipeline_config(
         PipelineConfigAnswer::NotModified { etag } => Ok(HttpResponse::NotModified()
             .insert_header((header::ETAG, etag))
             .finish()),
-        PipelineConfigAnswer::Rendered(rendered) => {
-            let response = PipelineConfigResponse {
-                pipeline_id: rendered.pipeline_id.to_string(),
-                integrations: rendered.configs.into_iter().map(Into::into).collect(),
-            };
+        PipelineConfigAnswer::Rendered(mut rendered) => {
+            let etag = std::mem::take(&mut rendered.etag);
             Ok(HttpResponse::Ok()
-                .insert_header((header::ETAG, rendered.etag))
-                .json(response))
+                .insert_header((header::ETAG, etag))
+                .json(PipelineConfigResponse::from(rendered)))
         }
     }
 }

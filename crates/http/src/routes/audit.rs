@@ -6,12 +6,13 @@ use integrations_domain::AuditId;
 use serde::Deserialize;
 
 use super::method_not_allowed;
-use crate::dto::{AuditListResponse, AuditResponse};
+use crate::dto::Shown;
+use crate::dto::audit::AuditListResponse;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{Permitted, ToAdminister, blocking, query};
 use crate::openapi::params::{AuditParams, PageParams};
 use crate::openapi::{AdminErrors, BadRequest};
-use crate::paging::{PageQuery, newest_cursor, next_cursor, offset_of};
+use crate::paging::PageQuery;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -58,16 +59,9 @@ pub(crate) async fn list(
         cursor: filter.cursor,
     }
     .window::<AuditId>()?;
-    let (limit, offset) = (window.limit, offset_of(&window));
+    let shown = Shown::of(&window);
     let app = app.get_ref().clone();
     let resource = filter.resource_id;
     let page = blocking(move || app.audit_log(&caller, resource.as_deref(), window)).await?;
-    let next_cursor = next_cursor(&page, |e| newest_cursor(e.at, &e.id));
-    Ok(HttpResponse::Ok().json(AuditListResponse {
-        entries: page.items.into_iter().map(AuditResponse::from).collect(),
-        total: page.total,
-        limit,
-        offset,
-        next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(AuditListResponse::from(shown.page(page))))
 }

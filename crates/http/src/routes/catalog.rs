@@ -1,13 +1,13 @@
 //! `/v1/admin/integration-catalog` (docs/api.md, "Integration catalog").
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, Install, StoredResponse};
+use integrations_app::{App, StoredResponse};
 use integrations_domain::{Revision, Template};
 use serde::Deserialize;
 
 use super::method_not_allowed;
 use crate::body::Body;
-use crate::dto::{CatalogResponse, InstallBody, InstallResponse};
+use crate::dto::catalog::{CatalogResponse, InstallBody, InstallResponse};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{JsonBody, Permitted, ToBrowse, ToEdit, blocking_api, query};
 use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
@@ -66,7 +66,7 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let filter = query::<CategoryQuery>(&req)?;
     let vendors = app.catalog(&caller, filter.category.as_deref())?;
-    Ok(HttpResponse::Ok().json(CatalogResponse { vendors }))
+    Ok(HttpResponse::Ok().json(CatalogResponse::from(vendors)))
 }
 
 #[utoipa::path(
@@ -133,17 +133,7 @@ pub(crate) async fn install(
     let outcome = blocking_api(move || {
         let request = key.request(&fingerprint, &respond_installed);
         app.idempotently(&caller, request, |replay| {
-            let input = || {
-                let body: InstallBody = body.parse()?;
-                Ok(Install {
-                    name: body.name,
-                    variant: body.variant,
-                    description: body.description,
-                    config: body.config,
-                    delivery_mode: body.delivery_mode,
-                    change_summary: body.change_summary,
-                })
-            };
+            let input = || Ok(body.parse::<InstallBody>()?.into());
             app.install(&caller, &vendor, input, replay)
         })
     })
@@ -155,9 +145,6 @@ pub(crate) async fn install(
 fn respond_installed((template, revision): &(Template, Revision)) -> StoredResponse {
     created(
         format!("/v1/admin/integration-templates/{}", template.id),
-        &InstallResponse {
-            template: template.clone().into(),
-            revision: revision.clone().into(),
-        },
+        &InstallResponse::from((template.clone(), revision.clone())),
     )
 }

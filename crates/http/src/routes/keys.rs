@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, web};
 use integrations_app::App;
 
 use super::method_not_allowed;
-use crate::dto::{KeyResponse, KeysResponse};
+use crate::dto::keys::KeysResponse;
 use crate::error::ApiError;
 use crate::extract::{Permitted, ToAdminister, blocking};
 use crate::openapi::AdminErrors;
@@ -40,7 +40,5 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let app = app.get_ref().clone();
     let keys = blocking(move || app.keys(&caller)).await?;
-    Ok(HttpResponse::Ok().json(KeysResponse {
-        keys: keys.into_iter().map(KeyResponse::from).collect(),
-    }))
+    Ok(HttpResponse::Ok().json(KeysResponse::from(keys)))
 }

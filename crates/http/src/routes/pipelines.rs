@@ -1,14 +1,15 @@
 //! `/v1/admin/pipelines` (docs/api.md, "Pipelines").
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, CreatePipeline, StoredResponse, UpdatePipeline};
+use integrations_app::{App, StoredResponse};
 use integrations_domain::{Pipeline, PipelineId};
 
 use super::method_not_allowed;
 use crate::body::Body;
-use crate::dto::{
-    CreatePipelineBody, DeletedResponse, PipelineListResponse, PipelineResponse, UpdatePipelineBody,
+use crate::dto::pipelines::{
+    CreatePipelineBody, PipelineListResponse, PipelineResponse, UpdatePipelineBody,
 };
+use crate::dto::{DeletedResponse, Shown};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{
     JsonBody, Permitted, ToAdminister, ToEdit, ToRead, blocking, blocking_api, query,
@@ -16,7 +17,7 @@ use crate::extract::{
 use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
 use crate::openapi::params::{IdempotencyHeader, PageParams, PipelinePath};
 use crate::openapi::{AdminErrors, BadRequest, BodyErrors, NotFound};
-use crate::paging::{PageQuery, newest_cursor, next_cursor, offset_of};
+use crate::paging::PageQuery;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -57,17 +58,10 @@ pub(crate) async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let window = query::<PageQuery>(&req)?.window::<PipelineId>()?;
-    let (limit, offset) = (window.limit, offset_of(&window));
+    let shown = Shown::of(&window);
     let app = app.get_ref().clone();
     let page = blocking(move || app.list_pipelines(&caller, window)).await?;
-    let next_cursor = next_cursor(&page, |p| newest_cursor(p.created_at, &p.id));
-    Ok(HttpResponse::Ok().json(PipelineListResponse {
-        pipelines: page.items.into_iter().map(Into::into).collect(),
-        total: page.total,
-        limit,
-        offset,
-        next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(PipelineListResponse::from(shown.page(page))))
 }
 
 #[utoipa::path(
@@ -103,13 +97,7 @@ pub(crate) async fn create(
     let outcome = blocking_api(move || {
         let request = key.request(&fingerprint, &respond_created);
         app.idempotently(&caller, request, |replay| {
-            let body: CreatePipelineBody = body.parse()?;
-            let input = CreatePipeline {
-                name: body.name,
-                description: body.description,
-                parameters: body.parameters,
-                secret_parameters: body.secret_parameters,
-            };
+            let input = body.parse::<CreatePipelineBody>()?.into();
             Ok(app.create_pipeline(&caller, input, replay)?)
         })
     })
@@ -179,29 +167,7 @@ pub(crate) async fn update(
     let body = JsonBody::new(&req, bytes);
     let pipeline = blocking_api(move || {
         app.update_pipeline(&caller, &id, || {
-            let body: UpdatePipelineBody = body.parse()?;
-            let not_null = |field: &str| {
-                ApiError::invalid_request(
-                    Some(field),
-                    "invalid_type",
-                    format!("'{field}' cannot be null"),
-                )
-            };
-            Ok(UpdatePipeline {
-                name: match body.name {
-                    Some(None) => return Err(not_null("name")),
-                    other => other.flatten(),
-                },
-                description: body.description,
-                parameters: match body.parameters {
-                    Some(None) => return Err(not_null("parameters")),
-                    other => other.flatten(),
-                },
-                secret_parameters: match body.secret_parameters {
-                    Some(None) => return Err(not_null("secret_parameters")),
-                    other => other.flatten(),
-                },
-            })
+            body.parse::<UpdatePipelineBody>()?.try_into()
         })
     })
     .await?;

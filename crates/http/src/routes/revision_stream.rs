@@ -17,7 +17,7 @@ use futures_util::stream::{self, Stream};
 use integrations_app::RevisionBatches;
 use integrations_domain::Revision;
 
-use crate::dto::RevisionResponse;
+use crate::dto::revisions::RevisionResponse;
 use crate::error::ApiError;
 
 /// Where the stream is.

@@ -1,16 +1,16 @@
 //! `/v1/admin/integration-templates/{id}/revisions` (docs/api.md, "Revisions").
 
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, CreateRevision, Restore, RevisionList, StoredResponse};
+use integrations_app::{App, RevisionList, StoredResponse};
 use integrations_domain::{AttachmentId, Revision};
-use serde::Deserialize;
-use utoipa::ToSchema;
 
 use super::method_not_allowed;
 use super::revision_stream::streamed_list;
 use crate::body::Body;
-use crate::dto::{
-    CreateRevisionBody, DiffResponse, PinsResponse, RevisionListResponse, RevisionResponse,
+use crate::dto::Shown;
+use crate::dto::revisions::{
+    CreateRevisionBody, DiffResponse, PinsResponse, RestoreBody, RevisionListResponse,
+    RevisionResponse,
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{
@@ -21,7 +21,7 @@ use crate::openapi::params::{
     DiffPath, IdempotencyHeader, PageParams, RevisionPageParams, RevisionPath, TemplatePath,
 };
 use crate::openapi::{AdminErrors, BadRequest, BodyErrors, NotFound};
-use crate::paging::{PageQuery, next_cursor, offset_of, revision_cursor};
+use crate::paging::PageQuery;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -92,7 +92,7 @@ pub(crate) async fn list(
                 return Ok(None);
             }
             let window = page_query.revision_window()?;
-            shown = Some((window.limit, offset_of(&window)));
+            shown = Some(Shown::of(&window));
             Ok(Some(window))
         })?;
         Ok((list, shown))
@@ -106,15 +106,8 @@ pub(crate) async fn list(
         }
         RevisionList::Page(page) => page,
     };
-    let (limit, offset) = shown.unwrap_or_default();
-    let next_cursor = next_cursor(&page, |r| revision_cursor(r.number.get()));
-    Ok(HttpResponse::Ok().json(RevisionListResponse {
-        revisions: page.items.into_iter().map(Into::into).collect(),
-        total: page.total,
-        limit: Some(limit),
-        offset,
-        next_cursor,
-    }))
+    let shown = shown.unwrap_or_default();
+    Ok(HttpResponse::Ok().json(RevisionListResponse::from(shown.page(page))))
 }
 
 #[utoipa::path(
@@ -164,14 +157,7 @@ pub(crate) async fn create(
     let outcome = blocking_api(move || {
         let request = key.request(&fingerprint, &respond_created);
         app.idempotently(&caller, request, |replay| {
-            let input = || {
-                let body: CreateRevisionBody = body.parse()?;
-                Ok(CreateRevision {
-                    config: body.config,
-                    delivery_mode: body.delivery_mode,
-                    change_summary: body.change_summary,
-                })
-            };
+            let input = || Ok(body.parse::<CreateRevisionBody>()?.into());
             app.create_revision(&caller, &id, if_match.as_deref(), input, replay)
         })
     })
@@ -188,16 +174,6 @@ fn respond_created(revision: &Revision) -> StoredResponse {
         ),
         &RevisionResponse::from(revision.clone()),
     )
-}
-
-/// `POST …/revisions/{n}/restore`: an optional `change_summary`.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub(crate) struct RestoreBody {
-    /// Default "Restored from revision N"; at most 2,000 characters.
-    #[serde(default)]
-    #[schema(schema_with = crate::openapi::schemas::nullable_text)]
-    change_summary: Option<String>,
 }
 
 #[utoipa::path(
@@ -256,9 +232,7 @@ pub(crate) async fn restore(
                 } else {
                     body.parse()?
                 };
-                Ok(Restore {
-                    change_summary: body.change_summary,
-                })
+                Ok(body.into())
             };
             app.restore(&caller, &id, &number, if_match.as_deref(), input, replay)
         })
@@ -323,22 +297,22 @@ pub(crate) async fn pins(
     let app = app.get_ref().clone();
     // The query string is read once the template is found (404 before 400).
     let raw_query = req.query_string().to_owned();
-    let (pins, window) = blocking_api(move || {
+    let (pins, shown) = blocking_api(move || {
         let mut shown = None;
         let pins = app.pins(&caller, &id, || -> Result<_, ApiError> {
             let window = parse_query::<PageQuery>(&raw_query)?.window::<AttachmentId>()?;
-            shown = Some(window.clone());
+            shown = Some(Shown::of(&window));
             Ok(window)
         })?;
         Ok((pins, shown))
     })
     .await?;
-    let Some(window) = window else {
+    let Some(shown) = shown else {
         return Err(ApiError::internal(&integrations_app::AppError::Internal(
             "a page of pins without its window".into(),
         )));
     };
-    Ok(HttpResponse::Ok().json(PinsResponse::page(pins, &window)))
+    Ok(HttpResponse::Ok().json(PinsResponse::from(shown.page(pins))))
 }
 
 #[utoipa::path(

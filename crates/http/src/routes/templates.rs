@@ -2,14 +2,15 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, CreateTemplate, StoredResponse, UpdateTemplate, template_etag};
+use integrations_app::{App, StoredResponse, template_etag};
 use integrations_domain::{Template, TemplateId};
 
 use super::method_not_allowed;
 use crate::body::Body;
-use crate::dto::{
-    CreateTemplateBody, DeletedResponse, TemplateListResponse, TemplateResponse, UpdateTemplateBody,
+use crate::dto::templates::{
+    CreateTemplateBody, TemplateListResponse, TemplateResponse, UpdateTemplateBody,
 };
+use crate::dto::{DeletedResponse, Shown};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{
     JsonBody, Permitted, ToAdminister, ToEdit, ToRead, blocking, blocking_api, if_match, query,
@@ -17,7 +18,7 @@ use crate::extract::{
 use crate::idempotency::{IdempotencyKey, answer_then, created, fingerprint};
 use crate::openapi::params::{IdempotencyHeader, PageParams, TemplatePath};
 use crate::openapi::{AdminErrors, BadRequest, BodyErrors, NotFound};
-use crate::paging::{PageQuery, newest_cursor, next_cursor, offset_of};
+use crate::paging::PageQuery;
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -58,17 +59,10 @@ pub(crate) async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let window = query::<PageQuery>(&req)?.window::<TemplateId>()?;
-    let (limit, offset) = (window.limit, offset_of(&window));
+    let shown = Shown::of(&window);
     let app = app.get_ref().clone();
     let page = blocking(move || app.list_templates(&caller, window)).await?;
-    let next_cursor = next_cursor(&page, |t| newest_cursor(t.created_at, &t.id));
-    Ok(HttpResponse::Ok().json(TemplateListResponse {
-        integrations: page.items.into_iter().map(Into::into).collect(),
-        total: page.total,
-        limit,
-        offset,
-        next_cursor,
-    }))
+    Ok(HttpResponse::Ok().json(TemplateListResponse::from(shown.page(page))))
 }
 
 #[utoipa::path(
@@ -107,12 +101,7 @@ pub(crate) async fn create(
     let outcome = blocking_api(move || {
         let request = key.request(&fingerprint, &respond_created);
         app.idempotently(&caller, request, |replay| {
-            let body: CreateTemplateBody = body.parse()?;
-            let input = CreateTemplate {
-                name: body.name,
-                vendor: body.vendor,
-                description: body.description,
-            };
+            let input = body.parse::<CreateTemplateBody>()?.into();
             Ok(app.create_template(&caller, input, replay)?)
         })
     })
@@ -204,22 +193,7 @@ pub(crate) async fn update(
     let body = JsonBody::new(&req, bytes);
     let template = blocking_api(move || {
         app.update_template(&caller, &id, if_match.as_deref(), || {
-            let body: UpdateTemplateBody = body.parse()?;
-            let name = match body.name {
-                Some(None) => {
-                    return Err(ApiError::invalid_request(
-                        Some("name"),
-                        "invalid_type",
-                        "'name' cannot be null",
-                    ));
-                }
-                Some(Some(name)) => Some(name),
-                None => None,
-            };
-            Ok(UpdateTemplate {
-                name,
-                description: body.description,
-            })
+            body.parse::<UpdateTemplateBody>()?.try_into()
         })
     })
     .await?;

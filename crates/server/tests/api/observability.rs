@@ -59,6 +59,30 @@ fn metrics_count_requests_by_route_and_revisions_created(app: &TestApp) {
         .expect(201);
     }
     app.get_template(&app.owner(), &id).expect(200);
+    // A restore and an install create a revision each; a refused create none.
+    app.restore_revision(&app.owner(), &id, 1, None).expect(201);
+    app.create_revision(
+        &app.owner(),
+        &id,
+        &json!({ "config": { "url": 7 }, "delivery_mode": "server_side" }),
+    )
+    .expect_error(422, "VALIDATION_FAILED");
+    // An install retried with its key replays: counted once.
+    for _ in 0..2 {
+        app.raw_with(
+            "POST",
+            "/v1/admin/integration-catalog/webhook/install",
+            &app.owner(),
+            &[("Idempotency-Key", "install-once")],
+            Some((
+                "application/json",
+                json!({ "name": "Installed", "config": { "url": "https://d.example" } })
+                    .to_string()
+                    .into_bytes(),
+            )),
+        )
+        .expect(201);
+    }
     let url = format!("{}/metrics", app.base);
     let body = ureq::get(&url)
         .call()
@@ -78,7 +102,8 @@ fn metrics_count_requests_by_route_and_revisions_created(app: &TestApp) {
         body.contains("http_request_duration_seconds_bucket"),
         "{body}"
     );
-    assert!(body.contains("revisions_created_total 3"), "{body}");
+    // 3 created (one of them replayed once), 1 restored, 1 installed (replayed once).
+    assert!(body.contains("revisions_created_total 5\n"), "{body}");
     assert!(
         body.contains("db_pool_connections ") && body.contains("db_pool_idle_connections "),
         "{body}"
