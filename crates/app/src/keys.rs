@@ -179,6 +179,7 @@ impl App {
             }
             resealed += self.store.reseal(&changes)?;
             progress(resealed);
+            fault::pause_after_batch();
         }
         Ok(RekeyReport {
             active,
@@ -277,4 +278,24 @@ impl App {
             .seal(&plaintext, &place)
             .map_err(|err| err.to_string())
     }
+}
+
+/// A test-only fault: with `INTEGRATIONS_FAULT_REKEY_BATCH_PAUSE_MS` set, a
+/// debug build sleeps that long after each committed batch of a rotation, so
+/// a test can kill the process between two batches. Release builds have no
+/// such hook.
+mod fault {
+    #[cfg(debug_assertions)]
+    pub(super) fn pause_after_batch() {
+        if let Some(ms) = std::env::var("INTEGRATIONS_FAULT_REKEY_BATCH_PAUSE_MS")
+            .ok()
+            .and_then(|ms| ms.parse::<u64>().ok())
+        {
+            tracing::warn!(pause_ms = ms, "fault injection: pausing after a batch");
+            std::thread::sleep(std::time::Duration::from_millis(ms));
+        }
+    }
+
+    #[cfg(not(debug_assertions))]
+    pub(super) fn pause_after_batch() {}
 }

@@ -311,3 +311,151 @@ crate::api_tests!(
     rotating_keys_while_serving_keeps_every_secret_and_diff,
     a_value_under_a_dropped_key_is_reported_and_the_rest_renders,
 );
+
+// ----- The real binary: `rekey` killed mid-run, run again; what it cannot open. -----
+
+/// `integrations keys` as rows of (kid, active, configured, sealed values).
+fn keys_rows(stdout: &str) -> Vec<(String, bool, bool, u64)> {
+    stdout
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cells: Vec<&str> = line.split_whitespace().collect();
+            match cells[..] {
+                [kid, active, configured, count] => Some((
+                    kid.to_owned(),
+                    active == "yes",
+                    configured == "yes",
+                    count.parse().expect("a count"),
+                )),
+                _ => None,
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn rekey_resumes_after_a_kill_and_fails_loudly_on_what_it_cannot_open() {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::Stdio;
+
+    use crate::process::{self, Process};
+
+    let db = integrations_testing::TestDb::sqlite();
+    let dir = tempfile::tempdir().expect("a folder");
+    let data = dir.path().join("data");
+    let command = |keyring: (&str, &str)| {
+        let mut command = process::command(dir.path());
+        command
+            .env("DATABASE_URL", db.url())
+            .env("DATA_DIR", &data)
+            .env("JWT_SECRET", process::SECRET)
+            .env(keyring.0, keyring.1);
+        command
+    };
+    let run = |keyring: &str, args: &[&str]| {
+        command(("ENCRYPTION_KEYS", keyring))
+            .args(args)
+            .output()
+            .expect("the binary runs")
+    };
+    // 20 secret parameters sealed under the suite's key.
+    let server = Process::start(command(("ENCRYPTION_KEY", process::KEY)));
+    let token = process::mint(
+        dir.path(),
+        &[("JWT_SECRET", process::SECRET)],
+        "org_a",
+        "ops",
+        "editor",
+    );
+    let secrets: serde_json::Map<String, Value> = (0..20)
+        .map(|i| (format!("k{i}"), json!(format!("value-{i}"))))
+        .collect();
+    server
+        .create_pipeline(
+            &token,
+            &json!({ "name": "P", "secret_parameters": secrets }),
+        )
+        .expect(201);
+    drop(server.stop());
+    let both = format!("new:{},{}", new_key(), process::KEY);
+    let before = keys_rows(&String::from_utf8_lossy(&run(&both, &["keys"]).stdout));
+    let old_kid = before
+        .iter()
+        .find(|row| row.3 == 20)
+        .map(|row| row.0.clone())
+        .expect("the old key seals the 20 values");
+
+    // Killed (SIGKILL) while it pauses after its first batch of 5.
+    let mut rekey = command(("ENCRYPTION_KEYS", &both))
+        .args(["rekey", "--batch", "5"])
+        .env("INTEGRATIONS_FAULT_REKEY_BATCH_PAUSE_MS", "60000")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rekey starts");
+    let stderr = rekey.stderr.take().expect("piped stderr");
+    let paused = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains("pausing after a batch"));
+    assert!(paused, "rekey reached its first pause");
+    rekey.kill().expect("killed");
+    rekey.wait().expect("reaped");
+    let midway = keys_rows(&String::from_utf8_lossy(&run(&both, &["keys"]).stdout));
+    assert!(
+        midway.contains(&("new".to_owned(), true, true, 5)),
+        "{midway:?}"
+    );
+    assert!(
+        midway.contains(&(old_kid.clone(), false, true, 15)),
+        "{midway:?}"
+    );
+
+    // Run again: it finishes what is left, and says so.
+    let again = run(&both, &["rekey", "--batch", "5"]);
+    let printed = String::from_utf8_lossy(&again.stdout);
+    assert!(again.status.success(), "{printed}");
+    assert!(
+        printed.contains("re-sealed 15 values under new"),
+        "{printed}"
+    );
+    let after = keys_rows(&String::from_utf8_lossy(&run(&both, &["keys"]).stdout));
+    assert!(
+        after.contains(&("new".to_owned(), true, true, 20)),
+        "{after:?}"
+    );
+    assert!(after.contains(&(old_kid, false, true, 0)), "{after:?}");
+
+    // Under a keyring without the key they carry: non-zero, each value named
+    // by place and key id, never by value.
+    let other = format!("other:{}", new_key());
+    let failed = run(&other, &["rekey"]);
+    let printed = String::from_utf8_lossy(&failed.stdout);
+    assert!(!failed.status.success(), "{printed}");
+    assert!(
+        printed.contains("20 values could not be opened"),
+        "{printed}"
+    );
+    assert!(
+        printed.contains("/secret_parameters/k0: key new"),
+        "{printed}"
+    );
+    assert!(!printed.contains("value-"), "{printed}");
+    assert!(String::from_utf8_lossy(&failed.stderr).contains("could not be opened"));
+
+    // A server with that keyring starts, is ready, and warns about the key id.
+    let server = Process::start(command(("ENCRYPTION_KEYS", &other)));
+    assert_eq!(server.get("/readyz", "").status, 200);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !server.log().contains("kid") && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let log = server.log();
+    assert!(
+        log.lines()
+            .any(|line| line.contains("\"new\"") || line.contains("kid=new")),
+        "the start-up check names the key id: {log}"
+    );
+}

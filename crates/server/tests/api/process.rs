@@ -28,12 +28,13 @@ pub const SECRET: &str = "process-test-secret-0123456789-ABCDEFGHIJ";
 pub const KEY: &str = crate::support::ENCRYPTION_KEY;
 
 /// Every variable the binary reads, removed by [`command`].
-pub const VARIABLES: [&str; 16] = [
+pub const VARIABLES: [&str; 18] = [
     "DATABASE_URL",
     "DATA_DIR",
     "LISTEN_ADDR",
     "JWT_SECRET",
     "ENCRYPTION_KEY",
+    "ENCRYPTION_KEYS",
     "JWT_ISSUER",
     "JWT_AUDIENCE",
     "ACCESS_TOKEN_TTL",
@@ -45,6 +46,7 @@ pub const VARIABLES: [&str; 16] = [
     "LOG_FORMAT",
     "RUST_LOG",
     "INTEGRATIONS_FAULT_PAUSE_AFTER_COMMIT_MS",
+    "INTEGRATIONS_FAULT_REKEY_BATCH_PAUSE_MS",
 ];
 
 /// How long a server may take to answer `/healthz`.
