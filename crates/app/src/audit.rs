@@ -86,13 +86,16 @@ pub(crate) fn new_template_value(t: &NewTemplate) -> Value {
 }
 
 /// A new revision, its secrets masked (they are sealed already; the mask hides even that).
-pub(crate) fn revision_value(vendor: &Vendor, r: &NewRevision) -> Value {
+/// A new revision's snapshot; `entered` lists the secret fields given a new
+/// value in this write (names only, never a value).
+pub(crate) fn revision_value(vendor: &Vendor, r: &NewRevision, entered: &[String]) -> Value {
     let mut config: Map<String, Value> = r.config.clone();
     secrets::mask(vendor, &mut config);
     json!({
         "id": r.id.to_string(), "config": config, "delivery_mode": r.delivery_mode.as_str(),
         "change_summary": r.change_summary.as_ref().map(Description::as_str),
         "restored_from": r.restored_from.map(integrations_domain::RevisionNumber::get),
+        "secret_fields_changed": entered,
     })
 }
 

@@ -130,7 +130,7 @@ impl App {
         let mut config = variant.default_config.clone();
         config.extend(input.config.unwrap_or_default());
         let revision_id = RevisionId::from_ulid(self.ids.ulid());
-        let (config, secrets) = self.prepare_config(
+        let prepared = self.prepare_config(
             &*store,
             &caller.org,
             vendor,
@@ -158,8 +158,8 @@ impl App {
         };
         let revision = NewRevision {
             id: revision_id,
-            config,
-            secrets,
+            config: prepared.config,
+            secrets: prepared.sealed,
             delivery_mode,
             change_summary,
             created_by: caller.user.clone(),
@@ -168,7 +168,7 @@ impl App {
             expected_latest: Some(0),
         };
         let mut installed = new_template_value(&template);
-        installed["revision"] = revision_value(vendor, &revision);
+        installed["revision"] = revision_value(vendor, &revision, &prepared.entered);
         let audit = self.audit_entry(
             caller,
             Subject {

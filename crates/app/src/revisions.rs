@@ -156,7 +156,7 @@ impl App {
         // follow it, or a concurrent rotation could be silently undone.
         let mut based_on: Option<u32> = None;
         let id = RevisionId::from_ulid(self.ids.ulid());
-        let (config, secrets) = self.prepare_config(
+        let prepared = self.prepare_config(
             store,
             &caller.org,
             vendor,
@@ -182,8 +182,8 @@ impl App {
         };
         let new = NewRevision {
             id,
-            config,
-            secrets,
+            config: prepared.config,
+            secrets: prepared.sealed,
             delivery_mode,
             change_summary,
             created_by: caller.user.clone(),
@@ -199,7 +199,7 @@ impl App {
                 resource_id: template.id.to_string(),
             },
             None,
-            Some(revision_value(vendor, &new)),
+            Some(revision_value(vendor, &new, &prepared.entered)),
         );
         let revision = store.create_revision(
             &caller.org,

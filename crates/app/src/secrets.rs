@@ -22,6 +22,17 @@ use serde_json::{Map, Value};
 use crate::App;
 use crate::error::{AppError, FieldProblem, Problems};
 
+/// A new revision's config, ready to store.
+pub(crate) struct PreparedConfig {
+    /// The config, each secret replaced by its reference.
+    pub config: Map<String, Value>,
+    /// The sealed values it references.
+    pub sealed: Vec<SealedSecret>,
+    /// The secret fields given a new value in this write (not echoed), as
+    /// paths (`config.access_token`): what its audit entry lists as changed.
+    pub entered: Vec<String>,
+}
+
 /// The sealed values of some revisions, by revision and field path.
 #[derive(Debug, Default)]
 pub(crate) struct Envelopes(HashMap<(RevisionId, String), SealedSecret>);
@@ -183,9 +194,10 @@ impl App {
     /// vendor's fields, carries over the value of every secret sent as
     /// `"***"` from the template's latest revision (`previous` is asked only
     /// when there is one), and seals every secret for revision `owner`.
-    /// Returns the config to store (secrets replaced by references) and the
-    /// sealed values it references. Problems are recorded in `problems`; when
-    /// there are any, nothing is sealed.
+    /// Returns the config to store (secrets replaced by references), the
+    /// sealed values it references, and the secret fields given a new value
+    /// (not echoed), as paths (`config.access_token`). Problems are recorded
+    /// in `problems`; when there are any, nothing is sealed.
     #[expect(
         clippy::too_many_arguments,
         reason = "the unit of work, the owner and the config's context, each used once"
@@ -199,7 +211,7 @@ impl App {
         mut config: Map<String, Value>,
         previous: impl FnOnce() -> Result<Option<Revision>, AppError>,
         problems: &mut Problems,
-    ) -> Result<(Map<String, Value>, Vec<SealedSecret>), AppError> {
+    ) -> Result<PreparedConfig, AppError> {
         if let Err(found) =
             integrations_domain::validate_config(vendor, &Value::Object(config.clone()))
         {
@@ -238,13 +250,18 @@ impl App {
             from = previous;
         }
         if !problems.is_empty() {
-            return Ok((config, Vec::new()));
+            return Ok(PreparedConfig {
+                config,
+                sealed: Vec::new(),
+                entered: Vec::new(),
+            });
         }
         let envelopes = match &from {
             Some(previous) if !echoed.is_empty() => Self::envelopes(store, org, &[previous.id])?,
             _ => Envelopes::default(),
         };
         let mut sealed = Vec::new();
+        let mut entered = Vec::new();
         for path in paths {
             let Some(value) = path.get_mut(&mut config) else {
                 continue;
@@ -272,6 +289,7 @@ impl App {
                         ));
                         continue;
                     };
+                    entered.push(path.json_path().to_string());
                     (text.to_owned(), None)
                 }
             };
@@ -280,7 +298,11 @@ impl App {
             *value = reference;
             sealed.push(secret);
         }
-        Ok((config, sealed))
+        Ok(PreparedConfig {
+            config,
+            sealed,
+            entered,
+        })
     }
 
     /// Copies a stored config to the new revision `owner` (a restore): every

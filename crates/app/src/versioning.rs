@@ -205,7 +205,8 @@ impl App {
                 resource_id: template.id.to_string(),
             },
             None,
-            Some(revision_value(vendor, &new)),
+            // A restore enters no value: every secret keeps its version.
+            Some(revision_value(vendor, &new, &[])),
         );
         let revision = store.create_revision(
             &caller.org,

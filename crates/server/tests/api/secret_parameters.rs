@@ -433,12 +433,20 @@ fn a_canary_secret_parameter_is_nowhere_but_in_the_service_render(app: &TestApp)
     .expect(200);
     for role in ROLES {
         let token = app.token("org_a", role);
+        // Every read route, answered or refused for this role.
         let reads = [
             app.get_pipeline(&token, &pipeline),
             app.list_pipelines(&token, ""),
             app.list_attachments(&token, &pipeline, ""),
             app.get_attachment(&token, &pipeline, &attachment),
             app.audit_log(&token, ""),
+            app.list_templates(&token, ""),
+            app.get_template(&token, &meta),
+            app.list_revisions(&token, &meta, ""),
+            app.get_revision(&token, &meta, 1),
+            app.template_pipelines(&token, &meta, ""),
+            app.list_catalog(&token),
+            app.get("/v1/admin/keys", &token),
         ];
         for reply in &reads {
             assert_clean(&format!("{role:?}"), reply, &canary);
@@ -494,7 +502,40 @@ fn a_canary_secret_parameter_is_nowhere_but_in_the_service_render(app: &TestApp)
     );
 }
 
+fn a_revisions_audit_entry_names_the_secret_fields_entered(app: &TestApp) {
+    let owner = app.owner();
+    let canary = new_canary();
+    let hook = app.template("Hook", "webhook");
+    let config = json!({ "url": "https://example.com", "signing_secret": canary,
+                         "headers": { "A": "one", "B": "two" } });
+    app.revision(&hook, &config);
+    // Echo the signing secret and header A; enter header B again.
+    app.revision(
+        &hook,
+        &json!({ "url": "https://example.com", "signing_secret": "***",
+                 "headers": { "A": "***", "B": "two" } }),
+    );
+    let log = app
+        .audit_log(&owner, &format!("?resource_id={hook}"))
+        .expect(200);
+    assert_clean("audit log", &log, &canary);
+    let entries = log.body["entries"].as_array().expect("entries");
+    assert_eq!(
+        entries[0]["new_value"]["secret_fields_changed"],
+        json!(["config.headers.B"])
+    );
+    assert_eq!(
+        entries[1]["new_value"]["secret_fields_changed"],
+        json!([
+            "config.signing_secret",
+            "config.headers.A",
+            "config.headers.B"
+        ])
+    );
+}
+
 crate::api_tests!(
+    a_revisions_audit_entry_names_the_secret_fields_entered,
     secret_parameters_are_write_only_for_every_role,
     renders_resolve_both_maps_and_mask_every_string_a_secret_flowed_into,
     a_secret_field_filled_from_a_plain_parameter_is_warned_about_and_masked,
