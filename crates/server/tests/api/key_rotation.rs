@@ -334,11 +334,30 @@ fn keys_rows(stdout: &str) -> Vec<(String, bool, bool, u64)> {
         .collect()
 }
 
-#[test]
-fn rekey_resumes_after_a_kill_and_fails_loudly_on_what_it_cannot_open() {
+/// Runs `rekey` paused after each batch, and kills it (SIGKILL) in its first pause.
+fn kill_after_the_first_batch(mut rekey: std::process::Command) {
     use std::io::{BufRead as _, BufReader};
     use std::process::Stdio;
 
+    let mut rekey = rekey
+        .env("INTEGRATIONS_FAULT_REKEY_BATCH_PAUSE_MS", "60000")
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("rekey starts");
+    let stderr = rekey.stderr.take().expect("piped stderr");
+    let paused = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .any(|line| line.contains("pausing after a batch"));
+    assert!(paused, "rekey reached its first pause");
+    rekey.kill().expect("killed");
+    rekey.wait().expect("reaped");
+}
+
+#[test]
+fn rekey_resumes_after_a_kill_and_fails_loudly_on_what_it_cannot_open() {
     use crate::process::{self, Process};
 
     let db = integrations_testing::TestDb::sqlite();
@@ -387,22 +406,9 @@ fn rekey_resumes_after_a_kill_and_fails_loudly_on_what_it_cannot_open() {
         .expect("the old key seals the 20 values");
 
     // Killed (SIGKILL) while it pauses after its first batch of 5.
-    let mut rekey = command(("ENCRYPTION_KEYS", &both))
-        .args(["rekey", "--batch", "5"])
-        .env("INTEGRATIONS_FAULT_REKEY_BATCH_PAUSE_MS", "60000")
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("rekey starts");
-    let stderr = rekey.stderr.take().expect("piped stderr");
-    let paused = BufReader::new(stderr)
-        .lines()
-        .map_while(Result::ok)
-        .any(|line| line.contains("pausing after a batch"));
-    assert!(paused, "rekey reached its first pause");
-    rekey.kill().expect("killed");
-    rekey.wait().expect("reaped");
+    let mut rekey = command(("ENCRYPTION_KEYS", &both));
+    rekey.args(["rekey", "--batch", "5"]);
+    kill_after_the_first_batch(rekey);
     let midway = keys_rows(&String::from_utf8_lossy(&run(&both, &["keys"]).stdout));
     assert!(
         midway.contains(&("new".to_owned(), true, true, 5)),
