@@ -10,7 +10,7 @@ use integrations_ports::{AuditAction, ResourceType};
 
 use crate::audit::{Subject, attachment_value};
 use crate::error::AppError;
-use crate::idempotency::Replay;
+use crate::idempotency::{Idempotent, Outcome, Replay};
 use crate::pipelines::{find_pipeline, parse_pipeline_id};
 use crate::{App, authorize};
 use serde_json::json;
@@ -107,12 +107,14 @@ impl App {
         caller: &Caller,
         pipeline: &str,
         input: impl FnOnce() -> Result<Attach, E>,
-        replay: Replay<'_, Attachment>,
-    ) -> Result<Attachment, E> {
+        request: Option<Idempotent<'_, Attachment, E>>,
+    ) -> Result<Outcome<Attachment>, E> {
         let store = self.store.session();
-        let pipeline = find_pipeline(&*store, caller, Action::Edit, pipeline)?;
-        let input = input()?;
-        Ok(self.attach_found(&*store, caller, &pipeline, &input, replay)?)
+        self.idempotently(&*store, caller, request, |replay| {
+            let pipeline = find_pipeline(&*store, caller, Action::Edit, pipeline)?;
+            let input = input()?;
+            Ok(self.attach_found(&*store, caller, &pipeline, &input, replay)?)
+        })
     }
 
     fn attach_found(

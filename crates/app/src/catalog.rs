@@ -5,12 +5,12 @@ use integrations_domain::{
     Action, Caller, Description, Name, Revision, RevisionId, Template, TemplateId,
 };
 use integrations_ports::{AuditAction, ResourceType};
-use integrations_ports::{NewRevision, NewTemplate};
+use integrations_ports::{NewRevision, NewTemplate, StoreSession};
 use serde_json::{Map, Value};
 
 use crate::audit::{Subject, new_template_value, revision_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
-use crate::idempotency::{Replay, change, presenting};
+use crate::idempotency::{Idempotent, Outcome, Replay, change, presenting};
 use crate::revisions::{masked, parse_delivery_mode};
 use crate::templates::description;
 use crate::{App, authorize};
@@ -82,22 +82,25 @@ impl App {
         caller: &Caller,
         vendor: &str,
         input: impl FnOnce() -> Result<Install, E>,
-        replay: Replay<'_, (Template, Revision)>,
-    ) -> Result<(Template, Revision), E> {
-        authorize(caller, Action::Edit)?;
-        let vendor = catalog::vendor(vendor).ok_or(AppError::NotFound)?;
-        let input = input()?;
-        Ok(self.install_from(caller, vendor, input, replay)?)
+        request: Option<Idempotent<'_, (Template, Revision), E>>,
+    ) -> Result<Outcome<(Template, Revision)>, E> {
+        let store = self.store.session();
+        self.idempotently(&*store, caller, request, |replay| {
+            authorize(caller, Action::Edit)?;
+            let vendor = catalog::vendor(vendor).ok_or(AppError::NotFound)?;
+            let input = input()?;
+            Ok(self.install_from(&*store, caller, vendor, input, replay)?)
+        })
     }
 
     fn install_from(
         &self,
+        store: &dyn StoreSession,
         caller: &Caller,
         vendor: &'static Vendor,
         input: Install,
         replay: Replay<'_, (Template, Revision)>,
     ) -> Result<(Template, Revision), AppError> {
-        let store = self.store.session();
         let mut problems = Problems::default();
         let name = problems.check("name", Name::parse(&input.name));
         let description = description(&mut problems, input.description.as_deref());
@@ -131,7 +134,7 @@ impl App {
         config.extend(input.config.unwrap_or_default());
         let revision_id = RevisionId::from_ulid(self.ids.ulid());
         let prepared = self.prepare_config(
-            &*store,
+            store,
             &caller.org,
             vendor,
             revision_id,

@@ -26,7 +26,7 @@ use std::time::Duration;
 
 use integrations_domain::Caller;
 use integrations_ports::{
-    AuditEntry, Change, Claim, ClaimedKey, IdempotencyScope, Respond, StoredResponse,
+    AuditEntry, Change, Claim, ClaimedKey, IdempotencyScope, Respond, StoreSession, StoredResponse,
 };
 
 use crate::App;
@@ -114,7 +114,9 @@ pub(crate) fn change<'a, R>(audit: AuditEntry, respond: &'a Presented<'a, R>) ->
 impl App {
     /// Runs a `POST`'s `work` at most once per idempotency key (see the
     /// steps in `crates/app/src/idempotency.rs`: claim, run, settle); without a
-    /// key, simply runs it.
+    /// key, simply runs it. The claim and the settling run on `store`, the
+    /// use case's unit of work, so an idempotent request still takes one
+    /// connection.
     /// `work` gets the key to record its response under, for the change it
     /// makes.
     ///
@@ -122,8 +124,9 @@ impl App {
     /// `IdempotencyInProgress` while the first request with the key runs;
     /// `IdempotencyKeyReused` when the key was used for another request;
     /// `Unavailable` when the key cannot be claimed; and whatever `work` fails with.
-    pub fn idempotently<T, E: From<AppError>>(
+    pub(crate) fn idempotently<T, E: From<AppError>>(
         &self,
+        store: &dyn StoreSession,
         caller: &Caller,
         request: Option<Idempotent<'_, T, E>>,
         work: impl FnOnce(Replay<'_, T>) -> Result<T, E>,
@@ -133,9 +136,8 @@ impl App {
         };
         let scope = scope(caller, request.key);
         let now = self.clock.now();
-        self.purge_expired_keys(now);
-        let claim = self
-            .store
+        self.purge_expired_keys(store, now);
+        let claim = store
             .claim_key(
                 &scope,
                 request.fingerprint,
@@ -159,8 +161,8 @@ impl App {
                 // Best effort: a failure to settle leaves an in-flight claim
                 // that expires after `ABANDONED_AFTER`.
                 let settled = match (request.refuse)(&err) {
-                    Some(refusal) => self.store.complete_key(&claimed, &refusal),
-                    None => self.store.release_key(&claimed),
+                    Some(refusal) => store.complete_key(&claimed, &refusal),
+                    None => store.release_key(&claimed),
                 };
                 if let Err(cause) = settled {
                     tracing::warn!(error = %cause, "could not settle an idempotency key");
@@ -171,7 +173,7 @@ impl App {
     }
 
     /// Deletes expired keys, at most once per `PURGE_EVERY` per process.
-    fn purge_expired_keys(&self, now: time::OffsetDateTime) {
+    fn purge_expired_keys(&self, store: &dyn StoreSession, now: time::OffsetDateTime) {
         let seconds = now.unix_timestamp();
         let last = self.last_purge.load(Ordering::Relaxed);
         let due = seconds.saturating_sub(last)
@@ -183,7 +185,7 @@ impl App {
                 .is_ok()
         {
             // Best effort: a failed purge is retried after the next interval.
-            let _ = self.store.purge_keys(now - KEEP_KEYS);
+            let _ = store.purge_keys(now - KEEP_KEYS);
         }
     }
 }

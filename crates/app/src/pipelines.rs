@@ -12,7 +12,7 @@ use crate::audit::{
     Subject, masked_secret_parameters, new_pipeline_value, pipeline_value, secret_keys_value,
 };
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
-use crate::idempotency::Replay;
+use crate::idempotency::{Idempotent, Outcome, Replay};
 use crate::secret_parameters;
 use crate::templates::description;
 use crate::{App, authorize};
@@ -119,13 +119,27 @@ impl App {
     ///
     /// # Errors
     /// `Forbidden`; `Invalid` listing every bad field; `NameTaken`.
-    pub fn create_pipeline(
+    pub fn create_pipeline<E: From<AppError>>(
         &self,
+        caller: &Caller,
+        input: impl FnOnce() -> Result<CreatePipeline, E>,
+        request: Option<Idempotent<'_, Pipeline, E>>,
+    ) -> Result<Outcome<Pipeline>, E> {
+        let store = self.store.session();
+        self.idempotently(&*store, caller, request, |replay| {
+            authorize(caller, Action::Edit)?;
+            let input = input()?;
+            Ok(self.new_pipeline(&*store, caller, input, replay)?)
+        })
+    }
+
+    fn new_pipeline(
+        &self,
+        store: &dyn StoreSession,
         caller: &Caller,
         input: CreatePipeline,
         replay: Replay<'_, Pipeline>,
     ) -> Result<Pipeline, AppError> {
-        authorize(caller, Action::Edit)?;
         let mut problems = Problems::default();
         let name = problems.check("name", Name::parse(&input.name));
         let description = description(&mut problems, input.description.as_deref());
@@ -165,8 +179,7 @@ impl App {
             None,
             Some(new_pipeline_value(&new)),
         );
-        self.store
-            .session()
+        store
             .create_pipeline(new, Change { audit, replay })
             .map_err(AppError::naming(NamedKind::Pipeline, name.as_str()))
     }

@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 use crate::App;
 use crate::audit::{Subject, revision_value};
 use crate::error::{AppError, FieldProblem, Problems};
-use crate::idempotency::{Replay, change, presenting};
+use crate::idempotency::{Idempotent, Outcome, Replay, change, presenting};
 use crate::versioning::expected_latest;
 
 /// The input of "create a revision".
@@ -128,12 +128,14 @@ impl App {
         template: &str,
         if_match: Option<&str>,
         input: impl FnOnce() -> Result<CreateRevision, E>,
-        replay: Replay<'_, Revision>,
-    ) -> Result<Revision, E> {
+        request: Option<Idempotent<'_, Revision, E>>,
+    ) -> Result<Outcome<Revision>, E> {
         let store = self.store.session();
-        let template = Self::find_template(&*store, caller, Action::Edit, template)?;
-        let input = input()?;
-        Ok(self.add_revision(&*store, caller, &template, input, if_match, replay)?)
+        self.idempotently(&*store, caller, request, |replay| {
+            let template = Self::find_template(&*store, caller, Action::Edit, template)?;
+            let input = input()?;
+            Ok(self.add_revision(&*store, caller, &template, input, if_match, replay)?)
+        })
     }
 
     fn add_revision(

@@ -6,7 +6,7 @@ use integrations_ports::{Change, ListPage, NewTemplate, StoreSession, TemplateCh
 
 use crate::audit::{Subject, new_template_value, template_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
-use crate::idempotency::Replay;
+use crate::idempotency::{Idempotent, Outcome, Replay};
 use crate::versioning::expected_version;
 use crate::{App, authorize};
 
@@ -80,13 +80,27 @@ impl App {
     /// # Errors
     /// `Forbidden`; `Invalid` listing every bad field (name, vendor,
     /// description); `NameTaken`.
-    pub fn create_template(
+    pub fn create_template<E: From<AppError>>(
         &self,
+        caller: &Caller,
+        input: impl FnOnce() -> Result<CreateTemplate, E>,
+        request: Option<Idempotent<'_, Template, E>>,
+    ) -> Result<Outcome<Template>, E> {
+        let store = self.store.session();
+        self.idempotently(&*store, caller, request, |replay| {
+            authorize(caller, Action::Edit)?;
+            let input = input()?;
+            Ok(self.new_template(&*store, caller, input, replay)?)
+        })
+    }
+
+    fn new_template(
+        &self,
+        store: &dyn StoreSession,
         caller: &Caller,
         input: CreateTemplate,
         replay: Replay<'_, Template>,
     ) -> Result<Template, AppError> {
-        authorize(caller, Action::Edit)?;
         let mut problems = Problems::default();
         let name = problems.check("name", Name::parse(&input.name));
         if catalog::vendor(&input.vendor).is_none() {
@@ -117,8 +131,7 @@ impl App {
             None,
             Some(new_template_value(&new)),
         );
-        self.store
-            .session()
+        store
             .create_template(new, Change { audit, replay })
             .map_err(AppError::naming(NamedKind::Template, name.as_str()))
     }

@@ -14,7 +14,7 @@ use time::OffsetDateTime;
 use crate::App;
 use crate::audit::{Subject, revision_value};
 use crate::error::{AppError, Problems};
-use crate::idempotency::{Replay, change, presenting};
+use crate::idempotency::{Idempotent, Outcome, Replay, change, presenting};
 use crate::revisions::{masked, vendor_of};
 
 /// The strong ETag of a template: its version is its `updated_at`, which every
@@ -148,16 +148,18 @@ impl App {
         number: &str,
         if_match: Option<&str>,
         input: impl FnOnce() -> Result<Restore, E>,
-        replay: Replay<'_, Revision>,
-    ) -> Result<Revision, E> {
+        request: Option<Idempotent<'_, Revision, E>>,
+    ) -> Result<Outcome<Revision>, E> {
         let store = self.store.session();
-        let template = Self::find_template(&*store, caller, Action::Edit, template)?;
-        let number = RevisionNumber::parse(number).ok_or(AppError::NotFound)?;
-        let source = store
-            .revision(&caller.org, template.id, number)
-            .map_err(AppError::from)?;
-        let input = input()?;
-        Ok(self.restore_found(&*store, caller, &template, &source, input, if_match, replay)?)
+        self.idempotently(&*store, caller, request, |replay| {
+            let template = Self::find_template(&*store, caller, Action::Edit, template)?;
+            let number = RevisionNumber::parse(number).ok_or(AppError::NotFound)?;
+            let source = store
+                .revision(&caller.org, template.id, number)
+                .map_err(AppError::from)?;
+            let input = input()?;
+            Ok(self.restore_found(&*store, caller, &template, &source, input, if_match, replay)?)
+        })
     }
 
     #[expect(

@@ -15,7 +15,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use integrations_app::{Adapters, App};
+use integrations_app::{Adapters, App, AppError, CreateTemplate, Outcome};
 use integrations_domain::{
     Attachment, AttachmentId, Caller, OrgId, Pipeline, PipelineId, Revision, RevisionId,
     RevisionNumber, Role, Template, TemplateId, UserId,
@@ -155,16 +155,23 @@ pub struct State {
     pub audit: Vec<AuditEntry>,
     keys: HashMap<(String, String, String), KeyRecord>,
     claims: u64,
+    /// Idempotency-key calls made on the store itself rather than through
+    /// a session: each would be a connection of its own.
+    pub key_calls_outside_a_session: u64,
 }
 
 /// The in-memory store. Clones share their state; a session is a clone.
 #[derive(Debug, Clone, Default)]
-pub struct MemoryStore(Arc<Mutex<State>>);
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+    /// Whether this is a session (a unit of work) rather than the store.
+    in_session: bool,
+}
 
 impl MemoryStore {
     /// The state, to arrange or inspect it.
     pub fn state(&self) -> MutexGuard<'_, State> {
-        self.0.lock().expect("the fake's lock")
+        self.state.lock().expect("the fake's lock")
     }
 
     /// Records the response of a change with an idempotency key, as the real
@@ -592,6 +599,7 @@ impl IdempotencyStore for MemoryStore {
         _abandoned_before: OffsetDateTime,
     ) -> StoreResult<Claim> {
         let mut state = self.state();
+        state.key_calls_outside_a_session += u64::from(!self.in_session);
         state.claims += 1;
         let token = format!("claim-{}", state.claims);
         let claim = match state.keys.get(&scope_key(scope)) {
@@ -618,6 +626,7 @@ impl IdempotencyStore for MemoryStore {
 
     fn complete_key(&self, claimed: &ClaimedKey, response: &StoredResponse) -> StoreResult<()> {
         let mut state = self.state();
+        state.key_calls_outside_a_session += u64::from(!self.in_session);
         let record = state
             .keys
             .get_mut(&scope_key(&claimed.scope))
@@ -629,6 +638,7 @@ impl IdempotencyStore for MemoryStore {
 
     fn release_key(&self, claimed: &ClaimedKey) -> StoreResult<()> {
         let mut state = self.state();
+        state.key_calls_outside_a_session += u64::from(!self.in_session);
         let key = scope_key(&claimed.scope);
         if state
             .keys
@@ -641,6 +651,7 @@ impl IdempotencyStore for MemoryStore {
     }
 
     fn purge_keys(&self, _before: OffsetDateTime) -> StoreResult<u64> {
+        self.state().key_calls_outside_a_session += u64::from(!self.in_session);
         Ok(0)
     }
 }
@@ -649,10 +660,32 @@ impl StoreSession for MemoryStore {}
 
 impl Store for MemoryStore {
     fn session(&self) -> Box<dyn StoreSession + '_> {
-        Box::new(self.clone())
+        Box::new(Self {
+            state: Arc::clone(&self.state),
+            in_session: true,
+        })
     }
 
     fn ping(&self) -> StoreResult<()> {
         Ok(())
     }
+}
+
+/// The answer of a use case run without an idempotency key.
+pub fn done<T>(outcome: Outcome<T>) -> T {
+    match outcome {
+        Outcome::Done(answer) => answer,
+        Outcome::Replayed(stored) => {
+            panic!("no key was sent, yet a response was replayed: {stored:?}")
+        }
+    }
+}
+
+/// Creates a template without an idempotency key.
+pub fn create_template(
+    app: &App,
+    caller: &Caller,
+    input: CreateTemplate,
+) -> Result<Template, AppError> {
+    app.create_template(caller, || Ok(input), None).map(done)
 }

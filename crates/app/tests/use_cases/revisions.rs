@@ -7,21 +7,21 @@ use integrations_app::{
 use integrations_domain::{Action, Caller, Revision, Role, Template};
 use serde_json::{Map, Value, json};
 
-use crate::fakes::{NOW, app, caller};
+use crate::fakes::{NOW, app, caller, create_template, done};
 
 fn editor() -> Caller {
     caller("org_a", "u_1", Role::Editor)
 }
 
 fn template(app: &App) -> Template {
-    app.create_template(
+    create_template(
+        app,
         &editor(),
         CreateTemplate {
             name: "Hooks".to_owned(),
             vendor: "webhook".to_owned(),
             description: None,
         },
-        None,
     )
     .expect("created")
 }
@@ -54,6 +54,7 @@ fn create(
     input: CreateRevision,
 ) -> Result<Revision, AppError> {
     app.create_revision(caller, template, if_match, || Ok(input), None)
+        .map(done)
 }
 
 /// The input of a request whose body must not be read.
@@ -194,10 +195,8 @@ fn created_revisions_are_counted_once_and_failures_not_at_all() {
             refuse: &refuse,
         };
         outcomes.push(
-            app.idempotently(&editor(), Some(request), |replay| {
-                app.create_revision(&editor(), &id, None, || Ok(valid()), replay)
-            })
-            .expect("answered"),
+            app.create_revision(&editor(), &id, None, || Ok(valid()), Some(request))
+                .expect("answered"),
         );
     }
     assert!(matches!(&outcomes[0], Outcome::Done(r) if r.number.get() == 2));
@@ -208,6 +207,9 @@ fn created_revisions_are_counted_once_and_failures_not_at_all() {
     );
     assert_eq!(counters.revisions_created(), 2);
     assert_eq!(store.state().revisions.len(), 2);
+    // The key was claimed and settled in the use case's unit of work: one
+    // connection per request, key or not.
+    assert_eq!(store.state().key_calls_outside_a_session, 0);
     // Clones of the application share the count.
     assert_eq!(app.clone().counters().revisions_created(), 2);
 }

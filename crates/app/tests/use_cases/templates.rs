@@ -4,7 +4,7 @@ use integrations_app::{AppError, CreateTemplate, NamedKind, UpdateTemplate, temp
 use integrations_domain::{Action, Role, TemplateId};
 use integrations_ports::{AuditAction, AuthError};
 
-use crate::fakes::{NOW, SequentialIds, app, caller};
+use crate::fakes::{NOW, SequentialIds, app, caller, create_template};
 
 fn create(name: &str) -> CreateTemplate {
     CreateTemplate {
@@ -18,9 +18,7 @@ fn create(name: &str) -> CreateTemplate {
 fn a_template_takes_the_next_id_and_the_clock_and_is_audited() {
     let (app, store) = app();
     let editor = caller("org_a", "u_1", Role::Editor);
-    let template = app
-        .create_template(&editor, create("Hooks"), None)
-        .expect("created");
+    let template = create_template(&app, &editor, create("Hooks")).expect("created");
     // The first id goes to the template, the second to its audit entry.
     assert_eq!(template.id, TemplateId::from_ulid(SequentialIds::nth(1)));
     assert_eq!((template.created_at, template.updated_at), (NOW, NOW));
@@ -36,11 +34,8 @@ fn a_template_takes_the_next_id_and_the_clock_and_is_audited() {
 fn a_taken_name_is_name_taken_naming_the_template() {
     let (app, store) = app();
     let editor = caller("org_a", "u_1", Role::Editor);
-    app.create_template(&editor, create("GA4 Web"), None)
-        .expect("created");
-    let err = app
-        .create_template(&editor, create("ga4 WEB"), None)
-        .expect_err("taken");
+    create_template(&app, &editor, create("GA4 Web")).expect("created");
+    let err = create_template(&app, &editor, create("ga4 WEB")).expect_err("taken");
     assert!(
         matches!(&err, AppError::NameTaken { kind: NamedKind::Template, name } if name == "ga4 WEB"),
         "{err:?}"
@@ -51,8 +46,7 @@ fn a_taken_name_is_name_taken_naming_the_template() {
     );
     // Another org may use the name.
     let other = caller("org_b", "u_2", Role::Editor);
-    app.create_template(&other, create("GA4 Web"), None)
-        .expect("another org's name");
+    create_template(&app, &other, create("GA4 Web")).expect("another org's name");
     assert_eq!(store.state().templates.len(), 2);
 }
 
@@ -60,11 +54,8 @@ fn a_taken_name_is_name_taken_naming_the_template() {
 fn a_rename_onto_a_taken_name_is_name_taken_naming_the_template() {
     let (app, _store) = app();
     let editor = caller("org_a", "u_1", Role::Editor);
-    app.create_template(&editor, create("First"), None)
-        .expect("created");
-    let second = app
-        .create_template(&editor, create("Second"), None)
-        .expect("created");
+    create_template(&app, &editor, create("First")).expect("created");
+    let second = create_template(&app, &editor, create("Second")).expect("created");
     let err = app
         .update_template(&editor, &second.id.to_string(), None, || {
             Ok::<_, AppError>(UpdateTemplate {
@@ -83,17 +74,16 @@ fn a_rename_onto_a_taken_name_is_name_taken_naming_the_template() {
 fn every_problem_of_a_new_template_is_listed_and_nothing_is_stored() {
     let (app, store) = app();
     let editor = caller("org_a", "u_1", Role::Editor);
-    let err = app
-        .create_template(
-            &editor,
-            CreateTemplate {
-                name: "  ".to_owned(),
-                vendor: "nope".to_owned(),
-                description: Some("x".repeat(2_001)),
-            },
-            None,
-        )
-        .expect_err("invalid");
+    let err = create_template(
+        &app,
+        &editor,
+        CreateTemplate {
+            name: "  ".to_owned(),
+            vendor: "nope".to_owned(),
+            description: Some("x".repeat(2_001)),
+        },
+    )
+    .expect_err("invalid");
     let AppError::Invalid(problems) = err else {
         panic!("{err:?}");
     };
@@ -108,9 +98,7 @@ fn a_viewer_may_not_create_a_template() {
     let (app, store) = app();
     let viewer = caller("org_a", "u_1", Role::Viewer);
     // Forbidden comes before validation: the name is not even looked at.
-    let err = app
-        .create_template(&viewer, create(""), None)
-        .expect_err("forbidden");
+    let err = create_template(&app, &viewer, create("")).expect_err("forbidden");
     assert!(matches!(err, AppError::Forbidden(Action::Edit)), "{err:?}");
     assert!(store.state().templates.is_empty());
 }
@@ -119,9 +107,7 @@ fn a_viewer_may_not_create_a_template() {
 fn if_match_must_name_the_current_etag() {
     let (app, _store) = app();
     let editor = caller("org_a", "u_1", Role::Editor);
-    let template = app
-        .create_template(&editor, create("Hooks"), None)
-        .expect("created");
+    let template = create_template(&app, &editor, create("Hooks")).expect("created");
     let id = template.id.to_string();
     let rename = |name: &str| {
         let name = name.to_owned();

@@ -106,10 +106,8 @@ pub(crate) async fn attach(
     let body = JsonBody::new(&req, bytes);
     let outcome = blocking_api(move || {
         let request = key.request(&fingerprint, &respond_attached);
-        app.idempotently(&caller, request, |replay| {
-            let input = || Ok(body.parse::<AttachBody>()?.into());
-            app.attach(&caller, &pid, input, replay)
-        })
+        let input = || Ok(body.parse::<AttachBody>()?.into());
+        app.attach(&caller, &pid, input, request)
     })
     .await?;
     Ok(answer(outcome, respond_attached))

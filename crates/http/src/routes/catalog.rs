@@ -132,10 +132,8 @@ pub(crate) async fn install(
     let body = JsonBody::new(&req, bytes);
     let outcome = blocking_api(move || {
         let request = key.request(&fingerprint, &respond_installed);
-        app.idempotently(&caller, request, |replay| {
-            let input = || Ok(body.parse::<InstallBody>()?.into());
-            app.install(&caller, &vendor, input, replay)
-        })
+        let input = || Ok(body.parse::<InstallBody>()?.into());
+        app.install(&caller, &vendor, input, request)
     })
     .await?;
     Ok(answer(outcome, respond_installed))

@@ -96,10 +96,8 @@ pub(crate) async fn create(
     let body = JsonBody::new(&req, bytes);
     let outcome = blocking_api(move || {
         let request = key.request(&fingerprint, &respond_created);
-        app.idempotently(&caller, request, |replay| {
-            let input = body.parse::<CreatePipelineBody>()?.into();
-            Ok(app.create_pipeline(&caller, input, replay)?)
-        })
+        let input = || Ok(body.parse::<CreatePipelineBody>()?.into());
+        app.create_pipeline(&caller, input, request)
     })
     .await?;
     Ok(answer(outcome, respond_created))

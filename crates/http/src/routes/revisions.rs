@@ -156,10 +156,8 @@ pub(crate) async fn create(
     let body = JsonBody::new(&req, bytes);
     let outcome = blocking_api(move || {
         let request = key.request(&fingerprint, &respond_created);
-        app.idempotently(&caller, request, |replay| {
-            let input = || Ok(body.parse::<CreateRevisionBody>()?.into());
-            app.create_revision(&caller, &id, if_match.as_deref(), input, replay)
-        })
+        let input = || Ok(body.parse::<CreateRevisionBody>()?.into());
+        app.create_revision(&caller, &id, if_match.as_deref(), input, request)
     })
     .await?;
     Ok(answer(outcome, respond_created))
@@ -224,18 +222,16 @@ pub(crate) async fn restore(
     let body = JsonBody::new(&req, bytes);
     let outcome = blocking_api(move || {
         let request = key.request(&fingerprint, &respond_created);
-        app.idempotently(&caller, request, |replay| {
-            // Read once revision n is found (find, then validate).
-            let input = || {
-                let body: RestoreBody = if body.is_empty() {
-                    RestoreBody::default()
-                } else {
-                    body.parse()?
-                };
-                Ok(body.into())
+        // Read once revision n is found (find, then validate).
+        let input = || {
+            let body: RestoreBody = if body.is_empty() {
+                RestoreBody::default()
+            } else {
+                body.parse()?
             };
-            app.restore(&caller, &id, &number, if_match.as_deref(), input, replay)
-        })
+            Ok(body.into())
+        };
+        app.restore(&caller, &id, &number, if_match.as_deref(), input, request)
     })
     .await?;
     Ok(answer(outcome, respond_created))

@@ -100,10 +100,8 @@ pub(crate) async fn create(
     let body = JsonBody::new(&req, bytes);
     let outcome = blocking_api(move || {
         let request = key.request(&fingerprint, &respond_created);
-        app.idempotently(&caller, request, |replay| {
-            let input = body.parse::<CreateTemplateBody>()?.into();
-            Ok(app.create_template(&caller, input, replay)?)
-        })
+        let input = || Ok(body.parse::<CreateTemplateBody>()?.into());
+        app.create_template(&caller, input, request)
     })
     .await?;
     Ok(answer_then(
