@@ -2,10 +2,8 @@
 //! written by the store in the same transaction as the change.
 
 use integrations_domain::catalog::Vendor;
-use integrations_domain::secrets::MASK;
 use integrations_domain::{
-    Action, Attachment, AuditId, Caller, Description, ParamKey, Pipeline, SecretParameters,
-    Template, secrets,
+    Action, Attachment, AuditId, Caller, Description, ParamKey, Pipeline, Template, secrets,
 };
 use integrations_ports::{AuditAction, ResourceType};
 use integrations_ports::{AuditEntry, ListPage, NewPipeline, NewRevision, NewTemplate, Window};
@@ -103,7 +101,7 @@ pub(crate) fn pipeline_value(p: &Pipeline) -> Value {
     json!({
         "id": p.id.to_string(), "name": p.name.as_str(),
         "description": p.description.as_ref().map(Description::as_str), "parameters": p.parameters,
-        "secret_parameters": masked_secret_parameters(&p.secret_parameters),
+        "secret_parameters": p.secret_parameters.masked(),
     })
 }
 
@@ -112,19 +110,9 @@ pub(crate) fn new_pipeline_value(p: &NewPipeline) -> Value {
     json!({
         "id": p.id.to_string(), "name": p.name.as_str(),
         "description": p.description.as_ref().map(Description::as_str), "parameters": p.parameters,
-        "secret_parameters": masked_secret_parameters(&p.secret_parameters),
+        "secret_parameters": p.secret_parameters.masked(),
         "secret_parameters_changed": secret_keys_value(&p.secret_parameters.keys().cloned().collect::<Vec<_>>()),
     })
-}
-
-/// Secret parameters as every response shows them: each key, `"***"`.
-pub(crate) fn masked_secret_parameters(secret: &SecretParameters) -> Value {
-    Value::Object(
-        secret
-            .keys()
-            .map(|key| (key.as_str().to_owned(), Value::from(MASK)))
-            .collect(),
-    )
 }
 
 /// Secret keys as an audit entry lists them (names only, never a value).

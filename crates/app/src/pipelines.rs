@@ -8,9 +8,7 @@ use integrations_ports::{AuditAction, ResourceType};
 use integrations_ports::{Change, ListPage, NewPipeline, PipelineChanges, StoreSession, Window};
 use serde_json::{Map, Value};
 
-use crate::audit::{
-    Subject, masked_secret_parameters, new_pipeline_value, pipeline_value, secret_keys_value,
-};
+use crate::audit::{Subject, new_pipeline_value, pipeline_value, secret_keys_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
 use crate::idempotency::{Idempotent, Outcome, Replay};
 use crate::secret_parameters;
@@ -264,7 +262,7 @@ impl App {
             new["parameters"] = serde_json::to_value(parameters).unwrap_or_default();
         }
         if let Some((secret, _)) = &secret {
-            new["secret_parameters"] = masked_secret_parameters(secret);
+            new["secret_parameters"] = Value::Object(secret.masked());
             new["secret_parameters_changed"] =
                 secret_keys_value(&secret.changed_from(&pipeline.secret_parameters));
         }

@@ -10,12 +10,10 @@
 //! too large the same way, never allocated.
 
 use integrations_domain::catalog::Vendor;
-use integrations_domain::json_path::PathSegment;
 use integrations_domain::secrets;
 use integrations_domain::substitution::{MissingParameters, Plan, RenderError, RenderLimits};
 use integrations_domain::{
-    Action, Attachment, Caller, JsonPath, MAX_PROBLEMS, ParamKey, Pipeline, PipelineId, Revision,
-    WithSecrets,
+    Action, Attachment, Caller, MAX_PROBLEMS, ParamKey, Pipeline, PipelineId, Revision, WithSecrets,
 };
 use integrations_ports::StoreSession;
 use serde_json::Value;
@@ -450,24 +448,13 @@ impl App {
 fn plain_in_secret_fields(vendor: &Vendor, pipeline: &Pipeline, plan: &Plan) -> Vec<RenderWarning> {
     plan.references()
         .filter(|(key, _)| pipeline.parameters.get(key.as_str()).is_some())
-        .filter(|(_, path)| in_secret_field(vendor, path))
+        .filter(|(_, path)| secrets::is_secret_position(vendor, path))
         .map(|(key, path)| RenderWarning {
             code: SECRET_IN_PLAIN_PARAMETER,
             field: path.to_string(),
             parameter: key.as_str().to_owned(),
         })
         .collect()
-}
-
-/// Whether `path` is in a secret field of `vendor`: at or under a secret
-/// field, or under a field whose every value is secret (a webhook's headers).
-fn in_secret_field(vendor: &Vendor, path: &JsonPath) -> bool {
-    let segments = path.segments();
-    let Some(PathSegment::Key(field)) = segments.first() else {
-        return false;
-    };
-    vendor.secret_keys().any(|key| key == field.as_str())
-        || (segments.len() > 1 && vendor.secret_value_keys().any(|key| key == field.as_str()))
 }
 
 /// Rendered JSON text as a raw JSON value (it is valid JSON by construction).

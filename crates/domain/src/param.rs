@@ -349,6 +349,15 @@ impl SecretParameters {
         self.0.is_empty()
     }
 
+    /// The map as every response shows it: each key, its value
+    /// [`MASK`](crate::secrets::MASK).
+    pub fn masked(&self) -> serde_json::Map<String, Value> {
+        self.0
+            .keys()
+            .map(|key| (key.as_str().to_owned(), Value::from(crate::secrets::MASK)))
+            .collect()
+    }
+
     /// The keys added, removed, or given another value (another version)
     /// from `before` to `self`, sorted: what an audit entry lists.
     ///

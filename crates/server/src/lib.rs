@@ -207,17 +207,33 @@ pub fn rekey(settings: &Settings, batch: usize) -> anyhow::Result<integrations_a
 /// The app for an operator's command: the store and the keyring, no token
 /// verification (the command line serves no request).
 fn operator_app(settings: &Settings) -> anyhow::Result<App> {
+    Ok(open_app(settings, Arc::new(NoTokens))?.0)
+}
+
+/// The app on the configured database and keyring, and its store (for the
+/// pool's metrics): prepares the database files, opens the store (running
+/// pending migrations) and keeps SQLite's files private.
+fn open_app(
+    settings: &Settings,
+    tokens: Arc<dyn integrations_ports::TokenVerifier>,
+) -> anyhow::Result<(App, DieselStore)> {
     let database = settings.database()?;
     let cipher = cipher(settings)?;
+    config::prepare_database_files(&database)?;
     let store = DieselStore::open(&database, PoolOptions::for_url(&database))
         .with_context(|| format!("opening the database {database}"))?;
-    Ok(App::new(Adapters {
-        store: Arc::new(store),
-        tokens: Arc::new(NoTokens),
+    if let integrations_store::DatabaseUrl::Sqlite(path) = &database {
+        // Files SQLite made before this version kept them private.
+        config::restrict_database_files(path)?;
+    }
+    let app = App::new(Adapters {
+        store: Arc::new(store.clone()),
+        tokens,
         cipher: Arc::new(cipher),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UlidGenerator),
-    }))
+    });
+    Ok((app, store))
 }
 
 /// The token verifier of a command that serves no request: it accepts nothing.
@@ -433,22 +449,7 @@ pub fn start(
         SecretSource::DataDir => Welcome::HowToMint,
         SecretSource::Environment => Welcome::Nothing,
     };
-    let cipher = cipher(settings)?;
-    config::prepare_database_files(&database)?;
-    let store = DieselStore::open(&database, PoolOptions::for_url(&database))
-        .with_context(|| format!("opening the database {database}"))?;
-    if let integrations_store::DatabaseUrl::Sqlite(path) = &database {
-        // Files SQLite made before this version kept them private.
-        config::restrict_database_files(path)?;
-    }
-    let pool = store.clone();
-    let app = App::new(Adapters {
-        store: Arc::new(store),
-        tokens: Arc::new(verifier),
-        cipher: Arc::new(cipher),
-        clock: Arc::new(SystemClock),
-        ids: Arc::new(UlidGenerator),
-    });
+    let (app, pool) = open_app(settings, Arc::new(verifier))?;
     check_keys_in_background(app.clone());
     let state = HttpState::new(
         app,

@@ -148,6 +148,29 @@ pub fn secret_paths(vendor: &Vendor, config: &Map<String, Value>) -> Vec<SecretP
     paths
 }
 
+/// Whether `path` lies in a secret position of `vendor`: at or under a
+/// secret field, or under a field whose every value is secret (a webhook's
+/// `headers`), as [`mask`] masks them.
+///
+/// ```
+/// use integrations_domain::{JsonPath, catalog, secrets};
+/// use integrations_domain::json_path::PathSegment;
+///
+/// let hook = catalog::vendor("webhook").unwrap();
+/// let header = JsonPath::key("headers").child(PathSegment::Key("X-Api-Key".into()));
+/// assert!(secrets::is_secret_position(hook, &header));
+/// assert!(!secrets::is_secret_position(hook, &JsonPath::key("headers")));
+/// assert!(!secrets::is_secret_position(hook, &JsonPath::key("url")));
+/// ```
+pub fn is_secret_position(vendor: &Vendor, path: &JsonPath) -> bool {
+    let segments = path.segments();
+    let Some(PathSegment::Key(field)) = segments.first() else {
+        return false;
+    };
+    vendor.secret_keys().any(|key| key == field.as_str())
+        || (segments.len() > 1 && vendor.secret_value_keys().any(|key| key == field.as_str()))
+}
+
 /// Replaces the value of every secret position of `vendor` in `config` with
 /// [`MASK`] (null values and placeholders stay as they are).
 ///

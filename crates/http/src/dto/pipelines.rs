@@ -111,16 +111,7 @@ impl From<Pipeline> for PipelineResponse {
             description: p.description.map(|d| d.as_str().to_owned()),
             parameters: p.parameters,
             // Write-only: the keys, never a value, for every role.
-            secret_parameters: p
-                .secret_parameters
-                .keys()
-                .map(|key| {
-                    (
-                        key.as_str().to_owned(),
-                        Value::from(integrations_domain::secrets::MASK),
-                    )
-                })
-                .collect(),
+            secret_parameters: p.secret_parameters.masked(),
             created_at: p.created_at,
             updated_at: p.updated_at,
         }

@@ -178,7 +178,7 @@ fn rotating_keys_while_serving_keeps_every_secret_and_diff(app: &mut TestApp) {
     assert_eq!((counts[0].0.as_str(), counts[0].1), ("kid_new", true));
 }
 
-fn a_value_under_a_dropped_key_is_reported_and_the_rest_renders(app: &mut TestApp) {
+fn a_value_under_a_dropped_key_is_reported_by_its_key_id(app: &mut TestApp) {
     let (_, expected) = meta_history(app, "Meta", 2);
     let old_kid = key_ids(app, ENCRYPTION_KEY)[0].0.clone();
     // The old key dropped before any rekey: its values cannot be opened.
@@ -309,7 +309,7 @@ crate::api_tests!(
     a_secret_parameter_under_a_dropped_key_is_reported_in_place,
     the_keys_route_counts_the_orgs_own_secrets_per_key,
     rotating_keys_while_serving_keeps_every_secret_and_diff,
-    a_value_under_a_dropped_key_is_reported_and_the_rest_renders,
+    a_value_under_a_dropped_key_is_reported_by_its_key_id,
 );
 
 // ----- The real binary: `rekey` killed mid-run, run again; what it cannot open. -----
