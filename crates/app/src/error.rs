@@ -161,6 +161,17 @@ pub enum AppError {
         /// The limit.
         limit: u32,
     },
+    /// The feed no longer holds events just above the caller's cursor:
+    /// they were pruned. Start again from a snapshot.
+    #[error(
+        "events after {after} were pruned; the oldest kept is {oldest}: read a snapshot and tail from its Event-Seq"
+    )]
+    CursorExpired {
+        /// The cursor given.
+        after: u64,
+        /// The lowest number the feed still serves.
+        oldest: u64,
+    },
     /// The caller's view of the template is out of date.
     #[error("the latest revision is {latest}")]
     StaleRevision {

@@ -20,10 +20,13 @@ mod attachments;
 mod audit;
 mod catalog;
 mod error;
+mod events;
+mod feed;
 mod idempotency;
 mod keys;
 mod metrics;
 mod pipelines;
+mod pump;
 mod render;
 mod revisions;
 mod secret_parameters;
@@ -40,12 +43,15 @@ use integrations_ports::{Clock, IdGenerator, SecretCipher, Store, TokenVerifier}
 pub use attachments::{Attach, MAX_ATTACHMENTS_PER_PIPELINE, UpdateAttachment};
 pub use catalog::Install;
 pub use error::{AppError, BoxError, FieldProblem, NamedKind, error_chain};
+pub use events::{EventFilter, EventPage, EventQuery, MAX_EVENTS, MAX_EXAMINED};
+pub use feed::{Feed, FeedStats, Note, Woken};
 pub use idempotency::{ABANDONED_AFTER, Idempotent, KEEP_KEYS, Outcome, Replay};
 pub use integrations_ports::AuditEntry;
 pub use integrations_ports::{Claim, ListPage, Newest, Start, StoredResponse, Window};
 pub use keys::{KeyStatus, MAX_REPORTED_FAILURES, RekeyReport, Unopenable};
 pub use metrics::Counters;
 pub use pipelines::{CreatePipeline, UpdatePipeline};
+pub use pump::{FeedPump, PumpOptions};
 pub use render::{
     MAX_PIPELINE_CONFIG_BYTES, PipelineConfig, PipelineConfigAnswer, RenderFailure, RenderWarning,
     RenderedConfig, SECRET_IN_PLAIN_PARAMETER,
@@ -66,6 +72,8 @@ pub struct App {
     last_purge: Arc<AtomicI64>,
     /// What the use cases count, for the metrics.
     counters: Arc<Counters>,
+    /// The change feed as this process knows it.
+    feed: Feed,
 }
 
 /// Checks the caller's role: the authorize step of every use case.
@@ -110,7 +118,16 @@ impl App {
             ids,
             last_purge: Arc::new(AtomicI64::new(0)),
             counters: Arc::new(Counters::default()),
+            feed: Feed::new(),
         }
+    }
+
+    /// This application, publishing changes to `feed` (whose
+    /// [`Feed::on_commit`] hook the store calls).
+    #[must_use]
+    pub fn with_feed(mut self, feed: Feed) -> Self {
+        self.feed = feed;
+        self
     }
 
     /// What the use cases counted so far (shared by every clone of this

@@ -9,6 +9,8 @@
 //! [`MAX_PIPELINE_CONFIG_BYTES`]: an attachment past the cap is reported as
 //! too large the same way, never allocated.
 
+use std::sync::atomic::Ordering;
+
 use integrations_domain::catalog::Vendor;
 use integrations_domain::secrets;
 use integrations_domain::substitution::{MissingParameters, Plan, RenderError, RenderLimits};
@@ -108,6 +110,9 @@ pub struct PipelineConfig {
     pub configs: Vec<RenderedConfig>,
     /// See [`PipelineConfigAnswer`].
     pub etag: String,
+    /// The org's newest event number, read before the configs: tail the
+    /// feed from here and no later change is missed.
+    pub event_seq: u64,
 }
 
 /// The answer to a request for a pipeline's rendered configs.
@@ -120,6 +125,9 @@ pub enum PipelineConfigAnswer {
     NotModified {
         /// The current ETag.
         etag: String,
+        /// As for [`PipelineConfig::event_seq`]; when the answer came from
+        /// memory, the newest number this process has published.
+        event_seq: u64,
     },
 }
 
@@ -341,16 +349,38 @@ impl App {
         if_none_match: Option<&str>,
     ) -> Result<PipelineConfigAnswer, AppError> {
         authorize(caller, Action::Read)?;
+        let id = parse_pipeline_id(pipeline)?;
+        let clear = caller.can(Action::ReadSecrets);
+        let org = &caller.org;
+        // A poll naming the ETag this process last served, while the feed
+        // vouches that no event has named the pipeline since: no database.
+        if let Some(header) = if_none_match
+            && let Some(etag) = self.feed.remembered_etag(org, id, clear)
+            && none_match(header, &etag)
+            && let Some(event_seq) = self.feed.latest(org)
+        {
+            self.feed
+                .stats()
+                .answered_from_memory
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(PipelineConfigAnswer::NotModified { etag, event_seq });
+        }
+        let as_of = self.feed.latest(org);
         let store = self.store.session();
-        let pipeline = &store.pipeline(&caller.org, parse_pipeline_id(pipeline)?)?;
+        let event_seq = crate::events::org_seq(&*store, org)?;
+        let pipeline = &store.pipeline(org, id)?;
         let enabled: Vec<Attachment> = store
-            .attachments(&caller.org, pipeline.id)?
+            .attachments(org, pipeline.id)?
             .into_iter()
             .filter(|attachment| attachment.enabled)
             .collect();
         let etag = pipeline_config_etag(caller, pipeline, &enabled);
+        match as_of {
+            Some(as_of) => self.feed.remember_etag(org, id, clear, &etag, as_of),
+            None => self.feed.follow(org, event_seq),
+        }
         if if_none_match.is_some_and(|header| none_match(header, &etag)) {
-            return Ok(PipelineConfigAnswer::NotModified { etag });
+            return Ok(PipelineConfigAnswer::NotModified { etag, event_seq });
         }
         let secret = self.open_secret_parameters(&*store, pipeline)?;
         let mut room = MAX_PIPELINE_CONFIG_BYTES;
@@ -364,6 +394,7 @@ impl App {
             pipeline_id: pipeline.id,
             configs,
             etag,
+            event_seq,
         }))
     }
 

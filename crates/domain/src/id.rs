@@ -1,4 +1,4 @@
-//! Prefixed ULID identifiers: `tmpl_01J…`, `rev_01J…`, `pip_01J…`, `pi_01J…`, `log_01J…`.
+//! Prefixed ULID identifiers: `tmpl_01J…`, `rev_01J…`, `pip_01J…`, `pi_01J…`, `log_01J…`, `evt_01J…`.
 //!
 //! The prefix says what an id names, so an id pasted into the wrong route never
 //! matches anything; the ULID makes ids sortable by creation time. Parsing
@@ -104,6 +104,11 @@ prefixed_id!(
 prefixed_id!(
     /// Identifies an audit-log entry (`log_…`).
     AuditId, "log_"
+);
+prefixed_id!(
+    /// Identifies a change event (`evt_…`); an event shares its ULID with
+    /// the audit entry of the same change.
+    EventId, "evt_"
 );
 
 #[cfg(test)]

@@ -43,6 +43,10 @@ pub struct Detail {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub limit: Option<u32>,
+    /// For `CURSOR_EXPIRED`: the lowest `seq` the feed still serves.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    pub oldest: Option<u64>,
     /// For the `truncated` entry that ends a list of 100 problems: how many
     /// more problems were found but are not listed.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -59,6 +63,7 @@ impl Detail {
             pipeline_id: None,
             pipeline_name: None,
             limit: None,
+            oldest: None,
             more: None,
         }
     }
@@ -332,6 +337,11 @@ impl From<&AppError> for ApiError {
                     ..Detail::new(*field, "limit_reached", Some(err.to_string()))
                 }])
             }
+            AppError::CursorExpired { oldest, .. } => status(StatusCode::GONE, "CURSOR_EXPIRED")
+                .with_details(vec![Detail {
+                    oldest: Some(*oldest),
+                    ..Detail::new("after", "expired", None)
+                }]),
             AppError::StaleRevision { latest } => Self::new(
                 StatusCode::PRECONDITION_FAILED,
                 "PRECONDITION_FAILED",

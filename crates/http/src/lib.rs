@@ -67,7 +67,8 @@ impl HttpState {
     /// # Errors
     /// Only if the metrics cannot be registered (a bug).
     pub fn new(app: App, options: HttpOptions) -> Result<Self, prometheus::Error> {
-        let metrics = observe::Metrics::new(options.pool_state, app.counters())?;
+        let metrics =
+            observe::Metrics::new(options.pool_state, app.counters(), app.feed().clone())?;
         Ok(Self {
             app: web::Data::new(app),
             metrics: web::Data::new(metrics),

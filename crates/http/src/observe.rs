@@ -12,7 +12,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::web;
-use integrations_app::Counters;
+use integrations_app::{Counters, Feed};
 use prometheus::{
     Encoder as _, HistogramOpts, HistogramVec, IntCounter, IntCounterVec, IntGauge, Opts, Registry,
     TextEncoder,
@@ -31,15 +31,54 @@ pub struct Metrics {
     requests: IntCounterVec,
     latency: HistogramVec,
     /// Mirrors `counters.revisions_created()` at each scrape.
-    revisions_created: IntCounter,
-    /// The highest `counters.revisions_created()` already added to
-    /// `revisions_created`: each increment is added once, even by
-    /// concurrent scrapes.
-    revisions_shown: Arc<AtomicU64>,
+    revisions_created: Mirrored,
     pool_open: IntGauge,
     pool_idle: IntGauge,
     pool_state: PoolState,
     counters: Arc<Counters>,
+    feed: Feed,
+    feed_waiting: IntGauge,
+    feed_channel_up: IntGauge,
+    feed_fresh: IntGauge,
+    feed_lag: prometheus::Gauge,
+    feed_published: Mirrored,
+    feed_pruned: Mirrored,
+    feed_prune_failures: Mirrored,
+    feed_last_prune: IntGauge,
+    feed_from_memory: Mirrored,
+}
+
+/// A Prometheus counter that follows a count kept elsewhere (an atomic the
+/// application increments): at each scrape it adds what is new, once, even
+/// under concurrent scrapes.
+#[derive(Clone)]
+struct Mirrored {
+    counter: IntCounter,
+    shown: Arc<AtomicU64>,
+}
+
+impl Mirrored {
+    fn new(registry: &Registry, name: &str, help: &str) -> Result<Self, prometheus::Error> {
+        let counter = IntCounter::new(name, help)?;
+        registry.register(Box::new(counter.clone()))?;
+        Ok(Self {
+            counter,
+            shown: Arc::new(AtomicU64::new(0)),
+        })
+    }
+
+    fn follow(&self, count: u64) {
+        let shown = self.shown.fetch_max(count, Ordering::Relaxed);
+        if count > shown {
+            self.counter.inc_by(count - shown);
+        }
+    }
+}
+
+fn gauge(registry: &Registry, name: &str, help: &str) -> Result<IntGauge, prometheus::Error> {
+    let gauge = IntGauge::new(name, help)?;
+    registry.register(Box::new(gauge.clone()))?;
+    Ok(gauge)
 }
 
 impl std::fmt::Debug for Metrics {
@@ -54,7 +93,11 @@ impl Metrics {
     ///
     /// # Errors
     /// Only if two metrics had the same name (a bug).
-    pub fn new(pool_state: PoolState, counters: Arc<Counters>) -> Result<Self, prometheus::Error> {
+    pub fn new(
+        pool_state: PoolState,
+        counters: Arc<Counters>,
+        feed: Feed,
+    ) -> Result<Self, prometheus::Error> {
         let registry = Registry::new();
         let requests = IntCounterVec::new(
             Opts::new(
@@ -73,33 +116,76 @@ impl Metrics {
             ]),
             &["route", "method", "status"],
         )?;
-        let revisions_created = IntCounter::new(
-            "revisions_created_total",
-            "Revisions created (by create, restore or install).",
-        )?;
-        let pool_open = IntGauge::new(
-            "db_pool_connections",
-            "Database connections the pool holds open.",
-        )?;
-        let pool_idle = IntGauge::new(
-            "db_pool_idle_connections",
-            "Open database connections not in use.",
-        )?;
         registry.register(Box::new(requests.clone()))?;
         registry.register(Box::new(latency.clone()))?;
-        registry.register(Box::new(revisions_created.clone()))?;
-        registry.register(Box::new(pool_open.clone()))?;
-        registry.register(Box::new(pool_idle.clone()))?;
+        let feed_lag = prometheus::Gauge::new(
+            "feed_event_lag_seconds",
+            "Between the last event's time and its publication to this process's waiters.",
+        )?;
+        registry.register(Box::new(feed_lag.clone()))?;
         Ok(Self {
+            revisions_created: Mirrored::new(
+                &registry,
+                "revisions_created_total",
+                "Revisions created (by create, restore or install).",
+            )?,
+            pool_open: gauge(
+                &registry,
+                "db_pool_connections",
+                "Database connections the pool holds open.",
+            )?,
+            pool_idle: gauge(
+                &registry,
+                "db_pool_idle_connections",
+                "Open database connections not in use.",
+            )?,
+            feed_waiting: gauge(
+                &registry,
+                "feed_waiting_requests",
+                "Requests held waiting for a change: long polls, config watches and event streams.",
+            )?,
+            feed_channel_up: gauge(
+                &registry,
+                "feed_listener_up",
+                "1 while the connection listening for other processes' changes is up (always 0 on SQLite).",
+            )?,
+            feed_fresh: gauge(
+                &registry,
+                "feed_fresh",
+                "1 while the feed vouches for every change up to a moment ago (config polls may be answered from memory).",
+            )?,
+            feed_lag,
+            feed_published: Mirrored::new(
+                &registry,
+                "feed_events_published_total",
+                "Events this process read from the database and published to its waiters.",
+            )?,
+            feed_pruned: Mirrored::new(
+                &registry,
+                "feed_events_pruned_total",
+                "Events pruned by this process.",
+            )?,
+            feed_prune_failures: Mirrored::new(
+                &registry,
+                "feed_prune_failures_total",
+                "Pruning runs that failed (the database did not answer).",
+            )?,
+            feed_last_prune: gauge(
+                &registry,
+                "feed_last_prune_timestamp_seconds",
+                "Unix time of the last pruning run that completed (0: none yet).",
+            )?,
+            feed_from_memory: Mirrored::new(
+                &registry,
+                "feed_config_polls_answered_from_memory_total",
+                "Pipeline-config polls answered 304 without the database.",
+            )?,
             registry,
             requests,
             latency,
-            revisions_created,
-            revisions_shown: Arc::new(AtomicU64::new(0)),
-            pool_open,
-            pool_idle,
             pool_state,
             counters,
+            feed,
         })
     }
 
@@ -108,13 +194,25 @@ impl Metrics {
         let (open, idle) = (self.pool_state)();
         self.pool_open.set(i64::from(open));
         self.pool_idle.set(i64::from(idle));
-        // The use cases count revisions (crates/app/src/metrics.rs); the
-        // counter here catches up with them.
-        let created = self.counters.revisions_created();
-        let shown = self.revisions_shown.fetch_max(created, Ordering::Relaxed);
-        if created > shown {
-            self.revisions_created.inc_by(created - shown);
-        }
+        // The use cases count (crates/app/src/metrics.rs, feed.rs); the
+        // counters here catch up with them.
+        self.revisions_created
+            .follow(self.counters.revisions_created());
+        let stats = self.feed.stats();
+        let load = |n: &AtomicU64| n.load(Ordering::Relaxed);
+        self.feed_waiting.set(stats.waiting.load(Ordering::Relaxed));
+        self.feed_channel_up
+            .set(i64::from(stats.channel_up.load(Ordering::Relaxed)));
+        self.feed_fresh.set(i64::from(self.feed.fresh()));
+        #[expect(clippy::cast_precision_loss, reason = "milliseconds well within f64")]
+        self.feed_lag.set(load(&stats.lag_ms) as f64 / 1000.0);
+        self.feed_published.follow(load(&stats.published));
+        self.feed_pruned.follow(load(&stats.pruned));
+        self.feed_prune_failures.follow(load(&stats.prune_failures));
+        self.feed_last_prune
+            .set(stats.last_prune.load(Ordering::Relaxed));
+        self.feed_from_memory
+            .follow(load(&stats.answered_from_memory));
         let mut out = Vec::new();
         // Encoding into a Vec cannot fail for well-formed metrics.
         let _ = TextEncoder::new().encode(&self.registry.gather(), &mut out);
@@ -202,7 +300,8 @@ mod tests {
     #[test]
     fn metrics_render_in_text_format() {
         let counters = Arc::new(Counters::default());
-        let metrics = Metrics::new(Arc::new(|| (3, 2)), Arc::clone(&counters)).expect("registered");
+        let metrics = Metrics::new(Arc::new(|| (3, 2)), Arc::clone(&counters), Feed::new())
+            .expect("registered");
         metrics
             .requests
             .with_label_values(&["/x", "GET", "200"])

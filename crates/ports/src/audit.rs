@@ -1,8 +1,5 @@
 //! Audit entries: who changed what, when, from what to what.
 
-use std::fmt;
-use std::str::FromStr;
-
 use integrations_domain::{AuditId, OrgId, UserId};
 use serde_json::Value;
 use time::OffsetDateTime;
@@ -62,20 +59,20 @@ macro_rules! wire_enum {
             }
         }
 
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())
             }
         }
 
-        impl FromStr for $name {
-            type Err = UnknownAuditValue;
+        impl std::str::FromStr for $name {
+            type Err = $crate::UnknownValue;
 
             /// The value whose wire string is exactly `s`.
             fn from_str(s: &str) -> Result<Self, Self::Err> {
                 match s {
                     $($wire => Ok(Self::$variant),)+
-                    _ => Err(UnknownAuditValue { what: $what, value: s.to_owned() }),
+                    _ => Err($crate::UnknownValue { what: $what, value: s.to_owned() }),
                 }
             }
         }
@@ -128,10 +125,13 @@ wire_enum! {
     }
 }
 
-/// A string that names no [`AuditAction`] or [`ResourceType`].
+pub(crate) use wire_enum;
+
+/// A string that names no value of a closed set ([`AuditAction`],
+/// [`ResourceType`], [`crate::EventType`]…).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unknown {what} {value:?}")]
-pub struct UnknownAuditValue {
+pub struct UnknownValue {
     /// Which kind of value was expected (`audit action`, `resource type`).
     pub what: &'static str,
     /// The string given.

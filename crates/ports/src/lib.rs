@@ -20,6 +20,7 @@ mod audit;
 mod auth;
 mod cipher;
 mod error;
+mod events;
 mod idempotency;
 mod list;
 mod rekey;
@@ -27,10 +28,14 @@ mod sealed;
 mod store;
 mod system;
 
-pub use audit::{AuditAction, AuditEntry, ResourceType, UnknownAuditValue};
+pub use audit::{AuditAction, AuditEntry, ResourceType, UnknownValue};
 pub use auth::{AuthError, TokenVerifier};
 pub use cipher::{Binding, CipherError, Envelope, SecretCipher};
 pub use error::{MAX_PIPELINES_NAMED, PipelineRef, StoreError, StoreResult};
+pub use events::{
+    Affected, Announcement, ChangeChannel, ChangeChannels, Event, EventResource, EventStore,
+    EventType, NewEvent, OnCommit,
+};
 pub use idempotency::{
     Change, Claim, ClaimedKey, IdempotencyScope, IdempotencyStore, Respond, StoredResponse,
 };

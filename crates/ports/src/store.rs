@@ -469,6 +469,7 @@ pub trait StoreSession:
     + PipelineStore
     + AttachmentStore
     + AuditStore
+    + crate::EventStore
     + crate::SealedValueStore
     + crate::KeyRotationStore
     + crate::IdempotencyStore

@@ -64,6 +64,16 @@ pub struct Settings {
         global = true
     )]
     pub service_rate_limit_per_minute: u32,
+    /// Days the change feed keeps events (1 to 3650); a reader further
+    /// behind gets 410 `CURSOR_EXPIRED` and starts again from a snapshot.
+    #[arg(
+        long,
+        env = "EVENT_RETENTION_DAYS",
+        default_value_t = 7,
+        value_parser = clap::value_parser!(u32).range(1..=3650),
+        global = true
+    )]
+    pub event_retention_days: u32,
     /// Failed authentications (401) per client address and minute, counted
     /// per process, before further failing requests get 429; 0 turns the
     /// limit off.
@@ -118,6 +128,7 @@ impl std::fmt::Debug for Settings {
                 &self.service_rate_limit_per_minute,
             )
             .field("auth_failures_per_minute", &self.auth_failures_per_minute)
+            .field("event_retention_days", &self.event_retention_days)
             .field("max_connections", &self.max_connections)
             .field("log_format", &self.log_format)
             .finish_non_exhaustive()

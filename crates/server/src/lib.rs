@@ -9,13 +9,13 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Parser, Subcommand};
-use integrations_app::{Adapters, App};
+use integrations_app::{Adapters, App, Feed, FeedPump, PumpOptions};
 use integrations_auth::JwtVerifier;
 use integrations_crypto::AesGcmCipher;
 use integrations_domain::{Caller, OrgId, Role, UserId};
 use integrations_http::{HttpOptions, HttpState};
 use integrations_ports::{SystemClock, UlidGenerator};
-use integrations_store::{DieselStore, PoolOptions, migrations};
+use integrations_store::{Channels, DieselStore, PoolOptions, migrations};
 use time::OffsetDateTime;
 
 use config::{SecretSource, Settings};
@@ -220,8 +220,10 @@ fn open_app(
     let database = settings.database()?;
     let cipher = cipher(settings)?;
     config::prepare_database_files(&database)?;
+    let feed = Feed::new();
     let store = DieselStore::open(&database, PoolOptions::for_url(&database))
-        .with_context(|| format!("opening the database {database}"))?;
+        .with_context(|| format!("opening the database {database}"))?
+        .with_on_commit(feed.on_commit());
     if let integrations_store::DatabaseUrl::Sqlite(path) = &database {
         // Files SQLite made before this version kept them private.
         config::restrict_database_files(path)?;
@@ -232,7 +234,8 @@ fn open_app(
         cipher: Arc::new(cipher),
         clock: Arc::new(SystemClock),
         ids: Arc::new(UlidGenerator),
-    });
+    })
+    .with_feed(feed);
     Ok((app, store))
 }
 
@@ -451,6 +454,8 @@ pub fn start(
     };
     let (app, pool) = open_app(settings, Arc::new(verifier))?;
     check_keys_in_background(app.clone());
+    start_pump(settings, &app, &pool)?;
+    let app_feed = app.feed().clone();
     let state = HttpState::new(
         app,
         HttpOptions {
@@ -475,9 +480,13 @@ pub fn start(
         .client_disconnect_timeout(Duration::from_secs(2))
         .keep_alive(Duration::from_secs(30))
         .shutdown_timeout(30)
+        // SIGTERM and SIGINT are handled below: held requests are answered
+        // before the server stops.
+        .disable_signals()
         .listen(listener)
         .context("listening")?
         .run();
+    stop_on_signal(server.handle(), app_feed);
     tracing::info!(
         %addr,
         database = %database,
@@ -494,6 +503,50 @@ pub fn start(
         server,
         welcome,
     ))
+}
+
+/// Starts the change feed's pump on a thread of its own: it publishes new
+/// events to this process's waiters, tells the other processes, and prunes
+/// events older than `EVENT_RETENTION_DAYS`. It stops when the feed closes.
+fn start_pump(settings: &Settings, app: &App, store: &DieselStore) -> anyhow::Result<()> {
+    let options = PumpOptions {
+        retention: Duration::from_secs(u64::from(settings.event_retention_days) * 86_400),
+        ..PumpOptions::default()
+    };
+    let pump = FeedPump::new(
+        app.feed().clone(),
+        Arc::new(store.clone()),
+        Arc::new(Channels::new(store.url())),
+        Arc::new(SystemClock),
+        options,
+    );
+    std::thread::Builder::new()
+        .name("feed-pump".into())
+        .spawn(move || pump.run())
+        .context("starting the feed's thread")?;
+    Ok(())
+}
+
+/// On SIGTERM or SIGINT: answers every held request at once (an empty list,
+/// a 304) and ends the event streams, then stops the server gracefully
+/// (requests in flight finish, within 30 s).
+fn stop_on_signal(server: actix_web::dev::ServerHandle, feed: Feed) {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    actix_web::rt::spawn(async move {
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            tracing::error!("cannot listen for SIGTERM and SIGINT");
+            return;
+        };
+        let first = std::pin::pin!(term.recv());
+        let second = std::pin::pin!(int.recv());
+        futures_util::future::select(first, second).await;
+        tracing::info!("shutting down: answering held requests, finishing the others");
+        feed.close();
+        server.stop(true).await;
+    });
 }
 
 /// Logs a warning naming every key id that seals stored values but that no

@@ -7,8 +7,9 @@ use integrations_ports::{
 };
 
 use crate::connection::{DbConnection, write};
-use crate::counts::{self, Delta};
+use crate::counts::Delta;
 use crate::error::Failure;
+use crate::events::close;
 use crate::lookup::on_the_row;
 use crate::pipelines::{live_by_id, lock_live_pipeline};
 use crate::rows::{AttachmentRow, AttachmentView, RevisionRow, attachment, timestamp};
@@ -174,10 +175,11 @@ impl<C: Connections> AttachmentStore for DieselStore<C> {
                     })?;
                 let attached = load_attachment(conn, org, pipeline, new.id)?;
                 crate::idempotency::finish(conn, &change, &attached)?;
-                counts::add(conn, org, &change.audit.id.to_string(), Delta::audited(1))?;
+                close(conn, org, Delta::audited(1), &[&change.audit])?;
                 Ok(attached)
             })
         })
+        .inspect(|_| self.committed(org))
     }
 
     fn attachment(
@@ -253,10 +255,11 @@ impl<C: Connections> AttachmentStore for DieselStore<C> {
                     .set(attachments::updated_at.eq(timestamp(changes.updated_at)))
                     .execute(conn)?;
                 let updated = load_attachment(conn, org, pipeline, id)?;
-                counts::add(conn, org, &audit.id.to_string(), Delta::audited(1))?;
+                close(conn, org, Delta::audited(1), &[&audit])?;
                 Ok(updated)
             })
         })
+        .inspect(|_| self.committed(org))
     }
 
     fn detach(
@@ -283,11 +286,12 @@ impl<C: Connections> AttachmentStore for DieselStore<C> {
                 )
                 .execute(conn)?;
                 if removed == 1 {
-                    counts::add(conn, org, &audit.id.to_string(), Delta::audited(1))
+                    close(conn, org, Delta::audited(1), &[&audit])
                 } else {
                     Err(StoreError::NotFound.into())
                 }
             })
         })
+        .inspect(|()| self.committed(org))
     }
 }

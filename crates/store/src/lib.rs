@@ -13,6 +13,7 @@ mod audit;
 mod connection;
 mod counts;
 mod error;
+mod events;
 mod idempotency;
 mod lookup;
 pub mod migrations;
@@ -26,9 +27,11 @@ mod templates;
 mod url;
 
 use diesel::RunQueryDsl;
-use integrations_ports::{Store, StoreResult, StoreSession};
+use integrations_domain::OrgId;
+use integrations_ports::{OnCommit, Store, StoreResult, StoreSession};
 
 pub use connection::PoolOptions;
+pub use events::{CHANNEL, Channels};
 pub use session::{Connections, PerCall, Session};
 pub use url::{DatabaseUrl, UrlError, redact, scrub};
 
@@ -82,6 +85,8 @@ pub enum OpenError {
 pub struct DieselStore<C: Connections = PerCall> {
     conns: C,
     url: DatabaseUrl,
+    /// Told of each committed change.
+    on_commit: Option<OnCommit>,
 }
 
 /// The store a use case gets from `Store::session`: one connection for all its calls.
@@ -92,6 +97,7 @@ impl Clone for DieselStore {
         Self {
             conns: self.conns.clone(),
             url: self.url.clone(),
+            on_commit: self.on_commit.clone(),
         }
     }
 }
@@ -108,6 +114,13 @@ impl<C: Connections> DieselStore<C> {
     /// Runs `work` on the connection `C` gives, translating every failure at the edge.
     fn with<T>(&self, work: impl FnMut(&mut DbConnection) -> Result<T, Failure>) -> StoreResult<T> {
         self.conns.with(work)
+    }
+
+    /// Tells the commit hook, if any, that a change of `org` committed.
+    fn committed(&self, org: &OrgId) {
+        if let Some(hook) = &self.on_commit {
+            hook(org);
+        }
     }
 }
 
@@ -133,7 +146,16 @@ impl DieselStore {
         Ok(Self {
             conns: PerCall { pool },
             url: url.clone(),
+            on_commit: None,
         })
+    }
+
+    /// This store, calling `hook` after each change it commits (and so
+    /// do its sessions).
+    #[must_use]
+    pub fn with_on_commit(mut self, hook: OnCommit) -> Self {
+        self.on_commit = Some(hook);
+        self
     }
 
     /// The database this store uses (password hidden when displayed).
@@ -152,6 +174,7 @@ impl DieselStore {
         DieselStore {
             conns: Session::new(self.conns.pool.clone()),
             url: self.url.clone(),
+            on_commit: self.on_commit.clone(),
         }
     }
 }

@@ -13,6 +13,7 @@ use time::OffsetDateTime;
 use crate::connection::{DbConnection, write};
 use crate::counts::{self, Delta};
 use crate::error::{Failure, corrupt};
+use crate::events::close;
 use crate::lookup::{after_key, on_the_row, page_of, rows_to_read, sql_offset};
 use crate::rows::{NewPipelineRow, PipelineRow, timestamp};
 use crate::schema::{attachments, pipelines};
@@ -125,15 +126,11 @@ impl<C: Connections> PipelineStore for DieselStore<C> {
                     pipelines: 1,
                     ..Delta::audited(1)
                 };
-                counts::add(
-                    conn,
-                    &pipeline.org_id,
-                    &change.audit.id.to_string(),
-                    counted,
-                )?;
+                close(conn, &pipeline.org_id, counted, &[&change.audit])?;
                 Ok(created)
             })
         })
+        .inspect(|_| self.committed(&pipeline.org_id))
     }
 
     fn pipeline(&self, org: &OrgId, id: PipelineId) -> StoreResult<Pipeline> {
@@ -238,10 +235,11 @@ impl<C: Connections> PipelineStore for DieselStore<C> {
                     )?;
                 }
                 let updated = load_pipeline(conn, org, id)?;
-                counts::add(conn, org, &audit.id.to_string(), Delta::audited(1))?;
+                close(conn, org, Delta::audited(1), &[&audit])?;
                 Ok(updated)
             })
         })
+        .inspect(|_| self.committed(org))
     }
 
     fn delete_pipeline(
@@ -258,10 +256,11 @@ impl<C: Connections> PipelineStore for DieselStore<C> {
                 // Read while the pipeline is still live (the row lock taken
                 // here keeps attaches out until commit), then delete.
                 lock_live_pipeline(conn, org, id)?;
-                let mut entries = 1;
+                let mut entries = vec![audit.clone()];
                 for removed in crate::attachments::of_live_pipeline(conn, org, id)? {
-                    crate::audit::record(conn, &detached(&removed))?;
-                    entries += 1;
+                    let entry = detached(&removed);
+                    crate::audit::record(conn, &entry)?;
+                    entries.push(entry);
                 }
                 let deleted = diesel::update(live_by_id!(org, id))
                     .set(pipelines::deleted_at.eq(Some(timestamp(at))))
@@ -277,10 +276,13 @@ impl<C: Connections> PipelineStore for DieselStore<C> {
                 crate::sealed::drop_pipeline_secrets_except(conn, org, id, &[])?;
                 let counted = Delta {
                     pipelines: -1,
-                    ..Delta::audited(entries)
+                    ..Delta::audited(i64::try_from(entries.len()).unwrap_or(i64::MAX))
                 };
-                counts::add(conn, org, &audit.id.to_string(), counted)
+                // The detaches first, then the pipeline's own event.
+                entries.rotate_left(1);
+                close(conn, org, counted, &entries.iter().collect::<Vec<_>>())
             })
         })
+        .inspect(|()| self.committed(org))
     }
 }

@@ -115,3 +115,26 @@ diesel::table! {
         audit_entries -> BigInt,
     }
 }
+
+diesel::table! {
+    event_seqs (org_id) {
+        org_id -> Text,
+        last_seq -> BigInt,
+    }
+}
+
+diesel::table! {
+    events (org_id, seq) {
+        org_id -> Text,
+        seq -> BigInt,
+        id -> Text,
+        #[sql_name = "type"]
+        event_type -> Text,
+        resource_type -> Text,
+        resource_id -> Text,
+        pipeline_ids -> Text,
+        actor -> Text,
+        at -> Timestamp,
+        data -> Text,
+    }
+}

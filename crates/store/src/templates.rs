@@ -11,6 +11,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 use crate::connection::{DbConnection, write};
 use crate::counts::{self, Delta};
 use crate::error::Failure;
+use crate::events::close;
 use crate::idempotency::finish;
 use crate::lookup::{after_key, on_the_row, page_of, rows_to_read, sql_offset};
 use crate::rows::{
@@ -139,6 +140,16 @@ fn insert_revision(
     row.into_domain()
 }
 
+/// A new revision's audit entry as recorded: with the number that only the
+/// store knows.
+fn numbered(audit: &AuditEntry, number: u32) -> AuditEntry {
+    let mut audit = audit.clone();
+    if let Some(serde_json::Value::Object(new)) = &mut audit.new_value {
+        new.insert("revision_number".into(), number.into());
+    }
+    audit
+}
+
 fn next_revision(
     conn: &mut DbConnection,
     org: &OrgId,
@@ -161,12 +172,7 @@ fn next_revision(
         .into());
     };
     if let Some(audit) = audit {
-        let mut audit = audit.clone();
-        // Only the store knows the number it assigned.
-        if let Some(serde_json::Value::Object(new)) = &mut audit.new_value {
-            new.insert("revision_number".into(), number.into());
-        }
-        crate::audit::record(conn, &audit)?;
+        crate::audit::record(conn, &numbered(audit, count(number)?))?;
     }
     insert_revision(conn, org, template, number, revision)
 }
@@ -265,10 +271,11 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
             write(conn, |conn| {
                 let created = insert_template(conn, &template, &change.audit)?;
                 finish(conn, &change, &created)?;
-                counts::add(conn, &created.org_id, &change.audit.id.to_string(), CREATED)?;
+                close(conn, &created.org_id, CREATED, &[&change.audit])?;
                 Ok(created)
             })
         })
+        .inspect(|_| self.committed(&template.org_id))
     }
 
     fn install(
@@ -284,10 +291,11 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
                 let revision = next_revision(conn, &org, id, &first_revision, None)?;
                 let installed = (load_template(conn, &org, id)?, revision);
                 finish(conn, &change, &installed)?;
-                counts::add(conn, &org, &change.audit.id.to_string(), CREATED)?;
+                close(conn, &org, CREATED, &[&change.audit])?;
                 Ok(installed)
             })
         })
+        .inspect(|_| self.committed(&org))
     }
 
     fn template(&self, org: &OrgId, id: TemplateId) -> StoreResult<Template> {
@@ -351,10 +359,11 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
                         .execute(conn)?;
                 }
                 let updated = load_template(conn, org, id)?;
-                counts::add(conn, org, &audit.id.to_string(), Delta::audited(1))?;
+                close(conn, org, Delta::audited(1), &[&audit])?;
                 Ok(updated)
             })
         })
+        .inspect(|_| self.committed(org))
     }
 
     fn delete_template(
@@ -399,7 +408,7 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
                         templates: -1,
                         ..Delta::audited(1)
                     };
-                    return counts::add(conn, org, &audit.id.to_string(), deleted);
+                    return close(conn, org, deleted, &[&audit]);
                 }
                 // By name, then id.
                 users.sort_unstable();
@@ -413,6 +422,7 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
                 Err(StoreError::TemplateInUse { pipelines, more }.into())
             })
         })
+        .inspect(|()| self.committed(org))
     }
 
     fn create_revision(
@@ -426,10 +436,12 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
             write(conn, |conn| {
                 let revision = next_revision(conn, org, template, &revision, Some(&change.audit))?;
                 finish(conn, &change, &revision)?;
-                counts::add(conn, org, &change.audit.id.to_string(), Delta::audited(1))?;
+                let recorded = numbered(&change.audit, revision.number.get());
+                close(conn, org, Delta::audited(1), &[&recorded])?;
                 Ok(revision)
             })
         })
+        .inspect(|_| self.committed(org))
     }
 
     fn revision(

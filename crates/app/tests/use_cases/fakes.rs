@@ -22,11 +22,12 @@ use integrations_domain::{
 };
 use integrations_ports::{
     AttachmentChanges, AttachmentStore, AuditEntry, AuditStore, AuthError, Binding, Change,
-    CipherError, Claim, ClaimedKey, Clock, Envelope, IdGenerator, IdempotencyScope,
-    IdempotencyStore, KeyCount, KeyRotationStore, LegacyRevision, ListPage, NewAttachment,
-    NewPipeline, NewRevision, NewTemplate, PipelineChanges, PipelineRef, PipelineStore, SealPlace,
-    SealedSecret, SealedValueStore, SecretCipher, Store, StoreError, StoreResult, StoreSession,
-    StoredResponse, StoredSeal, TemplateChanges, TemplateStore, TokenVerifier, Window,
+    CipherError, Claim, ClaimedKey, Clock, Envelope, Event, EventStore, IdGenerator,
+    IdempotencyScope, IdempotencyStore, KeyCount, KeyRotationStore, LegacyRevision, ListPage,
+    NewAttachment, NewPipeline, NewRevision, NewTemplate, PipelineChanges, PipelineRef,
+    PipelineStore, SealPlace, SealedSecret, SealedValueStore, SecretCipher, Store, StoreError,
+    StoreResult, StoreSession, StoredResponse, StoredSeal, TemplateChanges, TemplateStore,
+    TokenVerifier, Window,
 };
 use time::OffsetDateTime;
 use ulid::Ulid;
@@ -652,6 +653,22 @@ impl IdempotencyStore for MemoryStore {
 
     fn purge_keys(&self, _before: OffsetDateTime) -> StoreResult<u64> {
         self.state().key_calls_outside_a_session += u64::from(!self.in_session);
+        Ok(0)
+    }
+}
+
+/// The fake keeps no change feed: these tests are about other use cases
+/// (the feed is tested against real databases, in the server's suite).
+impl EventStore for MemoryStore {
+    fn events_after(&self, _org: &OrgId, _after: u64, _limit: u32) -> StoreResult<Vec<Event>> {
+        Ok(Vec::new())
+    }
+
+    fn last_seqs(&self, _orgs: &[OrgId]) -> StoreResult<Vec<(OrgId, u64)>> {
+        Ok(Vec::new())
+    }
+
+    fn prune_events(&self, _before: OffsetDateTime, _batch: u32) -> StoreResult<u64> {
         Ok(0)
     }
 }

@@ -13,6 +13,7 @@
 pub(crate) mod attachments;
 pub(crate) mod audit;
 pub(crate) mod catalog;
+pub(crate) mod events;
 pub(crate) mod keys;
 pub(crate) mod pipelines;
 pub(crate) mod revisions;

@@ -184,3 +184,50 @@ pub struct IdempotencyHeader {
     )]
     pub idempotency_key: Option<String>,
 }
+
+/// The change feed's query (`GET /v1/admin/events`).
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventParams {
+    /// Events with a `seq` above this (a previous answer's `next`, or a
+    /// snapshot's `Event-Seq`). Absent: from the oldest kept.
+    #[param(nullable = false, minimum = 0)]
+    pub after: Option<i64>,
+    /// At most this many events (default 100).
+    #[param(nullable = false, minimum = 1, maximum = 1000)]
+    pub limit: Option<i64>,
+    /// Only these types, comma-separated (`revision.created,pipeline.updated`).
+    #[param(nullable = false, max_length = 1024)]
+    pub types: Option<String>,
+    /// Only the events listing this pipeline in `pipeline_ids` (a deleted
+    /// pipeline's events included: never 404).
+    #[param(
+        nullable = false,
+        pattern = "^pip_[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$"
+    )]
+    pub pipeline_id: Option<String>,
+    /// Seconds to hold an empty answer until a matching event commits (default 0).
+    #[param(nullable = false, minimum = 0, maximum = 60)]
+    pub wait: Option<i64>,
+}
+
+/// `Last-Event-ID` on the change feed's stream.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct LastEventIdHeader {
+    /// With `Accept: text/event-stream`: resume the stream after this `seq`
+    /// (wins over `after`).
+    #[param(rename = "Last-Event-ID", nullable = false, pattern = "^[0-9]{1,19}$")]
+    pub last_event_id: Option<String>,
+}
+
+/// `?wait` on a pipeline's rendered configs.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WatchParams {
+    /// With `If-None-Match` naming the current ETag: hold the request until
+    /// the rendered configs change (then 200) or this many seconds pass
+    /// (then 304). Ignored without `If-None-Match`.
+    #[param(nullable = false, minimum = 0, maximum = 60)]
+    pub wait: Option<i64>,
+}

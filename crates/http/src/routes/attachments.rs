@@ -2,8 +2,9 @@
 
 use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, PipelineConfigAnswer, StoredResponse};
+use integrations_app::{App, PipelineConfigAnswer, StoredResponse, Woken};
 use integrations_domain::Attachment;
+use tokio::time::Instant;
 
 use super::method_not_allowed;
 use crate::body::Body;
@@ -13,10 +14,13 @@ use crate::dto::attachments::{
     RenderedConfigResponse, UpdateAttachmentBody,
 };
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{JsonBody, Permitted, ToAdminister, ToEdit, ToRead, blocking, blocking_api};
+use crate::extract::{
+    JsonBody, Permitted, ToAdminister, ToEdit, ToRead, blocking, blocking_api, query,
+};
 use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
-use crate::openapi::params::{AttachmentPath, IdempotencyHeader, PipelinePath};
+use crate::openapi::params::{AttachmentPath, IdempotencyHeader, PipelinePath, WatchParams};
 use crate::openapi::{AdminErrors, BodyErrors, NotFound};
+use crate::routes::events::{event_seq_header, wait_seconds};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
@@ -253,9 +257,12 @@ pub(crate) async fn attachment_config(
         `missing_parameters` or `too_large`, or `KEY_UNAVAILABLE`); the others render. Each \
         rendered config is at most 1 MiB, the whole answer at most 8 MiB. Carries a strong \
         `ETag` derived from the pins, parameters and role (never from the body); poll with \
-        `If-None-Match`. Viewer or above.",
+        `If-None-Match`, and add `wait=S` to hold the request until the configs change (in any \
+        process) or S seconds pass. `Event-Seq` carries the org's newest event number, read \
+        before the configs: tail `GET /v1/admin/events?after=` from it. Viewer or above.",
     params(
         PipelinePath,
+        WatchParams,
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag read last: 304 \
             while nothing changed."),
     ),
@@ -264,10 +271,13 @@ pub(crate) async fn attachment_config(
         (status = 200, description = "The rendered configs.", body = PipelineConfigResponse, headers(
             ("ETag" = String, description = "A strong ETag of what shaped the answer: the pins, the \
                 parameters and whether secrets are shown."),
+            ("Event-Seq" = u64, description = "The org's newest event number, read before the configs."),
         )),
-        (status = 304, description = "Not modified since the ETag in `If-None-Match`.", headers(
+        (status = 304, description = "Not modified since the ETag in `If-None-Match` (within `wait`).", headers(
             ("ETag" = String, description = "The current ETag."),
+            ("Event-Seq" = u64, description = "The org's newest event number known when answering."),
         )),
+        (status = 422, description = "`VALIDATION_FAILED`: `wait` out of range.", body = ErrorEnvelope),
         (status = 404, response = NotFound),
         AdminErrors,
     ),
@@ -278,21 +288,59 @@ pub(crate) async fn pipeline_config(
     pid: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
+    let wait = wait_seconds(query::<WatchQuery>(&req)?.wait)?;
     let if_none_match = if_none_match(&req);
     let app = app.get_ref().clone();
-    let answer =
-        blocking(move || app.pipeline_config(&caller, &pid, if_none_match.as_deref())).await?;
-    match answer {
-        PipelineConfigAnswer::NotModified { etag } => Ok(HttpResponse::NotModified()
-            .insert_header((header::ETAG, etag))
-            .finish()),
-        PipelineConfigAnswer::Rendered(mut rendered) => {
-            let etag = std::mem::take(&mut rendered.etag);
-            Ok(HttpResponse::Ok()
-                .insert_header((header::ETAG, etag))
-                .json(PipelineConfigResponse::from(rendered)))
+    let deadline = Instant::now() + wait;
+    let pid = pid.into_inner();
+    loop {
+        let answer = {
+            let (app, caller, pid, tag) = (
+                app.clone(),
+                caller.clone(),
+                pid.clone(),
+                if_none_match.clone(),
+            );
+            blocking(move || app.pipeline_config(&caller, &pid, tag.as_deref())).await?
+        };
+        match answer {
+            PipelineConfigAnswer::NotModified { etag, event_seq } => {
+                // Held while nothing changes, within `wait`, unless shutting down.
+                let left = deadline
+                    .checked_duration_since(Instant::now())
+                    .filter(|left| !left.is_zero() && !app.feed().closing());
+                let woken = match left {
+                    Some(left) => {
+                        tokio::time::timeout(
+                            left,
+                            app.wait_for_config(&caller.org, &pid, event_seq),
+                        )
+                        .await
+                    }
+                    None => Ok(Woken::Closing),
+                };
+                if !matches!(woken, Ok(Woken::Changed)) {
+                    return Ok(HttpResponse::NotModified()
+                        .insert_header((header::ETAG, etag))
+                        .insert_header(event_seq_header(event_seq))
+                        .finish());
+                }
+            }
+            PipelineConfigAnswer::Rendered(mut rendered) => {
+                let etag = std::mem::take(&mut rendered.etag);
+                return Ok(HttpResponse::Ok()
+                    .insert_header((header::ETAG, etag))
+                    .insert_header(event_seq_header(rendered.event_seq))
+                    .json(PipelineConfigResponse::from(rendered)));
+            }
         }
     }
+}
+
+/// `?wait=S` on the pipeline-config route.
+#[derive(Debug, serde::Deserialize)]
+struct WatchQuery {
+    wait: Option<i64>,
 }
 
 /// Every `If-None-Match` header's value, joined (`None` without one).

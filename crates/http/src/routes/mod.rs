@@ -4,6 +4,7 @@ pub(crate) mod attachments;
 pub(crate) mod audit;
 pub(crate) mod catalog;
 pub(crate) mod docs;
+pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod keys;
 pub(crate) mod pipelines;
@@ -51,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(revisions::configure)
             .configure(pipelines::configure)
             .configure(attachments::configure)
+            .configure(events::configure)
             .configure(audit::configure)
             .configure(keys::configure)
             .default_service(web::to(no_such_route)),

@@ -28,7 +28,7 @@ pub const SECRET: &str = "process-test-secret-0123456789-ABCDEFGHIJ";
 pub const KEY: &str = crate::support::ENCRYPTION_KEY;
 
 /// Every variable the binary reads, removed by [`command`].
-pub const VARIABLES: [&str; 18] = [
+pub const VARIABLES: [&str; 19] = [
     "DATABASE_URL",
     "DATA_DIR",
     "LISTEN_ADDR",
@@ -41,6 +41,7 @@ pub const VARIABLES: [&str; 18] = [
     "MAX_TOKEN_TTL",
     "RATE_LIMIT_PER_MINUTE",
     "SERVICE_RATE_LIMIT_PER_MINUTE",
+    "EVENT_RETENTION_DAYS",
     "AUTH_FAILURES_PER_MINUTE",
     "MAX_CONNECTIONS",
     "LOG_FORMAT",
