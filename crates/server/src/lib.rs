@@ -433,7 +433,7 @@ impl ConnectionCap {
 pub fn start(
     settings: &Settings,
     listener: TcpListener,
-) -> anyhow::Result<(Running, actix_web::dev::Server, Welcome)> {
+) -> anyhow::Result<(Running, impl Future<Output = std::io::Result<()>>, Welcome)> {
     let database = settings.database()?;
     let (verifier, source) = verifier(settings)?;
     let welcome = match source {
@@ -486,7 +486,14 @@ pub fn start(
         .listen(listener)
         .context("listening")?
         .run();
-    stop_on_signal(server.handle(), app_feed);
+    let handle = server.handle();
+    stop_on_signal(handle.clone(), app_feed.clone());
+    // However the server stops, the feed closes with it (and its pump).
+    let server = async move {
+        let stopped = server.await;
+        app_feed.close();
+        stopped
+    };
     tracing::info!(
         %addr,
         database = %database,
@@ -495,14 +502,7 @@ pub fn start(
         max_connections_per_worker = cap.per_worker,
         "serving"
     );
-    Ok((
-        Running {
-            addr,
-            handle: server.handle(),
-        },
-        server,
-        welcome,
-    ))
+    Ok((Running { addr, handle }, server, welcome))
 }
 
 /// Starts the change feed's pump on a thread of its own: it publishes new

@@ -2,7 +2,7 @@
 //! take raw strings (so that a malformed id is a 404, never a 400): these
 //! types only describe what a well-formed request holds.
 
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use super::schemas::CatalogCategory;
 
@@ -197,8 +197,8 @@ pub struct EventParams {
     #[param(nullable = false, minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
     /// Only these types, comma-separated (`revision.created,pipeline.updated`).
-    #[param(nullable = false, max_length = 1024)]
-    pub types: Option<String>,
+    #[param(nullable = false, style = Form, explode = false, inline)]
+    pub types: Option<Vec<EventTypeName>>,
     /// Only the events listing this pipeline in `pipeline_ids` (a deleted
     /// pipeline's events included: never 404).
     #[param(
@@ -209,6 +209,37 @@ pub struct EventParams {
     /// Seconds to hold an empty answer until a matching event commits (default 0).
     #[param(nullable = false, minimum = 0, maximum = 60)]
     pub wait: Option<i64>,
+}
+
+/// The type of an event (the same list as `integrations_ports::EventType`;
+/// a test keeps the two equal).
+#[derive(Debug, ToSchema)]
+#[allow(
+    non_camel_case_types,
+    dead_code,
+    reason = "named as on the wire; only described"
+)]
+pub enum EventTypeName {
+    #[schema(rename = "template.created")]
+    TemplateCreated,
+    #[schema(rename = "template.updated")]
+    TemplateUpdated,
+    #[schema(rename = "template.deleted")]
+    TemplateDeleted,
+    #[schema(rename = "revision.created")]
+    RevisionCreated,
+    #[schema(rename = "pipeline.created")]
+    PipelineCreated,
+    #[schema(rename = "pipeline.updated")]
+    PipelineUpdated,
+    #[schema(rename = "pipeline.deleted")]
+    PipelineDeleted,
+    #[schema(rename = "pipeline_integration.attached")]
+    IntegrationAttached,
+    #[schema(rename = "pipeline_integration.updated")]
+    IntegrationUpdated,
+    #[schema(rename = "pipeline_integration.detached")]
+    IntegrationDetached,
 }
 
 /// `Last-Event-ID` on the change feed's stream.

@@ -206,9 +206,11 @@ pub(crate) async fn list(
 ) -> Result<HttpResponse, ApiError> {
     let EventsRequest { mut query, wait } = EventsRequest::parse(&req)?;
     let app = app.get_ref().clone();
+    // Checked on every request, used by a stream only.
+    let seen = last_event_id(&req)?;
     if wants_stream(&req) {
-        if let Some(seen) = last_event_id(&req)? {
-            query.after = Some(seen);
+        if seen.is_some() {
+            query.after = seen;
         }
         return stream(app, caller, query).await;
     }

@@ -16,6 +16,7 @@ mod catalog;
 mod cursors;
 mod engine_limits;
 mod errors;
+mod events;
 mod idempotency;
 mod key_rotation;
 mod limits;

@@ -456,6 +456,11 @@ impl Client {
     pub fn audit_log(&self, token: &str, query: &str) -> Reply {
         self.get(&format!("{}{query}", paths::AUDIT_LOG), token)
     }
+
+    /// `GET /v1/admin/events{query}`.
+    pub fn events(&self, token: &str, query: &str) -> Reply {
+        self.get(&format!("{}{query}", paths::EVENTS), token)
+    }
 }
 
 /// The paths of the API, for the tests that build a request themselves.
@@ -466,6 +471,7 @@ pub mod paths {
     pub const TEMPLATES: &str = "/v1/admin/integration-templates";
     pub const PIPELINES: &str = "/v1/admin/pipelines";
     pub const AUDIT_LOG: &str = "/v1/admin/audit-log";
+    pub const EVENTS: &str = "/v1/admin/events";
 
     pub fn catalog_entry(vendor: &str) -> String {
         format!("{CATALOG}/{vendor}")

@@ -17,6 +17,7 @@
 
 mod attachments;
 mod audit;
+mod events;
 mod flat_costs;
 mod idempotency;
 mod limits;
