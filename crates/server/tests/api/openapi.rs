@@ -56,6 +56,7 @@ const ROUTES: &[(&str, &[&str])] = &[
         &["get"],
     ),
     ("/v1/admin/pipelines/{pid}/config", &["get"]),
+    ("/v1/admin/events", &["get"]),
     ("/v1/admin/audit-log", &["get"]),
     ("/v1/admin/keys", &["get"]),
 ];
@@ -211,6 +212,7 @@ fn the_error_envelope_schema_says_what_errors_look_like() {
             "limit",
             "message",
             "more",
+            "oldest",
             "pipeline_id",
             "pipeline_name",
             "problem"
@@ -415,4 +417,29 @@ fn the_api_reference_names_every_operation_and_no_other() {
         ],
         "{found:#?}"
     );
+}
+
+#[test]
+fn the_documented_event_types_are_the_feeds() {
+    let app = sqlite_app();
+    let doc = served_document(&app);
+    let params = doc["paths"]["/v1/admin/events"]["get"]["parameters"]
+        .as_array()
+        .expect("parameters");
+    let types = params
+        .iter()
+        .find(|p| p["name"] == "types")
+        .expect("a types parameter");
+    let documented: Vec<&str> = types["schema"]["items"]["enum"]
+        .as_array()
+        .expect("an enum of types")
+        .iter()
+        .filter_map(serde_json::Value::as_str)
+        .collect();
+    let served: Vec<&str> = integrations_ports::EventType::ALL
+        .iter()
+        .map(|t| t.as_str())
+        .collect();
+    assert_eq!(documented, served);
+    assert_eq!((types["style"].as_str(), types["explode"].as_bool()), (Some("form"), Some(false)));
 }
