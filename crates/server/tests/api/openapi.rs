@@ -441,5 +441,8 @@ fn the_documented_event_types_are_the_feeds() {
         .map(|t| t.as_str())
         .collect();
     assert_eq!(documented, served);
-    assert_eq!((types["style"].as_str(), types["explode"].as_bool()), (Some("form"), Some(false)));
+    assert_eq!(
+        (types["style"].as_str(), types["explode"].as_bool()),
+        (Some("form"), Some(false))
+    );
 }
