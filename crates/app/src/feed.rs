@@ -263,7 +263,8 @@ impl Feed {
             let mut recent = lock(&feed.recent);
             recent.notes.extend(events.iter().map(Note::from));
             let excess = recent.notes.len().saturating_sub(RECENT);
-            if let Some(dropped) = recent.notes.drain(..excess).last() {
+            let dropped = recent.notes.drain(..excess).next_back();
+            if let Some(dropped) = dropped {
                 recent.since = dropped.seq;
             }
         }
@@ -339,7 +340,8 @@ impl Feed {
 
     /// Waits until `org` has an event numbered above `after` that `wanted`
     /// accepts, or the process starts shutting down. The org must be
-    /// followed ([`Feed::follow`]); a wait on one that is not ends at once.
+    /// followed (a use case that reads its events or a pipeline config
+    /// starts following it); a wait on one that is not ends at once.
     /// Time limits are the caller's (drop the future).
     pub async fn wait(&self, org: &OrgId, after: u64, wanted: impl Fn(&Note) -> bool) -> Woken {
         let Some(feed) = self.org(org) else {

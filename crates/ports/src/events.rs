@@ -90,22 +90,26 @@ pub struct NewEvent {
     pub data: Map<String, Value>,
 }
 
+/// Which fields of an audit value an event keeps: (its key there, its key
+/// in the event's `data`).
+type Picks = &'static [(&'static str, &'static str)];
+
 /// The keys an event's `data` may take from an audit entry's value, under
 /// their name in the event. Nothing else is copied: no config, no
 /// parameter, no description.
-const TEMPLATE_DATA: &[(&str, &str)] = &[
+const TEMPLATE_DATA: Picks = &[
     ("id", "template_id"),
     ("name", "name"),
     ("vendor", "vendor"),
 ];
-const REVISION_DATA: &[(&str, &str)] = &[
+const REVISION_DATA: Picks = &[
     ("id", "revision_id"),
     ("revision_number", "revision_number"),
     ("restored_from", "restored_from"),
     ("delivery_mode", "delivery_mode"),
 ];
-const PIPELINE_DATA: &[(&str, &str)] = &[("id", "pipeline_id"), ("name", "name")];
-const ATTACHMENT_DATA: &[(&str, &str)] = &[
+const PIPELINE_DATA: Picks = &[("id", "pipeline_id"), ("name", "name")];
+const ATTACHMENT_DATA: Picks = &[
     ("id", "pipeline_integration_id"),
     ("pipeline_id", "pipeline_id"),
     ("integration_id", "integration_id"),
@@ -122,14 +126,70 @@ fn pick(value: Option<&Value>, keys: &[(&str, &str)]) -> Map<String, Value> {
         return data;
     };
     for (from, to) in keys {
-        match object.get(*from) {
-            Some(v @ (Value::String(_) | Value::Number(_) | Value::Bool(_) | Value::Null)) => {
-                data.insert((*to).to_owned(), v.clone());
-            }
-            _ => {}
+        if let Some(v @ (Value::String(_) | Value::Number(_) | Value::Bool(_) | Value::Null)) =
+            object.get(*from)
+        {
+            data.insert((*to).to_owned(), v.clone());
         }
     }
     data
+}
+
+/// An audit action's event type, resource type and the data it keeps.
+fn kind_of(action: AuditAction) -> (EventType, EventResource, Picks) {
+    use AuditAction as A;
+    match action {
+        A::TemplateCreate | A::TemplateInstall => (
+            EventType::TemplateCreated,
+            EventResource::Template,
+            TEMPLATE_DATA,
+        ),
+        A::TemplateUpdate => (
+            EventType::TemplateUpdated,
+            EventResource::Template,
+            TEMPLATE_DATA,
+        ),
+        A::TemplateDelete => (
+            EventType::TemplateDeleted,
+            EventResource::Template,
+            TEMPLATE_DATA,
+        ),
+        A::RevisionCreate | A::RevisionRestore => (
+            EventType::RevisionCreated,
+            EventResource::Revision,
+            REVISION_DATA,
+        ),
+        A::PipelineCreate => (
+            EventType::PipelineCreated,
+            EventResource::Pipeline,
+            PIPELINE_DATA,
+        ),
+        A::PipelineUpdate => (
+            EventType::PipelineUpdated,
+            EventResource::Pipeline,
+            PIPELINE_DATA,
+        ),
+        A::PipelineDelete => (
+            EventType::PipelineDeleted,
+            EventResource::Pipeline,
+            PIPELINE_DATA,
+        ),
+        A::AttachmentCreate => (
+            EventType::IntegrationAttached,
+            EventResource::PipelineIntegration,
+            ATTACHMENT_DATA,
+        ),
+        A::AttachmentRepin | A::AttachmentEnable | A::AttachmentDisable => (
+            EventType::IntegrationUpdated,
+            EventResource::PipelineIntegration,
+            ATTACHMENT_DATA,
+        ),
+        A::AttachmentDelete => (
+            EventType::IntegrationDetached,
+            EventResource::PipelineIntegration,
+            ATTACHMENT_DATA,
+        ),
+    }
 }
 
 impl NewEvent {
@@ -142,58 +202,7 @@ impl NewEvent {
         use AuditAction as A;
         let value = entry.new_value.as_ref().or(entry.old_value.as_ref());
         let template = || entry.resource_id.parse::<TemplateId>().ok();
-        let (event_type, resource_type, keys) = match entry.action {
-            A::TemplateCreate | A::TemplateInstall => (
-                EventType::TemplateCreated,
-                EventResource::Template,
-                TEMPLATE_DATA,
-            ),
-            A::TemplateUpdate => (
-                EventType::TemplateUpdated,
-                EventResource::Template,
-                TEMPLATE_DATA,
-            ),
-            A::TemplateDelete => (
-                EventType::TemplateDeleted,
-                EventResource::Template,
-                TEMPLATE_DATA,
-            ),
-            A::RevisionCreate | A::RevisionRestore => (
-                EventType::RevisionCreated,
-                EventResource::Revision,
-                REVISION_DATA,
-            ),
-            A::PipelineCreate => (
-                EventType::PipelineCreated,
-                EventResource::Pipeline,
-                PIPELINE_DATA,
-            ),
-            A::PipelineUpdate => (
-                EventType::PipelineUpdated,
-                EventResource::Pipeline,
-                PIPELINE_DATA,
-            ),
-            A::PipelineDelete => (
-                EventType::PipelineDeleted,
-                EventResource::Pipeline,
-                PIPELINE_DATA,
-            ),
-            A::AttachmentCreate => (
-                EventType::IntegrationAttached,
-                EventResource::PipelineIntegration,
-                ATTACHMENT_DATA,
-            ),
-            A::AttachmentRepin | A::AttachmentEnable | A::AttachmentDisable => (
-                EventType::IntegrationUpdated,
-                EventResource::PipelineIntegration,
-                ATTACHMENT_DATA,
-            ),
-            A::AttachmentDelete => (
-                EventType::IntegrationDetached,
-                EventResource::PipelineIntegration,
-                ATTACHMENT_DATA,
-            ),
-        };
+        let (event_type, resource_type, keys) = kind_of(entry.action);
         let mut data = pick(value, keys);
         let (resource_id, affected) = match resource_type {
             EventResource::Template => (

@@ -261,7 +261,10 @@ impl Processor {
             }
             after = reply.body["next"].as_u64().unwrap_or(after);
             let held: usize = self.configs.values().map(|l| l.integrations.len()).sum();
-            say(&format!("at seq {after}: {held} configs for {} pipelines", self.configs.len()));
+            say(&format!(
+                "at seq {after}: {held} configs for {} pipelines",
+                self.configs.len()
+            ));
         }
         Ok(())
     }

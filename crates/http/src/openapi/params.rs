@@ -214,11 +214,6 @@ pub struct EventParams {
 /// The type of an event (the same list as `integrations_ports::EventType`;
 /// a test keeps the two equal).
 #[derive(Debug, ToSchema)]
-#[allow(
-    non_camel_case_types,
-    dead_code,
-    reason = "named as on the wire; only described"
-)]
 pub enum EventTypeName {
     #[schema(rename = "template.created")]
     TemplateCreated,

@@ -386,9 +386,9 @@ fn read_stream(
     while out.len() < frames {
         let line = lines.next().expect("the stream goes on").expect("a line");
         if let Some(v) = line.strip_prefix("id: ") {
-            id = v.to_owned();
+            v.clone_into(&mut id);
         } else if let Some(v) = line.strip_prefix("event: ") {
-            event = v.to_owned();
+            v.clone_into(&mut event);
         } else if let Some(v) = line.strip_prefix("data: ") {
             out.push((
                 id.clone(),
@@ -569,14 +569,14 @@ fn a_change_through_one_process_releases_waiters_on_another() {
     servers[0]
         .update_pipeline(&token, &p, &json!({ "parameters": { "PIXEL": "2" } }))
         .expect(200);
-    let polled = poll.join().expect("the long poll").expect(200);
+    let long_poll = poll.join().expect("the long poll").expect(200);
     assert_eq!(
-        types(polled.body["events"].as_array().expect("events")),
+        types(long_poll.body["events"].as_array().expect("events")),
         ["pipeline.updated"]
     );
-    let watched = watch.join().expect("the watch").expect(200);
-    assert_eq!(watched.body["integrations"], json!([]));
-    assert_eq!(event_seq(&watched), 2);
+    let released = watch.join().expect("the watch").expect(200);
+    assert_eq!(released.body["integrations"], json!([]));
+    assert_eq!(event_seq(&released), 2);
     // The other process's metrics show its listening connection.
     let metrics = ureq::get(format!("{}/metrics", servers[1].base))
         .call()

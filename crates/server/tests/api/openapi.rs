@@ -434,7 +434,7 @@ fn the_documented_event_types_are_the_feeds() {
         .as_array()
         .expect("an enum of types")
         .iter()
-        .filter_map(serde_json::Value::as_str)
+        .filter_map(Value::as_str)
         .collect();
     let served: Vec<&str> = integrations_ports::EventType::ALL
         .iter()

@@ -103,6 +103,7 @@ fn events_are_numbered_per_org_without_gaps_and_roll_back_with_their_change(db: 
     );
 }
 
+#[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 fn a_template_change_lists_the_pipelines_pinning_it_and_a_pipeline_change_its_pipeline(
     db: &TestDb,
 ) {
