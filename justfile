@@ -76,3 +76,9 @@ standalone-check:
 # Create the migration NAME in both trees, migrations/sqlite and migrations/postgres.
 migration NAME:
     bash scripts/new-migration.sh {{NAME}}
+
+# The change feed: change→waiter latency (one and two processes), 10,000 waiting requests
+# (memory, connections, GET rate beside them), 304 polls from memory vs pgbench -S
+# (PostgreSQL, needs wrk; docs/performance.md).
+bench-watch:
+    bash scripts/bench/watch.sh

@@ -138,6 +138,9 @@ pub(crate) fn pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, r2d2
     r2d2::Pool::builder()
         .max_size(options.max_size)
         .min_idle(Some(1))
+        // Connections opened for a burst close after a minute unused, so a
+        // process that mostly holds waiting requests keeps one.
+        .idle_timeout(Some(Duration::from_secs(60)))
         // No ping per checkout: a broken connection is found by the first
         // statement and the call retried once (see the `session` module).
         .test_on_check_out(false)

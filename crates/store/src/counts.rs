@@ -3,11 +3,11 @@
 //! whatever the org's size.
 //!
 //! Each org has up to [`STRIPES`] rows; a transaction adds to the one its
-//! audit entry's id picks, and a total is the sum of an org's rows. Writers of
-//! one org therefore rarely wait for each other's counter row. Every write
-//! transaction adds to its stripe **last**, after all its other row locks, so
-//! the counter row is held only until commit and the lock order can never
-//! form a cycle.
+//! audit entry's id picks, and a total is the sum of an org's rows. Every
+//! write transaction adds to its stripe at its very end, in
+//! `events::close` (on PostgreSQL in the same statement as its first event),
+//! after all its other row locks, so the counter row is held only until
+//! commit and the lock order can never form a cycle.
 
 use diesel::prelude::*;
 use integrations_domain::OrgId;
@@ -43,7 +43,7 @@ impl Delta {
 
 /// The stripe a transaction adds to: the last character of its audit entry's
 /// id, which is random (a ULID's random part), modulo [`STRIPES`].
-fn stripe(entry_id: &str) -> i32 {
+pub(crate) fn stripe(entry_id: &str) -> i32 {
     let last = entry_id.bytes().last().map_or(0, u32::from);
     // Always below STRIPES (16): fits an i32.
     i32::try_from(last % STRIPES).unwrap_or(0)

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text, Timestamp};
+use diesel::sql_types::{BigInt, Integer, Text, Timestamp};
 use integrations_domain::{OrgId, PipelineId, UserId};
 use integrations_ports::{
     Affected, Announcement, AuditEntry, ChangeChannel, ChangeChannels, Event, EventStore, NewEvent,
@@ -47,9 +47,21 @@ pub(crate) fn close(
         .first()
         .map(|e| e.id.to_string())
         .unwrap_or_default();
-    counts::add(conn, org, &stripe_of, delta)?;
+    let mut counted = Some(delta);
+    if !matches!(conn, DbConnection::Postgres(_)) {
+        counts::add(conn, org, &stripe_of, delta)?;
+        counted = None;
+    }
     for entry in entries {
-        append(conn, org, &NewEvent::of(entry))?;
+        // On PostgreSQL the counters ride along with the first event: one
+        // round trip for the whole end of the change.
+        let with_counts = counted
+            .take()
+            .map(|delta| (counts::stripe(&stripe_of), delta));
+        append(conn, org, &NewEvent::of(entry), with_counts)?;
+    }
+    if let Some(delta) = counted {
+        counts::add(conn, org, &stripe_of, delta)?;
     }
     Ok(())
 }
@@ -71,8 +83,24 @@ fn pipelines_sql(affected: &Affected, postgres: bool) -> &'static str {
     }
 }
 
-/// Appends one event, numbered next in its org.
-fn append(conn: &mut DbConnection, org: &OrgId, event: &NewEvent) -> Result<(), Failure> {
+/// The counter upsert of [`counts::add`], as a `WITH` clause of the event's
+/// statement (PostgreSQL), with its values bound as `$11` to `$14`.
+const COUNTS_CLAUSE: &str = "c AS (INSERT INTO org_counts \
+     (org_id, stripe, live_templates, live_pipelines, audit_entries) \
+     VALUES ($1, $11, $12, $13, $14) ON CONFLICT (org_id, stripe) DO UPDATE SET \
+     live_templates = org_counts.live_templates + EXCLUDED.live_templates, \
+     live_pipelines = org_counts.live_pipelines + EXCLUDED.live_pipelines, \
+     audit_entries = org_counts.audit_entries + EXCLUDED.audit_entries), ";
+
+/// Appends one event, numbered next in its org; on PostgreSQL, adds
+/// `counts` (a stripe and a delta) to the org's counters in the same
+/// statement.
+fn append(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    event: &NewEvent,
+    counts: Option<(i32, Delta)>,
+) -> Result<(), Failure> {
     let ninth = match &event.affected {
         Affected::Nothing => "[]".to_owned(),
         Affected::Pipeline(id) => format!("[\"{id}\"]"),
@@ -98,15 +126,25 @@ fn append(conn: &mut DbConnection, org: &OrgId, event: &NewEvent) -> Result<(), 
         DbConnection::Postgres(pg) => {
             // One round trip: number and row together.
             let sql = format!(
-                "WITH s AS (INSERT INTO event_seqs (org_id, last_seq) VALUES ($1, $10) \
+                "WITH {}s AS (INSERT INTO event_seqs (org_id, last_seq) VALUES ($1, $10) \
                  ON CONFLICT (org_id) DO UPDATE SET last_seq = event_seqs.last_seq + 1 \
                  RETURNING last_seq) \
                  INSERT INTO events (org_id, seq, id, type, resource_type, resource_id, \
                  pipeline_ids, actor, at, data) \
                  SELECT $1, s.last_seq, $2, $3, $4, $5, {}, $6, $7, $8 FROM s",
+                if counts.is_some() { COUNTS_CLAUSE } else { "" },
                 pipelines_sql(&event.affected, true)
             );
-            bind_event!(diesel::sql_query(sql), 1_i64).execute(pg)?;
+            let query = bind_event!(diesel::sql_query(sql), 1_i64);
+            match counts {
+                Some((stripe, delta)) => query
+                    .bind::<Integer, _>(stripe)
+                    .bind::<BigInt, _>(delta.templates)
+                    .bind::<BigInt, _>(delta.pipelines)
+                    .bind::<BigInt, _>(delta.audit)
+                    .execute(pg)?,
+                None => query.execute(pg)?,
+            };
         }
         DbConnection::Sqlite(sqlite) => {
             // In-process: two statements cost nothing, and SQLite has no
