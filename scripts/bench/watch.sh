@@ -120,8 +120,10 @@ sleep 100
 held_now=$(waiting_metric)
 rss_held=$(awk '/VmRSS/ {print $2}' "/proc/$A_PID/status")
 connections=$(psql -qtAX -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db' AND backend_type = 'client backend'")
-listening=$(psql -qtAX -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db' AND query LIKE 'LISTEN%'")
+listening=$(psql -qtAX -d postgres -c "SELECT count(*) FROM pg_stat_activity WHERE datname = '$db' AND application_name = 'integrations-listener'")
 wait "$hold_pid" || true
+log "GET template after the waiters"
+after=$(wrk_get "$get_url" "$token")
 
 # 3. Unchanged-config polls answered from memory, against pgbench -S.
 log "If-None-Match polls (304)"
@@ -141,6 +143,7 @@ cat <<EOF | tee "$work/results.md"
 | latency, one process (SQLite) | $sqlite_same |
 | GET template, no waiters | $(rps <<<"$alone") rps ($alone) |
 | GET template beside $waiters waiters | $(rps <<<"$beside") rps ($beside) |
+| GET template after the waiters left | $(rps <<<"$after") rps ($after) |
 | waiting requests after 100 s | $held_now ($(cat "$work/hold.json")) |
 | RSS before / with the waiters | $((rss_before / 1024)) MiB / $((rss_held / 1024)) MiB |
 | database connections while waiting | $connections (of which listening: $listening) |

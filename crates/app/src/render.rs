@@ -352,18 +352,8 @@ impl App {
         let id = parse_pipeline_id(pipeline)?;
         let clear = caller.can(Action::ReadSecrets);
         let org = &caller.org;
-        // A poll naming the ETag this process last served, while the feed
-        // vouches that no event has named the pipeline since: no database.
-        if let Some(header) = if_none_match
-            && let Some(etag) = self.feed.remembered_etag(org, id, clear)
-            && none_match(header, &etag)
-            && let Some(event_seq) = self.feed.latest(org)
-        {
-            self.feed
-                .stats()
-                .answered_from_memory
-                .fetch_add(1, Ordering::Relaxed);
-            return Ok(PipelineConfigAnswer::NotModified { etag, event_seq });
+        if let Some(unchanged) = self.unchanged_config(caller, pipeline, if_none_match)? {
+            return Ok(unchanged);
         }
         let as_of = self.feed.latest(org);
         let store = self.store.session();
@@ -396,6 +386,39 @@ impl App {
             etag,
             event_seq,
         }))
+    }
+
+    /// The 304 of [`App::pipeline_config`] when it needs no database: a
+    /// poll naming the ETag this process last served for the pipeline,
+    /// while the change feed vouches that no event has named the pipeline
+    /// since. Touches memory only (no blocking call), so an adapter may ask
+    /// it on its event loop before handing the request to a thread.
+    ///
+    /// # Errors
+    /// `Forbidden` (never: every role reads configs).
+    pub fn unchanged_config(
+        &self,
+        caller: &Caller,
+        pipeline: &str,
+        if_none_match: Option<&str>,
+    ) -> Result<Option<PipelineConfigAnswer>, AppError> {
+        authorize(caller, Action::Read)?;
+        let (Some(header), Ok(id)) = (if_none_match, parse_pipeline_id(pipeline)) else {
+            return Ok(None);
+        };
+        let org = &caller.org;
+        let clear = caller.can(Action::ReadSecrets);
+        if let Some(etag) = self.feed.remembered_etag(org, id, clear)
+            && none_match(header, &etag)
+            && let Some(event_seq) = self.feed.latest(org)
+        {
+            self.feed
+                .stats()
+                .answered_from_memory
+                .fetch_add(1, Ordering::Relaxed);
+            return Ok(Some(PipelineConfigAnswer::NotModified { etag, event_seq }));
+        }
+        Ok(None)
     }
 
     /// One attachment of the pipeline route: rendered within `room` (which it

@@ -137,9 +137,12 @@ impl PoolOptions {
 pub(crate) fn pool(url: &DatabaseUrl, options: PoolOptions) -> Result<Pool, r2d2::PoolError> {
     r2d2::Pool::builder()
         .max_size(options.max_size)
-        .min_idle(Some(1))
-        // Connections opened for a burst close after a minute unused, so a
-        // process that mostly holds waiting requests keeps one.
+        // No idle connection is kept for its own sake, and one opened for a
+        // burst closes after a minute unused: a process that mostly holds
+        // waiting requests keeps only what its feed's periodic check uses.
+        // (r2d2 would otherwise open a new idle connection whenever the one
+        // idle connection is lent.)
+        .min_idle(Some(0))
         .idle_timeout(Some(Duration::from_secs(60)))
         // No ping per checkout: a broken connection is found by the first
         // statement and the call retried once (see the `session` module).

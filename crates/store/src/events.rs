@@ -414,7 +414,8 @@ impl ChangeChannels for Channels {
         // need not wait for the disk, and this session never holds a
         // statement for long.
         conn.batch_execute(&format!(
-            "SET synchronous_commit = off; SET statement_timeout = '2s'; LISTEN {CHANNEL};"
+            "SET synchronous_commit = off; SET statement_timeout = '2s'; \
+             SET application_name = 'integrations-listener'; LISTEN {CHANNEL};"
         ))
         .map_err(lost)?;
         Ok(Some(Box::new(PgChannel {
