@@ -677,3 +677,36 @@ fn sigterm_answers_held_requests_at_once() {
         "answered at shutdown, not after its wait: {took:?}"
     );
 }
+
+/// The listening connections dropped (a PostgreSQL restart, a proxy): the
+/// processes stay ready, and a change through one still releases a waiter
+/// on the other — through the periodic check, or the reconnected channel.
+#[test]
+fn waiters_are_released_while_the_listening_connection_is_down() {
+    let Some(db) = integrations_testing::TestDb::on(integrations_testing::Backend::Postgres) else {
+        return;
+    };
+    let (_dir, servers, token) = processes(&db, 2);
+    let p = servers[0]
+        .create_pipeline(&token, &json!({ "name": "Web", "parameters": {} }))
+        .expect(201)
+        .id();
+    let terminated = db.texts(
+        "SELECT pg_terminate_backend(pid)::text AS value FROM pg_stat_activity \
+         WHERE datname = current_database() AND application_name = 'integrations-listener'",
+    );
+    assert_eq!(terminated, ["true", "true"], "one listening connection per process");
+    let poller = crate::support::Client::new(servers[1].base.clone());
+    let held = token.clone();
+    let poll = std::thread::spawn(move || poller.events(&held, "?after=1&wait=30"));
+    std::thread::sleep(Duration::from_millis(300));
+    servers[0]
+        .update_pipeline(&token, &p, &json!({ "description": "changed" }))
+        .expect(200);
+    let released = poll.join().expect("the long poll").expect(200);
+    assert_eq!(types(released.body["events"].as_array().expect("events")), ["pipeline.updated"]);
+    for server in &servers {
+        let ready = ureq::get(format!("{}/readyz", server.base)).call().expect("readyz");
+        assert_eq!(ready.status().as_u16(), 200);
+    }
+}
