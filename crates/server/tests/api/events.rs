@@ -695,7 +695,11 @@ fn waiters_are_released_while_the_listening_connection_is_down() {
         "SELECT pg_terminate_backend(pid)::text AS value FROM pg_stat_activity \
          WHERE datname = current_database() AND application_name = 'integrations-listener'",
     );
-    assert_eq!(terminated, ["true", "true"], "one listening connection per process");
+    assert_eq!(
+        terminated,
+        ["true", "true"],
+        "one listening connection per process"
+    );
     let poller = crate::support::Client::new(servers[1].base.clone());
     let held = token.clone();
     let poll = std::thread::spawn(move || poller.events(&held, "?after=1&wait=30"));
@@ -704,9 +708,14 @@ fn waiters_are_released_while_the_listening_connection_is_down() {
         .update_pipeline(&token, &p, &json!({ "description": "changed" }))
         .expect(200);
     let released = poll.join().expect("the long poll").expect(200);
-    assert_eq!(types(released.body["events"].as_array().expect("events")), ["pipeline.updated"]);
+    assert_eq!(
+        types(released.body["events"].as_array().expect("events")),
+        ["pipeline.updated"]
+    );
     for server in &servers {
-        let ready = ureq::get(format!("{}/readyz", server.base)).call().expect("readyz");
+        let ready = ureq::get(format!("{}/readyz", server.base))
+            .call()
+            .expect("readyz");
         assert_eq!(ready.status().as_u16(), 200);
     }
 }
