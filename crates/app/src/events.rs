@@ -103,6 +103,9 @@ impl App {
             }
             first = false;
             let complete = read.len() < batch as usize;
+            // A reader of these events must not then get an older config
+            // ETag from this process's memory.
+            self.feed.forget(&caller.org, &read);
             for event in read {
                 examined = event.seq;
                 if query.filter.accepts(event.event_type, &event.pipeline_ids) {

@@ -17,7 +17,7 @@
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use futures_util::future::{Either, select};
 use integrations_domain::{OrgId, PipelineId};
@@ -113,11 +113,16 @@ struct Inner {
     orgs: Mutex<HashMap<OrgId, Arc<OrgFeed>>>,
     /// Orgs with a local commit the pump has not read yet.
     hinted: Mutex<HashSet<OrgId>>,
+    /// Orgs with a local commit not yet published: no ETag of theirs is
+    /// answered from memory meanwhile.
+    dirty: Mutex<HashSet<OrgId>>,
     wake_pump: Condvar,
     closing: watch::Sender<bool>,
-    /// True while the pump can vouch that every change up to a moment ago
-    /// was published (see [`Feed::fresh`]).
-    fresh: AtomicBool,
+    /// Until when (nanoseconds after `born`) the pump vouches that every
+    /// change up to a moment ago was published (see [`Feed::fresh`]); a
+    /// pump that stops vouching — stalled, slow, gone — lets it lapse.
+    fresh_until: AtomicU64,
+    born: Instant,
     configs: Mutex<HashMap<ConfigKey, Remembered>>,
     stats: FeedStats,
 }
@@ -163,9 +168,11 @@ impl Feed {
             inner: Arc::new(Inner {
                 orgs: Mutex::new(HashMap::new()),
                 hinted: Mutex::new(HashSet::new()),
+                dirty: Mutex::new(HashSet::new()),
                 wake_pump: Condvar::new(),
                 closing: watch::Sender::new(false),
-                fresh: AtomicBool::new(false),
+                fresh_until: AtomicU64::new(0),
+                born: Instant::now(),
                 configs: Mutex::new(HashMap::new()),
                 stats: FeedStats::default(),
             }),
@@ -186,6 +193,7 @@ impl Feed {
 
     /// Asks the pump to read `org`'s new events.
     pub(crate) fn hint(&self, org: &OrgId) {
+        lock(&self.inner.dirty).insert(org.clone());
         if lock(&self.inner.hinted).insert(org.clone()) {
             self.inner.wake_pump.notify_one();
         }
@@ -284,18 +292,47 @@ impl Feed {
             .fetch_add(events.len() as u64, Ordering::Relaxed);
     }
 
-    /// Whether the feed can vouch for changes made in any process up to a
-    /// moment ago; set by the pump.
-    pub fn fresh(&self) -> bool {
-        self.inner.fresh.load(Ordering::Acquire)
+    fn now_nanos(&self) -> u64 {
+        u64::try_from(self.inner.born.elapsed().as_nanos()).unwrap_or(u64::MAX)
     }
 
-    /// Sets [`Feed::fresh`]; losing freshness forgets every remembered ETag.
-    pub(crate) fn set_fresh(&self, fresh: bool) {
-        if !fresh {
-            lock(&self.inner.configs).clear();
+    /// Whether the feed can vouch for changes made in any process up to a
+    /// moment ago: the pump said so less than its last promise ago.
+    pub fn fresh(&self) -> bool {
+        self.now_nanos() < self.inner.fresh_until.load(Ordering::Acquire)
+    }
+
+    /// The pump vouches for the next `period` (it has published everything
+    /// it was told of, and will hear of what comes).
+    pub(crate) fn vouch_for(&self, period: Duration) {
+        let until = self
+            .now_nanos()
+            .saturating_add(u64::try_from(period.as_nanos()).unwrap_or(u64::MAX));
+        self.inner.fresh_until.fetch_max(until, Ordering::AcqRel);
+    }
+
+    /// The pump can no longer vouch: every remembered ETag is forgotten.
+    pub(crate) fn lapse(&self) {
+        self.inner.fresh_until.store(0, Ordering::Release);
+        lock(&self.inner.configs).clear();
+    }
+
+    /// `org`'s local commits so far are published.
+    pub(crate) fn clean(&self, org: &OrgId) {
+        if !lock(&self.inner.hinted).contains(org) {
+            lock(&self.inner.dirty).remove(org);
         }
-        self.inner.fresh.store(fresh, Ordering::Release);
+    }
+
+    /// Forgets the remembered ETags of the pipelines `events` name: a reader
+    /// that has seen those events must not get an older ETag from memory,
+    /// even before the pump has published them.
+    pub(crate) fn forget(&self, org: &OrgId, events: &[Event]) {
+        let mut configs = lock(&self.inner.configs);
+        for pipeline in events.iter().flat_map(|e| e.pipeline_ids.iter()) {
+            configs.remove(&(org.clone(), *pipeline, false));
+            configs.remove(&(org.clone(), *pipeline, true));
+        }
     }
 
     /// The ETag last served for a pipeline's config, if the feed is fresh
@@ -306,7 +343,7 @@ impl Feed {
         pipeline: PipelineId,
         clear: bool,
     ) -> Option<String> {
-        if !self.fresh() {
+        if !self.fresh() || lock(&self.inner.dirty).contains(org) {
             return None;
         }
         lock(&self.inner.configs)

@@ -22,8 +22,13 @@ use crate::feed::Feed;
 /// Events read per query while catching up.
 const READ_BATCH: u32 = 500;
 
-/// Events deleted per pruning transaction.
+/// Events deleted per pruning transaction (one per turn of the pump).
 const PRUNE_BATCH: u32 = 500;
+
+/// How long a turn that heard everything lets the feed answer from memory:
+/// a pump that stalls for longer (a slow query, a lost thread) stops
+/// vouching without having to say so.
+const VOUCH: Duration = Duration::from_millis(500);
 
 /// The pump's settings.
 #[derive(Debug, Clone)]
@@ -130,10 +135,13 @@ impl FeedPump {
             match self.catch_up(org) {
                 // An org this process does not follow has new events all
                 // the same: "look" (the highest number) is enough.
-                Ok(seq) if local.contains(org) => announce.push(Announcement {
-                    org: org.clone(),
-                    seq: seq.unwrap_or(u64::MAX),
-                }),
+                Ok(seq) if local.contains(org) => {
+                    self.feed.clean(org);
+                    announce.push(Announcement {
+                        org: org.clone(),
+                        seq: seq.unwrap_or(u64::MAX),
+                    });
+                }
                 Ok(_) => {}
                 Err(()) => ok = false,
             }
@@ -146,9 +154,14 @@ impl FeedPump {
             self.lose_channel();
         }
         if self.check_due() {
-            self.check();
-        } else if !ok {
-            self.feed.set_fresh(false);
+            ok &= self.check();
+        }
+        if !ok {
+            self.feed.lapse();
+        } else if self.channel.is_some() || !self.shared {
+            // Heard everything (or there is no one else to hear): good
+            // until the next turn is overdue.
+            self.feed.vouch_for(VOUCH);
         }
         self.prune_if_due();
     }
@@ -158,7 +171,7 @@ impl FeedPump {
     fn lose_channel(&mut self) {
         self.channel = None;
         self.feed.stats().channel_up.store(false, Ordering::Relaxed);
-        self.feed.set_fresh(false);
+        self.feed.lapse();
         self.last_check = None;
     }
 
@@ -250,7 +263,7 @@ impl FeedPump {
     /// Compares the followed orgs' newest numbers with the database's and
     /// catches up where behind. Afterwards the feed is fresh if everything
     /// answered and the channel is up (or there is none to wait for).
-    fn check(&mut self) {
+    fn check(&mut self) -> bool {
         self.last_check = Some(Instant::now());
         let followed = self.feed.followed();
         let mut ok = true;
@@ -271,10 +284,16 @@ impl FeedPump {
             }
         }
         // Without a channel, a check every `fast_check` is what vouches for
-        // the other processes' changes.
-        self.feed.set_fresh(ok);
+        // the other processes' changes, until the next one is overdue.
+        if ok {
+            self.feed.vouch_for(self.check_every() + VOUCH);
+        }
+        ok
     }
 
+    /// Deletes one small batch of expired events when pruning is due, and
+    /// keeps it due while batches come back full: publishing goes on
+    /// between batches, however large the backlog.
     fn prune_if_due(&mut self) {
         if self
             .last_prune
@@ -282,32 +301,25 @@ impl FeedPump {
         {
             return;
         }
-        self.last_prune = Some(Instant::now());
         let retention =
             time::Duration::try_from(self.options.retention).unwrap_or(time::Duration::MAX);
         let before = self.clock.now() - retention;
         let stats = self.feed.stats();
-        // Small batches until nothing is left, yielding between them.
-        loop {
-            match self.store.prune_events(before, PRUNE_BATCH) {
-                Ok(0) => {
-                    stats
-                        .last_prune
-                        .store(self.clock.now().unix_timestamp(), Ordering::Relaxed);
-                    return;
-                }
-                Ok(pruned) => {
-                    stats.pruned.fetch_add(pruned, Ordering::Relaxed);
-                    if self.feed.closing() {
-                        return;
-                    }
-                    std::thread::sleep(Duration::from_millis(10));
-                }
-                Err(err) => {
-                    tracing::warn!(error = %err, "cannot prune the feed");
-                    stats.prune_failures.fetch_add(1, Ordering::Relaxed);
-                    return;
-                }
+        match self.store.prune_events(before, PRUNE_BATCH) {
+            Ok(pruned) if pruned > 0 => {
+                stats.pruned.fetch_add(pruned, Ordering::Relaxed);
+                // Due again at the next turn.
+            }
+            Ok(_) => {
+                self.last_prune = Some(Instant::now());
+                stats
+                    .last_prune
+                    .store(self.clock.now().unix_timestamp(), Ordering::Relaxed);
+            }
+            Err(err) => {
+                self.last_prune = Some(Instant::now());
+                tracing::warn!(error = %err, "cannot prune the feed");
+                stats.prune_failures.fetch_add(1, Ordering::Relaxed);
             }
         }
     }

@@ -46,7 +46,6 @@ struct Args {
 /// A pipeline's configs as last loaded.
 #[derive(Debug)]
 struct Loaded {
-    etag: String,
     integrations: Vec<Value>,
 }
 
@@ -78,14 +77,11 @@ fn say(line: &str) {
 }
 
 impl Processor {
-    fn get(&self, path: &str, if_none_match: Option<&str>) -> anyhow::Result<Reply> {
-        let mut request = self
+    fn get(&self, path: &str) -> anyhow::Result<Reply> {
+        let request = self
             .agent
             .get(format!("{}{path}", self.args.base))
             .header("Authorization", format!("Bearer {}", self.args.token));
-        if let Some(etag) = if_none_match {
-            request = request.header("If-None-Match", etag);
-        }
         let mut response = request.call().with_context(|| format!("GET {path}"))?;
         let header = |name: &str| {
             response
@@ -118,7 +114,7 @@ impl Processor {
         let mut ids = Vec::new();
         let mut path = "/v1/admin/pipelines?limit=100".to_owned();
         loop {
-            let reply = self.get(&path, None)?;
+            let reply = self.get(&path)?;
             if reply.status != 200 {
                 bail!("listing pipelines: {} {}", reply.status, reply.body);
             }
@@ -132,19 +128,16 @@ impl Processor {
         }
     }
 
-    /// (Re)loads a pipeline's configs; with its last ETag, a 304 keeps them.
-    /// Returns the `Event-Seq` the answer carried.
+    /// (Re)loads a pipeline's configs. Returns the `Event-Seq` the answer
+    /// carried.
+    ///
+    /// Without `If-None-Match`: after an event the configs are read anew. A
+    /// server process that has not yet heard of the change (another replica,
+    /// milliseconds behind) could otherwise answer 304 from its memory, and
+    /// the change would be missed until the next one.
     fn load(&mut self, pipeline: PipelineId) -> anyhow::Result<Option<u64>> {
-        let etag = self
-            .configs
-            .get(&pipeline)
-            .map(|loaded| loaded.etag.clone());
-        let reply = self.get(
-            &format!("/v1/admin/pipelines/{pipeline}/config"),
-            etag.as_deref(),
-        )?;
+        let reply = self.get(&format!("/v1/admin/pipelines/{pipeline}/config"))?;
         match reply.status {
-            304 => {}
             200 => {
                 let integrations = reply.body["integrations"]
                     .as_array()
@@ -162,7 +155,7 @@ impl Processor {
                         failed["id"], failed["error"]
                     ));
                 }
-                self.configs.insert(pipeline, Loaded { etag, integrations });
+                self.configs.insert(pipeline, Loaded { integrations });
                 self.loads += 1;
             }
             404 => {
@@ -190,10 +183,7 @@ impl Processor {
         match start {
             Some(seq) => Ok(seq),
             // Nothing to load: where the feed stands now.
-            None => Ok(self
-                .get("/v1/admin/events?limit=1", None)?
-                .event_seq
-                .unwrap_or(0)),
+            None => Ok(self.get("/v1/admin/events?limit=1")?.event_seq.unwrap_or(0)),
         }
     }
 
@@ -211,10 +201,9 @@ impl Processor {
     fn run(&mut self) -> anyhow::Result<()> {
         let mut after = self.snapshot()?;
         while !self.done() {
-            let reply = match self.get(
-                &format!("/v1/admin/events?after={after}&limit=1000&wait=30"),
-                None,
-            ) {
+            let reply = match self.get(&format!(
+                "/v1/admin/events?after={after}&limit=1000&wait=30"
+            )) {
                 Ok(reply) => reply,
                 Err(err) => {
                     say(&format!("feed unreachable ({err:#}); retrying"));
@@ -253,8 +242,6 @@ impl Processor {
                         self.configs.remove(&pipeline);
                         say(&format!("dropped {pipeline}"));
                     } else {
-                        // A 304 when the change did not touch its configs
-                        // (a new revision nobody re-pinned).
                         self.load(pipeline)?;
                     }
                 }

@@ -477,6 +477,46 @@ fn a_cursor_below_the_pruned_events_is_410_and_an_up_to_date_one_is_not(app: &mu
     assert_eq!(events_after(app, 3)[0]["seq"], 4);
 }
 
+/// A poll right after a change made through the same process never gets the
+/// old ETag from memory, even before the feed has published the change.
+fn a_poll_right_after_a_change_is_never_answered_from_memory(app: &mut TestApp) {
+    let token = app.owner();
+    let t = app.template("Meta", "meta_capi");
+    app.revision(&t, &meta_config());
+    let p = pipeline(app, "Web");
+    attach(app, &p, &t);
+    let mut etag = app
+        .pipeline_config(&token, &p)
+        .expect(200)
+        .header("etag")
+        .expect("an ETag")
+        .to_owned();
+    let poll = |etag: &str| {
+        app.send_raw(
+            "GET",
+            &paths::pipeline_config(&p),
+            Some(&token),
+            &[("If-None-Match", etag)],
+            None,
+        )
+    };
+    // Remembered: the same ETag again is a 304 (from memory once the feed is fresh).
+    assert_eq!(poll(&etag).status, 304);
+    for n in 0..20 {
+        app.update_pipeline(
+            &token,
+            &p,
+            &json!({ "parameters": { "PIXEL": n.to_string() } }),
+        )
+        .expect(200);
+        let changed = poll(&etag).expect(200);
+        let now = changed.header("etag").expect("an ETag").to_owned();
+        assert_ne!(now, etag, "change {n}");
+        etag = now;
+        assert_eq!(poll(&etag).status, 304);
+    }
+}
+
 crate::api_tests!(
     every_change_appends_one_event_with_its_pipelines_and_no_config,
     filters_and_cursors,
@@ -485,6 +525,7 @@ crate::api_tests!(
     a_config_watch_is_released_when_the_config_changes,
     a_stream_sends_events_as_they_commit_and_resumes_from_last_event_id,
     a_cursor_below_the_pruned_events_is_410_and_an_up_to_date_one_is_not,
+    a_poll_right_after_a_change_is_never_answered_from_memory,
 );
 
 /// Two (or more) server processes over one PostgreSQL test database.
