@@ -145,6 +145,14 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
     mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
+/// Drops the remembered ETags (both views) of every pipeline `events` name.
+fn forget_named(configs: &mut HashMap<ConfigKey, Remembered>, org: &OrgId, events: &[Event]) {
+    for pipeline in events.iter().flat_map(|e| e.pipeline_ids.iter()) {
+        configs.remove(&(org.clone(), *pipeline, false));
+        configs.remove(&(org.clone(), *pipeline, true));
+    }
+}
+
 /// Counts a waiting request for as long as it lives.
 struct Waiting<'a>(&'a AtomicI64);
 
@@ -261,12 +269,7 @@ impl Feed {
         // Under the ETag memory's lock throughout, so that `remember_etag`
         // sees either none of this or all of it.
         let mut configs = lock(&self.inner.configs);
-        for event in events {
-            for pipeline in &event.pipeline_ids {
-                configs.remove(&(org.clone(), *pipeline, false));
-                configs.remove(&(org.clone(), *pipeline, true));
-            }
-        }
+        forget_named(&mut configs, org, events);
         {
             let mut recent = lock(&feed.recent);
             recent.notes.extend(events.iter().map(Note::from));
@@ -328,11 +331,7 @@ impl Feed {
     /// that has seen those events must not get an older ETag from memory,
     /// even before the pump has published them.
     pub(crate) fn forget(&self, org: &OrgId, events: &[Event]) {
-        let mut configs = lock(&self.inner.configs);
-        for pipeline in events.iter().flat_map(|e| e.pipeline_ids.iter()) {
-            configs.remove(&(org.clone(), *pipeline, false));
-            configs.remove(&(org.clone(), *pipeline, true));
-        }
+        forget_named(&mut lock(&self.inner.configs), org, events);
     }
 
     /// The ETag last served for a pipeline's config, if the feed is fresh

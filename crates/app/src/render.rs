@@ -335,7 +335,8 @@ impl App {
     /// Every enabled attachment of the pipeline, rendered: what the event
     /// processor loads. Answers [`PipelineConfigAnswer::NotModified`] when
     /// `if_none_match` names the current ETag, having read only the
-    /// attachments. Otherwise the revisions are read and rendered one at a
+    /// attachments (ask [`App::unchanged_config`] first to answer that
+    /// without the database when the feed can). Otherwise the revisions are read and rendered one at a
     /// time, so a request holds one revision's config at a time plus the
     /// rendered text (at most 8 MiB). An attachment that cannot render keeps
     /// its place with no config and its [`RenderFailure`]; the others render.
@@ -352,9 +353,6 @@ impl App {
         let id = parse_pipeline_id(pipeline)?;
         let clear = caller.can(Action::ReadSecrets);
         let org = &caller.org;
-        if let Some(unchanged) = self.unchanged_config(caller, pipeline, if_none_match)? {
-            return Ok(unchanged);
-        }
         let as_of = self.feed.latest(org);
         let store = self.store.session();
         let event_seq = crate::events::org_seq(&*store, org)?;
