@@ -269,7 +269,7 @@ impl FeedPump {
         let mut ok = true;
         for chunk in followed.chunks(500) {
             let orgs: Vec<OrgId> = chunk.iter().map(|(org, _)| org.clone()).collect();
-            match self.store.last_seqs(&orgs) {
+            match self.last_seqs(&orgs) {
                 Ok(newest) => {
                     for (org, seq) in newest {
                         if self.feed.latest(&org).is_some_and(|latest| latest < seq) {
@@ -291,6 +291,36 @@ impl FeedPump {
         ok
     }
 
+    /// The followed orgs' newest numbers: over the listening connection
+    /// while there is one (a process that only waits keeps no pooled
+    /// connection open), else through the pool.
+    fn last_seqs(&mut self, orgs: &[OrgId]) -> integrations_ports::StoreResult<Vec<(OrgId, u64)>> {
+        if let Some(channel) = &mut self.channel {
+            match channel.last_seqs(orgs) {
+                Ok(newest) => return Ok(newest),
+                Err(err) => {
+                    tracing::warn!(error = %err, "the listening connection was lost; reconnecting");
+                    self.lose_channel();
+                }
+            }
+        }
+        self.store.last_seqs(orgs)
+    }
+
+    /// One batch of pruning, over the listening connection while there is one.
+    fn prune(&mut self, before: time::OffsetDateTime) -> integrations_ports::StoreResult<u64> {
+        if let Some(channel) = &mut self.channel {
+            match channel.prune_events(before, PRUNE_BATCH) {
+                Ok(pruned) => return Ok(pruned),
+                Err(err) => {
+                    tracing::warn!(error = %err, "the listening connection was lost; reconnecting");
+                    self.lose_channel();
+                }
+            }
+        }
+        self.store.prune_events(before, PRUNE_BATCH)
+    }
+
     /// Deletes one small batch of expired events when pruning is due, and
     /// keeps it due while batches come back full: publishing goes on
     /// between batches, however large the backlog.
@@ -304,8 +334,9 @@ impl FeedPump {
         let retention =
             time::Duration::try_from(self.options.retention).unwrap_or(time::Duration::MAX);
         let before = self.clock.now() - retention;
+        let pruned = self.prune(before);
         let stats = self.feed.stats();
-        match self.store.prune_events(before, PRUNE_BATCH) {
+        match pruned {
             Ok(pruned) if pruned > 0 => {
                 stats.pruned.fetch_add(pruned, Ordering::Relaxed);
                 // Due again at the next turn.

@@ -336,6 +336,20 @@ pub trait ChangeChannel: Send {
     /// # Errors
     /// `Unavailable` when the connection is lost.
     fn announce(&mut self, changes: &[Announcement]) -> StoreResult<()>;
+
+    /// The newest event number of each of `orgs` that has any, read over
+    /// the channel's own connection: the periodic check that backs the
+    /// announcements up needs no connection of the pool.
+    ///
+    /// # Errors
+    /// `Unavailable` when the connection is lost.
+    fn last_seqs(&mut self, orgs: &[OrgId]) -> StoreResult<Vec<(OrgId, u64)>>;
+
+    /// [`EventStore::prune_events`] over the channel's own connection.
+    ///
+    /// # Errors
+    /// `Unavailable` when the connection is lost.
+    fn prune_events(&mut self, before: OffsetDateTime, batch: u32) -> StoreResult<u64>;
 }
 
 /// Opens [`ChangeChannel`]s.

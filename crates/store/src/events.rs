@@ -213,6 +213,59 @@ fn column_seq(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
 
+/// The newest event number of each of `orgs` that has any.
+fn last_seqs(conn: &mut DbConnection, orgs: &[OrgId]) -> Result<Vec<(OrgId, u64)>, Failure> {
+    let rows: Vec<(String, i64)> = event_seqs::table
+        .filter(event_seqs::org_id.eq_any(orgs.iter().map(OrgId::as_str)))
+        .select((event_seqs::org_id, event_seqs::last_seq))
+        .load(conn)?;
+    rows.into_iter()
+        .map(|(org, seq)| {
+            Ok((
+                OrgId::parse(&org).map_err(|err| corrupt("org id", err))?,
+                u64::try_from(seq).map_err(|err| corrupt("event seq", err))?,
+            ))
+        })
+        .collect()
+}
+
+/// Deletes up to `batch` events older than `before`, from the bottom of
+/// each org's run; how many.
+fn prune(conn: &mut DbConnection, before: OffsetDateTime, batch: u32) -> Result<u64, Failure> {
+    // The oldest events by age, then, per org, from its lowest
+    // number up to the highest of those: what is kept stays an
+    // unbroken run even where clocks made ages and numbers disagree.
+    let old: Vec<(String, i64)> = events::table
+        .filter(events::at.lt(timestamp(before)))
+        .order(events::at.asc())
+        .limit(i64::from(batch))
+        .select((events::org_id, events::seq))
+        .load(conn)?;
+    let mut through: BTreeMap<String, i64> = BTreeMap::new();
+    for (org, seq) in old {
+        let top = through.entry(org).or_insert(seq);
+        *top = (*top).max(seq);
+    }
+    let mut pruned = 0;
+    for (org, top) in through {
+        // The kept run is unbroken: from its lowest number, `batch`
+        // numbers are `batch` events at most.
+        let lowest: Option<i64> = events::table
+            .filter(events::org_id.eq(&org))
+            .select(diesel::dsl::min(events::seq))
+            .first(conn)?;
+        let Some(lowest) = lowest else { continue };
+        let through = top.min(lowest.saturating_add(i64::from(batch)) - 1);
+        pruned += diesel::delete(
+            events::table
+                .filter(events::org_id.eq(&org))
+                .filter(events::seq.le(through)),
+        )
+        .execute(conn)?;
+    }
+    Ok(u64::try_from(pruned).unwrap_or(u64::MAX))
+}
+
 impl<C: Connections> EventStore for DieselStore<C> {
     fn events_after(&self, org: &OrgId, after: u64, limit: u32) -> StoreResult<Vec<Event>> {
         self.with(|conn| {
@@ -242,57 +295,11 @@ impl<C: Connections> EventStore for DieselStore<C> {
         if orgs.is_empty() {
             return Ok(Vec::new());
         }
-        self.with(|conn| {
-            let rows: Vec<(String, i64)> = event_seqs::table
-                .filter(event_seqs::org_id.eq_any(orgs.iter().map(OrgId::as_str)))
-                .select((event_seqs::org_id, event_seqs::last_seq))
-                .load(conn)?;
-            rows.into_iter()
-                .map(|(org, seq)| {
-                    Ok((
-                        OrgId::parse(&org).map_err(|err| corrupt("org id", err))?,
-                        u64::try_from(seq).map_err(|err| corrupt("event seq", err))?,
-                    ))
-                })
-                .collect()
-        })
+        self.with(|conn| last_seqs(conn, orgs))
     }
 
     fn prune_events(&self, before: OffsetDateTime, batch: u32) -> StoreResult<u64> {
-        self.with(|conn| {
-            // The oldest events by age, then, per org, from its lowest
-            // number up to the highest of those: what is kept stays an
-            // unbroken run even where clocks made ages and numbers disagree.
-            let old: Vec<(String, i64)> = events::table
-                .filter(events::at.lt(timestamp(before)))
-                .order(events::at.asc())
-                .limit(i64::from(batch))
-                .select((events::org_id, events::seq))
-                .load(conn)?;
-            let mut through: BTreeMap<String, i64> = BTreeMap::new();
-            for (org, seq) in old {
-                let top = through.entry(org).or_insert(seq);
-                *top = (*top).max(seq);
-            }
-            let mut pruned = 0;
-            for (org, top) in through {
-                // The kept run is unbroken: from its lowest number, `batch`
-                // numbers are `batch` events at most.
-                let lowest: Option<i64> = events::table
-                    .filter(events::org_id.eq(&org))
-                    .select(diesel::dsl::min(events::seq))
-                    .first(conn)?;
-                let Some(lowest) = lowest else { continue };
-                let through = top.min(lowest.saturating_add(i64::from(batch)) - 1);
-                pruned += diesel::delete(
-                    events::table
-                        .filter(events::org_id.eq(&org))
-                        .filter(events::seq.le(through)),
-                )
-                .execute(conn)?;
-            }
-            Ok(u64::try_from(pruned).unwrap_or(u64::MAX))
-        })
+        self.with(|conn| prune(conn, before, batch))
     }
 }
 
@@ -305,7 +312,9 @@ const POLL: Duration = Duration::from_millis(2);
 
 /// A `LISTEN`ing PostgreSQL connection of its own, outside the pool.
 struct PgChannel {
-    conn: PgConnection,
+    /// Always the PostgreSQL variant; kept whole so that the store's
+    /// queries run on it.
+    conn: DbConnection,
     last_statement: Instant,
 }
 
@@ -324,7 +333,10 @@ impl ChangeChannel for PgChannel {
         let deadline = Instant::now() + timeout;
         loop {
             let mut arrived = Vec::new();
-            for notification in self.conn.notifications_iter() {
+            let DbConnection::Postgres(conn) = &mut self.conn else {
+                return Ok(Vec::new());
+            };
+            for notification in conn.notifications_iter() {
                 let notification = notification.map_err(lost)?;
                 arrived.extend(parse_payload(&notification.payload));
             }
@@ -349,7 +361,7 @@ impl ChangeChannel for PgChannel {
     fn announce(&mut self, changes: &[Announcement]) -> StoreResult<()> {
         // A payload is limited to 8,000 bytes: several notifications if need be.
         let mut payload = String::new();
-        let send = |payload: &mut String, conn: &mut PgConnection| {
+        let send = |payload: &mut String, conn: &mut DbConnection| {
             if payload.is_empty() {
                 return Ok(());
             }
@@ -371,6 +383,21 @@ impl ChangeChannel for PgChannel {
         send(&mut payload, &mut self.conn)?;
         self.last_statement = Instant::now();
         Ok(())
+    }
+
+    fn last_seqs(&mut self, orgs: &[OrgId]) -> StoreResult<Vec<(OrgId, u64)>> {
+        if orgs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let newest = last_seqs(&mut self.conn, orgs).map_err(|err| lost(err.into_store()))?;
+        self.last_statement = Instant::now();
+        Ok(newest)
+    }
+
+    fn prune_events(&mut self, before: OffsetDateTime, batch: u32) -> StoreResult<u64> {
+        let pruned = prune(&mut self.conn, before, batch).map_err(|err| lost(err.into_store()))?;
+        self.last_statement = Instant::now();
+        Ok(pruned)
     }
 }
 
@@ -407,9 +434,10 @@ impl ChangeChannels for Channels {
         if self.url.is_sqlite() {
             return Ok(None);
         }
-        let DbConnection::Postgres(mut conn) = establish(&self.url).map_err(lost)? else {
+        let mut conn = establish(&self.url).map_err(lost)?;
+        if !matches!(conn, DbConnection::Postgres(_)) {
             return Ok(None);
-        };
+        }
         // Announcements are hints (a periodic check backs them up): they
         // need not wait for the disk, and this session never holds a
         // statement for long.

@@ -5,12 +5,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use integrations_domain::{OrgId, PipelineId};
+use integrations_ports::ChangeChannels;
 use integrations_ports::{
     AttachmentStore, AuditAction, AuditEntry, EventResource, EventStore, EventType,
     PipelineChanges, PipelineStore, ResourceType, StoreError, TemplateStore,
 };
-use integrations_store::DieselStore;
-use integrations_testing::TestDb;
+use integrations_store::{Channels, DieselStore};
+use integrations_testing::{Backend, TestDb};
 use serde_json::json;
 
 use crate::attachments::attach_new;
@@ -348,7 +349,65 @@ fn a_tailing_reader_never_sees_a_gap_under_concurrent_writers(db: &TestDb) {
     assert_eq!(seen, (WRITERS * EACH) as u64);
 }
 
+/// The listening channel answers the pump's periodic check and prunes over
+/// its own connection, so a process that only waits needs none of the
+/// pool's; SQLite offers no channel (one process serves a file).
+fn the_channel_checks_and_prunes_over_its_own_connection(db: &TestDb) {
+    let store = store(db);
+    let channel = Channels::new(store.url()).open_channel().expect("opens");
+    let Some(mut channel) = channel else {
+        assert_eq!(db.backend(), Backend::Sqlite, "PostgreSQL has a channel");
+        return;
+    };
+    let (a, b, quiet) = (org("org_a"), org("org_b"), org("org_quiet"));
+    for (org, n) in [(&a, 3), (&b, 1)] {
+        for i in 0..n {
+            let mut made = audit();
+            made.at = tick() - time::Duration::days(30);
+            store
+                .create_template(new_template(org, &format!("T{i}")), made.into())
+                .expect("created");
+        }
+    }
+    let asked = [a.clone(), b.clone(), quiet];
+    let mut over_channel = channel.last_seqs(&asked).expect("checked");
+    let mut over_pool = store.last_seqs(&asked).expect("checked");
+    over_channel.sort();
+    over_pool.sort();
+    assert_eq!(over_channel, vec![(a.clone(), 3), (b, 1)]);
+    assert_eq!(over_channel, over_pool, "the same answer either way");
+
+    assert_eq!(
+        channel.prune_events(tick(), 2).expect("pruned"),
+        2,
+        "a batch"
+    );
+    assert_eq!(seqs(&store, &a, 0), [3], "from the bottom");
+    assert_eq!(channel.prune_events(tick(), 2).expect("pruned"), 2);
+    assert_eq!(seqs(&store, &a, 0), Vec::<u64>::new());
+    assert_eq!(
+        channel
+            .last_seqs(std::slice::from_ref(&a))
+            .expect("checked"),
+        [(a.clone(), 3)],
+        "pruning keeps the numbers"
+    );
+
+    // A lost connection is an outage the pump reconnects after.
+    let mut raw = Raw::connect(db);
+    raw.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE application_name = 'integrations-listener' AND datname = current_database()",
+    )
+    .expect("terminated");
+    assert!(matches!(
+        channel.last_seqs(&[a]),
+        Err(StoreError::Unavailable(_))
+    ));
+}
+
 integrations_testing::backend_tests!(
+    the_channel_checks_and_prunes_over_its_own_connection,
     events_are_numbered_per_org_without_gaps_and_roll_back_with_their_change,
     a_template_change_lists_the_pipelines_pinning_it_and_a_pipeline_change_its_pipeline,
     deleting_a_pipeline_detaches_each_pin_then_deletes_it,
