@@ -75,4 +75,6 @@ pub use param::{
     SecretParameters, WithSecrets,
 };
 pub use revision::{DeliveryMode, RevisionNumber};
-pub use validate::{ConfigProblem, ConfigProblems, MAX_PROBLEMS, Problem, validate_config};
+pub use validate::{
+    ConfigProblem, ConfigProblems, MAX_PROBLEMS, Problem, validate_config, validate_rendered,
+};

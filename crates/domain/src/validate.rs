@@ -213,15 +213,7 @@ pub fn validate_config(vendor: &Vendor, config: &Value) -> Result<(), ConfigProb
             Problem::TooDeep,
         )));
     }
-    let mut problems = ConfigProblems::default();
-    for field in &vendor.config_fields {
-        if let Some(problem) = check_field(field, members) {
-            problems.push(ConfigProblem::new(JsonPath::key(&field.key), problem));
-        }
-    }
-    for problem in crate::secrets::value_type_problems(vendor, members) {
-        problems.push(problem);
-    }
+    let mut problems = check_fields(vendor, members, Stage::Stored);
     find_malformed(config, &Place::root(), &mut problems);
     if problems.is_empty() {
         Ok(())
@@ -230,7 +222,75 @@ pub fn validate_config(vendor: &Vendor, config: &Value) -> Result<(), ConfigProb
     }
 }
 
-fn check_field(field: &ConfigField, config: &Map<String, Value>) -> Option<Problem> {
+/// Checks a **rendered** config — every placeholder substituted with a
+/// pipeline's values — against the vendor's fields, by the rules of
+/// [`validate_config`] applied to the values that will be delivered: a
+/// `number` field filled with `"abc"` is a problem, and so is a `select`
+/// filled with a value outside its options. Nothing is exempt as a
+/// placeholder any more, and the text of substituted values is data (a
+/// value that looks like a placeholder is not reported as malformed).
+///
+/// This is the check a rollout runs before it re-pins a pipeline, and the
+/// one an event processor can run before it delivers. Secret values may be
+/// masked (`"***"`) or in clear: a secret field only needs a string.
+///
+/// # Errors
+/// The problems found, as for [`validate_config`].
+///
+/// ```
+/// use integrations_domain::{catalog, validate_rendered};
+/// use serde_json::json;
+///
+/// let meta = catalog::vendor("meta_capi").unwrap();
+/// let rendered = json!({ "pixel_id": "123", "access_token": "***", "batch_size": "abc" });
+/// let problems = validate_rendered(meta, &rendered).unwrap_err();
+/// assert_eq!(problems[0].to_string(), "config.batch_size must be an integer");
+/// ```
+pub fn validate_rendered(vendor: &Vendor, config: &Value) -> Result<(), ConfigProblems> {
+    let Value::Object(members) = config else {
+        return Err(ConfigProblems::single(ConfigProblem::new(
+            JsonPath::root(),
+            Problem::NotAnObject,
+        )));
+    };
+    if nests_deeper_than(config, MAX_CONFIG_DEPTH) {
+        return Err(ConfigProblems::single(ConfigProblem::new(
+            JsonPath::root(),
+            Problem::TooDeep,
+        )));
+    }
+    let problems = check_fields(vendor, members, Stage::Rendered);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// Which config is checked: a stored one may hold placeholders in place of
+/// values; a rendered one holds the values themselves.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Stage {
+    Stored,
+    Rendered,
+}
+
+/// The problems of the vendor's declared fields, then of the values of its
+/// objects of secrets, in that order.
+fn check_fields(vendor: &Vendor, members: &Map<String, Value>, stage: Stage) -> ConfigProblems {
+    let mut problems = ConfigProblems::default();
+    for field in &vendor.config_fields {
+        if let Some(problem) = check_field(field, members, stage) {
+            problems.push(ConfigProblem::new(JsonPath::key(&field.key), problem));
+        }
+    }
+    for problem in crate::secrets::value_type_problems(vendor, members) {
+        problems.push(problem);
+    }
+    problems
+}
+
+fn check_field(field: &ConfigField, config: &Map<String, Value>, stage: Stage) -> Option<Problem> {
     let value = match config.get(&field.key) {
         None | Some(Value::Null) => return field.required.then_some(Problem::Required),
         Some(Value::String(s)) if s.trim().is_empty() && field.required => {
@@ -238,7 +298,7 @@ fn check_field(field: &ConfigField, config: &Map<String, Value>) -> Option<Probl
         }
         Some(value) => value,
     };
-    if crate::secrets::is_reference(value) {
+    if stage == Stage::Stored && crate::secrets::is_reference(value) {
         return None;
     }
     let type_ok = match field.field_type {

@@ -222,3 +222,118 @@ fn exactly_a_hundred_problems_leave_nothing_more() {
     assert_eq!((errors.len(), errors.more()), (MAX_PROBLEMS, 1));
     assert_eq!(errors.into_iter().count(), MAX_PROBLEMS);
 }
+
+mod rendered {
+    use std::borrow::Cow;
+
+    use proptest::prelude::*;
+    use serde_json::{Value, json};
+
+    use super::vendor;
+    use crate::substitution::Plan;
+    use crate::{Parameters, validate_config, validate_rendered};
+
+    /// A stored config rendered with `params`, then checked as delivered.
+    fn problems_after(config: &Value, params: Value) -> Vec<String> {
+        let params: Parameters = serde_json::from_value(params).expect("parameters");
+        let plan = Plan::compile(config.clone());
+        let rendered = plan.render(&params).map(Cow::into_owned).expect("renders");
+        validate_rendered(&vendor(), &rendered)
+            .err()
+            .unwrap_or_default()
+            .iter()
+            .map(|p| format!("{} {}", p.path, p.problem.code()))
+            .collect()
+    }
+
+    #[test]
+    fn a_value_filled_from_a_parameter_is_checked_as_delivered() {
+        let config = json!({
+            "id": "x", "n": "{{pipeline_param.n}}", "i": "{{pipeline_param.i}}",
+            "b": "{{pipeline_param.b}}", "sel": "{{pipeline_param.region}}",
+        });
+        assert!(validate_config(&vendor(), &config).is_ok(), "valid as stored");
+        assert_eq!(
+            problems_after(&config, json!({ "n": 1.5, "i": 3, "b": true, "region": "eu" })),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            problems_after(&config, json!({ "n": "abc", "i": 1.5, "b": "yes", "region": "mars" })),
+            [
+                "config.n invalid_type",
+                "config.i invalid_type",
+                "config.b invalid_type",
+                "config.sel not_an_option",
+            ]
+        );
+    }
+
+    #[test]
+    fn nothing_is_exempt_as_a_placeholder_and_substituted_text_is_data() {
+        // A placeholder left in place (a render that could not substitute it)
+        // is a string where a number belongs.
+        let left = json!({ "id": "x", "n": "{{pipeline_param.n}}" });
+        let found = validate_rendered(&vendor(), &left).unwrap_err();
+        assert_eq!(found[0].to_string(), "config.n must be a number");
+        // A value that merely looks like a reference is not "malformed": it
+        // is what will be sent.
+        let config = json!({ "id": "{{pipeline_param.id}}", "s": "{{pipeline_param.s}}" });
+        assert_eq!(
+            problems_after(&config, json!({ "id": "x", "s": "{{ not a placeholder" })),
+            Vec::<String>::new()
+        );
+        // A required field filled with blank text is missing.
+        assert_eq!(
+            problems_after(&config, json!({ "id": " ", "s": "" })),
+            ["config.id required"]
+        );
+    }
+
+    #[test]
+    fn a_rendered_config_must_be_an_object_of_bounded_depth() {
+        assert!(validate_rendered(&vendor(), &json!([1])).is_err());
+        assert_eq!(
+            validate_rendered(&vendor(), &super::nested(65)).unwrap_err()[0].problem,
+            crate::Problem::TooDeep
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(256))]
+
+        /// A number field filled from a parameter passes exactly when the
+        /// parameter is a number; any other kind of value is one problem, at
+        /// that field.
+        #[test]
+        fn a_number_field_passes_exactly_when_its_parameter_is_a_number(
+            value in prop_oneof![
+                any::<i64>().prop_map(|n| json!(n)),
+                (-1.0e12_f64..1.0e12).prop_map(|f| json!(f)),
+                any::<bool>().prop_map(|b| json!(b)),
+                "[a-z0-9 ]{0,12}".prop_map(|s| json!(s)),
+            ],
+            id in "[a-z]{1,8}",
+        ) {
+            let config = json!({ "id": "{{pipeline_param.id}}", "n": "{{pipeline_param.n}}" });
+            let found = problems_after(&config, json!({ "id": id, "n": value }));
+            if value.is_number() {
+                prop_assert!(found.is_empty(), "{found:?}");
+            } else {
+                prop_assert_eq!(found, vec!["config.n invalid_type".to_owned()]);
+            }
+        }
+
+        /// A select filled from a parameter passes exactly when the value is
+        /// one of its options.
+        #[test]
+        fn a_select_passes_exactly_when_its_value_is_an_option(region in "[a-z]{1,3}") {
+            let config = json!({ "id": "x", "sel": "{{pipeline_param.region}}" });
+            let found = problems_after(&config, json!({ "region": region.clone() }));
+            if region == "eu" || region == "us" {
+                prop_assert!(found.is_empty());
+            } else {
+                prop_assert_eq!(found, vec!["config.sel not_an_option".to_owned()]);
+            }
+        }
+    }
+}
