@@ -74,6 +74,56 @@ pub fn diff_configs(vendor: &Vendor, from: &Value, to: &Value) -> Patch {
     patch
 }
 
+/// The JSON Patch between two **rendered** configs (placeholders
+/// substituted), shown without a secret: which values changed is decided on
+/// the configs in clear (`from`, `to`), and what an operation shows comes
+/// from `masked_to`, the same config as `to` with its secrets masked. A
+/// credential that changed is therefore a `replace` with `"***"`, even
+/// where both sides read `"***"` once masked; one that did not change is no
+/// operation at all. `masked_to` must have `to`'s shape (masking replaces
+/// values, never removes them).
+///
+/// Past [`MAX_FINE_PATCH_BYTES`], as for [`diff_configs`], the patch is one
+/// `replace` of the whole (masked) config.
+///
+/// ```
+/// use integrations_domain::diff::diff_rendered;
+/// use serde_json::json;
+///
+/// let from = json!({ "pixel_id": "1", "access_token": "EAAB-old", "batch_size": 50 });
+/// let to = json!({ "pixel_id": "1", "access_token": "EAAB-new", "batch_size": 100 });
+/// let masked_to = json!({ "pixel_id": "1", "access_token": "***", "batch_size": 100 });
+/// let patch = diff_rendered(&from, &to, &masked_to);
+/// assert_eq!(serde_json::to_value(&patch).unwrap(), json!([
+///     { "op": "replace", "path": "/access_token", "value": "***" },
+///     { "op": "replace", "path": "/batch_size", "value": 100 }
+/// ]));
+/// ```
+pub fn diff_rendered(from: &Value, to: &Value, masked_to: &Value) -> Patch {
+    if patch_bound(from, to) > MAX_FINE_PATCH_BYTES {
+        return Patch(vec![PatchOperation::Replace(ReplaceOperation {
+            path: PointerBuf::new(),
+            value: masked_to.clone(),
+        })]);
+    }
+    let mut patch = json_patch::diff(from, to);
+    for operation in &mut patch.0 {
+        let (path, value) = match operation {
+            PatchOperation::Add(op) => (&op.path, &mut op.value),
+            PatchOperation::Replace(op) => (&op.path, &mut op.value),
+            PatchOperation::Test(op) => (&op.path, &mut op.value),
+            PatchOperation::Remove(_) | PatchOperation::Move(_) | PatchOperation::Copy(_) => {
+                continue;
+            }
+        };
+        *value = path
+            .resolve(masked_to)
+            .cloned()
+            .unwrap_or_else(|_| Value::String(MASK.to_owned()));
+    }
+    patch
+}
+
 /// The largest fine-grained patch [`diff_configs`] computes, judged by an upper
 /// bound on its size estimated before computing it: 16 MiB (a config is at
 /// most 1 MiB, so an ordinary patch is far below it). Past it, the diff is one
@@ -286,5 +336,88 @@ mod tests {
             patch_bound(&from, &to)
         );
         assert!(patch_bound(&from, &to) < MAX_FINE_PATCH_BYTES);
+    }
+
+    mod rendered {
+        use proptest::prelude::*;
+        use serde_json::{Value, json};
+
+        use super::super::diff_rendered;
+
+        /// Masks every string that starts with `s:` (a secret, for these tests).
+        fn masked(value: &Value) -> Value {
+            match value {
+                Value::String(text) if text.starts_with("s:") => json!("***"),
+                Value::Array(items) => Value::Array(items.iter().map(masked).collect()),
+                Value::Object(members) => Value::Object(
+                    members
+                        .iter()
+                        .map(|(k, v)| (k.clone(), masked(v)))
+                        .collect(),
+                ),
+                other => other.clone(),
+            }
+        }
+
+        fn patch(from: &Value, to: &Value) -> Value {
+            serde_json::to_value(diff_rendered(from, to, &masked(to))).expect("serialises")
+        }
+
+        #[test]
+        fn an_unchanged_secret_is_no_operation_and_a_changed_one_shows_masked() {
+            let from = json!({ "token": "s:a", "keys": { "k": "s:b" }, "n": 1 });
+            assert_eq!(patch(&from, &from), json!([]));
+            let to = json!({ "token": "s:a", "keys": { "k": "s:c", "new": "s:d" }, "n": 1 });
+            assert_eq!(
+                patch(&from, &to),
+                json!([
+                    { "op": "replace", "path": "/keys/k", "value": "***" },
+                    { "op": "add", "path": "/keys/new", "value": "***" },
+                ])
+            );
+        }
+
+        fn config() -> impl Strategy<Value = Value> {
+            let leaf = prop_oneof![
+                "s:[a-c]{1,2}".prop_map(Value::from),
+                "[a-c]{1,2}".prop_map(Value::from),
+                (0..3_i64).prop_map(Value::from),
+            ];
+            leaf.prop_recursive(3, 24, 4, |inner| {
+                prop_oneof![
+                    prop::collection::vec(inner.clone(), 0..4).prop_map(Value::Array),
+                    prop::collection::btree_map("[a-d]", inner, 0..4)
+                        .prop_map(|m| Value::Object(m.into_iter().collect())),
+                ]
+            })
+        }
+
+        /// Whether `value` holds a secret (an `s:` string) anywhere.
+        fn holds_secret(value: &Value) -> bool {
+            match value {
+                Value::String(text) => text.starts_with("s:"),
+                Value::Array(items) => items.iter().any(holds_secret),
+                Value::Object(members) => members.values().any(holds_secret),
+                _ => false,
+            }
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(256))]
+
+            /// No operation ever shows a secret, and the patch is empty
+            /// exactly when the configs in clear are equal.
+            #[test]
+            fn no_operation_shows_a_secret(
+                from in prop::collection::btree_map("[a-d]", config(), 0..4),
+                to in prop::collection::btree_map("[a-d]", config(), 0..4),
+            ) {
+                let from = Value::Object(from.into_iter().collect());
+                let to = Value::Object(to.into_iter().collect());
+                let found = patch(&from, &to);
+                prop_assert!(!holds_secret(&found), "{found}");
+                prop_assert_eq!(found.as_array().is_some_and(Vec::is_empty), from == to);
+            }
+        }
     }
 }

@@ -110,6 +110,10 @@ prefixed_id!(
     /// the audit entry of the same change.
     EventId, "evt_"
 );
+prefixed_id!(
+    /// Identifies a rollout: a re-pin of many pipelines of a template at once (`ro_…`).
+    RolloutId, "ro_"
+);
 
 #[cfg(test)]
 mod tests {

@@ -66,7 +66,9 @@ pub mod substitution;
 pub mod validate;
 
 pub use access::{Action, Caller, Role};
-pub use id::{AttachmentId, AuditId, EventId, IdError, PipelineId, RevisionId, TemplateId};
+pub use id::{
+    AttachmentId, AuditId, EventId, IdError, PipelineId, RevisionId, RolloutId, TemplateId,
+};
 pub use json_path::JsonPath;
 pub use model::{Attachment, Page, PageError, Paged, Pipeline, Revision, Template};
 pub use name::{Description, Name, OrgId, TextError, UserId};

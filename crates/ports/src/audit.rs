@@ -110,6 +110,10 @@ wire_enum! {
         AttachmentDisable => "attachment.disable",
         /// An attachment was removed (directly, or with its pipeline).
         AttachmentDelete => "attachment.delete",
+        /// A rollout re-pinned pipelines of a template (the resource is the rollout).
+        RolloutApply => "rollout.apply",
+        /// A rollout was rolled back (the resource is the new rollout).
+        RolloutRollback => "rollout.rollback",
     }
 }
 
@@ -122,6 +126,8 @@ wire_enum! {
         Pipeline => "pipeline",
         /// An attachment (on the wire: a pipeline integration).
         Attachment => "attachment",
+        /// A rollout across the pipelines of a template.
+        Rollout => "rollout",
     }
 }
 

@@ -40,6 +40,12 @@ wire_enum! {
         IntegrationUpdated => "pipeline_integration.updated",
         /// A pin was removed.
         IntegrationDetached => "pipeline_integration.detached",
+        /// A rollout re-pinned pipelines of a template (each pin it moved
+        /// has its own `pipeline_integration.updated` event too).
+        RolloutApplied => "rollout.applied",
+        /// A rollout was rolled back: the pins it moved that were still where
+        /// it left them went back.
+        RolloutRolledBack => "rollout.rolled_back",
     }
 }
 
@@ -54,6 +60,8 @@ wire_enum! {
         Pipeline => "pipeline",
         /// A pipeline integration (a template pinned on a pipeline).
         PipelineIntegration => "pipeline_integration",
+        /// A rollout.
+        Rollout => "rollout",
     }
 }
 
@@ -67,6 +75,8 @@ pub enum Affected {
     /// Every pipeline pinning this template when the change commits: the
     /// store reads them in the change's transaction.
     PinsOf(TemplateId),
+    /// These pipelines (sorted): the pins a rollout moved.
+    Pipelines(Vec<PipelineId>),
 }
 
 /// An event to append; the store numbers it and lists its pipelines.
@@ -116,6 +126,14 @@ const ATTACHMENT_DATA: Picks = &[
     ("revision_id", "revision_id"),
     ("revision_number", "revision_number"),
     ("enabled", "enabled"),
+];
+
+const ROLLOUT_DATA: Picks = &[
+    ("id", "rollout_id"),
+    ("template_id", "template_id"),
+    ("to_revision", "to_revision"),
+    ("rolled_back_from", "rolled_back_from"),
+    ("moved", "moved"),
 ];
 
 /// The scalar fields `keys` names in `value`, renamed; anything that is not
@@ -189,6 +207,16 @@ fn kind_of(action: AuditAction) -> (EventType, EventResource, Picks) {
             EventResource::PipelineIntegration,
             ATTACHMENT_DATA,
         ),
+        A::RolloutApply => (
+            EventType::RolloutApplied,
+            EventResource::Rollout,
+            ROLLOUT_DATA,
+        ),
+        A::RolloutRollback => (
+            EventType::RolloutRolledBack,
+            EventResource::Rollout,
+            ROLLOUT_DATA,
+        ),
     }
 }
 
@@ -239,6 +267,7 @@ impl NewEvent {
                     .and_then(|id| id.parse().ok())
                     .map_or(Affected::Nothing, Affected::Pipeline),
             ),
+            EventResource::Rollout => (entry.resource_id.clone(), Affected::Pipelines(moved(value))),
         };
         Self {
             id: EventId::from_ulid(entry.id.ulid()),
@@ -251,6 +280,22 @@ impl NewEvent {
             data,
         }
     }
+}
+
+/// The pipelines a rollout's audit value lists as moved, sorted.
+fn moved(value: Option<&Value>) -> Vec<PipelineId> {
+    let rows = value
+        .and_then(|v| v.get("pipelines"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    let mut moved: Vec<PipelineId> = rows
+        .iter()
+        .filter(|row| row.get("status").and_then(Value::as_str) == Some("moved"))
+        .filter_map(|row| row.get("pipeline_id")?.as_str()?.parse().ok())
+        .collect();
+    moved.sort_unstable();
+    moved
 }
 
 /// An event as the feed serves it.

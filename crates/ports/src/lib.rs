@@ -24,6 +24,7 @@ mod events;
 mod idempotency;
 mod list;
 mod rekey;
+mod rollouts;
 mod sealed;
 mod store;
 mod system;
@@ -35,6 +36,10 @@ pub use error::{MAX_PIPELINES_NAMED, PipelineRef, StoreError, StoreResult};
 pub use events::{
     Affected, Announcement, ChangeChannel, ChangeChannels, Event, EventResource, EventStore,
     EventType, NewEvent, OnCommit,
+};
+pub use rollouts::{
+    ApplyRollout, Decide, FoundPin, PinStatus, Rollout, RolloutPipeline, RolloutProblem,
+    RolloutStatus, RolloutStore, RolloutWrite,
 };
 pub use idempotency::{
     Change, Claim, ClaimedKey, IdempotencyScope, IdempotencyStore, Respond, StoredResponse,

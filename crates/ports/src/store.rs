@@ -193,6 +193,18 @@ pub trait TemplateStore {
         number: RevisionNumber,
     ) -> StoreResult<Revision>;
 
+    /// One revision of a live template, by its id.
+    ///
+    /// # Errors
+    /// `NotFound` when the template is not live in the org or has no
+    /// revision with that id.
+    fn revision_by_id(
+        &self,
+        org: &OrgId,
+        template: TemplateId,
+        id: RevisionId,
+    ) -> StoreResult<Revision>;
+
     /// A page of a live template's revisions, newest first; a window that
     /// starts after a number starts with the revision numbered just below it.
     ///
@@ -470,6 +482,7 @@ pub trait StoreSession:
     + AttachmentStore
     + AuditStore
     + crate::EventStore
+    + crate::RolloutStore
     + crate::SealedValueStore
     + crate::KeyRotationStore
     + crate::IdempotencyStore

@@ -1,7 +1,9 @@
 //! [`AttachmentStore`] for [`DieselStore`].
 
 use diesel::prelude::*;
-use integrations_domain::{Attachment, AttachmentId, OrgId, PipelineId, Revision, RevisionId};
+use integrations_domain::{
+    Attachment, AttachmentId, OrgId, PipelineId, Revision, RevisionId, TemplateId,
+};
 use integrations_ports::{
     AttachmentChanges, AttachmentStore, AuditEntry, Change, NewAttachment, StoreError, StoreResult,
 };
@@ -83,6 +85,24 @@ pub(crate) fn of_live_pipeline(
     pipeline: PipelineId,
 ) -> Result<Vec<Attachment>, Failure> {
     let views: Vec<AttachmentView> = of_pipeline!(org, pipeline).select(view!()).load(conn)?;
+    views.into_iter().map(attachment).collect()
+}
+
+/// The pins of `template` on the live pipelines among `pipelines`, with
+/// their current revision numbers.
+pub(crate) fn pins_of_template(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    template: TemplateId,
+    pipelines: &[String],
+) -> Result<Vec<Attachment>, Failure> {
+    let views: Vec<AttachmentView> = joined!()
+        .filter(attachments::org_id.eq(org.as_str()))
+        .filter(attachments::template_id.eq(template.to_string()))
+        .filter(attachments::pipeline_id.eq_any(pipelines))
+        .filter(pipelines::deleted_at.is_null())
+        .select(view!())
+        .load(conn)?;
     views.into_iter().map(attachment).collect()
 }
 

@@ -105,6 +105,9 @@ fn append(
         Affected::Nothing => "[]".to_owned(),
         Affected::Pipeline(id) => format!("[\"{id}\"]"),
         Affected::PinsOf(template) => template.to_string(),
+        Affected::Pipelines(ids) => {
+            serde_json::to_string(ids).map_err(|err| corrupt("event pipeline ids", err))?
+        }
     };
     let data = serde_json::to_string(&event.data).map_err(|err| corrupt("event data", err))?;
     macro_rules! bind_event {

@@ -18,6 +18,7 @@ mod idempotency;
 mod lookup;
 pub mod migrations;
 mod pipelines;
+mod rollouts;
 mod rekey;
 mod rows;
 mod schema;

@@ -138,3 +138,17 @@ diesel::table! {
         data -> Text,
     }
 }
+
+diesel::table! {
+    rollouts (id) {
+        id -> Text,
+        org_id -> Text,
+        template_id -> Text,
+        to_revision -> Nullable<Integer>,
+        rolled_back_from -> Nullable<Text>,
+        note -> Nullable<Text>,
+        created_by -> Text,
+        created_at -> Timestamp,
+        pipelines -> Text,
+    }
+}

@@ -1,7 +1,9 @@
 //! [`TemplateStore`] for [`DieselStore`].
 
 use diesel::prelude::*;
-use integrations_domain::{Attachment, OrgId, Revision, RevisionNumber, Template, TemplateId};
+use integrations_domain::{
+    Attachment, OrgId, Revision, RevisionId, RevisionNumber, Template, TemplateId,
+};
 use integrations_ports::{
     AuditEntry, Change, ListPage, MAX_PIPELINES_NAMED, NewRevision, NewTemplate, PipelineRef,
     Start, StoreError, StoreResult, TemplateChanges, TemplateStore, Window,
@@ -460,6 +462,32 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
                 .filter(on_the_row(
                     templates::org_id
                         .eq(org.as_str())
+                        .and(templates::deleted_at.is_null())
+                        .nullable(),
+                    false,
+                ))
+                .select(RevisionRow::as_select())
+                .first(conn)
+                .optional()?
+                .ok_or(Failure::Store(StoreError::NotFound))?
+                .into_domain()
+        })
+    }
+
+    fn revision_by_id(
+        &self,
+        org: &OrgId,
+        template: TemplateId,
+        id: RevisionId,
+    ) -> StoreResult<Revision> {
+        self.with(|conn| {
+            revisions::table
+                .inner_join(templates::table)
+                .filter(revisions::id.eq(id.to_string()))
+                .filter(on_the_row(
+                    revisions::template_id
+                        .eq(template.to_string())
+                        .and(templates::org_id.eq(org.as_str()))
                         .and(templates::deleted_at.is_null())
                         .nullable(),
                     false,
