@@ -29,6 +29,7 @@ mod pipelines;
 mod pump;
 mod render;
 mod revisions;
+mod rollouts;
 mod secret_parameters;
 mod secrets;
 mod templates;
@@ -57,6 +58,7 @@ pub use render::{
     RenderedConfig, SECRET_IN_PLAIN_PARAMETER,
 };
 pub use revisions::{CreateRevision, REVISION_BATCH, RevisionBatches, RevisionList};
+pub use rollouts::{MAX_ROLLOUT_DIFF_BYTES, MAX_ROLLOUT_PIPELINES, StartRollout};
 pub use templates::{CreateTemplate, UpdateTemplate};
 pub use versioning::{Pin, Restore, RevisionDiff, template_etag};
 

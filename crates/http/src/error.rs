@@ -31,7 +31,8 @@ pub struct Detail {
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub message: Option<String>,
-    /// For `TEMPLATE_IN_USE`: the pipeline that pins the template.
+    /// For `TEMPLATE_IN_USE`: the pipeline that pins the template; for
+    /// `ROLLOUT_BLOCKED`: the pipeline the problem is in.
     #[serde(skip_serializing_if = "Option::is_none")]
     #[schema(nullable = false)]
     pub pipeline_id: Option<String>,
@@ -342,6 +343,26 @@ impl From<&AppError> for ApiError {
                     oldest: Some(*oldest),
                     ..Detail::new("after", "expired", None)
                 }]),
+            AppError::RolloutBlocked { problems, more } => {
+                let mut details: Vec<Detail> = problems
+                    .iter()
+                    .map(|(pipeline, found)| Detail {
+                        pipeline_id: Some(pipeline.to_string()),
+                        ..Detail::new(&found.field, &found.problem, Some(found.message.clone()))
+                    })
+                    .collect();
+                if *more > 0 {
+                    details.push(Detail {
+                        more: Some(*more),
+                        ..Detail::new(
+                            "pipelines",
+                            FieldProblem::TRUNCATED,
+                            Some(format!("{more} more problem(s) not listed")),
+                        )
+                    });
+                }
+                status(StatusCode::UNPROCESSABLE_ENTITY, "ROLLOUT_BLOCKED").with_details(details)
+            }
             AppError::StaleRevision { latest } => Self::new(
                 StatusCode::PRECONDITION_FAILED,
                 "PRECONDITION_FAILED",

@@ -16,6 +16,7 @@ use time::OffsetDateTime;
 
 use crate::audit::{AuditEntry, wire_enum};
 use crate::error::StoreResult;
+use crate::idempotency::{ClaimedKey, Respond};
 use crate::list::{ListPage, Window};
 
 wire_enum! {
@@ -62,8 +63,10 @@ impl<'de> Deserialize<'de> for PinStatus {
 pub struct RolloutProblem {
     /// The value at fault (`config.batch_size`).
     pub field: String,
-    /// What is wrong with it, in words (`must be an integer`).
+    /// A short machine-readable code (`invalid_type`, `not_an_option`…).
     pub problem: String,
+    /// What is wrong with it, in words (`must be an integer`); never a value.
+    pub message: String,
 }
 
 /// One pipeline of a rollout. Its stored form is this structure as JSON.
@@ -160,7 +163,8 @@ pub trait RolloutStore {
     /// checks `expected_latest`), locks the targets' pins of it in pipeline
     /// order, hands them to `decide`, then writes its audit entries, moves
     /// the pins it chose, stores the rollout and appends the events, or
-    /// nothing at all.
+    /// nothing at all. With `replay`, the response a retry with the same
+    /// `Idempotency-Key` replays is recorded in the same transaction.
     ///
     /// # Errors
     /// `NotFound` when the template is not live; `StaleRevision` when
@@ -170,6 +174,7 @@ pub trait RolloutStore {
         org: &OrgId,
         apply: &ApplyRollout,
         decide: &mut Decide<'_>,
+        replay: Option<(&ClaimedKey, Respond<'_, Rollout>)>,
     ) -> StoreResult<Rollout>;
 
     /// One stored rollout of the org.

@@ -9,7 +9,7 @@
 use diesel::prelude::*;
 use integrations_domain::{OrgId, RolloutId, TemplateId, UserId};
 use integrations_ports::{
-    ApplyRollout, Decide, FoundPin, ListPage, Rollout, RolloutPipeline, RolloutStatus,
+    ApplyRollout, ClaimedKey, Decide, FoundPin, Respond, ListPage, Rollout, RolloutPipeline, RolloutStatus,
     RolloutStore, Start, StoreError, StoreResult, Window,
 };
 use time::PrimitiveDateTime;
@@ -120,6 +120,7 @@ impl<C: Connections> RolloutStore for DieselStore<C> {
         org: &OrgId,
         apply: &ApplyRollout,
         decide: &mut Decide<'_>,
+        replay: Option<(&ClaimedKey, Respond<'_, Rollout>)>,
     ) -> StoreResult<Rollout> {
         self.with(|conn| {
             write(conn, |conn| {
@@ -171,6 +172,9 @@ impl<C: Connections> RolloutStore for DieselStore<C> {
                     .execute(conn)?;
                 }
                 insert(conn, org, &decided.rollout)?;
+                if let Some((claimed, respond)) = replay {
+                    crate::idempotency::record(conn, claimed, &respond(&decided.rollout))?;
+                }
                 let entries: Vec<_> = decided.audit.iter().collect();
                 let audited = i64::try_from(entries.len()).unwrap_or(i64::MAX);
                 close(conn, org, Delta::audited(audited), &entries)?;

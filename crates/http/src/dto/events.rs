@@ -21,7 +21,7 @@ pub(crate) struct EventResponse {
     /// `template.created`, `revision.created`, `pipeline_integration.updated`…
     #[serde(rename = "type")]
     pub event_type: &'static str,
-    /// `template`, `revision`, `pipeline` or `pipeline_integration`.
+    /// `template`, `revision`, `pipeline`, `pipeline_integration` or `rollout`.
     pub resource_type: &'static str,
     pub resource_id: String,
     /// Every pipeline whose rendered config the change may alter.

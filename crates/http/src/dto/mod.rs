@@ -17,6 +17,7 @@ pub(crate) mod events;
 pub(crate) mod keys;
 pub(crate) mod pipelines;
 pub(crate) mod revisions;
+pub(crate) mod rollouts;
 pub(crate) mod templates;
 
 use integrations_app::{ListPage, Window};

@@ -33,6 +33,33 @@ pub struct RevisionPath {
     pub rev: u32,
 }
 
+/// `{id}/rollouts/{ro}`: one rollout of a template.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct RolloutPath {
+    /// The template id (`tmpl_` + ULID).
+    #[param(
+        pattern = "^tmpl_[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$",
+        example = "tmpl_01JN3Z5K8V6W0XQ4R2T7YB9CDE"
+    )]
+    pub id: String,
+    /// The rollout id (`ro_` + ULID); a rollout of another template is 404.
+    #[param(
+        pattern = "^ro_[0-7][0-9A-HJKMNP-TV-Za-hjkmnp-tv-z]{25}$",
+        example = "ro_01JN3ZA4B5C6D7E8F9G0H1J2K3"
+    )]
+    pub ro: String,
+}
+
+/// The filter of `GET /v1/admin/rollouts`.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RolloutParams {
+    /// Only the rollouts of this template (an unknown id matches none).
+    #[param(nullable = false, max_length = 128)]
+    pub template_id: Option<String>,
+}
+
 /// `{id}/revisions/{from}/diff/{to}`.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Path)]
@@ -235,6 +262,10 @@ pub enum EventTypeName {
     IntegrationUpdated,
     #[schema(rename = "pipeline_integration.detached")]
     IntegrationDetached,
+    #[schema(rename = "rollout.applied")]
+    RolloutApplied,
+    #[schema(rename = "rollout.rolled_back")]
+    RolloutRolledBack,
 }
 
 /// `Last-Event-ID` on the change feed's stream.

@@ -100,6 +100,11 @@ pub fn attachment_id() -> Object {
     id("pi_", "pi_01JN3Z8Y3Z4A5B6C7D8E9F0G1H")
 }
 
+/// A rollout id (`ro_` + ULID).
+pub fn rollout_id() -> Object {
+    id("ro_", "ro_01JN3ZA4B5C6D7E8F9G0H1J2K3")
+}
+
 /// An audit-entry id (`log_` + ULID).
 pub fn audit_id() -> Object {
     id("log_", "log_01JN3Z9J2K3M4N5P6Q7R8S9T0V")

@@ -10,6 +10,7 @@ pub(crate) mod keys;
 pub(crate) mod pipelines;
 mod revision_stream;
 pub(crate) mod revisions;
+pub(crate) mod rollouts;
 pub(crate) mod templates;
 
 use actix_web::http::StatusCode;
@@ -50,6 +51,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(catalog::configure)
             .configure(templates::configure)
             .configure(revisions::configure)
+            .configure(rollouts::configure)
             .configure(pipelines::configure)
             .configure(attachments::configure)
             .configure(events::configure)

@@ -1,0 +1,745 @@
+//! Rollouts (docs/api.md, "Rollouts"): re-pin many pipelines of a template
+//! in one step — previewed with each pipeline's rendered config checked
+//! against the vendor's fields and diffed, applied all or nothing, rolled back
+//! as a rollout of its own.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use integrations_domain::catalog::Vendor;
+use integrations_domain::diff::diff_rendered;
+use integrations_domain::substitution::{Plan, RenderError, RenderLimits};
+use integrations_domain::{
+    Action, Attachment, Caller, Description, MAX_PROBLEMS, ParamKey, Pipeline, PipelineId,
+    Revision, RevisionId, RevisionNumber, RolloutId, Template, WithSecrets, secrets,
+    validate_rendered,
+};
+use integrations_ports::{
+    ApplyRollout, AuditAction, AuditEntry, FoundPin, ListPage, Newest, PinStatus, ResourceType,
+    Rollout, RolloutPipeline, RolloutProblem, RolloutStatus, RolloutWrite, StoreError,
+    StoreSession, Window,
+};
+use serde_json::{Value, json};
+
+use crate::audit::{Subject, attachment_value};
+use crate::error::{AppError, FieldProblem};
+use crate::idempotency::{Idempotent, Outcome, Replay};
+use crate::render::plain_in_secret_fields;
+use crate::revisions::vendor_of;
+use crate::secret_parameters::OpenedSecrets;
+use crate::templates::parse_template_id;
+use crate::versioning::expected_latest;
+use crate::{App, authorize};
+
+/// The most pipelines one rollout moves (see docs/decisions.md): a preview
+/// renders each twice, and an apply holds all their pins in one transaction.
+pub const MAX_ROLLOUT_PIPELINES: usize = 500;
+
+/// The most bytes of `config_diff` one rollout shows, all pipelines
+/// together: 8 MiB. Past it, a pipeline's diff is `null`.
+pub const MAX_ROLLOUT_DIFF_BYTES: usize = 8 * 1024 * 1024;
+
+/// The input of "roll a template out".
+#[derive(Debug, Clone, Default)]
+pub struct StartRollout {
+    /// The revision to move pipelines to (`rev_…`).
+    pub revision_id: String,
+    /// The pipelines to move; by default every pipeline pinning the template
+    /// at a lower revision.
+    pub pipeline_ids: Option<Vec<String>>,
+    /// Preview only.
+    pub dry_run: bool,
+    /// Why, for the record.
+    pub note: Option<String>,
+}
+
+/// A revision ready to render for any pipeline: its config opened and compiled.
+struct Compiled {
+    number: u32,
+    id: RevisionId,
+    plan: Plan,
+}
+
+/// A pipeline's config rendered twice: in clear (checked, diffed, never
+/// shown) and masked (what a diff shows).
+struct Renders {
+    clear: Value,
+    masked: Value,
+}
+
+/// A render that could not happen, as a row reports it.
+enum Unrendered {
+    Missing(Vec<String>),
+    Problem(RolloutProblem),
+}
+
+fn problem(field: &str, code: &str, message: impl Into<String>) -> RolloutProblem {
+    RolloutProblem {
+        field: field.to_owned(),
+        problem: code.to_owned(),
+        message: message.into(),
+    }
+}
+
+pub(crate) fn parse_rollout_id(raw: &str) -> Result<RolloutId, AppError> {
+    RolloutId::parse(raw).map_err(|_| AppError::NotFound)
+}
+
+impl App {
+    /// Previews (`dry_run`) or applies a rollout of `template`: finds the
+    /// template (viewer and above), then reads `input`; an apply needs an
+    /// editor.
+    ///
+    /// # Errors
+    /// `Forbidden`; `NotFound`; what `input` fails with; `Invalid` for a bad
+    /// `revision_id`, `pipeline_ids` naming a pipeline that does not pin the
+    /// template, no target at all, too many, or a bad `note`;
+    /// `RolloutBlocked` when an apply has a pipeline with missing
+    /// parameters or problems; `StaleRevision` for an out-of-date `If-Match`.
+    pub fn start_rollout<E: From<AppError>>(
+        &self,
+        caller: &Caller,
+        template: &str,
+        if_match: Option<&str>,
+        input: impl FnOnce() -> Result<StartRollout, E>,
+        request: Option<Idempotent<'_, Rollout, E>>,
+    ) -> Result<Outcome<Rollout>, E> {
+        let store = self.store.session();
+        let template = Self::find_template(&*store, caller, Action::Browse, template)?;
+        let input = input()?;
+        if input.dry_run {
+            // Nothing is stored, so there is nothing for a key to replay.
+            let preview = self.preview(&*store, caller, &template, input)?;
+            return Ok(Outcome::Done(preview.0));
+        }
+        authorize(caller, Action::Edit)?;
+        self.idempotently(&*store, caller, request, |replay| {
+            let (preview, to) = self.preview(&*store, caller, &template, input)?;
+            blocked(&preview)?;
+            let expected = expected_latest(&template, if_match)?;
+            Ok(self.apply(&*store, caller, preview, expected, to, replay)?)
+        })
+    }
+
+    /// A rollout as it would run now, with the id of its target revision.
+    fn preview(
+        &self,
+        store: &dyn StoreSession,
+        caller: &Caller,
+        template: &Template,
+        input: StartRollout,
+    ) -> Result<(Rollout, RevisionId), AppError> {
+        let vendor = vendor_of(template)?;
+        let note = input
+            .note
+            .as_deref()
+            .map(Description::parse)
+            .transpose()
+            .map_err(|err| AppError::invalid("note", "invalid_value", format!("note {err}")))?;
+        let revision_id = RevisionId::parse(&input.revision_id).map_err(|err| {
+            AppError::invalid("revision_id", "not_found", format!("revision_id: {err}"))
+        })?;
+        let to = match store.revision_by_id(&caller.org, template.id, revision_id) {
+            Err(StoreError::NotFound) => {
+                return Err(AppError::invalid(
+                    "revision_id",
+                    "not_found",
+                    "revision_id names no revision of this template",
+                ));
+            }
+            found => found?,
+        };
+        let targets = self.targets(store, caller, template, &to, input.pipeline_ids)?;
+        let to_number = to.number.get();
+        let mut compiled: BTreeMap<u32, Compiled> = BTreeMap::new();
+        let mut budget = MAX_ROLLOUT_DIFF_BYTES;
+        let mut rows = Vec::with_capacity(targets.len());
+        let to = self.compile(store, caller, vendor, to)?;
+        for (pipeline_name, pin) in &targets {
+            let pipeline = store.pipeline(&caller.org, pin.pipeline_id)?;
+            let from_number = pin.revision_number.get();
+            if let std::collections::btree_map::Entry::Vacant(slot) = compiled.entry(from_number) {
+                let revision = store.revision(&caller.org, template.id, pin.revision_number)?;
+                slot.insert(self.compile(store, caller, vendor, revision)?);
+            }
+            let from = &compiled[&from_number];
+            let row = self.preview_row(store, vendor, &pipeline, from, &to, &mut budget)?;
+            rows.push(RolloutPipeline {
+                pipeline_name: pipeline_name.clone(),
+                ..row
+            });
+        }
+        let rollout = Rollout {
+            id: RolloutId::from_ulid(self.ids.ulid()),
+            template_id: template.id,
+            to_revision: Some(to_number),
+            status: RolloutStatus::Preview,
+            note: note.map(|n| n.as_str().to_owned()),
+            created_by: caller.user.clone(),
+            created_at: self.clock.now(),
+            rolled_back_from: None,
+            pipelines: rows,
+        };
+        Ok((rollout, to.id))
+    }
+
+    /// The pins to move, each with its pipeline's name, in pipeline order.
+    fn targets(
+        &self,
+        store: &dyn StoreSession,
+        caller: &Caller,
+        template: &Template,
+        to: &Revision,
+        named: Option<Vec<String>>,
+    ) -> Result<Vec<(String, Attachment)>, AppError> {
+        let mut wanted: Option<BTreeSet<PipelineId>> = None;
+        if let Some(named) = &named {
+            if named.is_empty() {
+                return Err(AppError::invalid(
+                    "pipeline_ids",
+                    "empty",
+                    "pipeline_ids names no pipeline: leave it out to move every pipeline behind",
+                ));
+            }
+            if named.len() > MAX_ROLLOUT_PIPELINES {
+                return Err(too_many());
+            }
+            let mut problems = Vec::new();
+            let mut ids = BTreeSet::new();
+            for (i, raw) in named.iter().enumerate() {
+                match PipelineId::parse(raw) {
+                    Ok(id) => {
+                        ids.insert(id);
+                    }
+                    Err(_) => problems.push(FieldProblem::new(
+                        format!("pipeline_ids[{i}]"),
+                        "not_attached",
+                        "not a pipeline that pins this template",
+                    )),
+                }
+            }
+            if !problems.is_empty() {
+                return Err(AppError::Invalid(problems));
+            }
+            wanted = Some(ids);
+        }
+        let mut found: BTreeMap<PipelineId, (String, Attachment)> = BTreeMap::new();
+        let mut window = Window::from(integrations_domain::Page::default());
+        window.limit = 500;
+        loop {
+            let page = store.template_pins(&caller.org, template.id, window.clone())?;
+            let last = page.items.last().map(|(_, pin)| Newest {
+                created_at: pin.created_at,
+                id: pin.id.to_string(),
+            });
+            for (pipeline, pin) in page.items {
+                let take = match &wanted {
+                    Some(ids) => ids.contains(&pipeline.id),
+                    None => pin.revision_number < to.number,
+                };
+                if take {
+                    found.insert(pipeline.id, (pipeline.name.as_str().to_owned(), pin));
+                }
+            }
+            match (page.more, last) {
+                (true, Some(key)) => window = Window::after(500, key),
+                _ => break,
+            }
+            if found.len() > MAX_ROLLOUT_PIPELINES {
+                return Err(too_many());
+            }
+        }
+        if let (Some(named), Some(ids)) = (&named, &wanted) {
+            let problems: Vec<FieldProblem> = named
+                .iter()
+                .enumerate()
+                .filter(|(_, raw)| {
+                    PipelineId::parse(raw).is_ok_and(|id| ids.contains(&id) && !found.contains_key(&id))
+                })
+                .map(|(i, _)| {
+                    FieldProblem::new(
+                        format!("pipeline_ids[{i}]"),
+                        "not_attached",
+                        "not a pipeline that pins this template",
+                    )
+                })
+                .collect();
+            if !problems.is_empty() {
+                return Err(AppError::Invalid(problems));
+            }
+        }
+        if found.is_empty() {
+            return Err(AppError::invalid(
+                "pipeline_ids",
+                "no_targets",
+                format!(
+                    "every pipeline that pins this template is at revision {} or later: \
+                     name pipeline_ids to move any of them",
+                    to.number.get()
+                ),
+            ));
+        }
+        if found.len() > MAX_ROLLOUT_PIPELINES {
+            return Err(too_many());
+        }
+        Ok(found.into_values().collect())
+    }
+
+    /// A revision's config opened and compiled, ready to render for any pipeline.
+    fn compile(
+        &self,
+        store: &dyn StoreSession,
+        caller: &Caller,
+        vendor: &Vendor,
+        revision: Revision,
+    ) -> Result<Compiled, AppError> {
+        let envelopes = Self::envelopes(store, &caller.org, &[revision.id])?;
+        let opened = self.open_secrets(
+            &caller.org,
+            vendor,
+            revision.id,
+            revision.config,
+            &envelopes,
+        )?;
+        Ok(Compiled {
+            number: revision.number.get(),
+            id: revision.id,
+            plan: Plan::compile(Value::Object(opened)),
+        })
+    }
+
+    /// One pipeline of a preview: rendered at both revisions, the target
+    /// checked, the two diffed within what is left of `budget`.
+    fn preview_row(
+        &self,
+        store: &dyn StoreSession,
+        vendor: &Vendor,
+        pipeline: &Pipeline,
+        from: &Compiled,
+        to: &Compiled,
+        budget: &mut usize,
+    ) -> Result<RolloutPipeline, AppError> {
+        let secret = self.open_secret_parameters(store, pipeline)?;
+        let mut row = RolloutPipeline {
+            pipeline_id: pipeline.id,
+            pipeline_name: pipeline.name.as_str().to_owned(),
+            from_revision: from.number,
+            to_revision: to.number,
+            status: PinStatus::Ready,
+            current_revision: None,
+            missing_parameters: Vec::new(),
+            problems: Vec::new(),
+            config_diff: None,
+        };
+        let target = match render_both(vendor, pipeline, &secret, &to.plan) {
+            Ok(target) => target,
+            Err(Unrendered::Missing(keys)) => {
+                row.missing_parameters = keys;
+                row.status = PinStatus::Blocked;
+                return Ok(row);
+            }
+            Err(Unrendered::Problem(problem)) => {
+                row.problems.push(problem);
+                row.status = PinStatus::Blocked;
+                return Ok(row);
+            }
+        };
+        if let Err(found) = validate_rendered(vendor, &target.clear) {
+            row.problems = found
+                .iter()
+                .map(|p| problem(&p.path.to_string(), p.problem.code(), p.problem.to_string()))
+                .collect();
+            if found.more() > 0 {
+                row.problems.push(problem(
+                    "config",
+                    FieldProblem::TRUNCATED,
+                    format!("{} more problem(s) not listed", found.more()),
+                ));
+            }
+            row.status = PinStatus::Blocked;
+        }
+        // The current config may not render (a parameter removed since):
+        // then there is nothing to diff against.
+        if let Ok(current) = render_both(vendor, pipeline, &secret, &from.plan) {
+            let patch = diff_rendered(&current.clear, &target.clear, &target.masked);
+            let patch =
+                serde_json::to_value(patch).map_err(|err| AppError::Internal(Box::new(err)))?;
+            let size = serde_json::to_string(&patch).map_or(usize::MAX, |text| text.len());
+            if size <= *budget {
+                *budget -= size;
+                row.config_diff = Some(patch);
+            }
+        }
+        Ok(row)
+    }
+
+    /// Applies a checked preview: one transaction, moving each target from
+    /// whatever revision it has by then.
+    fn apply(
+        &self,
+        store: &dyn StoreSession,
+        caller: &Caller,
+        preview: Rollout,
+        expected_latest: Option<u32>,
+        to: RevisionId,
+        replay: Replay<'_, Rollout>,
+    ) -> Result<Rollout, AppError> {
+        let apply = ApplyRollout {
+            template_id: preview.template_id,
+            pipelines: preview.pipelines.iter().map(|p| p.pipeline_id).collect(),
+            expected_latest,
+        };
+        let to_number = preview.to_revision.unwrap_or_default();
+        let mut decide = |found: Vec<FoundPin>| {
+            let mut rollout = preview.clone();
+            rollout.status = RolloutStatus::Applied;
+            let mut moves = Vec::new();
+            let mut audit = Vec::new();
+            for (row, pin) in rollout.pipelines.iter_mut().zip(found) {
+                match pin.attachment {
+                    Some(attachment) => {
+                        row.from_revision = attachment.revision_number.get();
+                        row.status = PinStatus::Moved;
+                        moves.push((attachment.id, to));
+                        audit.push(self.repin_audit(caller, &attachment, to, to_number));
+                    }
+                    None => {
+                        row.status = PinStatus::Skipped;
+                        row.current_revision = None;
+                    }
+                }
+            }
+            audit.insert(
+                0,
+                self.rollout_audit(caller, &rollout, AuditAction::RolloutApply),
+            );
+            Ok(RolloutWrite {
+                rollout,
+                moves,
+                audit,
+            })
+        };
+        Ok(store.apply_rollout(&caller.org, &apply, &mut decide, replay)?)
+    }
+
+    /// Rolls a rollout back: each of its pipelines still at the revision the
+    /// rollout left it at returns to the revision it came from; the others
+    /// are left alone and reported as skipped. Never blocked by problems: it
+    /// returns to what ran before. Recorded as a rollout of its own.
+    ///
+    /// # Errors
+    /// `Forbidden` below editor; `NotFound` for an unknown template or
+    /// rollout, or a rollout of another template.
+    pub fn roll_back<E: From<AppError>>(
+        &self,
+        caller: &Caller,
+        template: &str,
+        rollout: &str,
+        request: Option<Idempotent<'_, Rollout, E>>,
+    ) -> Result<Outcome<Rollout>, E> {
+        let store = self.store.session();
+        let template = Self::find_template(&*store, caller, Action::Edit, template)?;
+        let undone = store
+            .rollout(&caller.org, parse_rollout_id(rollout)?)
+            .map_err(AppError::from)?;
+        self.idempotently(&*store, caller, request, |replay| {
+            Ok(self.undo(&*store, caller, &template, undone, replay)?)
+        })
+    }
+
+    fn undo(
+        &self,
+        store: &dyn StoreSession,
+        caller: &Caller,
+        template: &Template,
+        undone: Rollout,
+        replay: Replay<'_, Rollout>,
+    ) -> Result<Rollout, AppError> {
+        if undone.template_id != template.id {
+            return Err(AppError::NotFound);
+        }
+        let moved: Vec<&RolloutPipeline> = undone
+            .pipelines
+            .iter()
+            .filter(|row| row.status == PinStatus::Moved)
+            .collect();
+        // The revisions to return to, by number.
+        let mut back: BTreeMap<u32, RevisionId> = BTreeMap::new();
+        for row in &moved {
+            if let (std::collections::btree_map::Entry::Vacant(slot), Some(number)) = (
+                back.entry(row.from_revision),
+                RevisionNumber::new(row.from_revision),
+            ) {
+                slot.insert(store.revision(&caller.org, template.id, number)?.id);
+            }
+        }
+        let apply = ApplyRollout {
+            template_id: template.id,
+            pipelines: moved.iter().map(|row| row.pipeline_id).collect(),
+            expected_latest: None,
+        };
+        let mut decide = |found: Vec<FoundPin>| {
+            let mut rows = Vec::with_capacity(found.len());
+            let mut moves = Vec::new();
+            let mut audit = Vec::new();
+            for (row, pin) in moved.iter().zip(found) {
+                let mut entry = RolloutPipeline {
+                    from_revision: row.to_revision,
+                    to_revision: row.from_revision,
+                    status: PinStatus::Skipped,
+                    current_revision: None,
+                    missing_parameters: Vec::new(),
+                    problems: Vec::new(),
+                    config_diff: None,
+                    ..(*row).clone()
+                };
+                match (pin.attachment, back.get(&row.from_revision)) {
+                    (Some(attachment), Some(&revision))
+                        if attachment.revision_number.get() == row.to_revision =>
+                    {
+                        entry.status = PinStatus::Moved;
+                        moves.push((attachment.id, revision));
+                        audit.push(self.repin_audit(
+                            caller,
+                            &attachment,
+                            revision,
+                            row.from_revision,
+                        ));
+                    }
+                    (attachment, _) => {
+                        entry.current_revision =
+                            attachment.map(|a| a.revision_number.get());
+                    }
+                }
+                rows.push(entry);
+            }
+            let rollout = Rollout {
+                id: RolloutId::from_ulid(self.ids.ulid()),
+                template_id: template.id,
+                to_revision: None,
+                status: RolloutStatus::Applied,
+                note: None,
+                created_by: caller.user.clone(),
+                created_at: self.clock.now(),
+                rolled_back_from: Some(undone.id),
+                pipelines: rows,
+            };
+            audit.insert(
+                0,
+                self.rollout_audit(caller, &rollout, AuditAction::RolloutRollback),
+            );
+            Ok(RolloutWrite {
+                rollout,
+                moves,
+                audit,
+            })
+        };
+        Ok(store.apply_rollout(&caller.org, &apply, &mut decide, replay)?)
+    }
+
+    /// One stored rollout of a template.
+    ///
+    /// # Errors
+    /// `Forbidden` for the `service` role; `NotFound`.
+    pub fn rollout(
+        &self,
+        caller: &Caller,
+        template: &str,
+        rollout: &str,
+    ) -> Result<Rollout, AppError> {
+        authorize(caller, Action::Browse)?;
+        let template = parse_template_id(template)?;
+        let found = self
+            .store
+            .rollout(&caller.org, parse_rollout_id(rollout)?)?;
+        if found.template_id != template {
+            return Err(AppError::NotFound);
+        }
+        Ok(found)
+    }
+
+    /// A page of the org's rollouts, or of one template's (which must be
+    /// live when named in the path), newest first.
+    ///
+    /// # Errors
+    /// `Forbidden` for the `service` role; `NotFound` for an unknown
+    /// template in the path; what `window` fails with.
+    pub fn rollouts<E: From<AppError>>(
+        &self,
+        caller: &Caller,
+        template: Option<&str>,
+        window: impl FnOnce() -> Result<(Window, Option<String>), E>,
+    ) -> Result<ListPage<Rollout>, E> {
+        let store = self.store.session();
+        authorize(caller, Action::Browse)?;
+        let mut template_id = match template {
+            Some(id) => Some(Self::find_template(&*store, caller, Action::Browse, id)?.id),
+            None => None,
+        };
+        let (window, filter) = window()?;
+        if let Some(raw) = filter {
+            // An unknown or malformed template id matches nothing.
+            match parse_template_id(&raw) {
+                Ok(id) => template_id = Some(id),
+                Err(_) => {
+                    return Ok(ListPage {
+                        items: Vec::new(),
+                        total: 0,
+                        more: false,
+                    });
+                }
+            }
+        }
+        Ok(store
+            .rollouts(&caller.org, template_id, window)
+            .map_err(AppError::from)?)
+    }
+
+    fn repin_audit(
+        &self,
+        caller: &Caller,
+        attachment: &Attachment,
+        to: RevisionId,
+        to_number: u32,
+    ) -> AuditEntry {
+        let mut new = attachment_value(attachment);
+        new["revision_id"] = to.to_string().into();
+        new["revision_number"] = to_number.into();
+        self.audit_entry(
+            caller,
+            Subject {
+                action: AuditAction::AttachmentRepin,
+                resource_type: ResourceType::Attachment,
+                resource_id: attachment.id.to_string(),
+            },
+            Some(attachment_value(attachment)),
+            Some(new),
+        )
+    }
+
+    fn rollout_audit(&self, caller: &Caller, rollout: &Rollout, action: AuditAction) -> AuditEntry {
+        let pipelines: Vec<Value> = rollout
+            .pipelines
+            .iter()
+            .map(|row| {
+                json!({
+                    "pipeline_id": row.pipeline_id.to_string(), "from_revision": row.from_revision,
+                    "to_revision": row.to_revision, "status": row.status.as_str(),
+                    "current_revision": row.current_revision,
+                })
+            })
+            .collect();
+        let moved = rollout
+            .pipelines
+            .iter()
+            .filter(|row| row.status == PinStatus::Moved)
+            .count();
+        self.audit_entry(
+            caller,
+            Subject {
+                action,
+                resource_type: ResourceType::Rollout,
+                resource_id: rollout.id.to_string(),
+            },
+            None,
+            Some(json!({
+                "id": rollout.id.to_string(), "template_id": rollout.template_id.to_string(),
+                "to_revision": rollout.to_revision, "note": rollout.note,
+                "rolled_back_from": rollout.rolled_back_from.map(|id| id.to_string()),
+                "moved": moved, "pipelines": pipelines,
+            })),
+        )
+    }
+}
+
+fn too_many() -> AppError {
+    AppError::invalid(
+        "pipeline_ids",
+        "too_many",
+        format!(
+            "a rollout moves at most {MAX_ROLLOUT_PIPELINES} pipelines: name them in batches with pipeline_ids"
+        ),
+    )
+}
+
+/// `RolloutBlocked` listing every blocking pipeline and problem (the first
+/// [`MAX_PROBLEMS`], then a count), or nothing when every row is ready.
+fn blocked(preview: &Rollout) -> Result<(), AppError> {
+    let mut problems = Vec::new();
+    for row in &preview.pipelines {
+        for key in &row.missing_parameters {
+            problems.push((
+                row.pipeline_id,
+                problem(
+                    &format!("pipeline_param.{key}"),
+                    "missing_parameter",
+                    format!("the pipeline defines no parameter '{key}'"),
+                ),
+            ));
+        }
+        for found in &row.problems {
+            problems.push((row.pipeline_id, found.clone()));
+        }
+    }
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let more = problems.len().saturating_sub(MAX_PROBLEMS);
+    problems.truncate(MAX_PROBLEMS);
+    Err(AppError::RolloutBlocked { problems, more })
+}
+
+/// A revision's plan rendered for `pipeline`, in clear and masked as any
+/// role but `service` would see it.
+fn render_both(
+    vendor: &Vendor,
+    pipeline: &Pipeline,
+    secret: &OpenedSecrets,
+    plan: &Plan,
+) -> Result<Renders, Unrendered> {
+    if let Some(kid) = secret.unavailable_among(plan.keys()) {
+        return Err(Unrendered::Problem(problem(
+            "config",
+            "key_unavailable",
+            format!("a secret parameter is sealed under the key '{kid}', which this server does not have"),
+        )));
+    }
+    let lookup = WithSecrets {
+        plain: &pipeline.parameters,
+        secret: &secret.values,
+    };
+    let limits = RenderLimits::new(RenderLimits::DEFAULT_MAX_OUTPUT_BYTES);
+    let clear = plan
+        .render_with(&lookup, limits)
+        .map_err(unrendered)?
+        .into_owned();
+    let warnings = plain_in_secret_fields(vendor, pipeline, plan);
+    let hidden = |key: &ParamKey| {
+        pipeline.secret_parameters.contains(key.as_str())
+            || warnings.iter().any(|w| w.parameter == key.as_str())
+    };
+    let mut masked = plan
+        .render_masked_with(&lookup, limits, hidden)
+        .map_err(unrendered)?
+        .into_owned();
+    if let Value::Object(members) = &mut masked {
+        secrets::mask(vendor, members);
+    }
+    Ok(Renders { clear, masked })
+}
+
+fn unrendered(err: RenderError) -> Unrendered {
+    match err {
+        RenderError::Missing(missing) => Unrendered::Missing(
+            missing
+                .keys()
+                .take(MAX_PROBLEMS)
+                .map(|k| k.as_str().to_owned())
+                .collect(),
+        ),
+        RenderError::TooLarge { size, limit } => Unrendered::Problem(problem(
+            "config",
+            "too_large",
+            format!("the rendered config would be {size} bytes, over the limit of {limit}"),
+        )),
+    }
+}
