@@ -174,11 +174,16 @@ pub enum AppError {
     },
     /// A rollout cannot be applied: some of its pipelines have missing
     /// parameters or problems in their rendered configs.
-    #[error("the rollout is blocked: fix the problems its preview lists, or leave those pipelines out")]
+    #[error(
+        "the rollout is blocked: fix the problems its preview lists, or leave those pipelines out"
+    )]
     RolloutBlocked {
         /// Each blocking pipeline with one of its problems (at most
         /// [`MAX_PROBLEMS`](integrations_domain::MAX_PROBLEMS)).
-        problems: Vec<(integrations_domain::PipelineId, integrations_ports::RolloutProblem)>,
+        problems: Vec<(
+            integrations_domain::PipelineId,
+            integrations_ports::RolloutProblem,
+        )>,
         /// How many more were found.
         more: usize,
     },

@@ -497,7 +497,11 @@ impl App {
 
 /// Every secret field of `vendor` that a plain parameter of `pipeline`
 /// fills, whole or in part, as a warning (in reference order).
-pub(crate) fn plain_in_secret_fields(vendor: &Vendor, pipeline: &Pipeline, plan: &Plan) -> Vec<RenderWarning> {
+pub(crate) fn plain_in_secret_fields(
+    vendor: &Vendor,
+    pipeline: &Pipeline,
+    plan: &Plan,
+) -> Vec<RenderWarning> {
     plan.references()
         .filter(|(key, _)| pipeline.parameters.get(key.as_str()).is_some())
         .filter(|(_, path)| secrets::is_secret_position(vendor, path))

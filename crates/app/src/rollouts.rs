@@ -253,7 +253,8 @@ impl App {
                 .iter()
                 .enumerate()
                 .filter(|(_, raw)| {
-                    PipelineId::parse(raw).is_ok_and(|id| ids.contains(&id) && !found.contains_key(&id))
+                    PipelineId::parse(raw)
+                        .is_ok_and(|id| ids.contains(&id) && !found.contains_key(&id))
                 })
                 .map(|(i, _)| {
                     FieldProblem::new(
@@ -506,8 +507,7 @@ impl App {
                         ));
                     }
                     (attachment, _) => {
-                        entry.current_revision =
-                            attachment.map(|a| a.revision_number.get());
+                        entry.current_revision = attachment.map(|a| a.revision_number.get());
                     }
                 }
                 rows.push(entry);
@@ -700,7 +700,9 @@ fn render_both(
         return Err(Unrendered::Problem(problem(
             "config",
             "key_unavailable",
-            format!("a secret parameter is sealed under the key '{kid}', which this server does not have"),
+            format!(
+                "a secret parameter is sealed under the key '{kid}', which this server does not have"
+            ),
         )));
     }
     let lookup = WithSecrets {

@@ -267,7 +267,9 @@ impl NewEvent {
                     .and_then(|id| id.parse().ok())
                     .map_or(Affected::Nothing, Affected::Pipeline),
             ),
-            EventResource::Rollout => (entry.resource_id.clone(), Affected::Pipelines(moved(value))),
+            EventResource::Rollout => {
+                (entry.resource_id.clone(), Affected::Pipelines(moved(value)))
+            }
         };
         Self {
             id: EventId::from_ulid(entry.id.ulid()),

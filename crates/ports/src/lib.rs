@@ -37,15 +37,15 @@ pub use events::{
     Affected, Announcement, ChangeChannel, ChangeChannels, Event, EventResource, EventStore,
     EventType, NewEvent, OnCommit,
 };
-pub use rollouts::{
-    ApplyRollout, Decide, FoundPin, PinStatus, Rollout, RolloutPipeline, RolloutProblem,
-    RolloutStatus, RolloutStore, RolloutWrite,
-};
 pub use idempotency::{
     Change, Claim, ClaimedKey, IdempotencyScope, IdempotencyStore, Respond, StoredResponse,
 };
 pub use list::{ListPage, Newest, Start, Window};
 pub use rekey::{KeyCount, KeyRotationStore, LegacyRevision, SealPlace, StoredSeal};
+pub use rollouts::{
+    ApplyRollout, Decide, FoundPin, PinStatus, Rollout, RolloutPipeline, RolloutProblem,
+    RolloutStatus, RolloutStore, RolloutWrite,
+};
 pub use sealed::{
     PIPELINE_OWNER, REVISION_OWNER, SealedSecret, SealedValueStore, secret_parameter_path,
 };

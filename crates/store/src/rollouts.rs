@@ -9,8 +9,8 @@
 use diesel::prelude::*;
 use integrations_domain::{OrgId, RolloutId, TemplateId, UserId};
 use integrations_ports::{
-    ApplyRollout, ClaimedKey, Decide, FoundPin, Respond, ListPage, Rollout, RolloutPipeline, RolloutStatus,
-    RolloutStore, Start, StoreError, StoreResult, Window,
+    ApplyRollout, ClaimedKey, Decide, FoundPin, ListPage, Respond, Rollout, RolloutPipeline,
+    RolloutStatus, RolloutStore, Start, StoreError, StoreResult, Window,
 };
 use time::PrimitiveDateTime;
 
@@ -60,7 +60,9 @@ fn rollout(row: Row) -> Result<Rollout, Failure> {
         serde_json::from_str(&rows).map_err(|err| corrupt("rollout pipelines", err))?;
     Ok(Rollout {
         id: id.parse().map_err(|err| corrupt("rollout id", err))?,
-        template_id: template.parse().map_err(|err| corrupt("template id", err))?,
+        template_id: template
+            .parse()
+            .map_err(|err| corrupt("template id", err))?,
         to_revision: to_revision
             .map(u32::try_from)
             .transpose()

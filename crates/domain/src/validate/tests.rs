@@ -252,13 +252,22 @@ mod rendered {
             "id": "x", "n": "{{pipeline_param.n}}", "i": "{{pipeline_param.i}}",
             "b": "{{pipeline_param.b}}", "sel": "{{pipeline_param.region}}",
         });
-        assert!(validate_config(&vendor(), &config).is_ok(), "valid as stored");
+        assert!(
+            validate_config(&vendor(), &config).is_ok(),
+            "valid as stored"
+        );
         assert_eq!(
-            problems_after(&config, json!({ "n": 1.5, "i": 3, "b": true, "region": "eu" })),
+            problems_after(
+                &config,
+                json!({ "n": 1.5, "i": 3, "b": true, "region": "eu" })
+            ),
             Vec::<String>::new()
         );
         assert_eq!(
-            problems_after(&config, json!({ "n": "abc", "i": 1.5, "b": "yes", "region": "mars" })),
+            problems_after(
+                &config,
+                json!({ "n": "abc", "i": 1.5, "b": "yes", "region": "mars" })
+            ),
             [
                 "config.n invalid_type",
                 "config.i invalid_type",

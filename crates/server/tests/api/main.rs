@@ -28,6 +28,7 @@ mod process;
 mod regressions;
 mod review_fixes;
 mod revisions;
+mod rollouts;
 mod secret_binding;
 mod secret_parameters;
 mod secrets;
