@@ -44,6 +44,19 @@ const ROUTES: &[(&str, &[&str])] = &[
         &["get"],
     ),
     ("/v1/admin/integration-templates/{id}/pipelines", &["get"]),
+    (
+        "/v1/admin/integration-templates/{id}/rollouts",
+        &["get", "post"],
+    ),
+    (
+        "/v1/admin/integration-templates/{id}/rollouts/{ro}",
+        &["get"],
+    ),
+    (
+        "/v1/admin/integration-templates/{id}/rollouts/{ro}/rollback",
+        &["post"],
+    ),
+    ("/v1/admin/rollouts", &["get"]),
     ("/v1/admin/pipelines", &["get", "post"]),
     ("/v1/admin/pipelines/{pid}", &["get", "put", "delete"]),
     ("/v1/admin/pipelines/{pid}/integrations", &["get", "post"]),
