@@ -108,15 +108,15 @@ impl App {
         let input = input()?;
         if input.dry_run {
             // Nothing is stored, so there is nothing for a key to replay.
-            let preview = self.preview(&*store, caller, &template, input)?;
+            let preview = self.preview(&*store, caller, &template, &input)?;
             return Ok(Outcome::Done(preview.0));
         }
         authorize(caller, Action::Edit)?;
         self.idempotently(&*store, caller, request, |replay| {
-            let (preview, to) = self.preview(&*store, caller, &template, input)?;
+            let (preview, to) = self.preview(&*store, caller, &template, &input)?;
             blocked(&preview)?;
             let expected = expected_latest(&template, if_match)?;
-            Ok(self.apply(&*store, caller, preview, expected, to, replay)?)
+            Ok(self.apply(&*store, caller, &preview, expected, to, replay)?)
         })
     }
 
@@ -126,7 +126,7 @@ impl App {
         store: &dyn StoreSession,
         caller: &Caller,
         template: &Template,
-        input: StartRollout,
+        input: &StartRollout,
     ) -> Result<(Rollout, RevisionId), AppError> {
         let vendor = vendor_of(template)?;
         let note = input
@@ -148,7 +148,7 @@ impl App {
             }
             found => found?,
         };
-        let targets = self.targets(store, caller, template, &to, input.pipeline_ids)?;
+        let targets = Self::targets(store, caller, template, &to, input.pipeline_ids.as_deref())?;
         let to_number = to.number.get();
         let mut compiled: BTreeMap<u32, Compiled> = BTreeMap::new();
         let mut budget = MAX_ROLLOUT_DIFF_BYTES;
@@ -184,15 +184,14 @@ impl App {
 
     /// The pins to move, each with its pipeline's name, in pipeline order.
     fn targets(
-        &self,
         store: &dyn StoreSession,
         caller: &Caller,
         template: &Template,
         to: &Revision,
-        named: Option<Vec<String>>,
+        named: Option<&[String]>,
     ) -> Result<Vec<(String, Attachment)>, AppError> {
         let mut wanted: Option<BTreeSet<PipelineId>> = None;
-        if let Some(named) = &named {
+        if let Some(named) = named {
             if named.is_empty() {
                 return Err(AppError::invalid(
                     "pipeline_ids",
@@ -248,7 +247,7 @@ impl App {
                 return Err(too_many());
             }
         }
-        if let (Some(named), Some(ids)) = (&named, &wanted) {
+        if let (Some(named), Some(ids)) = (named, &wanted) {
             let problems: Vec<FieldProblem> = named
                 .iter()
                 .enumerate()
@@ -379,7 +378,7 @@ impl App {
         &self,
         store: &dyn StoreSession,
         caller: &Caller,
-        preview: Rollout,
+        preview: &Rollout,
         expected_latest: Option<u32>,
         to: RevisionId,
         replay: Replay<'_, Rollout>,
@@ -396,17 +395,14 @@ impl App {
             let mut moves = Vec::new();
             let mut audit = Vec::new();
             for (row, pin) in rollout.pipelines.iter_mut().zip(found) {
-                match pin.attachment {
-                    Some(attachment) => {
-                        row.from_revision = attachment.revision_number.get();
-                        row.status = PinStatus::Moved;
-                        moves.push((attachment.id, to));
-                        audit.push(self.repin_audit(caller, &attachment, to, to_number));
-                    }
-                    None => {
-                        row.status = PinStatus::Skipped;
-                        row.current_revision = None;
-                    }
+                if let Some(attachment) = pin.attachment {
+                    row.from_revision = attachment.revision_number.get();
+                    row.status = PinStatus::Moved;
+                    moves.push((attachment.id, to));
+                    audit.push(self.repin_audit(caller, &attachment, to, to_number));
+                } else {
+                    row.status = PinStatus::Skipped;
+                    row.current_revision = None;
                 }
             }
             audit.insert(
@@ -443,7 +439,7 @@ impl App {
             .rollout(&caller.org, parse_rollout_id(rollout)?)
             .map_err(AppError::from)?;
         self.idempotently(&*store, caller, request, |replay| {
-            Ok(self.undo(&*store, caller, &template, undone, replay)?)
+            Ok(self.undo(&*store, caller, &template, &undone, replay)?)
         })
     }
 
@@ -452,20 +448,20 @@ impl App {
         store: &dyn StoreSession,
         caller: &Caller,
         template: &Template,
-        undone: Rollout,
+        undone: &Rollout,
         replay: Replay<'_, Rollout>,
     ) -> Result<Rollout, AppError> {
         if undone.template_id != template.id {
             return Err(AppError::NotFound);
         }
-        let moved: Vec<&RolloutPipeline> = undone
+        let returning: Vec<&RolloutPipeline> = undone
             .pipelines
             .iter()
             .filter(|row| row.status == PinStatus::Moved)
             .collect();
         // The revisions to return to, by number.
         let mut back: BTreeMap<u32, RevisionId> = BTreeMap::new();
-        for row in &moved {
+        for row in &returning {
             if let (std::collections::btree_map::Entry::Vacant(slot), Some(number)) = (
                 back.entry(row.from_revision),
                 RevisionNumber::new(row.from_revision),
@@ -475,14 +471,14 @@ impl App {
         }
         let apply = ApplyRollout {
             template_id: template.id,
-            pipelines: moved.iter().map(|row| row.pipeline_id).collect(),
+            pipelines: returning.iter().map(|row| row.pipeline_id).collect(),
             expected_latest: None,
         };
         let mut decide = |found: Vec<FoundPin>| {
             let mut rows = Vec::with_capacity(found.len());
             let mut moves = Vec::new();
             let mut audit = Vec::new();
-            for (row, pin) in moved.iter().zip(found) {
+            for (row, pin) in returning.iter().zip(found) {
                 let mut entry = RolloutPipeline {
                     from_revision: row.to_revision,
                     to_revision: row.from_revision,

@@ -106,8 +106,8 @@ pub fn diff_rendered(from: &Value, to: &Value, masked_to: &Value) -> Patch {
             value: masked_to.clone(),
         })]);
     }
-    let mut patch = json_patch::diff(from, to);
-    for operation in &mut patch.0 {
+    let mut changes = json_patch::diff(from, to);
+    for operation in &mut changes.0 {
         let (path, value) = match operation {
             PatchOperation::Add(op) => (&op.path, &mut op.value),
             PatchOperation::Replace(op) => (&op.path, &mut op.value),
@@ -121,7 +121,7 @@ pub fn diff_rendered(from: &Value, to: &Value, masked_to: &Value) -> Patch {
             .cloned()
             .unwrap_or_else(|_| Value::String(MASK.to_owned()));
     }
-    patch
+    changes
 }
 
 /// The largest fine-grained patch [`diff_configs`] computes, judged by an upper

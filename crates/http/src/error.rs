@@ -120,6 +120,35 @@ fn validation_details(problems: &[FieldProblem]) -> (Vec<Detail>, usize) {
     (details, total)
 }
 
+/// The details of `ROLLOUT_BLOCKED`: one per pipeline and problem, then a
+/// `truncated` entry counting those not listed.
+fn blocked_details(
+    problems: &[(
+        integrations_domain::PipelineId,
+        integrations_ports::RolloutProblem,
+    )],
+    more: usize,
+) -> Vec<Detail> {
+    let mut details: Vec<Detail> = problems
+        .iter()
+        .map(|(pipeline, found)| Detail {
+            pipeline_id: Some(pipeline.to_string()),
+            ..Detail::new(&found.field, &found.problem, Some(found.message.clone()))
+        })
+        .collect();
+    if more > 0 {
+        details.push(Detail {
+            more: Some(more),
+            ..Detail::new(
+                "pipelines",
+                FieldProblem::TRUNCATED,
+                Some(format!("{more} more problem(s) not listed")),
+            )
+        });
+    }
+    details
+}
+
 /// The top-level field of a path: `config` for `config.a[0]`.
 fn top_level(field: &str) -> &str {
     field.find(['.', '[']).map_or(field, |end| &field[..end])
@@ -344,24 +373,8 @@ impl From<&AppError> for ApiError {
                     ..Detail::new("after", "expired", None)
                 }]),
             AppError::RolloutBlocked { problems, more } => {
-                let mut details: Vec<Detail> = problems
-                    .iter()
-                    .map(|(pipeline, found)| Detail {
-                        pipeline_id: Some(pipeline.to_string()),
-                        ..Detail::new(&found.field, &found.problem, Some(found.message.clone()))
-                    })
-                    .collect();
-                if *more > 0 {
-                    details.push(Detail {
-                        more: Some(*more),
-                        ..Detail::new(
-                            "pipelines",
-                            FieldProblem::TRUNCATED,
-                            Some(format!("{more} more problem(s) not listed")),
-                        )
-                    });
-                }
-                status(StatusCode::UNPROCESSABLE_ENTITY, "ROLLOUT_BLOCKED").with_details(details)
+                status(StatusCode::UNPROCESSABLE_ENTITY, "ROLLOUT_BLOCKED")
+                    .with_details(blocked_details(problems, *more))
             }
             AppError::StaleRevision { latest } => Self::new(
                 StatusCode::PRECONDITION_FAILED,

@@ -18,16 +18,16 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use integrations_app::{Adapters, App, AppError, CreateTemplate, Outcome};
 use integrations_domain::{
     Attachment, AttachmentId, Caller, OrgId, Pipeline, PipelineId, Revision, RevisionId,
-    RevisionNumber, Role, Template, TemplateId, UserId,
+    RevisionNumber, Role, RolloutId, Template, TemplateId, UserId,
 };
 use integrations_ports::{
-    AttachmentChanges, AttachmentStore, AuditEntry, AuditStore, AuthError, Binding, Change,
-    CipherError, Claim, ClaimedKey, Clock, Envelope, Event, EventStore, IdGenerator,
-    IdempotencyScope, IdempotencyStore, KeyCount, KeyRotationStore, LegacyRevision, ListPage,
-    NewAttachment, NewPipeline, NewRevision, NewTemplate, PipelineChanges, PipelineRef,
-    PipelineStore, SealPlace, SealedSecret, SealedValueStore, SecretCipher, Store, StoreError,
-    StoreResult, StoreSession, StoredResponse, StoredSeal, TemplateChanges, TemplateStore,
-    TokenVerifier, Window,
+    ApplyRollout, AttachmentChanges, AttachmentStore, AuditEntry, AuditStore, AuthError, Binding,
+    Change, CipherError, Claim, ClaimedKey, Clock, Decide, Envelope, Event, EventStore,
+    IdGenerator, IdempotencyScope, IdempotencyStore, KeyCount, KeyRotationStore, LegacyRevision,
+    ListPage, NewAttachment, NewPipeline, NewRevision, NewTemplate, PipelineChanges, PipelineRef,
+    PipelineStore, Respond, Rollout, RolloutStore, SealPlace, SealedSecret, SealedValueStore,
+    SecretCipher, Store, StoreError, StoreResult, StoreSession, StoredResponse, StoredSeal,
+    TemplateChanges, TemplateStore, TokenVerifier, Window,
 };
 use time::OffsetDateTime;
 use ulid::Ulid;
@@ -388,6 +388,22 @@ impl TemplateStore for MemoryStore {
             .ok_or(StoreError::NotFound)
     }
 
+    fn revision_by_id(
+        &self,
+        org: &OrgId,
+        template: TemplateId,
+        id: RevisionId,
+    ) -> StoreResult<Revision> {
+        let mut state = self.state();
+        live(&mut state, org, template)?;
+        state
+            .revisions
+            .iter()
+            .find(|r| r.template_id == template && r.id == id)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
     fn revisions(
         &self,
         _org: &OrgId,
@@ -670,6 +686,33 @@ impl EventStore for MemoryStore {
 
     fn prune_events(&self, _before: OffsetDateTime, _batch: u32) -> StoreResult<u64> {
         Ok(0)
+    }
+}
+
+/// Rollouts are not kept by this fake (the storage contract and API tests
+/// cover them on both real databases).
+impl RolloutStore for MemoryStore {
+    fn apply_rollout(
+        &self,
+        _org: &OrgId,
+        _apply: &ApplyRollout,
+        _decide: &mut Decide<'_>,
+        _replay: Option<(&ClaimedKey, Respond<'_, Rollout>)>,
+    ) -> StoreResult<Rollout> {
+        not_in_the_fake("apply_rollout")
+    }
+
+    fn rollout(&self, _org: &OrgId, _id: RolloutId) -> StoreResult<Rollout> {
+        not_in_the_fake("rollout")
+    }
+
+    fn rollouts(
+        &self,
+        _org: &OrgId,
+        _template: Option<TemplateId>,
+        _window: Window,
+    ) -> StoreResult<ListPage<Rollout>> {
+        not_in_the_fake("rollouts")
     }
 }
 

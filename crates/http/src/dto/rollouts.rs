@@ -65,6 +65,13 @@ impl From<RolloutProblem> for RolloutProblemResponse {
     }
 }
 
+/// What a skipped pipeline of a rollout shows.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct Skipped {
+    /// The revision it is at (`null` when it no longer pins the template).
+    pub current_revision: Option<u32>,
+}
+
 /// One pipeline of a rollout.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RolloutPipelineResponse {
@@ -79,10 +86,9 @@ pub(crate) struct RolloutPipelineResponse {
     /// `ready` or `blocked` in a preview; `moved` or `skipped` once applied.
     #[schema(pattern = "^(ready|blocked|moved|skipped)$")]
     pub status: &'static str,
-    /// For a skipped pipeline: the revision it is at (`null` when it no
-    /// longer pins the template).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub current_revision: Option<Option<u32>>,
+    /// For a skipped pipeline: `current_revision`.
+    #[serde(flatten)]
+    pub skipped: Option<Skipped>,
     /// Parameters the target revision references that the pipeline lacks.
     pub missing_parameters: Vec<String>,
     /// The rendered config's problems at the target revision.
@@ -104,7 +110,9 @@ impl From<RolloutPipeline> for RolloutPipelineResponse {
             from_revision: p.from_revision,
             to_revision: p.to_revision,
             status: p.status.as_str(),
-            current_revision: skipped.then_some(p.current_revision),
+            skipped: skipped.then_some(Skipped {
+                current_revision: p.current_revision,
+            }),
             missing_parameters: p.missing_parameters,
             problems: p.problems.into_iter().map(Into::into).collect(),
             config_diff: p.config_diff,

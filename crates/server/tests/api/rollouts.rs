@@ -39,7 +39,7 @@ fn template(app: &TestApp) -> (String, String, String) {
 fn pinned(
     app: &TestApp,
     name: &str,
-    parameters: Value,
+    parameters: &Value,
     template: &str,
     revision: &str,
 ) -> (String, String) {
@@ -102,28 +102,29 @@ fn newest_seq(app: &TestApp) -> u64 {
         .expect("next")
 }
 
+#[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 fn a_preview_renders_checks_and_diffs_every_pipeline_and_changes_nothing(app: &mut TestApp) {
     let (t, one, two) = template(app);
     let (good, good_pin) = pinned(
         app,
         "Good",
-        json!({ "PIXEL": "111", "BATCH": 50, "SOURCE": "website" }),
+        &json!({ "PIXEL": "111", "BATCH": 50, "SOURCE": "website" }),
         &t,
         &one,
     );
     let (bad, _) = pinned(
         app,
         "Bad",
-        json!({ "PIXEL": "222", "BATCH": "abc", "SOURCE": "mars" }),
+        &json!({ "PIXEL": "222", "BATCH": "abc", "SOURCE": "mars" }),
         &t,
         &one,
     );
-    let (lacking, _) = pinned(app, "Lacking", json!({ "PIXEL": "333" }), &t, &one);
+    let (lacking, _) = pinned(app, "Lacking", &json!({ "PIXEL": "333" }), &t, &one);
     // Already at the target: not moved by default.
     let (current, _) = pinned(
         app,
         "Current",
-        json!({ "PIXEL": "444", "BATCH": 1, "SOURCE": "app" }),
+        &json!({ "PIXEL": "444", "BATCH": 1, "SOURCE": "app" }),
         &t,
         &two,
     );
@@ -256,9 +257,9 @@ fn a_preview_renders_checks_and_diffs_every_pipeline_and_changes_nothing(app: &m
 fn an_apply_moves_its_pipelines_in_one_step_with_events_and_audit(app: &mut TestApp) {
     let (t, one, two) = template(app);
     let params = json!({ "PIXEL": "1", "BATCH": 5, "SOURCE": "app" });
-    let (a, a_pin) = pinned(app, "A", params.clone(), &t, &one);
-    let (b, b_pin) = pinned(app, "B", params.clone(), &t, &one);
-    let (c, c_pin) = pinned(app, "C", params, &t, &one);
+    let (a, a_pin) = pinned(app, "A", &params, &t, &one);
+    let (b, b_pin) = pinned(app, "B", &params, &t, &one);
+    let (c, c_pin) = pinned(app, "C", &params, &t, &one);
     let before = newest_seq(app);
     let editor = app.token("org_a", Role::Editor);
     let applied = start(
@@ -294,7 +295,7 @@ fn an_apply_moves_its_pipelines_in_one_step_with_events_and_audit(app: &mut Test
         (2, 2, 1)
     );
     let events = event_types(app, before);
-    let mut moved = vec![json!([a]), json!([b])];
+    let mut moved = [json!([a]), json!([b])];
     moved.sort_by_key(ToString::to_string);
     let mut both = vec![a.clone(), b.clone()];
     both.sort();
@@ -352,10 +353,11 @@ fn an_apply_moves_its_pipelines_in_one_step_with_events_and_audit(app: &mut Test
     assert_eq!(theirs.body["total"], 0, "another org sees none");
 }
 
+#[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
 fn bad_rollouts_are_refused_and_change_nothing(app: &mut TestApp) {
     let (t, one, two) = template(app);
     let params = json!({ "PIXEL": "1", "BATCH": 5, "SOURCE": "app" });
-    let (p, pin) = pinned(app, "P", params.clone(), &t, &two);
+    let (p, pin) = pinned(app, "P", &params, &t, &two);
     let loose = app
         .create_pipeline(&app.owner(), &json!({ "name": "Loose" }))
         .expect(201)
@@ -483,8 +485,8 @@ fn a_rollback_moves_back_only_the_pipelines_still_where_it_left_them(app: &mut T
         &json!({ "pixel_id": "{{pipeline_param.PIXEL}}", "access_token": "EAAB-three" }),
     );
     let params = json!({ "PIXEL": "1", "BATCH": 5, "SOURCE": "app" });
-    let (a, a_pin) = pinned(app, "A", params.clone(), &t, &one);
-    let (b, b_pin) = pinned(app, "B", params, &t, &one);
+    let (a, a_pin) = pinned(app, "A", &params, &t, &one);
+    let (b, b_pin) = pinned(app, "B", &params, &t, &one);
     let editor = app.token("org_a", Role::Editor);
     let applied = start(
         app,
@@ -559,7 +561,7 @@ fn a_pin_moved_after_the_preview_still_moves_and_is_recorded_as_it_was(app: &mut
     let (p, pin) = pinned(
         app,
         "P",
-        json!({ "PIXEL": "1", "BATCH": 5, "SOURCE": "app" }),
+        &json!({ "PIXEL": "1", "BATCH": 5, "SOURCE": "app" }),
         &t,
         &one,
     );
@@ -588,7 +590,7 @@ fn a_pin_moved_after_the_preview_still_moves_and_is_recorded_as_it_was(app: &mut
     let (q, q_pin) = pinned(
         app,
         "Q",
-        json!({ "PIXEL": "1", "BATCH": 5, "SOURCE": "app" }),
+        &json!({ "PIXEL": "1", "BATCH": 5, "SOURCE": "app" }),
         &t,
         &one,
     );
@@ -613,7 +615,7 @@ fn concurrent_re_pins_are_ordered_with_the_rollout(app: &mut TestApp) {
     let three_id = three["id"].as_str().expect("id").to_owned();
     let params = json!({ "PIXEL": "1", "BATCH": 5, "SOURCE": "app" });
     let pins: Vec<(String, String)> = (0..12)
-        .map(|i| pinned(app, &format!("P{i}"), params.clone(), &t, &one))
+        .map(|i| pinned(app, &format!("P{i}"), &params, &t, &one))
         .collect();
     let before = newest_seq(app);
     let token = app.owner();
@@ -683,7 +685,7 @@ fn an_apply_with_an_idempotency_key_runs_once(app: &mut TestApp) {
     let (p, _) = pinned(
         app,
         "P",
-        json!({ "PIXEL": "1", "BATCH": 5, "SOURCE": "app" }),
+        &json!({ "PIXEL": "1", "BATCH": 5, "SOURCE": "app" }),
         &t,
         &one,
     );

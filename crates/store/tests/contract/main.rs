@@ -26,6 +26,7 @@ mod pipelines;
 mod plans;
 mod rekey;
 mod revisions;
+mod rollouts;
 mod schema;
 mod sealed;
 mod sessions;
