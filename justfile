@@ -82,3 +82,8 @@ migration NAME:
 # (PostgreSQL, needs wrk; docs/performance.md).
 bench-watch:
     bash scripts/bench/watch.sh
+
+# Rollouts: preview and apply (plus rollback) over 100 pipelines with medium configs,
+# one request at a time, on PostgreSQL (docs/performance.md).
+bench-rollouts:
+    bash scripts/bench/rollouts.sh

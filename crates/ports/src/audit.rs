@@ -178,9 +178,12 @@ mod tests {
                 "attachment.enable",
                 "attachment.disable",
                 "attachment.delete",
+                "rollout.apply",
+                "rollout.rollback",
             ]
         );
         assert_eq!(ResourceType::Attachment.to_string(), "attachment");
+        assert_eq!(ResourceType::Rollout.to_string(), "rollout");
     }
 
     #[test]

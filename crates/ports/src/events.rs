@@ -435,6 +435,41 @@ mod tests {
     const PIPELINE: &str = "pip_01ARZ3NDEKTSV4RRFFQ69G5FAV";
 
     #[test]
+    fn a_rollout_event_lists_the_pipelines_it_moved_and_keeps_no_note() {
+        const OTHER: &str = "pip_01ARZ3NDEKTSV4RRFFQ69G5FAW";
+        const SKIPPED: &str = "pip_01ARZ3NDEKTSV4RRFFQ69G5FAX";
+        let new = json!({
+            "id": "ro_01ARZ3NDEKTSV4RRFFQ69G5FAV", "template_id": TEMPLATE, "to_revision": 3,
+            "note": "rotating the Q4 token", "rolled_back_from": null, "moved": 2,
+            "pipelines": [
+                { "pipeline_id": OTHER, "status": "moved", "from_revision": 2, "to_revision": 3 },
+                { "pipeline_id": SKIPPED, "status": "skipped", "from_revision": 2, "to_revision": 3 },
+                { "pipeline_id": PIPELINE, "status": "moved", "from_revision": 1, "to_revision": 3 },
+            ],
+        });
+        let event = NewEvent::of(&entry(
+            AuditAction::RolloutApply,
+            ResourceType::Rollout,
+            "ro_01ARZ3NDEKTSV4RRFFQ69G5FAV",
+            new,
+        ));
+        assert_eq!(event.event_type, EventType::RolloutApplied);
+        assert_eq!(event.resource_type, EventResource::Rollout);
+        assert_eq!(
+            event.affected,
+            Affected::Pipelines(vec![PIPELINE.parse().unwrap(), OTHER.parse().unwrap()]),
+            "the moved ones, sorted"
+        );
+        assert_eq!(
+            Value::Object(event.data),
+            json!({
+                "rollout_id": "ro_01ARZ3NDEKTSV4RRFFQ69G5FAV", "template_id": TEMPLATE,
+                "to_revision": 3, "rolled_back_from": null, "moved": 2,
+            })
+        );
+    }
+
+    #[test]
     fn a_revision_event_keeps_numbers_and_ids_and_never_the_config() {
         let new = json!({
             "id": "rev_01ARZ3NDEKTSV4RRFFQ69G5FAV", "revision_number": 4, "restored_from": 2,
