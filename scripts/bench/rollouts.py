@@ -37,9 +37,9 @@ def config(version):
     mapping = {}
     for i in range(40):
         if i < PLACEHOLDERS - 2:
-            mapping[f"event_{i:02}"] = f"{{{{pipeline_param.P{i}}}}}_mapped_v{version}"
+            mapping[f"event_{i:02}"] = f"{{{{pipeline_param.P{i}}}}}_mapped_to_custom_event_v{version}"
         else:
-            mapping[f"event_{i:02}"] = f"Purchase_variant_{i}_with_a_longer_name_v{version}"
+            mapping[f"event_{i:02}"] = f"Purchase_variant_{i}_with_a_rather_longer_custom_name_v{version}"
     return {
         "pixel_id": "{{pipeline_param.PIXEL}}",
         "access_token": f"EAAB-bench-token-{version}-" + "x" * 40,
