@@ -573,6 +573,14 @@ impl App {
         };
         let (window, filter) = window()?;
         if let Some(raw) = filter {
+            if raw.len() > 128 || raw.chars().any(char::is_control) {
+                return Err(AppError::invalid(
+                    "template_id",
+                    "invalid_value",
+                    "template_id must be a template id (at most 128 characters, no control characters)",
+                )
+                .into());
+            }
             // An unknown or malformed template id matches nothing.
             match parse_template_id(&raw) {
                 Ok(id) => template_id = Some(id),

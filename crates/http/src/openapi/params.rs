@@ -55,8 +55,13 @@ pub struct RolloutPath {
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct RolloutParams {
-    /// Only the rollouts of this template (an unknown id matches none).
-    #[param(nullable = false, max_length = 128)]
+    /// Only the rollouts of this template (an unknown id matches none;
+    /// over 128 characters or with control characters, 422).
+    #[param(
+        nullable = false,
+        max_length = 128,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
     pub template_id: Option<String>,
 }
 
@@ -132,7 +137,7 @@ impl IntoParams for VendorPath {
     }
 }
 
-/// `?limit&offset&cursor` on the template, pipeline, pin and audit lists.
+/// `?limit&offset&cursor` on the template, pipeline, pin, rollout and audit lists.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct PageParams {
