@@ -342,6 +342,8 @@ impl From<&AppError> for ApiError {
                     oldest: Some(*oldest),
                     ..Detail::new("after", "expired", None)
                 }]),
+            AppError::HistoryExpired { .. } => status(StatusCode::GONE, "HISTORY_EXPIRED")
+                .with_details(vec![Detail::new("at", "expired", Some(err.to_string()))]),
             AppError::StaleRevision { latest } => Self::new(
                 StatusCode::PRECONDITION_FAILED,
                 "PRECONDITION_FAILED",

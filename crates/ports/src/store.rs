@@ -472,6 +472,7 @@ pub trait StoreSession:
     + crate::EventStore
     + crate::SealedValueStore
     + crate::KeyRotationStore
+    + crate::HistoryStore
     + crate::IdempotencyStore
     + std::fmt::Debug
 {

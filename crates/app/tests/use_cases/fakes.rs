@@ -552,6 +552,29 @@ impl SealedValueStore for MemoryStore {
     }
 }
 
+impl integrations_ports::HistoryStore for MemoryStore {
+    fn pipeline_at(
+        &self,
+        _org: &OrgId,
+        _pipeline: PipelineId,
+        _at: time::OffsetDateTime,
+    ) -> StoreResult<integrations_ports::HistoryAnswer> {
+        not_in_the_fake("pipeline_at")
+    }
+
+    fn revision_by_id(&self, _org: &OrgId, _revision: RevisionId) -> StoreResult<Revision> {
+        not_in_the_fake("revision_by_id")
+    }
+
+    fn history_secrets(
+        &self,
+        _org: &OrgId,
+        _pipeline: PipelineId,
+    ) -> StoreResult<Vec<SealedSecret>> {
+        not_in_the_fake("history_secrets")
+    }
+}
+
 impl KeyRotationStore for MemoryStore {
     fn sealed_counts(&self, _org: Option<&OrgId>) -> StoreResult<Vec<KeyCount>> {
         not_in_the_fake("sealed_counts")
