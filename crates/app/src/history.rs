@@ -81,6 +81,7 @@ impl App {
                 return Err(AppError::HistoryExpired { complete_from });
             }
         };
+        let then = *then;
         let pipeline = &then.pipeline;
         let secret = if pipeline.secret_parameters.is_empty() {
             crate::secret_parameters::OpenedSecrets::default()

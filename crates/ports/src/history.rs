@@ -31,7 +31,7 @@ pub struct PipelineAt {
 #[derive(Debug, Clone, PartialEq)]
 pub enum HistoryAnswer {
     /// The pipeline as it was.
-    Found(PipelineAt),
+    Found(Box<PipelineAt>),
     /// The org has no history of this pipeline at all.
     Unknown,
     /// The pipeline did not exist then: not yet created, or deleted.
@@ -74,6 +74,5 @@ pub trait HistoryStore {
     ///
     /// # Errors
     /// Only `Unavailable` and `Unexpected`.
-    fn history_secrets(&self, org: &OrgId, pipeline: PipelineId)
-    -> StoreResult<Vec<SealedSecret>>;
+    fn history_secrets(&self, org: &OrgId, pipeline: PipelineId) -> StoreResult<Vec<SealedSecret>>;
 }

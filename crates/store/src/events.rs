@@ -59,7 +59,10 @@ pub(crate) fn close(
         let with_counts = counted
             .take()
             .map(|delta| (counts::stripe(&stripe_of), delta));
-        numbered.push((*entry, append(conn, org, &NewEvent::of(entry), with_counts)?));
+        numbered.push((
+            *entry,
+            append(conn, org, &NewEvent::of(entry), with_counts)?,
+        ));
     }
     if let Some(delta) = counted {
         counts::add(conn, org, &stripe_of, delta)?;

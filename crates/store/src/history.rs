@@ -325,7 +325,11 @@ pub(crate) fn prune(
 }
 
 /// Moves the org's horizon up to `from` (never down).
-fn complete_from(conn: &mut DbConnection, org: &str, from: PrimitiveDateTime) -> Result<(), Failure> {
+fn complete_from(
+    conn: &mut DbConnection,
+    org: &str,
+    from: PrimitiveDateTime,
+) -> Result<(), Failure> {
     let current: Option<PrimitiveDateTime> = history_horizons::table
         .find(org)
         .select(history_horizons::complete_from)
@@ -364,7 +368,12 @@ fn drop_unreferenced_secrets(conn: &mut DbConnection, pipeline: &str) -> Result<
     // Version ids are ULIDs: one named in a row's text is referenced.
     let unused: Vec<String> = copies
         .into_iter()
-        .filter(|version| !referenced.iter().flatten().any(|t| t.contains(version.as_str())))
+        .filter(|version| {
+            !referenced
+                .iter()
+                .flatten()
+                .any(|t| t.contains(version.as_str()))
+        })
         .collect();
     if !unused.is_empty() {
         diesel::delete(
@@ -488,8 +497,26 @@ fn pipeline_at(
     then.secret_parameters = serde_json::from_str(own.5.as_deref().unwrap_or("{}"))
         .map_err(|err| corrupt("history secret parameters", err))?;
     let parameters_seq = shown_seq(own.1)?;
-    // The pins, with what they show of their template and revision.
     let pins: Vec<&HistoryRow> = rows.iter().filter(|row| row.0 != id).collect();
+    let attachments = pins_of(conn, org, &id, &pins)?;
+    Ok(HistoryAnswer::Found(Box::new(PipelineAt {
+        seq: shown_seq(seq)?,
+        pipeline: then,
+        parameters_seq,
+        attachments,
+    })))
+}
+
+/// The attachments of `pipeline` that history `pins` describe, with what
+/// they show of their template and revision and the `seq` of each one's
+/// last change; newest first, as the live list.
+fn pins_of(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    pipeline: &str,
+    pins: &[&HistoryRow],
+) -> Result<Vec<(integrations_domain::Attachment, u64)>, Failure> {
+    // The pins, with what they show of their template and revision.
     let template_ids: BTreeSet<String> = pins.iter().filter_map(|r| r.6.clone()).collect();
     let revision_ids: BTreeSet<String> = pins.iter().filter_map(|r| r.7.clone()).collect();
     let shown: BTreeMap<String, (String, String, i32)> = templates::table
@@ -528,7 +555,7 @@ fn pipeline_at(
         let row = AttachmentRow {
             id: subject.clone(),
             org_id: org.as_str().to_owned(),
-            pipeline_id: id.clone(),
+            pipeline_id: pipeline.to_owned(),
             template_id: template.clone(),
             revision_id: revision.clone(),
             enabled: enabled.unwrap_or(true),
@@ -541,13 +568,8 @@ fn pipeline_at(
         ));
     }
     // Newest first, as the live list.
-    attachments.sort_by(|(a, _), (b, _)| (b.created_at, b.id).cmp(&(a.created_at, a.id)));
-    Ok(HistoryAnswer::Found(PipelineAt {
-        seq: shown_seq(seq)?,
-        pipeline: then,
-        parameters_seq,
-        attachments,
-    }))
+    attachments.sort_by_key(|(a, _)| std::cmp::Reverse((a.created_at, a.id)));
+    Ok(attachments)
 }
 
 impl<C: Connections> HistoryStore for DieselStore<C> {
@@ -573,11 +595,7 @@ impl<C: Connections> HistoryStore for DieselStore<C> {
         })
     }
 
-    fn history_secrets(
-        &self,
-        org: &OrgId,
-        pipeline: PipelineId,
-    ) -> StoreResult<Vec<SealedSecret>> {
+    fn history_secrets(&self, org: &OrgId, pipeline: PipelineId) -> StoreResult<Vec<SealedSecret>> {
         self.with(|conn| {
             let rows: Vec<(String, String, String, String)> = history_sealed_values::table
                 .filter(history_sealed_values::org_id.eq(org.as_str()))

@@ -557,7 +557,7 @@ impl integrations_ports::HistoryStore for MemoryStore {
         &self,
         _org: &OrgId,
         _pipeline: PipelineId,
-        _at: time::OffsetDateTime,
+        _at: OffsetDateTime,
     ) -> StoreResult<integrations_ports::HistoryAnswer> {
         not_in_the_fake("pipeline_at")
     }
@@ -587,6 +587,19 @@ impl KeyRotationStore for MemoryStore {
         _limit: usize,
     ) -> StoreResult<Vec<StoredSeal>> {
         not_in_the_fake("sealed_not_under")
+    }
+
+    fn history_sealed_not_under(
+        &self,
+        _kid: &str,
+        _after: Option<&StoredSeal>,
+        _limit: usize,
+    ) -> StoreResult<Vec<StoredSeal>> {
+        not_in_the_fake("history_sealed_not_under")
+    }
+
+    fn reseal_history(&self, _changes: &[(StoredSeal, Envelope)]) -> StoreResult<u64> {
+        not_in_the_fake("reseal_history")
     }
 
     fn reseal(&self, _changes: &[(StoredSeal, Envelope)]) -> StoreResult<u64> {

@@ -19,7 +19,7 @@ use crate::extract::{
 };
 use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
 use crate::openapi::params::{
-    AttachmentPath, AtParams, IdempotencyHeader, PipelinePath, WatchParams,
+    AtParams, AttachmentPath, IdempotencyHeader, PipelinePath, WatchParams,
 };
 use crate::openapi::{AdminErrors, BodyErrors, NotFound};
 use crate::routes::events::{event_seq_header, wait_seconds};

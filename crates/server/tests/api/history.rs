@@ -69,9 +69,7 @@ fn meta(app: &TestApp, name: &str) -> (String, [String; 2]) {
 }
 
 #[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
-fn a_past_config_has_the_pins_and_parameters_of_then_with_the_seq_that_shaped_each(
-    app: &TestApp,
-) {
+fn a_past_config_has_the_pins_and_parameters_of_then_with_the_seq_that_shaped_each(app: &TestApp) {
     let owner = app.owner();
     let service = app.token("org_a", Role::Service);
     let viewer = app.token("org_a", Role::Viewer);
@@ -103,17 +101,27 @@ fn a_past_config_has_the_pins_and_parameters_of_then_with_the_seq_that_shaped_ea
     )
     .expect(200);
     let (updated, updated_seq) = last_change(app);
-    app.update_attachment(&owner, &pipeline, &attachment, &json!({ "revision_id": r2 }))
-        .expect(200);
+    app.update_attachment(
+        &owner,
+        &pipeline,
+        &attachment,
+        &json!({ "revision_id": r2 }),
+    )
+    .expect(200);
     let (repinned, repinned_seq) = last_change(app);
     app.update_attachment(&owner, &pipeline, &attachment, &json!({ "enabled": false }))
         .expect(200);
     let (disabled, _) = last_change(app);
 
     // Right after it was created: nothing attached.
-    let then = config_at(app, &service, &pipeline, &created).expect(200).body;
+    let then = config_at(app, &service, &pipeline, &created)
+        .expect(200)
+        .body;
     assert_eq!(then["integrations"], json!([]));
-    assert_eq!((then["seq"].as_u64(), &then["at"]), (Some(created_seq), &json!(created)));
+    assert_eq!(
+        (then["seq"].as_u64(), &then["at"]),
+        (Some(created_seq), &json!(created))
+    );
     // Attached at r1, with the first values; as the live route said then.
     let then = config_at(app, &service, &pipeline, &attached).expect(200);
     assert_eq!(as_live(then.body.clone()), live_attached);
@@ -127,13 +135,17 @@ fn a_past_config_has_the_pins_and_parameters_of_then_with_the_seq_that_shaped_ea
         (Some(1), Some(attached_seq))
     );
     // The new parameters shaped it next, then the re-pin.
-    let then = config_at(app, &service, &pipeline, &updated).expect(200).body;
+    let then = config_at(app, &service, &pipeline, &updated)
+        .expect(200)
+        .body;
     assert_eq!(
         then["integrations"][0]["config"],
         json!({ "pixel_id": "21", "access_token": second })
     );
     assert_eq!(then["integrations"][0]["seq"].as_u64(), Some(updated_seq));
-    let then = config_at(app, &service, &pipeline, &repinned).expect(200).body;
+    let then = config_at(app, &service, &pipeline, &repinned)
+        .expect(200)
+        .body;
     assert_eq!(
         (
             &then["integrations"][0]["config"]["pixel_id"],
@@ -143,7 +155,9 @@ fn a_past_config_has_the_pins_and_parameters_of_then_with_the_seq_that_shaped_ea
         (&json!("22"), Some(2), Some(repinned_seq))
     );
     // Disabled: not rendered, as on the live route.
-    let then = config_at(app, &service, &pipeline, &disabled).expect(200).body;
+    let then = config_at(app, &service, &pipeline, &disabled)
+        .expect(200)
+        .body;
     assert_eq!(then["integrations"], json!([]));
 
     // Everyone else reads masks, never a value of then.
@@ -162,15 +176,18 @@ fn a_past_config_has_the_pins_and_parameters_of_then_with_the_seq_that_shaped_ea
     // A deleted pipeline answers for the time it existed, and only then.
     app.delete_pipeline(&owner, &pipeline).expect(200);
     let (deleted, _) = last_change(app);
-    let then = config_at(app, &viewer, &pipeline, &updated).expect(200).body;
+    let then = config_at(app, &viewer, &pipeline, &updated)
+        .expect(200)
+        .body;
     assert_eq!(then["integrations"][0]["config"]["pixel_id"], "21");
     config_at(app, &viewer, &pipeline, &deleted).expect_error(404, "NOT_FOUND");
     config_at(app, &viewer, &pipeline, "2020-01-01T00:00:00Z").expect_error(404, "NOT_FOUND");
     // An hour before "created", with an offset: before it existed.
-    let before = time::OffsetDateTime::parse(&created, &time::format_description::well_known::Rfc3339)
-        .expect("an instant")
-        .to_offset(time::macros::offset!(+02:00))
-        - time::Duration::hours(1);
+    let before =
+        time::OffsetDateTime::parse(&created, &time::format_description::well_known::Rfc3339)
+            .expect("an instant")
+            .to_offset(time::macros::offset!(+02:00))
+            - time::Duration::hours(1);
     let before = before
         .format(&time::format_description::well_known::Rfc3339)
         .expect("formatted");
@@ -186,7 +203,11 @@ fn bad_instants_are_refused_and_an_expired_history_is_410(app: &TestApp) {
     let (created, _) = last_change(app);
     for bad in ["yesterday", "2026-13-01T00:00:00Z", "", "1"] {
         let reply = config_at(app, &owner, &pipeline, bad).expect_error(422, "VALIDATION_FAILED");
-        assert!(reply.has_detail("at", "invalid_value"), "{bad}: {}", reply.body);
+        assert!(
+            reply.has_detail("at", "invalid_value"),
+            "{bad}: {}",
+            reply.body
+        );
     }
     let future = config_at(app, &owner, &pipeline, "2999-01-01T00:00:00Z")
         .expect_error(422, "VALIDATION_FAILED");
@@ -262,8 +283,12 @@ fn apply(
     let owner = app.owner();
     match *step {
         Step::Parameters(n) => {
-            app.update_pipeline(&owner, pipeline, &json!({ "parameters": { "pixel": n.to_string() } }))
-                .expect(200);
+            app.update_pipeline(
+                &owner,
+                pipeline,
+                &json!({ "parameters": { "pixel": n.to_string() } }),
+            )
+            .expect(200);
         }
         Step::Secret(n) => {
             app.update_pipeline(
@@ -289,12 +314,21 @@ fn apply(
             attached.push((t, id));
         }
         Step::Repin(a, r) => {
-            let Some((t, id)) = attached.get(a) else { return false };
-            app.update_attachment(&owner, pipeline, id, &json!({ "revision_id": templates[*t].1[r] }))
-                .expect(200);
+            let Some((t, id)) = attached.get(a) else {
+                return false;
+            };
+            app.update_attachment(
+                &owner,
+                pipeline,
+                id,
+                &json!({ "revision_id": templates[*t].1[r] }),
+            )
+            .expect(200);
         }
         Step::Enable(a, on) => {
-            let Some((_, id)) = attached.get(a) else { return false };
+            let Some((_, id)) = attached.get(a) else {
+                return false;
+            };
             app.update_attachment(&owner, pipeline, id, &json!({ "enabled": on }))
                 .expect(200);
         }

@@ -3,13 +3,11 @@
 //! order, pruned keeping each subject's newest state.
 
 use integrations_domain::secrets::SecretVersion;
-use integrations_domain::{
-    Attachment, OrgId, ParamKey, PipelineId, RevisionId, SecretParameters,
-};
+use integrations_domain::{Attachment, OrgId, ParamKey, PipelineId, RevisionId, SecretParameters};
 use integrations_ports::{
     AttachmentChanges, AttachmentStore, AuditAction, AuditEntry, Envelope, EventStore,
-    HistoryAnswer, HistoryStore, PipelineAt, PipelineChanges, PipelineStore, ResourceType,
-    SealedSecret, TemplateStore, secret_parameter_path,
+    HistoryAnswer, HistoryStore, KeyRotationStore, PipelineAt, PipelineChanges, PipelineStore,
+    ResourceType, SealedSecret, TemplateStore, secret_parameter_path,
 };
 use integrations_store::DieselStore;
 use integrations_testing::TestDb;
@@ -55,7 +53,7 @@ fn last_seq(store: &DieselStore, org: &OrgId) -> u64 {
 
 fn found(answer: HistoryAnswer) -> PipelineAt {
     match answer {
-        HistoryAnswer::Found(then) => then,
+        HistoryAnswer::Found(then) => *then,
         other => panic!("not found: {other:?}"),
     }
 }
@@ -248,7 +246,11 @@ fn each_change_is_recorded_and_an_instant_resolves_by_the_events_order(db: &Test
     assert_eq!(then.attachments[0].1, repinned_seq);
 
     assert!(found(at(detached_at)).attachments.is_empty());
-    assert_eq!(at(deleted_at), HistoryAnswer::NotThen, "after it was deleted");
+    assert_eq!(
+        at(deleted_at),
+        HistoryAnswer::NotThen,
+        "after it was deleted"
+    );
     assert_eq!(at(OffsetDateTime::now_utc()), HistoryAnswer::NotThen);
     let stranger = PipelineId::from_ulid(ulid::Ulid::generate());
     assert_eq!(
@@ -256,7 +258,9 @@ fn each_change_is_recorded_and_an_instant_resolves_by_the_events_order(db: &Test
         HistoryAnswer::Unknown
     );
     assert_eq!(
-        store.pipeline_at(&org("org_b"), p, created_at).expect("read"),
+        store
+            .pipeline_at(&org("org_b"), p, created_at)
+            .expect("read"),
         HistoryAnswer::Unknown,
         "another org's pipeline"
     );
@@ -389,7 +393,113 @@ fn pruning_keeps_each_newest_state_and_records_how_far_back_history_is_complete(
     ));
 }
 
+fn a_rotation_reseals_the_history_copies_and_the_counts_show_them(db: &TestDb) {
+    let store = store(db);
+    let a = org("org_a");
+    let key = ParamKey::parse("token").expect("key");
+    let (v1, v2) = (
+        SecretVersion::from_ulid(ulid::Ulid::generate()),
+        SecretVersion::from_ulid(ulid::Ulid::generate()),
+    );
+    let mut new = new_pipeline(&a, "P", json!({}));
+    let p = new.id;
+    let mut secret = SecretParameters::new();
+    secret.insert(key.clone(), v1.clone());
+    new.secret_parameters = secret;
+    new.secrets = vec![sealed(&key, &v1, "sealed-1")];
+    let made = entry(
+        AuditAction::PipelineCreate,
+        ResourceType::Pipeline,
+        &p.to_string(),
+        None,
+        Some(pipeline_value(p, "P", &json!({}))),
+    );
+    store.create_pipeline(new, made.into()).expect("created");
+    let mut secret = SecretParameters::new();
+    secret.insert(key.clone(), v2.clone());
+    store
+        .update_pipeline(
+            &a,
+            p,
+            PipelineChanges {
+                secret_parameters: Some((secret, vec![sealed(&key, &v2, "sealed-2")])),
+                ..changes()
+            },
+            audit(),
+        )
+        .expect("updated");
+    let counts = |store: &DieselStore| -> Vec<(String, u64)> {
+        store
+            .sealed_counts(Some(&a))
+            .expect("counted")
+            .into_iter()
+            .map(|c| (c.kid, c.sealed_values))
+            .collect()
+    };
+    // The live value once, and the replaced one the history keeps.
+    assert_eq!(counts(&store), [("k1".to_owned(), 2)]);
+    // A copy that is a live value's envelope is re-sealed with it: only
+    // the replaced value is visited on its own.
+    let copies = store
+        .history_sealed_not_under("k2", None, 10)
+        .expect("read");
+    assert_eq!(copies.len(), 1);
+    assert_eq!(
+        (
+            copies[0].place.owner_kind.as_str(),
+            copies[0].place.owner_id.clone(),
+            copies[0].place.field_path.as_str(),
+            copies[0].version.as_str()
+        ),
+        (
+            "pipeline",
+            p.to_string(),
+            "/secret_parameters/token",
+            v1.as_str()
+        )
+    );
+    // Re-sealing the live value re-seals its copy too.
+    let live = store.sealed_not_under("k2", None, 10).expect("read");
+    let new_envelope = |c: &str| Envelope {
+        kid: "k2".into(),
+        ciphertext: c.into(),
+    };
+    assert_eq!(
+        store
+            .reseal(&[(live[0].clone(), new_envelope("resealed-2"))])
+            .expect("resealed"),
+        1
+    );
+    let left = store
+        .history_sealed_not_under("k2", None, 10)
+        .expect("read");
+    assert_eq!(left.len(), 1);
+    assert_eq!(left[0].version, v1.as_str());
+    assert_eq!(
+        store
+            .reseal_history(&[(left[0].clone(), new_envelope("resealed-1"))])
+            .expect("resealed"),
+        1
+    );
+    assert!(
+        store
+            .history_sealed_not_under("k2", None, 10)
+            .expect("read")
+            .is_empty()
+    );
+    assert_eq!(counts(&store), [("k2".to_owned(), 2)]);
+    let mut kept: Vec<String> = store
+        .history_secrets(&a, p)
+        .expect("read")
+        .into_iter()
+        .map(|s| s.envelope.ciphertext)
+        .collect();
+    kept.sort();
+    assert_eq!(kept, ["resealed-1", "resealed-2"]);
+}
+
 integrations_testing::backend_tests!(
     each_change_is_recorded_and_an_instant_resolves_by_the_events_order,
     pruning_keeps_each_newest_state_and_records_how_far_back_history_is_complete,
+    a_rotation_reseals_the_history_copies_and_the_counts_show_them,
 );
