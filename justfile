@@ -82,3 +82,7 @@ migration NAME:
 # (PostgreSQL, needs wrk; docs/performance.md).
 bench-watch:
     bash scripts/bench/watch.sh
+
+# A pipeline's config at a past instant (`?at=`) with 1,000 recorded changes.
+bench-history:
+    bash scripts/bench/history.sh
