@@ -87,3 +87,7 @@ bench-watch:
 # one request at a time, on PostgreSQL (docs/performance.md).
 bench-rollouts:
     bash scripts/bench/rollouts.sh
+
+# A pipeline's config at a past instant (`?at=`) with 1,000 recorded changes.
+bench-history:
+    bash scripts/bench/history.sh

@@ -187,6 +187,13 @@ pub enum AppError {
         /// How many more were found.
         more: usize,
     },
+    /// The instant asked for is older than the history kept for the org
+    /// (`HISTORY_EXPIRED`).
+    #[error("the history of configs is kept from {complete_from} on")]
+    HistoryExpired {
+        /// The oldest instant the org's history answers for.
+        complete_from: time::OffsetDateTime,
+    },
     /// The caller's view of the template is out of date.
     #[error("the latest revision is {latest}")]
     StaleRevision {

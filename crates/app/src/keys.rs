@@ -181,6 +181,29 @@ impl App {
             progress(resealed);
             fault::pause_after_batch();
         }
+        // The config history's copies (a live value's copy went with it).
+        let mut after: Option<StoredSeal> = None;
+        loop {
+            let found = self
+                .store
+                .history_sealed_not_under(&active, after.as_ref(), batch)?;
+            let Some(last) = found.last() else { break };
+            after = Some(last.clone());
+            let mut changes = Vec::with_capacity(found.len());
+            for seal in found {
+                match self.reseal(&seal) {
+                    Ok(envelope) => changes.push((seal, envelope)),
+                    Err(reason) => failures.add(Unopenable {
+                        kid: seal.envelope.kid.clone(),
+                        org: seal.org,
+                        place: seal.place,
+                        reason,
+                    }),
+                }
+            }
+            resealed += self.store.reseal_history(&changes)?;
+            progress(resealed);
+        }
         Ok(RekeyReport {
             active,
             before,

@@ -374,8 +374,15 @@ impl App {
         let mut room = MAX_PIPELINE_CONFIG_BYTES;
         let mut configs = Vec::with_capacity(enabled.len());
         for attachment in enabled {
-            let entry =
-                self.render_in_place(&*store, caller, pipeline, &secret, attachment, &mut room)?;
+            let entry = self.render_in_place(
+                &*store,
+                caller,
+                pipeline,
+                &secret,
+                attachment,
+                &mut room,
+                Pinned::Live,
+            )?;
             configs.push(entry);
         }
         Ok(PipelineConfigAnswer::Rendered(PipelineConfig {
@@ -422,7 +429,11 @@ impl App {
     /// One attachment of the pipeline route: rendered within `room` (which it
     /// uses up), or its failure in place. Only an unreachable database fails
     /// the whole answer.
-    fn render_in_place(
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one render's inputs, each needed"
+    )]
+    pub(crate) fn render_in_place(
         &self,
         store: &dyn StoreSession,
         caller: &Caller,
@@ -430,6 +441,7 @@ impl App {
         secret: &OpenedSecrets,
         attachment: Attachment,
         room: &mut u64,
+        pinned: Pinned,
     ) -> Result<RenderedConfig, AppError> {
         let mut entry = RenderedConfig {
             attachment,
@@ -449,11 +461,14 @@ impl App {
             return Ok(entry);
         }
         let attempt = vendor_of_key(&entry.attachment.vendor).and_then(|vendor| {
-            let revision = store.revision(
-                &caller.org,
-                entry.attachment.template_id,
-                entry.attachment.revision_number,
-            )?;
+            let revision = match pinned {
+                Pinned::Live => store.revision(
+                    &caller.org,
+                    entry.attachment.template_id,
+                    entry.attachment.revision_number,
+                )?,
+                Pinned::Past => store.revision_by_id(&caller.org, entry.attachment.revision_id)?,
+            };
             entry.delivery_mode = Some(revision.delivery_mode);
             self.render(store, caller, vendor, pipeline, secret, revision, *room)
         });
@@ -493,6 +508,15 @@ impl App {
         }
         Ok(entry)
     }
+}
+
+/// Where an attachment's pinned revision is read from.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Pinned {
+    /// A live pin: the revision of a live template.
+    Live,
+    /// A pin of the past: the revision by id, its template deleted or not.
+    Past,
 }
 
 /// Every secret field of `vendor` that a plain parameter of `pipeline`

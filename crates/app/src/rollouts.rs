@@ -138,7 +138,7 @@ impl App {
         let revision_id = RevisionId::parse(&input.revision_id).map_err(|err| {
             AppError::invalid("revision_id", "not_found", format!("revision_id: {err}"))
         })?;
-        let to = match store.revision_by_id(&caller.org, template.id, revision_id) {
+        let to = match store.template_revision_by_id(&caller.org, template.id, revision_id) {
             Err(StoreError::NotFound) => {
                 return Err(AppError::invalid(
                     "revision_id",
@@ -405,10 +405,11 @@ impl App {
                     row.current_revision = None;
                 }
             }
-            audit.insert(
-                0,
-                self.rollout_audit(caller, &rollout, AuditAction::RolloutApply),
-            );
+            let own = self.rollout_audit(caller, &rollout, AuditAction::RolloutApply);
+            // Made when it commits: after every pin's entry, so a config
+            // asked for at this instant includes the moves.
+            rollout.created_at = own.at;
+            audit.insert(0, own);
             Ok(RolloutWrite {
                 rollout,
                 moves,
@@ -508,7 +509,7 @@ impl App {
                 }
                 rows.push(entry);
             }
-            let rollout = Rollout {
+            let mut rollout = Rollout {
                 id: RolloutId::from_ulid(self.ids.ulid()),
                 template_id: template.id,
                 to_revision: None,
@@ -519,10 +520,11 @@ impl App {
                 rolled_back_from: Some(undone.id),
                 pipelines: rows,
             };
-            audit.insert(
-                0,
-                self.rollout_audit(caller, &rollout, AuditAction::RolloutRollback),
-            );
+            let own = self.rollout_audit(caller, &rollout, AuditAction::RolloutRollback);
+            // Made when it commits: after every pin's entry, so a config
+            // asked for at this instant includes the moves.
+            rollout.created_at = own.at;
+            audit.insert(0, own);
             Ok(RolloutWrite {
                 rollout,
                 moves,

@@ -191,11 +191,26 @@ impl App {
         store: &dyn StoreSession,
         pipeline: &Pipeline,
     ) -> Result<OpenedSecrets, AppError> {
-        let mut opened = OpenedSecrets::default();
         if pipeline.secret_parameters.is_empty() {
-            return Ok(opened);
+            return Ok(OpenedSecrets::default());
         }
         let sealed = store.pipeline_secrets(&pipeline.org_id, pipeline.id)?;
+        self.open_sealed_parameters(pipeline, &sealed)
+    }
+
+    /// Opens the secret parameters `pipeline` names (by version) from
+    /// `sealed`, as [`App::open_secret_parameters`] does: the pipeline's
+    /// sealed values, or the history's copies of them.
+    ///
+    /// # Errors
+    /// `Internal` for a value that is missing, of another version, or does
+    /// not authenticate.
+    pub(crate) fn open_sealed_parameters(
+        &self,
+        pipeline: &Pipeline,
+        sealed: &[SealedSecret],
+    ) -> Result<OpenedSecrets, AppError> {
+        let mut opened = OpenedSecrets::default();
         let owner = pipeline.id.to_string();
         for (key, version) in pipeline.secret_parameters.iter() {
             let path = secret_parameter_path(key);

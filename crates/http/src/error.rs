@@ -376,6 +376,8 @@ impl From<&AppError> for ApiError {
                 status(StatusCode::UNPROCESSABLE_ENTITY, "ROLLOUT_BLOCKED")
                     .with_details(blocked_details(problems, *more))
             }
+            AppError::HistoryExpired { .. } => status(StatusCode::GONE, "HISTORY_EXPIRED")
+                .with_details(vec![Detail::new("at", "expired", Some(err.to_string()))]),
             AppError::StaleRevision { latest } => Self::new(
                 StatusCode::PRECONDITION_FAILED,
                 "PRECONDITION_FAILED",

@@ -21,6 +21,7 @@ mod auth;
 mod cipher;
 mod error;
 mod events;
+mod history;
 mod idempotency;
 mod list;
 mod rekey;
@@ -37,6 +38,7 @@ pub use events::{
     Affected, Announcement, ChangeChannel, ChangeChannels, Event, EventResource, EventStore,
     EventType, NewEvent, OnCommit,
 };
+pub use history::{HistoryAnswer, HistoryStore, PipelineAt};
 pub use idempotency::{
     Change, Claim, ClaimedKey, IdempotencyScope, IdempotencyStore, Respond, StoredResponse,
 };

@@ -107,6 +107,26 @@ pub trait KeyRotationStore {
     /// Only `Unavailable` and `Unexpected`; nothing is replaced then.
     fn reseal(&self, changes: &[(StoredSeal, Envelope)]) -> StoreResult<u64>;
 
+    /// Up to `limit` of the config history's copies of sealed values (of
+    /// every org) not sealed under `kid`, strictly after `after` in the
+    /// order (owner, field path, version). Each is bound like the value it
+    /// copies: its place names the pipeline, not the history.
+    ///
+    /// # Errors
+    /// Only `Unavailable` and `Unexpected`.
+    fn history_sealed_not_under(
+        &self,
+        kid: &str,
+        after: Option<&StoredSeal>,
+        limit: usize,
+    ) -> StoreResult<Vec<StoredSeal>>;
+
+    /// [`KeyRotationStore::reseal`] for the history's copies.
+    ///
+    /// # Errors
+    /// Only `Unavailable` and `Unexpected`; nothing is replaced then.
+    fn reseal_history(&self, changes: &[(StoredSeal, Envelope)]) -> StoreResult<u64>;
+
     /// Up to `limit` revisions (of every org, deleted templates included)
     /// whose config holds an inline sealed value, by id, strictly after `after`.
     ///

@@ -198,7 +198,7 @@ pub trait TemplateStore {
     /// # Errors
     /// `NotFound` when the template is not live in the org or has no
     /// revision with that id.
-    fn revision_by_id(
+    fn template_revision_by_id(
         &self,
         org: &OrgId,
         template: TemplateId,
@@ -485,6 +485,7 @@ pub trait StoreSession:
     + crate::RolloutStore
     + crate::SealedValueStore
     + crate::KeyRotationStore
+    + crate::HistoryStore
     + crate::IdempotencyStore
     + std::fmt::Debug
 {

@@ -52,18 +52,31 @@ pub(crate) fn close(
         counts::add(conn, org, &stripe_of, delta)?;
         counted = None;
     }
+    let mut numbered = Vec::with_capacity(entries.len());
     for entry in entries {
         // On PostgreSQL the counters ride along with the first event: one
         // round trip for the whole end of the change.
         let with_counts = counted
             .take()
             .map(|delta| (counts::stripe(&stripe_of), delta));
-        append(conn, org, &NewEvent::of(entry), with_counts)?;
+        numbered.push((
+            *entry,
+            append(conn, org, &NewEvent::of(entry), with_counts)?,
+        ));
     }
     if let Some(delta) = counted {
         counts::add(conn, org, &stripe_of, delta)?;
     }
-    Ok(())
+    // What shapes a pipeline's configs, numbered like its events (the
+    // org's row stays locked until the commit, so nothing comes between).
+    crate::history::record(conn, org, &numbered)
+}
+
+/// The `seq` an appended event got.
+#[derive(QueryableByName)]
+struct Numbered {
+    #[diesel(sql_type = BigInt)]
+    seq: i64,
 }
 
 /// The SQL of an event's `pipeline_ids`, as JSON text: a bound value, or the
@@ -92,15 +105,15 @@ const COUNTS_CLAUSE: &str = "c AS (INSERT INTO org_counts \
      live_pipelines = org_counts.live_pipelines + EXCLUDED.live_pipelines, \
      audit_entries = org_counts.audit_entries + EXCLUDED.audit_entries), ";
 
-/// Appends one event, numbered next in its org; on PostgreSQL, adds
-/// `counts` (a stripe and a delta) to the org's counters in the same
-/// statement.
+/// Appends one event, numbered next in its org, and returns its number; on
+/// PostgreSQL, adds `counts` (a stripe and a delta) to the org's counters in
+/// the same statement.
 fn append(
     conn: &mut DbConnection,
     org: &OrgId,
     event: &NewEvent,
     counts: Option<(i32, Delta)>,
-) -> Result<(), Failure> {
+) -> Result<i64, Failure> {
     let ninth = match &event.affected {
         Affected::Nothing => "[]".to_owned(),
         Affected::Pipeline(id) => format!("[\"{id}\"]"),
@@ -134,20 +147,21 @@ fn append(
                  RETURNING last_seq) \
                  INSERT INTO events (org_id, seq, id, type, resource_type, resource_id, \
                  pipeline_ids, actor, at, data) \
-                 SELECT $1, s.last_seq, $2, $3, $4, $5, {}, $6, $7, $8 FROM s",
+                 SELECT $1, s.last_seq, $2, $3, $4, $5, {}, $6, $7, $8 FROM s RETURNING seq",
                 if counts.is_some() { COUNTS_CLAUSE } else { "" },
                 pipelines_sql(&event.affected, true)
             );
             let query = bind_event!(diesel::sql_query(sql), 1_i64);
-            match counts {
+            let numbered: Numbered = match counts {
                 Some((stripe, delta)) => query
                     .bind::<Integer, _>(stripe)
                     .bind::<BigInt, _>(delta.templates)
                     .bind::<BigInt, _>(delta.pipelines)
                     .bind::<BigInt, _>(delta.audit)
-                    .execute(pg)?,
-                None => query.execute(pg)?,
+                    .get_result(pg)?,
+                None => query.get_result(pg)?,
             };
+            Ok(numbered.seq)
         }
         DbConnection::Sqlite(sqlite) => {
             // In-process: two statements cost nothing, and SQLite has no
@@ -169,9 +183,9 @@ fn append(
                 pipelines_sql(&event.affected, false)
             );
             bind_event!(diesel::sql_query(sql), seq).execute(sqlite)?;
+            Ok(seq)
         }
     }
-    Ok(())
 }
 
 type Row = (
@@ -233,7 +247,8 @@ fn last_seqs(conn: &mut DbConnection, orgs: &[OrgId]) -> Result<Vec<(OrgId, u64)
 }
 
 /// Deletes up to `batch` events older than `before`, from the bottom of
-/// each org's run; how many.
+/// each org's run, and a batch of the config history as old; how many rows
+/// went.
 fn prune(conn: &mut DbConnection, before: OffsetDateTime, batch: u32) -> Result<u64, Failure> {
     // The oldest events by age, then, per org, from its lowest
     // number up to the highest of those: what is kept stays an
@@ -266,7 +281,9 @@ fn prune(conn: &mut DbConnection, before: OffsetDateTime, batch: u32) -> Result<
         )
         .execute(conn)?;
     }
-    Ok(u64::try_from(pruned).unwrap_or(u64::MAX))
+    // The history of configs goes with the events, in batches of its own.
+    let pruned = u64::try_from(pruned).unwrap_or(u64::MAX);
+    Ok(pruned.saturating_add(crate::history::prune(conn, before, batch)?))
 }
 
 impl<C: Connections> EventStore for DieselStore<C> {

@@ -14,6 +14,7 @@ mod connection;
 mod counts;
 mod error;
 mod events;
+mod history;
 mod idempotency;
 mod lookup;
 pub mod migrations;

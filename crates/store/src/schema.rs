@@ -152,3 +152,44 @@ diesel::table! {
         pipelines -> Text,
     }
 }
+
+diesel::table! {
+    config_history (pipeline_id, subject, seq) {
+        org_id -> Text,
+        pipeline_id -> Text,
+        subject -> Text,
+        seq -> BigInt,
+        at -> Timestamp,
+        live -> Bool,
+        parameters -> Nullable<Text>,
+        secret_parameters -> Nullable<Text>,
+        template_id -> Nullable<Text>,
+        revision_id -> Nullable<Text>,
+        enabled -> Nullable<Bool>,
+        attached_at -> Nullable<Timestamp>,
+    }
+}
+
+diesel::table! {
+    history_sealed_values (pipeline_id, field_path, version_id) {
+        org_id -> Text,
+        pipeline_id -> Text,
+        field_path -> Text,
+        version_id -> Text,
+        kid -> Text,
+        ciphertext -> Text,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    history_horizons (org_id) {
+        org_id -> Text,
+        complete_from -> Timestamp,
+    }
+}
+
+diesel::allow_tables_to_appear_in_same_query!(config_history, pipelines);
+diesel::allow_tables_to_appear_in_same_query!(config_history, attachments);
+diesel::allow_tables_to_appear_in_same_query!(config_history, templates);
+diesel::allow_tables_to_appear_in_same_query!(config_history, revisions);

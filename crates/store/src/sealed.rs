@@ -51,7 +51,8 @@ pub(crate) fn insert_revision_secrets(
     )
 }
 
-/// Writes sealed values of a pipeline's secret parameters (in the caller's transaction).
+/// Writes sealed values of a pipeline's secret parameters, and their copies
+/// for the pipeline's history (in the caller's transaction).
 pub(crate) fn insert_pipeline_secrets(
     conn: &mut DbConnection,
     org: &OrgId,
@@ -65,7 +66,9 @@ pub(crate) fn insert_pipeline_secrets(
         (PIPELINE_OWNER, &pipeline.to_string()),
         created_at,
         secrets,
-    )
+    )?;
+    // The history renders past configs with these values too.
+    crate::history::keep_secrets(conn, org, pipeline, created_at, secrets)
 }
 
 /// Drops the sealed values of a pipeline's secret parameters that `keep`

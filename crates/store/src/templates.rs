@@ -474,7 +474,7 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
         })
     }
 
-    fn revision_by_id(
+    fn template_revision_by_id(
         &self,
         org: &OrgId,
         template: TemplateId,

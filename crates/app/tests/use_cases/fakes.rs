@@ -388,7 +388,7 @@ impl TemplateStore for MemoryStore {
             .ok_or(StoreError::NotFound)
     }
 
-    fn revision_by_id(
+    fn template_revision_by_id(
         &self,
         org: &OrgId,
         template: TemplateId,
@@ -568,6 +568,29 @@ impl SealedValueStore for MemoryStore {
     }
 }
 
+impl integrations_ports::HistoryStore for MemoryStore {
+    fn pipeline_at(
+        &self,
+        _org: &OrgId,
+        _pipeline: PipelineId,
+        _at: OffsetDateTime,
+    ) -> StoreResult<integrations_ports::HistoryAnswer> {
+        not_in_the_fake("pipeline_at")
+    }
+
+    fn revision_by_id(&self, _org: &OrgId, _revision: RevisionId) -> StoreResult<Revision> {
+        not_in_the_fake("revision_by_id")
+    }
+
+    fn history_secrets(
+        &self,
+        _org: &OrgId,
+        _pipeline: PipelineId,
+    ) -> StoreResult<Vec<SealedSecret>> {
+        not_in_the_fake("history_secrets")
+    }
+}
+
 impl KeyRotationStore for MemoryStore {
     fn sealed_counts(&self, _org: Option<&OrgId>) -> StoreResult<Vec<KeyCount>> {
         not_in_the_fake("sealed_counts")
@@ -580,6 +603,19 @@ impl KeyRotationStore for MemoryStore {
         _limit: usize,
     ) -> StoreResult<Vec<StoredSeal>> {
         not_in_the_fake("sealed_not_under")
+    }
+
+    fn history_sealed_not_under(
+        &self,
+        _kid: &str,
+        _after: Option<&StoredSeal>,
+        _limit: usize,
+    ) -> StoreResult<Vec<StoredSeal>> {
+        not_in_the_fake("history_sealed_not_under")
+    }
+
+    fn reseal_history(&self, _changes: &[(StoredSeal, Envelope)]) -> StoreResult<u64> {
+        not_in_the_fake("reseal_history")
     }
 
     fn reseal(&self, _changes: &[(StoredSeal, Envelope)]) -> StoreResult<u64> {

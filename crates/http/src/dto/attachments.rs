@@ -2,7 +2,8 @@
 //! pipeline-integration (attachment) bodies and responses.
 
 use integrations_app::{
-    Attach, PipelineConfig, RenderFailure, RenderWarning, RenderedConfig, UpdateAttachment,
+    Attach, PipelineConfig, PipelineConfigAt, RenderFailure, RenderWarning, RenderedConfig,
+    UpdateAttachment,
 };
 use integrations_domain::{Attachment, DeliveryMode};
 use serde::{Deserialize, Serialize};
@@ -267,6 +268,50 @@ impl From<PipelineConfig> for PipelineConfigResponse {
         Self {
             pipeline_id: rendered.pipeline_id.to_string(),
             integrations: rendered.configs.into_iter().map(Into::into).collect(),
+        }
+    }
+}
+
+/// One attachment's config as it was at a past instant.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct RenderedConfigAtResponse {
+    #[serde(flatten)]
+    pub rendered: RenderedConfigResponse,
+    /// The event `seq` of the last change that shaped this config then: the
+    /// later of the integration's own last change (attach, re-pin, enable)
+    /// and the pipeline's last change of parameters.
+    pub seq: u64,
+}
+
+/// `GET /v1/admin/pipelines/{pid}/config?at=`: the enabled attachments as
+/// they were at that instant, rendered.
+#[derive(Debug, Serialize, ToSchema)]
+pub(crate) struct PipelineConfigAtResponse {
+    #[schema(schema_with = schemas::pipeline_id)]
+    pub pipeline_id: String,
+    /// The instant asked for.
+    #[serde(with = "rfc3339")]
+    pub at: OffsetDateTime,
+    /// The change `at` resolved to: the highest event `seq` of the org
+    /// recorded at or before it.
+    pub seq: u64,
+    pub integrations: Vec<RenderedConfigAtResponse>,
+}
+
+impl From<PipelineConfigAt> for PipelineConfigAtResponse {
+    fn from(then: PipelineConfigAt) -> Self {
+        Self {
+            pipeline_id: then.pipeline_id.to_string(),
+            at: then.at,
+            seq: then.seq,
+            integrations: then
+                .configs
+                .into_iter()
+                .map(|(rendered, seq)| RenderedConfigAtResponse {
+                    rendered: rendered.into(),
+                    seq,
+                })
+                .collect(),
         }
     }
 }

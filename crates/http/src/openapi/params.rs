@@ -293,3 +293,15 @@ pub struct WatchParams {
     #[param(nullable = false, minimum = 0, maximum = 60)]
     pub wait: Option<i64>,
 }
+
+/// `?at=` on the pipeline-config route.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AtParams {
+    /// An RFC 3339 instant (`2026-12-01T10:00:00Z`; a `+` of an offset may be
+    /// sent as `%2B`, or as `+`, which decodes to a space and is read back as
+    /// `+`): answer with the configs as they were then, resolved to the last
+    /// change committed by then. Not with `wait`.
+    #[param(nullable = false, format = DateTime)]
+    pub at: Option<String>,
+}

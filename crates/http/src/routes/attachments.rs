@@ -10,15 +10,17 @@ use super::method_not_allowed;
 use crate::body::Body;
 use crate::dto::DeletedResponse;
 use crate::dto::attachments::{
-    AttachBody, AttachmentListResponse, AttachmentResponse, PipelineConfigResponse,
-    RenderedConfigResponse, UpdateAttachmentBody,
+    AttachBody, AttachmentListResponse, AttachmentResponse, PipelineConfigAtResponse,
+    PipelineConfigResponse, RenderedConfigResponse, UpdateAttachmentBody,
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{
     JsonBody, Permitted, ToAdminister, ToEdit, ToRead, blocking, blocking_api, query,
 };
 use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
-use crate::openapi::params::{AttachmentPath, IdempotencyHeader, PipelinePath, WatchParams};
+use crate::openapi::params::{
+    AtParams, AttachmentPath, IdempotencyHeader, PipelinePath, WatchParams,
+};
 use crate::openapi::{AdminErrors, BodyErrors, NotFound};
 use crate::routes::events::{event_seq_header, wait_seconds};
 
@@ -259,16 +261,23 @@ pub(crate) async fn attachment_config(
         `ETag` derived from the pins, parameters and role (never from the body); poll with \
         `If-None-Match`, and add `wait=S` to hold the request until the configs change (in any \
         process) or S seconds pass. `Event-Seq` carries the org's newest event number, read \
-        before the configs: tail `GET /v1/admin/events?after=` from it. Viewer or above.",
+        before the configs: tail `GET /v1/admin/events?after=` from it. With `at=RFC3339`: \
+        the configs as they were at that instant (`PipelineConfigAt`: no `ETag`, no `wait`), \
+        each with the `seq` of the last change that shaped it; 404 before the pipeline existed \
+        or after it was deleted, 410 `HISTORY_EXPIRED` before the history kept. Viewer or above.",
     params(
         PipelinePath,
         WatchParams,
+        AtParams,
         ("If-None-Match" = Option<String>, Header, nullable = false, description = "The ETag read last: 304 \
             while nothing changed."),
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The rendered configs.", body = PipelineConfigResponse, headers(
+        (status = 200, description = "The rendered configs (with `at`: as they were then).", content(
+            (PipelineConfigResponse = "application/json"),
+            (PipelineConfigAtResponse = "application/json"),
+        ), headers(
             ("ETag" = String, description = "A strong ETag of what shaped the answer: the pins, the \
                 parameters and whether secrets are shown."),
             ("Event-Seq" = u64, description = "The org's newest event number, read before the configs."),
@@ -277,7 +286,9 @@ pub(crate) async fn attachment_config(
             ("ETag" = String, description = "The current ETag."),
             ("Event-Seq" = u64, description = "The org's newest event number known when answering."),
         )),
-        (status = 422, description = "`VALIDATION_FAILED`: `wait` out of range.", body = ErrorEnvelope),
+        (status = 410, description = "`HISTORY_EXPIRED`: `at` is older than the history kept.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: `wait` out of range; `at` not an RFC 3339 \
+            instant, in the future, or given with `wait`.", body = ErrorEnvelope),
         (status = 404, response = NotFound),
         AdminErrors,
     ),
@@ -288,7 +299,21 @@ pub(crate) async fn pipeline_config(
     pid: web::Path<String>,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
-    let wait = wait_seconds(query::<WatchQuery>(&req)?.wait)?;
+    let watch = query::<WatchQuery>(&req)?;
+    if let Some(at) = watch.at {
+        // A past config never changes: nothing to watch, no ETag.
+        if watch.wait.is_some() {
+            return Err(ApiError::from(integrations_app::AppError::invalid(
+                "at",
+                "conflict",
+                "at cannot be combined with wait: a past config never changes",
+            )));
+        }
+        let (app, pid) = (app.get_ref().clone(), pid.into_inner());
+        let then = blocking(move || app.pipeline_config_at(&caller, &pid, &at)).await?;
+        return Ok(HttpResponse::Ok().json(PipelineConfigAtResponse::from(then)));
+    }
+    let wait = wait_seconds(watch.wait)?;
     let if_none_match = if_none_match(&req);
     let app = app.get_ref().clone();
     let deadline = Instant::now() + wait;
@@ -341,10 +366,11 @@ pub(crate) async fn pipeline_config(
     }
 }
 
-/// `?wait=S` on the pipeline-config route.
+/// `?wait=S` or `?at=RFC3339` on the pipeline-config route.
 #[derive(Debug, serde::Deserialize)]
 struct WatchQuery {
     wait: Option<i64>,
+    at: Option<String>,
 }
 
 /// Every `If-None-Match` header's value, joined (`None` without one).

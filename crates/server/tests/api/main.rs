@@ -17,6 +17,7 @@ mod cursors;
 mod engine_limits;
 mod errors;
 mod events;
+mod history;
 mod idempotency;
 mod key_rotation;
 mod limits;

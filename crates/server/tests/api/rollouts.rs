@@ -539,6 +539,22 @@ fn a_rollback_moves_back_only_the_pipelines_still_where_it_left_them(app: &mut T
             ("pipeline_integration.updated".to_owned(), json!([a])),
         ]
     );
+    // The history of A's config follows the rollout and its rollback.
+    let at_rollout = applied.body["created_at"].as_str().expect("at").to_owned();
+    let past = app
+        .get(
+            &format!(
+                "/v1/admin/pipelines/{a}/config?at={}",
+                at_rollout.replace('+', "%2B")
+            ),
+            &viewer,
+        )
+        .expect(200);
+    assert_eq!(past.body["integrations"][0]["revision_number"], 2);
+    let now = app
+        .get(&format!("/v1/admin/pipelines/{a}/config"), &viewer)
+        .expect(200);
+    assert_eq!(now.body["integrations"][0]["revision_number"], 1);
     // A rollback of the rollback moves A forward again.
     let again = app
         .post(

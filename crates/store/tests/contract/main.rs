@@ -19,6 +19,7 @@ mod attachments;
 mod audit;
 mod events;
 mod flat_costs;
+mod history;
 mod idempotency;
 mod limits;
 mod outage;
