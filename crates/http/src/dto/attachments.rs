@@ -255,7 +255,9 @@ impl From<RenderedConfig> for RenderedConfigResponse {
 }
 
 /// `GET /v1/admin/pipelines/{pid}/config`: every enabled attachment, rendered.
+/// (No other member: `at` and `seq` mark an answer for a past instant.)
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct PipelineConfigResponse {
     #[schema(schema_with = schemas::pipeline_id)]
     pub pipeline_id: String,
@@ -272,6 +274,18 @@ impl From<PipelineConfig> for PipelineConfigResponse {
     }
 }
 
+/// The body of `GET /v1/admin/pipelines/{pid}/config`, for the reference:
+/// the live configs, or (with `at`) those of a past instant. One media type
+/// has one schema, so the two answers are its two alternatives.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub(crate) enum PipelineConfigBody {
+    /// Without `at`.
+    Live(PipelineConfigResponse),
+    /// With `at`.
+    Then(PipelineConfigAtResponse),
+}
+
 /// One attachment's config as it was at a past instant.
 #[derive(Debug, Serialize, ToSchema)]
 pub(crate) struct RenderedConfigAtResponse {
@@ -286,6 +300,7 @@ pub(crate) struct RenderedConfigAtResponse {
 /// `GET /v1/admin/pipelines/{pid}/config?at=`: the enabled attachments as
 /// they were at that instant, rendered.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub(crate) struct PipelineConfigAtResponse {
     #[schema(schema_with = schemas::pipeline_id)]
     pub pipeline_id: String,

@@ -11,7 +11,7 @@ use crate::body::Body;
 use crate::dto::DeletedResponse;
 use crate::dto::attachments::{
     AttachBody, AttachmentListResponse, AttachmentResponse, PipelineConfigAtResponse,
-    PipelineConfigResponse, RenderedConfigResponse, UpdateAttachmentBody,
+    PipelineConfigBody, PipelineConfigResponse, RenderedConfigResponse, UpdateAttachmentBody,
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::extract::{
@@ -274,10 +274,8 @@ pub(crate) async fn attachment_config(
     ),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "The rendered configs (with `at`: as they were then).", content(
-            (PipelineConfigResponse = "application/json"),
-            (PipelineConfigAtResponse = "application/json"),
-        ), headers(
+        (status = 200, description = "The rendered configs (with `at`: as they were then).",
+            body = PipelineConfigBody, headers(
             ("ETag" = String, description = "A strong ETag of what shaped the answer: the pins, the \
                 parameters and whether secrets are shown."),
             ("Event-Seq" = u64, description = "The org's newest event number, read before the configs."),
@@ -311,7 +309,9 @@ pub(crate) async fn pipeline_config(
         }
         let (app, pid) = (app.get_ref().clone(), pid.into_inner());
         let then = blocking(move || app.pipeline_config_at(&caller, &pid, &at)).await?;
-        return Ok(HttpResponse::Ok().json(PipelineConfigAtResponse::from(then)));
+        return Ok(HttpResponse::Ok().json(PipelineConfigBody::Then(
+            PipelineConfigAtResponse::from(then),
+        )));
     }
     let wait = wait_seconds(watch.wait)?;
     let if_none_match = if_none_match(&req);
@@ -360,7 +360,9 @@ pub(crate) async fn pipeline_config(
                 return Ok(HttpResponse::Ok()
                     .insert_header((header::ETAG, etag))
                     .insert_header(event_seq_header(rendered.event_seq))
-                    .json(PipelineConfigResponse::from(rendered)));
+                    .json(PipelineConfigBody::Live(PipelineConfigResponse::from(
+                        rendered,
+                    ))));
             }
         }
     }
