@@ -165,15 +165,17 @@ pub(crate) fn record(
                 "INSERT INTO config_history (org_id, pipeline_id, subject, seq, at, live, \
                  parameters, secret_parameters, template_id, revision_id, enabled, attached_at) \
                  SELECT r.org_id, r.pipeline_id, r.subject, r.seq, r.at::timestamp, r.live, \
-                 r.parameters, \
-                 CASE WHEN r.live AND r.parameters IS NOT NULL THEN \
-                 (SELECT p.secret_parameters FROM pipelines p WHERE p.id = r.subject) END, \
-                 r.template_id, r.revision_id, r.enabled, \
-                 CASE WHEN r.live AND r.revision_id IS NOT NULL THEN \
-                 (SELECT a.created_at FROM attachments a WHERE a.id = r.subject) END \
+                 CASE WHEN r.live AND r.parameters IS NOT NULL THEN p.parameters END, \
+                 CASE WHEN r.live AND r.parameters IS NOT NULL THEN p.secret_parameters END, \
+                 CASE WHEN r.live AND r.revision_id IS NOT NULL THEN a.template_id END, \
+                 CASE WHEN r.live AND r.revision_id IS NOT NULL THEN a.revision_id END, \
+                 CASE WHEN r.live AND r.revision_id IS NOT NULL THEN a.enabled END, \
+                 CASE WHEN r.live AND r.revision_id IS NOT NULL THEN a.created_at END \
                  FROM json_to_recordset($1::json) AS r(org_id text, pipeline_id text, \
                  subject text, seq bigint, at text, live boolean, parameters text, \
-                 template_id text, revision_id text, enabled boolean)",
+                 template_id text, revision_id text, enabled boolean) \
+                 LEFT JOIN pipelines p ON p.id = r.subject \
+                 LEFT JOIN attachments a ON a.id = r.subject",
             )
             .bind::<Text, _>(json)
             .execute(pg)?;
@@ -185,17 +187,33 @@ pub(crate) fn record(
                     continue;
                 }
                 if row.parameters.is_some() {
-                    row.secret_parameters = pipelines::table
+                    let found: Option<(String, String)> = pipelines::table
                         .filter(pipelines::id.eq(&row.subject))
-                        .select(pipelines::secret_parameters)
+                        .select((pipelines::parameters, pipelines::secret_parameters))
                         .first(sqlite)
                         .optional()?;
+                    if let Some((parameters, secret)) = found {
+                        row.parameters = Some(parameters);
+                        row.secret_parameters = Some(secret);
+                    }
                 } else {
-                    row.attached_at = attachments::table
-                        .filter(attachments::id.eq(&row.subject))
-                        .select(attachments::created_at)
-                        .first(sqlite)
-                        .optional()?;
+                    let found: Option<(String, String, bool, PrimitiveDateTime)> =
+                        attachments::table
+                            .filter(attachments::id.eq(&row.subject))
+                            .select((
+                                attachments::template_id,
+                                attachments::revision_id,
+                                attachments::enabled,
+                                attachments::created_at,
+                            ))
+                            .first(sqlite)
+                            .optional()?;
+                    if let Some((template, revision, enabled, attached_at)) = found {
+                        row.template_id = Some(template);
+                        row.revision_id = Some(revision);
+                        row.enabled = Some(enabled);
+                        row.attached_at = Some(attached_at);
+                    }
                 }
             }
             diesel::insert_into(config_history::table)

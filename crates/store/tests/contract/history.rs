@@ -498,7 +498,99 @@ fn a_rotation_reseals_the_history_copies_and_the_counts_show_them(db: &TestDb) {
     assert_eq!(kept, ["resealed-1", "resealed-2"]);
 }
 
+/// A change's audit value is read before its transaction; history is read
+/// from the rows the change leaves. Two changes racing (an enable built on a
+/// read from before a concurrent re-pin) record what really holds.
+fn history_records_the_rows_a_change_leaves_not_its_audit_value(db: &TestDb) {
+    let store = store(db);
+    let a = org("org_a");
+    let t = store
+        .create_template(new_template(&a, "T"), audit().into())
+        .expect("created");
+    let r1 = store
+        .create_revision(&a, t.id, new_revision(json!({})), audit().into())
+        .expect("revised");
+    let r2 = store
+        .create_revision(&a, t.id, new_revision(json!({})), audit().into())
+        .expect("revised");
+    let new = new_pipeline(&a, "P", json!({ "k": "v1" }));
+    let made = entry(
+        AuditAction::PipelineCreate,
+        ResourceType::Pipeline,
+        &new.id.to_string(),
+        None,
+        Some(pipeline_value(new.id, "P", &json!({ "k": "v1" }))),
+    );
+    let p = store.create_pipeline(new, made.into()).expect("created");
+    let mut pin = attach_new(t.id, r2.id);
+    pin.enabled = false;
+    let attach = entry(
+        AuditAction::AttachmentCreate,
+        ResourceType::Attachment,
+        &pin.id.to_string(),
+        None,
+        Some(json!({
+            "id": pin.id.to_string(), "pipeline_id": p.id.to_string(),
+            "integration_id": t.id.to_string(), "revision_id": r2.id.to_string(), "enabled": false,
+        })),
+    );
+    let attached = store
+        .attach(&a, p.id, pin, attach.into())
+        .expect("attached");
+    // An enable whose audit value was built when the pin was still at r1.
+    let stale = entry(
+        AuditAction::AttachmentEnable,
+        ResourceType::Attachment,
+        &attached.id.to_string(),
+        Some(pin_value(&attached, r1.id, false)),
+        Some(pin_value(&attached, r1.id, true)),
+    );
+    let enabled_at = stale.at;
+    store
+        .update_attachment(
+            &a,
+            p.id,
+            attached.id,
+            AttachmentChanges {
+                revision_id: None,
+                enabled: Some(true),
+                updated_at: tick(),
+            },
+            stale,
+        )
+        .expect("enabled");
+    // A parameters change whose audit value is out of date too.
+    let stale = entry(
+        AuditAction::PipelineUpdate,
+        ResourceType::Pipeline,
+        &p.id.to_string(),
+        Some(pipeline_value(p.id, "P", &json!({ "k": "v0" }))),
+        Some(pipeline_value(p.id, "P", &json!({ "k": "stale" }))),
+    );
+    let updated_at = stale.at;
+    store
+        .update_pipeline(
+            &a,
+            p.id,
+            PipelineChanges {
+                parameters: Some(serde_json::from_value(json!({ "k": "v2" })).expect("params")),
+                ..changes()
+            },
+            stale,
+        )
+        .expect("updated");
+    let then = found(store.pipeline_at(&a, p.id, enabled_at).expect("read"));
+    let (pinned, _) = &then.attachments[0];
+    assert_eq!((pinned.revision_id, pinned.enabled), (r2.id, true));
+    let then = found(store.pipeline_at(&a, p.id, updated_at).expect("read"));
+    assert_eq!(
+        serde_json::to_value(&then.pipeline.parameters).expect("json"),
+        json!({ "k": "v2" })
+    );
+}
+
 integrations_testing::backend_tests!(
+    history_records_the_rows_a_change_leaves_not_its_audit_value,
     each_change_is_recorded_and_an_instant_resolves_by_the_events_order,
     pruning_keeps_each_newest_state_and_records_how_far_back_history_is_complete,
     a_rotation_reseals_the_history_copies_and_the_counts_show_them,
