@@ -9,9 +9,9 @@ use integrations_domain::catalog::Vendor;
 use integrations_domain::diff::diff_rendered;
 use integrations_domain::substitution::{Plan, RenderError, RenderLimits};
 use integrations_domain::{
-    Action, Attachment, Caller, Description, MAX_PROBLEMS, ParamKey, Pipeline, PipelineId,
-    Revision, RevisionId, RevisionNumber, RolloutId, Template, WithSecrets, secrets,
-    validate_rendered,
+    Action, Attachment, Caller, Description, MAX_PROBLEMS, ParamKey, ParamValue, Parameters,
+    Pipeline, PipelineId, Revision, RevisionId, RevisionNumber, RolloutId, Template, WithSecrets,
+    secrets, validate_rendered,
 };
 use integrations_ports::{
     ApplyRollout, AuditAction, AuditEntry, FoundPin, ListPage, Newest, PinStatus, ResourceType,
@@ -52,11 +52,15 @@ pub struct StartRollout {
     pub note: Option<String>,
 }
 
-/// A revision ready to render for any pipeline: its config opened and compiled.
+/// A revision ready to render for any pipeline, compiled twice: its config
+/// opened (secrets in clear: what is checked and, masked, shown), and as
+/// stored (each secret its sealed reference: what a diff compares, so that
+/// no plaintext is ever compared).
 struct Compiled {
     number: u32,
     id: RevisionId,
     plan: Plan,
+    identity: Plan,
 }
 
 /// A pipeline's config rendered twice: in clear (checked, diffed, never
@@ -64,6 +68,15 @@ struct Compiled {
 struct Renders {
     clear: Value,
     masked: Value,
+}
+
+/// A rollout as it would run now, with what its apply needs: the target
+/// revision's id, and each target pipeline's version (`updated_at`) as the
+/// checks saw it.
+struct Preview {
+    rollout: Rollout,
+    to: RevisionId,
+    seen: Vec<(PipelineId, time::OffsetDateTime)>,
 }
 
 /// A render that could not happen, as a row reports it.
@@ -109,14 +122,14 @@ impl App {
         if input.dry_run {
             // Nothing is stored, so there is nothing for a key to replay.
             let preview = self.preview(&*store, caller, &template, &input)?;
-            return Ok(Outcome::Done(preview.0));
+            return Ok(Outcome::Done(preview.rollout));
         }
         authorize(caller, Action::Edit)?;
         self.idempotently(&*store, caller, request, |replay| {
-            let (preview, to) = self.preview(&*store, caller, &template, &input)?;
-            blocked(&preview)?;
+            let preview = self.preview(&*store, caller, &template, &input)?;
+            blocked(&preview.rollout)?;
             let expected = expected_latest(&template, if_match)?;
-            Ok(self.apply(&*store, caller, &preview, expected, to, replay)?)
+            Ok(self.apply(&*store, caller, &preview, expected, replay)?)
         })
     }
 
@@ -127,7 +140,7 @@ impl App {
         caller: &Caller,
         template: &Template,
         input: &StartRollout,
-    ) -> Result<(Rollout, RevisionId), AppError> {
+    ) -> Result<Preview, AppError> {
         let vendor = vendor_of(template)?;
         let note = input
             .note
@@ -148,26 +161,45 @@ impl App {
             }
             found => found?,
         };
-        let targets = Self::targets(store, caller, template, &to, input.pipeline_ids.as_deref())?;
+        let mut targets =
+            Self::targets(store, caller, template, &to, input.pipeline_ids.as_deref())?;
         let to_number = to.number.get();
-        let mut compiled: BTreeMap<u32, Compiled> = BTreeMap::new();
         let mut budget = MAX_ROLLOUT_DIFF_BYTES;
         let mut rows = Vec::with_capacity(targets.len());
+        let mut seen = Vec::with_capacity(targets.len());
         let to = self.compile(store, caller, vendor, to)?;
+        // One revision compiled at a time besides the target: the targets
+        // grouped by the revision they are at.
+        targets.sort_by_key(|(_, pin)| (pin.revision_number, pin.pipeline_id));
+        let mut from: Option<(u32, Option<Compiled>)> = None;
         for (pipeline_name, pin) in &targets {
-            let pipeline = store.pipeline(&caller.org, pin.pipeline_id)?;
-            let from_number = pin.revision_number.get();
-            if let std::collections::btree_map::Entry::Vacant(slot) = compiled.entry(from_number) {
+            let number = pin.revision_number.get();
+            if from.as_ref().is_none_or(|(at, _)| *at != number) {
+                // The previous group's revision goes before the next is read.
+                drop(from.take());
                 let revision = store.revision(&caller.org, template.id, pin.revision_number)?;
-                slot.insert(self.compile(store, caller, vendor, revision)?);
+                // A revision that cannot be opened (a key this process
+                // lacks) only costs its pipelines their diff.
+                let compiled = match self.compile(store, caller, vendor, revision) {
+                    Ok(compiled) => Some(compiled),
+                    Err(AppError::KeyUnavailable { .. }) => None,
+                    Err(err) => return Err(err),
+                };
+                from = Some((number, compiled));
             }
-            let from = &compiled[&from_number];
-            let row = self.preview_row(store, vendor, &pipeline, from, &to, &mut budget)?;
+            let pipeline = store.pipeline(&caller.org, pin.pipeline_id)?;
+            seen.push((pipeline.id, pipeline.updated_at));
+            let current = from.as_ref().and_then(|(_, compiled)| compiled.as_ref());
+            let row =
+                self.preview_row(store, vendor, &pipeline, number, current, &to, &mut budget)?;
             rows.push(RolloutPipeline {
                 pipeline_name: pipeline_name.clone(),
                 ..row
             });
         }
+        drop(from);
+        rows.sort_by_key(|row| row.pipeline_id);
+        seen.sort_by_key(|(id, _)| *id);
         let rollout = Rollout {
             id: RolloutId::from_ulid(self.ids.ulid()),
             template_id: template.id,
@@ -179,7 +211,11 @@ impl App {
             rolled_back_from: None,
             pipelines: rows,
         };
-        Ok((rollout, to.id))
+        Ok(Preview {
+            rollout,
+            to: to.id,
+            seen,
+        })
     }
 
     /// The pins to move, each with its pipeline's name, in pipeline order.
@@ -293,6 +329,7 @@ impl App {
         revision: Revision,
     ) -> Result<Compiled, AppError> {
         let envelopes = Self::envelopes(store, &caller.org, &[revision.id])?;
+        let identity = Plan::compile(Value::Object(revision.config.clone()));
         let opened = self.open_secrets(
             &caller.org,
             vendor,
@@ -304,17 +341,20 @@ impl App {
             number: revision.number.get(),
             id: revision.id,
             plan: Plan::compile(Value::Object(opened)),
+            identity,
         })
     }
 
     /// One pipeline of a preview: rendered at both revisions, the target
     /// checked, the two diffed within what is left of `budget`.
+    #[expect(clippy::too_many_arguments, reason = "one row's inputs, each needed")]
     fn preview_row(
         &self,
         store: &dyn StoreSession,
         vendor: &Vendor,
         pipeline: &Pipeline,
-        from: &Compiled,
+        from_number: u32,
+        from: Option<&Compiled>,
         to: &Compiled,
         budget: &mut usize,
     ) -> Result<RolloutPipeline, AppError> {
@@ -322,7 +362,7 @@ impl App {
         let mut row = RolloutPipeline {
             pipeline_id: pipeline.id,
             pipeline_name: pipeline.name.as_str().to_owned(),
-            from_revision: from.number,
+            from_revision: from_number,
             to_revision: to.number,
             status: PinStatus::Ready,
             current_revision: None,
@@ -357,10 +397,16 @@ impl App {
             }
             row.status = PinStatus::Blocked;
         }
-        // The current config may not render (a parameter removed since):
-        // then there is nothing to diff against.
-        if let Ok(current) = render_both(vendor, pipeline, &secret, &from.plan) {
-            let patch = diff_rendered(&current.clear, &target.clear, &target.masked);
+        // Which values change is decided on the configs with every secret
+        // standing for its identity (a sealed reference, a secret
+        // parameter's version), never its text: a diff is no oracle for a
+        // guessed credential. The current config may not render (a
+        // parameter removed since): then there is nothing to diff against.
+        let identities = identities(pipeline);
+        let current = from.map(|from| render_identity(pipeline, &identities, &from.identity));
+        let target_identity = render_identity(pipeline, &identities, &to.identity);
+        if let (Some(Ok(current)), Ok(target_identity)) = (current, target_identity) {
+            let patch = diff_rendered(&current, &target_identity, &target.masked);
             let patch =
                 serde_json::to_value(patch).map_err(|err| AppError::Internal(Box::new(err)))?;
             let size = serde_json::to_string(&patch).map_or(usize::MAX, |text| text.len());
@@ -378,25 +424,44 @@ impl App {
         &self,
         store: &dyn StoreSession,
         caller: &Caller,
-        preview: &Rollout,
+        preview: &Preview,
         expected_latest: Option<u32>,
-        to: RevisionId,
         replay: Replay<'_, Rollout>,
     ) -> Result<Rollout, AppError> {
         let apply = ApplyRollout {
-            template_id: preview.template_id,
-            pipelines: preview.pipelines.iter().map(|p| p.pipeline_id).collect(),
+            template_id: preview.rollout.template_id,
+            pipelines: preview
+                .rollout
+                .pipelines
+                .iter()
+                .map(|p| p.pipeline_id)
+                .collect(),
             expected_latest,
         };
-        let to_number = preview.to_revision.unwrap_or_default();
+        let to = preview.to;
+        let to_number = preview.rollout.to_revision.unwrap_or_default();
+        let mut changed = Vec::new();
         let mut decide = |found: Vec<FoundPin>| {
-            let mut rollout = preview.clone();
+            let mut rollout = preview.rollout.clone();
             rollout.status = RolloutStatus::Applied;
             let mut moves = Vec::new();
             let mut audit = Vec::new();
-            for (row, pin) in rollout.pipelines.iter_mut().zip(found) {
+            for ((row, pin), (_, checked)) in
+                rollout.pipelines.iter_mut().zip(found).zip(&preview.seen)
+            {
+                if pin.pipeline_updated_at.is_some_and(|now| now != *checked) {
+                    // Checked with parameters it no longer has.
+                    changed.push(row.pipeline_id);
+                    continue;
+                }
                 if let Some(attachment) = pin.attachment {
-                    row.from_revision = attachment.revision_number.get();
+                    let had = attachment.revision_number.get();
+                    if had != row.from_revision {
+                        // Re-pinned since the preview: moved all the same,
+                        // but the diff shown was from another revision.
+                        row.from_revision = had;
+                        row.config_diff = None;
+                    }
                     row.status = PinStatus::Moved;
                     moves.push((attachment.id, to));
                     audit.push(self.repin_audit(caller, &attachment, to, to_number));
@@ -404,6 +469,9 @@ impl App {
                     row.status = PinStatus::Skipped;
                     row.current_revision = None;
                 }
+            }
+            if !changed.is_empty() {
+                return Err(StoreError::PreconditionFailed);
             }
             let own = self.rollout_audit(caller, &rollout, AuditAction::RolloutApply);
             // Made when it commits: after every pin's entry, so a config
@@ -416,7 +484,24 @@ impl App {
                 audit,
             })
         };
-        Ok(store.apply_rollout(&caller.org, &apply, &mut decide, replay)?)
+        let applied = store.apply_rollout(&caller.org, &apply, &mut decide, replay);
+        if !changed.is_empty() {
+            let problems = changed
+                .iter()
+                .map(|pipeline| {
+                    (
+                        *pipeline,
+                        problem(
+                            "pipeline",
+                            "changed",
+                            "the pipeline changed while the rollout was being checked: apply again",
+                        ),
+                    )
+                })
+                .collect();
+            return Err(AppError::RolloutBlocked { problems, more: 0 });
+        }
+        Ok(applied?)
     }
 
     /// Rolls a rollout back: each of its pipelines still at the revision the
@@ -692,6 +777,35 @@ fn blocked(preview: &Rollout) -> Result<(), AppError> {
     let more = problems.len().saturating_sub(MAX_PROBLEMS);
     problems.truncate(MAX_PROBLEMS);
     Err(AppError::RolloutBlocked { problems, more })
+}
+
+/// The pipeline's secret parameters as their identities: each stands for
+/// its key and version, never its value.
+fn identities(pipeline: &Pipeline) -> Parameters {
+    let mut identities = Parameters::new();
+    for (key, version) in pipeline.secret_parameters.iter() {
+        identities.insert(
+            key.clone(),
+            ParamValue::String(format!("secret parameter {key}, version {version}")),
+        );
+    }
+    identities
+}
+
+/// A revision's stored config (secrets as sealed references) rendered for
+/// `pipeline` with its secret parameters as `identities`: the config with
+/// every secret standing for which value it is, never for what it says.
+fn render_identity(
+    pipeline: &Pipeline,
+    identities: &Parameters,
+    plan: &Plan,
+) -> Result<Value, RenderError> {
+    let lookup = WithSecrets {
+        plain: &pipeline.parameters,
+        secret: identities,
+    };
+    let limits = RenderLimits::new(RenderLimits::DEFAULT_MAX_OUTPUT_BYTES);
+    Ok(plan.render_with(&lookup, limits)?.into_owned())
 }
 
 /// A revision's plan rendered for `pipeline`, in clear and masked as any

@@ -129,6 +129,10 @@ pub struct FoundPin {
     /// Its pin of the template, locked; `None` when the pipeline no longer
     /// pins it (detached, or the pipeline deleted, since the preview).
     pub attachment: Option<Attachment>,
+    /// The pipeline's `updated_at` as the transaction reads it (`None`
+    /// when it is gone): a use case that checked the pipeline's parameters
+    /// earlier tells whether they may have changed since.
+    pub pipeline_updated_at: Option<OffsetDateTime>,
 }
 
 /// What the application decided, to be written in the rollout's transaction.

@@ -21,7 +21,7 @@ use crate::error::{Failure, corrupt};
 use crate::events::close;
 use crate::lookup::{on_the_row, page_of, rows_to_read, sql_offset};
 use crate::rows::timestamp;
-use crate::schema::{attachments, rollouts, templates};
+use crate::schema::{attachments, pipelines, rollouts, templates};
 use crate::templates::lock_live_template;
 use crate::{Connections, DieselStore};
 
@@ -147,6 +147,12 @@ impl<C: Connections> RolloutStore for DieselStore<C> {
                 .set(attachments::updated_at.eq(attachments::updated_at))
                 .execute(conn)?;
                 let mut pins = pins_of_template(conn, org, apply.template_id, &ids)?;
+                let versions: Vec<(String, PrimitiveDateTime)> = pipelines::table
+                    .filter(pipelines::org_id.eq(org.as_str()))
+                    .filter(pipelines::id.eq_any(&ids))
+                    .filter(pipelines::deleted_at.is_null())
+                    .select((pipelines::id, pipelines::updated_at))
+                    .load(conn)?;
                 let found: Vec<FoundPin> = apply
                     .pipelines
                     .iter()
@@ -156,6 +162,10 @@ impl<C: Connections> RolloutStore for DieselStore<C> {
                             .iter()
                             .position(|pin| pin.pipeline_id == pipeline_id)
                             .map(|at| pins.swap_remove(at)),
+                        pipeline_updated_at: versions
+                            .iter()
+                            .find(|(id, _)| *id == pipeline_id.to_string())
+                            .map(|(_, at)| at.assume_utc()),
                     })
                     .collect();
                 let decided = decide(found)?;

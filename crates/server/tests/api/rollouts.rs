@@ -602,7 +602,9 @@ fn a_pin_moved_after_the_preview_still_moves_and_is_recorded_as_it_was(app: &mut
     assert_eq!(row(&applied, &p)["status"], "moved");
     assert_eq!(row(&applied, &p)["from_revision"], 3, "what it really had");
     assert_eq!(pinned_at(app, &p, &pin), 2);
-    // A pin removed meanwhile is skipped, not an error.
+    // A pipeline that no longer pins the template by the time the rollout
+    // is asked for is not a target (one detached during the apply's own
+    // transaction is skipped: the storage contract tests cover that).
     let (q, q_pin) = pinned(
         app,
         "Q",
@@ -724,7 +726,71 @@ fn an_apply_with_an_idempotency_key_runs_once(app: &mut TestApp) {
     assert_eq!(app.get(&rollouts(&t), &token).expect(200).body["total"], 1);
 }
 
+/// A credential in a secret parameter flows into the token: no preview, no
+/// stored rollout, audit entry or event shows it, and a diff says nothing
+/// about whether a guessed value is right.
+fn a_rollout_never_shows_or_compares_a_secret(app: &mut TestApp) {
+    let canary = crate::secrets::new_canary();
+    let token = app.owner();
+    let t = app.template("Meta", "meta_capi");
+    let one = app.revision(
+        &t,
+        &json!({ "pixel_id": "1", "access_token": "{{pipeline_param.TOKEN}}" }),
+    );
+    // Revision 2 holds, in clear, exactly the pipeline's secret: a guess.
+    let two = app.revision(&t, &json!({ "pixel_id": "1", "access_token": canary }));
+    let p = app
+        .create_pipeline(
+            &token,
+            &json!({ "name": "P", "secret_parameters": { "TOKEN": canary } }),
+        )
+        .expect(201)
+        .id();
+    app.attach(
+        &token,
+        &p,
+        &json!({ "integration_id": t, "revision_id": one["id"] }),
+    )
+    .expect(201);
+    let before = newest_seq(app);
+    let viewer = app.token("org_a", Role::Viewer);
+    let preview = start(
+        app,
+        &viewer,
+        &t,
+        &json!({ "revision_id": two["id"], "dry_run": true }),
+    )
+    .expect(200);
+    crate::secrets::assert_clean("a preview", &preview, &canary);
+    assert_eq!(
+        row(&preview, &p)["config_diff"],
+        json!([{ "op": "replace", "path": "/access_token", "value": "***" }]),
+        "the same text from another source is a change: nothing is compared in clear"
+    );
+    let applied = start(app, &token, &t, &json!({ "revision_id": two["id"] })).expect(201);
+    crate::secrets::assert_clean("an apply", &applied, &canary);
+    let stored = app
+        .get(&format!("{}/{}", rollouts(&t), applied.id()), &viewer)
+        .expect(200);
+    crate::secrets::assert_clean("a stored rollout", &stored, &canary);
+    let back = app
+        .post(
+            &format!("{}/{}/rollback", rollouts(&t), applied.id()),
+            &token,
+            &json!({}),
+        )
+        .expect(201);
+    crate::secrets::assert_clean("a rollback", &back, &canary);
+    let audit = app.audit_log(&token, "?limit=100").expect(200);
+    crate::secrets::assert_clean("the audit log", &audit, &canary);
+    let events = app
+        .events(&token, &format!("?after={before}&limit=1000"))
+        .expect(200);
+    crate::secrets::assert_clean("the events", &events, &canary);
+}
+
 crate::api_tests!(
+    a_rollout_never_shows_or_compares_a_secret,
     a_preview_renders_checks_and_diffs_every_pipeline_and_changes_nothing,
     an_apply_moves_its_pipelines_in_one_step_with_events_and_audit,
     bad_rollouts_are_refused_and_change_nothing,
