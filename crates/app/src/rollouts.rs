@@ -372,8 +372,18 @@ impl App {
         };
         let target = match render_both(vendor, pipeline, &secret, &to.plan) {
             Ok(target) => target,
-            Err(Unrendered::Missing(keys)) => {
+            Err(Unrendered::Missing(mut keys)) => {
+                // At most 100 listed; the rest counted.
+                let more = keys.len().saturating_sub(MAX_PROBLEMS);
+                keys.truncate(MAX_PROBLEMS);
                 row.missing_parameters = keys;
+                if more > 0 {
+                    row.problems.push(problem(
+                        "pipeline_param",
+                        FieldProblem::TRUNCATED,
+                        format!("{more} more missing parameter(s) not listed"),
+                    ));
+                }
                 row.status = PinStatus::Blocked;
                 return Ok(row);
             }
@@ -629,11 +639,9 @@ impl App {
         template: &str,
         rollout: &str,
     ) -> Result<Rollout, AppError> {
-        authorize(caller, Action::Browse)?;
-        let template = parse_template_id(template)?;
-        let found = self
-            .store
-            .rollout(&caller.org, parse_rollout_id(rollout)?)?;
+        let store = self.store.session();
+        let template = Self::find_template(&*store, caller, Action::Browse, template)?.id;
+        let found = store.rollout(&caller.org, parse_rollout_id(rollout)?)?;
         if found.template_id != template {
             return Err(AppError::NotFound);
         }
@@ -851,13 +859,9 @@ fn render_both(
 
 fn unrendered(err: RenderError) -> Unrendered {
     match err {
-        RenderError::Missing(missing) => Unrendered::Missing(
-            missing
-                .keys()
-                .take(MAX_PROBLEMS)
-                .map(|k| k.as_str().to_owned())
-                .collect(),
-        ),
+        RenderError::Missing(missing) => {
+            Unrendered::Missing(missing.keys().map(|k| k.as_str().to_owned()).collect())
+        }
         RenderError::TooLarge { size, limit } => Unrendered::Problem(problem(
             "config",
             "too_large",

@@ -189,6 +189,8 @@ pub trait RolloutStore {
 
     /// A page of the org's rollouts (of one template when given), newest
     /// first, ties by id descending; `total` costs as much as the matches.
+    /// Their pipelines come without `config_diff` (a rollout's diffs may
+    /// reach megabytes; [`RolloutStore::rollout`] reads them).
     ///
     /// # Errors
     /// Only `Unavailable` and `Unexpected`.

@@ -84,8 +84,21 @@ fn column_revision(number: u32) -> Result<i32, Failure> {
 }
 
 fn insert(conn: &mut DbConnection, org: &OrgId, rollout: &Rollout) -> Result<(), Failure> {
-    let pipelines =
-        serde_json::to_string(&rollout.pipelines).map_err(|err| corrupt("rollout", err))?;
+    let diffs: Vec<Option<&serde_json::Value>> = rollout
+        .pipelines
+        .iter()
+        .map(|row| row.config_diff.as_ref())
+        .collect();
+    let diffs = serde_json::to_string(&diffs).map_err(|err| corrupt("rollout", err))?;
+    let rows: Vec<RolloutPipeline> = rollout
+        .pipelines
+        .iter()
+        .map(|row| RolloutPipeline {
+            config_diff: None,
+            ..row.clone()
+        })
+        .collect();
+    let pipelines = serde_json::to_string(&rows).map_err(|err| corrupt("rollout", err))?;
     diesel::insert_into(rollouts::table)
         .values((
             rollouts::id.eq(rollout.id.to_string()),
@@ -97,6 +110,7 @@ fn insert(conn: &mut DbConnection, org: &OrgId, rollout: &Rollout) -> Result<(),
             rollouts::created_by.eq(rollout.created_by.as_str()),
             rollouts::created_at.eq(timestamp(rollout.created_at)),
             rollouts::pipelines.eq(pipelines),
+            rollouts::diffs.eq(diffs),
         ))
         .execute(conn)?;
     Ok(())
@@ -198,17 +212,23 @@ impl<C: Connections> RolloutStore for DieselStore<C> {
 
     fn rollout(&self, org: &OrgId, id: RolloutId) -> StoreResult<Rollout> {
         self.with(|conn| {
-            let row: Row = rollouts::table
+            let (row, diffs): (Row, String) = rollouts::table
                 .filter(rollouts::id.eq(id.to_string()))
                 .filter(on_the_row(
                     rollouts::org_id.eq(org.as_str()).nullable(),
                     false,
                 ))
-                .select(columns!())
+                .select((columns!(), rollouts::diffs))
                 .first(conn)
                 .optional()?
                 .ok_or(Failure::Store(StoreError::NotFound))?;
-            rollout(row)
+            let mut found = rollout(row)?;
+            let diffs: Vec<Option<serde_json::Value>> =
+                serde_json::from_str(&diffs).map_err(|err| corrupt("rollout diffs", err))?;
+            for (row, diff) in found.pipelines.iter_mut().zip(diffs) {
+                row.config_diff = diff;
+            }
+            Ok(found)
         })
     }
 

@@ -150,6 +150,7 @@ diesel::table! {
         created_by -> Text,
         created_at -> Timestamp,
         pipelines -> Text,
+        diffs -> Text,
     }
 }
 

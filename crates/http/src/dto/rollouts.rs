@@ -95,8 +95,9 @@ pub(crate) struct RolloutPipelineResponse {
     pub problems: Vec<RolloutProblemResponse>,
     /// RFC 6902 operations from the rendered config now to the one at
     /// `to_revision`; a changed secret is an operation with `"***"`. `null`
-    /// when either side cannot render, for a rollback, or past the
-    /// rollout's 8 MiB of diffs.
+    /// when either side cannot render, for a rollback, past the rollout's
+    /// 8 MiB of diffs, for a pipeline re-pinned since the preview, and in
+    /// lists (read the rollout for its diffs).
     #[schema(value_type = Option<Vec<Object>>)]
     pub config_diff: Option<Value>,
 }

@@ -327,6 +327,12 @@ fn an_apply_moves_its_pipelines_in_one_step_with_events_and_audit(app: &mut Test
     assert_eq!(read.body["pipelines"], applied.body["pipelines"]);
     let listed = app.get(&rollouts(&t), &viewer).expect(200);
     assert_eq!(
+        listed.body["rollouts"][0]["pipelines"][0]["config_diff"],
+        Value::Null,
+        "lists leave the diffs out"
+    );
+    assert!(read.body["pipelines"][0]["config_diff"].is_array());
+    assert_eq!(
         (
             listed.body["total"].as_u64(),
             listed.body["rollouts"][0]["id"].as_str()
@@ -601,6 +607,10 @@ fn a_pin_moved_after_the_preview_still_moves_and_is_recorded_as_it_was(app: &mut
     .expect(201);
     assert_eq!(row(&applied, &p)["status"], "moved");
     assert_eq!(row(&applied, &p)["from_revision"], 3, "what it really had");
+    assert!(
+        row(&applied, &p)["config_diff"].is_array(),
+        "the apply checks and diffs the pins as they are when it runs"
+    );
     assert_eq!(pinned_at(app, &p, &pin), 2);
     // A pipeline that no longer pins the template by the time the rollout
     // is asked for is not a target (one detached during the apply's own

@@ -110,6 +110,13 @@ fn an_apply_decides_on_the_pins_under_lock_and_writes_all_or_nothing(db: &TestDb
         seen[1].attachment.is_none(),
         "a pipeline that does not pin it"
     );
+    assert_eq!(
+        seen.iter()
+            .map(|pin| pin.pipeline_updated_at)
+            .collect::<Vec<_>>(),
+        [Some(pinned.updated_at), Some(loose.updated_at)],
+        "each pipeline's version, to tell whether it changed since a check"
+    );
     assert_eq!(events(&store, &a), before);
 
     // A stale If-Match never reaches the decision.
