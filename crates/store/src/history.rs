@@ -439,20 +439,33 @@ fn pipeline_at(
         .select(config_history::seq)
         .first(conn)
         .optional()?;
-    if known.is_none() {
-        return Ok(HistoryAnswer::Unknown);
-    }
     let horizon: Option<PrimitiveDateTime> = history_horizons::table
         .find(org.as_str())
         .select(history_horizons::complete_from)
         .first(conn)
         .optional()?;
-    if let Some(horizon) = horizon
-        && timestamp(at) < horizon
-    {
-        return Ok(HistoryAnswer::Expired {
+    let expired = horizon
+        .filter(|horizon| timestamp(at) < *horizon)
+        .map(|horizon| HistoryAnswer::Expired {
             complete_from: horizon.assume_utc(),
         });
+    if known.is_none() {
+        // A pipeline of the org whose whole history was pruned ended
+        // before the horizon: older instants have expired, later ones are
+        // after its deletion.
+        let existed: i64 = pipelines::table
+            .filter(pipelines::id.eq(&id))
+            .filter(pipelines::org_id.eq(org.as_str()))
+            .count()
+            .get_result(conn)?;
+        return Ok(match (existed, expired) {
+            (0, _) => HistoryAnswer::Unknown,
+            (_, Some(expired)) => expired,
+            (_, None) => HistoryAnswer::NotThen,
+        });
+    }
+    if let Some(expired) = expired {
+        return Ok(expired);
     }
     // The instant, as the last change recorded by then: events and history
     // rows (history outlives the events it was written with).

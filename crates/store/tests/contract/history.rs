@@ -375,8 +375,15 @@ fn pruning_keeps_each_newest_state_and_records_how_far_back_history_is_complete(
     );
     assert_eq!(
         store.pipeline_at(&a, q, later).expect("read"),
-        HistoryAnswer::Unknown,
-        "a pipeline that ended before the cutoff is forgotten"
+        HistoryAnswer::NotThen,
+        "a pipeline that ended before the cutoff did not exist later"
+    );
+    assert_eq!(
+        store.pipeline_at(&a, q, first).expect("read"),
+        HistoryAnswer::Expired {
+            complete_from: cutoff
+        },
+        "and its lifetime is older than the history kept"
     );
     let copies: Vec<String> = store
         .history_secrets(&a, p)
