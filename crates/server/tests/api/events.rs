@@ -429,6 +429,39 @@ fn a_stream_sends_events_as_they_commit_and_resumes_from_last_event_id(app: &mut
     assert_eq!(only[0].0, "3");
 }
 
+/// An idle stream says it is alive: a comment line every 15 s, before the
+/// client's or a proxy's idle timeout would cut it. (The route's own timer,
+/// so one backend is enough.)
+#[test]
+fn an_idle_stream_sends_a_heartbeat_comment() {
+    let app = TestApp::spawn(integrations_testing::Backend::Sqlite).expect("SQLite");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(25)))
+        .build()
+        .into();
+    let response = agent
+        .get(format!("{}{}?after=0", app.base, paths::EVENTS))
+        .header("Authorization", format!("Bearer {}", app.owner()))
+        .header("Accept", "text/event-stream")
+        .call()
+        .expect("the stream opens");
+    let opened = Instant::now();
+    let mut lines = BufReader::new(response.into_body().into_reader()).lines();
+    let heartbeat = loop {
+        let line = lines.next().expect("the stream goes on").expect("a line");
+        if line.starts_with(':') {
+            break line;
+        }
+    };
+    assert_eq!(heartbeat, ": heartbeat");
+    // Not sooner: a heartbeat fills silence, it is not a stream of its own.
+    let waited = opened.elapsed();
+    assert!(
+        waited >= Duration::from_secs(14),
+        "a heartbeat after {waited:?} of silence"
+    );
+}
+
 fn a_cursor_below_the_pruned_events_is_410_and_an_up_to_date_one_is_not(app: &mut TestApp) {
     let token = app.owner();
     for name in ["A", "B", "C"] {
