@@ -9,9 +9,9 @@ use integrations_domain::catalog::Vendor;
 use integrations_domain::diff::diff_rendered;
 use integrations_domain::substitution::{Plan, RenderError, RenderLimits};
 use integrations_domain::{
-    Action, Attachment, Caller, Description, MAX_PROBLEMS, ParamKey, ParamValue, Parameters,
-    Pipeline, PipelineId, Revision, RevisionId, RevisionNumber, RolloutId, Template, WithSecrets,
-    secrets, validate_rendered,
+    Action, Attachment, AttachmentId, Caller, Description, MAX_PROBLEMS, ParamKey, ParamValue,
+    Parameters, Pipeline, PipelineId, Revision, RevisionId, RevisionNumber, RolloutId, Template,
+    WithSecrets, secrets, validate_rendered,
 };
 use integrations_ports::{
     ApplyRollout, AuditAction, AuditEntry, FoundPin, ListPage, Newest, PinStatus, ResourceType,
@@ -483,16 +483,7 @@ impl App {
             if !changed.is_empty() {
                 return Err(StoreError::PreconditionFailed);
             }
-            let own = self.rollout_audit(caller, &rollout, AuditAction::RolloutApply);
-            // Made when it commits: after every pin's entry, so a config
-            // asked for at this instant includes the moves.
-            rollout.created_at = own.at;
-            audit.insert(0, own);
-            Ok(RolloutWrite {
-                rollout,
-                moves,
-                audit,
-            })
+            Ok(self.write(caller, rollout, moves, audit, AuditAction::RolloutApply))
         };
         let applied = store.apply_rollout(&caller.org, &apply, &mut decide, replay);
         if !changed.is_empty() {
@@ -604,7 +595,7 @@ impl App {
                 }
                 rows.push(entry);
             }
-            let mut rollout = Rollout {
+            let rollout = Rollout {
                 id: RolloutId::from_ulid(self.ids.ulid()),
                 template_id: template.id,
                 to_revision: None,
@@ -615,16 +606,7 @@ impl App {
                 rolled_back_from: Some(undone.id),
                 pipelines: rows,
             };
-            let own = self.rollout_audit(caller, &rollout, AuditAction::RolloutRollback);
-            // Made when it commits: after every pin's entry, so a config
-            // asked for at this instant includes the moves.
-            rollout.created_at = own.at;
-            audit.insert(0, own);
-            Ok(RolloutWrite {
-                rollout,
-                moves,
-                audit,
-            })
+            Ok(self.write(caller, rollout, moves, audit, AuditAction::RolloutRollback))
         };
         Ok(store.apply_rollout(&caller.org, &apply, &mut decide, replay)?)
     }
@@ -691,6 +673,27 @@ impl App {
         Ok(store
             .rollouts(&caller.org, template_id, window)
             .map_err(AppError::from)?)
+    }
+
+    /// What a rollout writes: its own audit entry first, then its pins'.
+    /// It is dated by its own entry, made after every pin's, so a config
+    /// asked for at the rollout's instant includes its moves.
+    fn write(
+        &self,
+        caller: &Caller,
+        mut rollout: Rollout,
+        moves: Vec<(AttachmentId, RevisionId)>,
+        mut audit: Vec<AuditEntry>,
+        action: AuditAction,
+    ) -> RolloutWrite {
+        let own = self.rollout_audit(caller, &rollout, action);
+        rollout.created_at = own.at;
+        audit.insert(0, own);
+        RolloutWrite {
+            rollout,
+            moves,
+            audit,
+        }
     }
 
     fn repin_audit(

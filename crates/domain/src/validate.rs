@@ -201,18 +201,7 @@ impl IntoIterator for ConfigProblems {
 /// assert!(found.contains(&"config.access_token is required".to_owned()));
 /// ```
 pub fn validate_config(vendor: &Vendor, config: &Value) -> Result<(), ConfigProblems> {
-    let Value::Object(members) = config else {
-        return Err(ConfigProblems::single(ConfigProblem::new(
-            JsonPath::root(),
-            Problem::NotAnObject,
-        )));
-    };
-    if nests_deeper_than(config, MAX_CONFIG_DEPTH) {
-        return Err(ConfigProblems::single(ConfigProblem::new(
-            JsonPath::root(),
-            Problem::TooDeep,
-        )));
-    }
+    let members = object_within_depth(config)?;
     let mut problems = check_fields(vendor, members, Stage::Stored);
     find_malformed(config, &Place::root(), &mut problems);
     if problems.is_empty() {
@@ -247,6 +236,18 @@ pub fn validate_config(vendor: &Vendor, config: &Value) -> Result<(), ConfigProb
 /// assert_eq!(problems[0].to_string(), "config.batch_size must be an integer");
 /// ```
 pub fn validate_rendered(vendor: &Vendor, config: &Value) -> Result<(), ConfigProblems> {
+    let members = object_within_depth(config)?;
+    let problems = check_fields(vendor, members, Stage::Rendered);
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(problems)
+    }
+}
+
+/// The config's members, when it is an object nesting at most
+/// [`MAX_CONFIG_DEPTH`] levels (else that one problem).
+fn object_within_depth(config: &Value) -> Result<&Map<String, Value>, ConfigProblems> {
     let Value::Object(members) = config else {
         return Err(ConfigProblems::single(ConfigProblem::new(
             JsonPath::root(),
@@ -259,12 +260,7 @@ pub fn validate_rendered(vendor: &Vendor, config: &Value) -> Result<(), ConfigPr
             Problem::TooDeep,
         )));
     }
-    let problems = check_fields(vendor, members, Stage::Rendered);
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
-    }
+    Ok(members)
 }
 
 /// Which config is checked: a stored one may hold placeholders in place of

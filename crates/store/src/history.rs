@@ -423,6 +423,28 @@ type HistoryRow = (
     Option<PrimitiveDateTime>,
 );
 
+/// The answer for a pipeline with no history rows: unknown, unless it is a
+/// pipeline of the org whose whole history was pruned — it ended before the
+/// horizon, so older instants have `expired` and later ones are after its
+/// deletion.
+fn without_history(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    id: &str,
+    expired: Option<HistoryAnswer>,
+) -> Result<HistoryAnswer, Failure> {
+    let existed: i64 = pipelines::table
+        .filter(pipelines::id.eq(id))
+        .filter(pipelines::org_id.eq(org.as_str()))
+        .count()
+        .get_result(conn)?;
+    Ok(match (existed, expired) {
+        (0, _) => HistoryAnswer::Unknown,
+        (_, Some(expired)) => expired,
+        (_, None) => HistoryAnswer::NotThen,
+    })
+}
+
 fn pipeline_at(
     conn: &mut DbConnection,
     org: &OrgId,
@@ -450,19 +472,7 @@ fn pipeline_at(
             complete_from: horizon.assume_utc(),
         });
     if known.is_none() {
-        // A pipeline of the org whose whole history was pruned ended
-        // before the horizon: older instants have expired, later ones are
-        // after its deletion.
-        let existed: i64 = pipelines::table
-            .filter(pipelines::id.eq(&id))
-            .filter(pipelines::org_id.eq(org.as_str()))
-            .count()
-            .get_result(conn)?;
-        return Ok(match (existed, expired) {
-            (0, _) => HistoryAnswer::Unknown,
-            (_, Some(expired)) => expired,
-            (_, None) => HistoryAnswer::NotThen,
-        });
+        return without_history(conn, org, &id, expired);
     }
     if let Some(expired) = expired {
         return Ok(expired);
