@@ -21,6 +21,7 @@ mod history;
 mod idempotency;
 mod key_rotation;
 mod limits;
+mod me;
 mod observability;
 mod openapi;
 mod outage;
