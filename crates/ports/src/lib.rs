@@ -31,7 +31,7 @@ mod store;
 mod system;
 
 pub use audit::{AuditAction, AuditEntry, ResourceType, UnknownValue};
-pub use auth::{AuthError, TokenVerifier};
+pub use auth::{AuthError, TokenVerifier, VerifiedToken};
 pub use cipher::{Binding, CipherError, Envelope, SecretCipher};
 pub use error::{MAX_PIPELINES_NAMED, PipelineRef, StoreError, StoreResult};
 pub use events::{
@@ -53,7 +53,7 @@ pub use sealed::{
 };
 pub use store::{
     AttachmentChanges, AttachmentStore, AuditStore, NewAttachment, NewPipeline, NewRevision,
-    NewTemplate, PipelineChanges, PipelineStore, Store, StoreSession, TemplateChanges,
-    TemplateStore,
+    NewTemplate, PipelineChanges, PipelineFilter, PipelineStore, Store, StoreSession,
+    TemplateChanges, TemplateFilter, TemplateStore,
 };
 pub use system::{Clock, IdGenerator, SystemClock, UlidGenerator};
