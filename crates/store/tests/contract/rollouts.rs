@@ -272,6 +272,88 @@ fn rollouts_list_newest_first_per_template_and_org(db: &TestDb) {
     );
 }
 
+/// While an apply decides, the targets' pins are locked: a re-pin of one
+/// waits for the apply's commit (PostgreSQL shows it waiting on a lock),
+/// then lands on top of it. SQLite serialises every write transaction.
+#[test]
+fn a_re_pin_waits_for_the_apply_that_holds_its_pin() {
+    let Some(db) = TestDb::postgres() else { return };
+    let store = store(&db);
+    let a = org("org_a");
+    let t = store
+        .create_template(new_template(&a, "T"), audit().into())
+        .expect("created");
+    let revisions: Vec<_> = (1..=3)
+        .map(|_| {
+            store
+                .create_revision(&a, t.id, new_revision(json!({})), audit().into())
+                .expect("revised")
+        })
+        .collect();
+    let p = store
+        .create_pipeline(new_pipeline(&a, "P", json!({})), audit().into())
+        .expect("created");
+    let pin = store
+        .attach(&a, p.id, attach_new(t.id, revisions[0].id), audit().into())
+        .expect("attached");
+    let apply = ApplyRollout {
+        template_id: t.id,
+        pipelines: vec![p.id],
+        expected_latest: None,
+    };
+    let mut repin = None;
+    store
+        .apply_rollout(
+            &a,
+            &apply,
+            &mut |found| {
+                let attachment = found[0].attachment.clone().expect("pinned");
+                assert_eq!(attachment.revision_number.get(), 1);
+                // Another writer re-pins the same pin meanwhile.
+                let other = crate::support::store(&db);
+                let (org, pipeline, to) = (a.clone(), p.id, revisions[2].id);
+                repin = Some(std::thread::spawn(move || {
+                    let changes = integrations_ports::AttachmentChanges {
+                        revision_id: Some(to),
+                        enabled: None,
+                        updated_at: tick(),
+                    };
+                    other
+                        .update_attachment(&org, pipeline, pin.id, changes, audit())
+                        .expect("re-pinned");
+                }));
+                let mut raw = crate::support::Raw::connect(&db);
+                let waiting = (0..500).any(|_| {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    raw.count(
+                        "SELECT count(*) AS n FROM pg_stat_activity \
+                         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+                    ) > 0
+                });
+                assert!(waiting, "the re-pin waits for the apply's lock");
+                let made = rollout(t.id, Vec::new());
+                Ok(RolloutWrite {
+                    audit: vec![entry(
+                        AuditAction::RolloutApply,
+                        ResourceType::Rollout,
+                        made.id.to_string(),
+                    )],
+                    moves: vec![(attachment.id, revisions[1].id)],
+                    rollout: made,
+                })
+            },
+            None,
+        )
+        .expect("applied");
+    repin.expect("started").join().expect("the re-pin");
+    let now = store.attachment(&a, p.id, pin.id).expect("read");
+    assert_eq!(
+        now.revision_number.get(),
+        3,
+        "the re-pin landed after the apply"
+    );
+}
+
 integrations_testing::backend_tests!(
     an_apply_decides_on_the_pins_under_lock_and_writes_all_or_nothing,
     rollouts_list_newest_first_per_template_and_org,
