@@ -232,7 +232,8 @@ fn open_app(
     let feed = Feed::new();
     let store = DieselStore::open(&database, PoolOptions::for_url(&database))
         .with_context(|| format!("opening the database {database}"))?
-        .with_on_commit(feed.on_commit());
+        .with_on_commit(feed.on_commit())
+        .with_clock(Arc::new(SystemClock));
     if let integrations_store::DatabaseUrl::Sqlite(path) = &database {
         // Files SQLite made before this version kept them private.
         config::restrict_database_files(path)?;

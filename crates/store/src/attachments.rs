@@ -195,7 +195,7 @@ impl<C: Connections> AttachmentStore for DieselStore<C> {
                     })?;
                 let attached = load_attachment(conn, org, pipeline, new.id)?;
                 crate::idempotency::finish(conn, &change, &attached)?;
-                close(conn, org, Delta::audited(1), &[&change.audit])?;
+                close(conn, org, Delta::audited(1), &[&change.audit], self.stamp())?;
                 Ok(attached)
             })
         })
@@ -275,7 +275,7 @@ impl<C: Connections> AttachmentStore for DieselStore<C> {
                     .set(attachments::updated_at.eq(timestamp(changes.updated_at)))
                     .execute(conn)?;
                 let updated = load_attachment(conn, org, pipeline, id)?;
-                close(conn, org, Delta::audited(1), &[&audit])?;
+                close(conn, org, Delta::audited(1), &[&audit], self.stamp())?;
                 Ok(updated)
             })
         })
@@ -306,7 +306,7 @@ impl<C: Connections> AttachmentStore for DieselStore<C> {
                 )
                 .execute(conn)?;
                 if removed == 1 {
-                    close(conn, org, Delta::audited(1), &[&audit])
+                    close(conn, org, Delta::audited(1), &[&audit], self.stamp())
                 } else {
                     Err(StoreError::NotFound.into())
                 }

@@ -37,11 +37,16 @@ pub const CHANNEL: &str = "integrations_events";
 /// The end of every change's transaction: adds `delta` to the org's
 /// counters, then appends one event per audit entry the change wrote, in
 /// that order. Nothing may follow it before the commit (see the module's doc).
+///
+/// `stamp`, when given, dates the events and history of the change (never
+/// earlier than an entry's own time): the time as the change closes, read
+/// inside its transaction (see `DieselStore::with_clock`).
 pub(crate) fn close(
     conn: &mut DbConnection,
     org: &OrgId,
     delta: Delta,
     entries: &[&AuditEntry],
+    stamp: Option<OffsetDateTime>,
 ) -> Result<(), Failure> {
     let stripe_of = entries
         .first()
@@ -59,10 +64,12 @@ pub(crate) fn close(
         let with_counts = counted
             .take()
             .map(|delta| (counts::stripe(&stripe_of), delta));
-        numbered.push((
-            *entry,
-            append(conn, org, &NewEvent::of(entry), with_counts)?,
-        ));
+        let mut event = NewEvent::of(entry);
+        if let Some(stamp) = stamp {
+            event.at = event.at.max(stamp);
+        }
+        let seq = append(conn, org, &event, with_counts)?;
+        numbered.push((*entry, seq, event.at));
     }
     if let Some(delta) = counted {
         counts::add(conn, org, &stripe_of, delta)?;

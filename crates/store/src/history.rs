@@ -90,7 +90,7 @@ fn parameters_changed(old: Option<&Value>, new: &Value) -> bool {
 /// parameters; an attachment created, changed (any action: its new value
 /// holds the pin) or removed. Template and revision changes need none
 /// (revisions are immutable; a pin names one).
-fn row_of(org: &OrgId, entry: &AuditEntry, seq: i64) -> Option<NewRow> {
+fn row_of(org: &OrgId, entry: &AuditEntry, seq: i64, at: OffsetDateTime) -> Option<NewRow> {
     let old = entry.old_value.as_ref();
     let new = entry.new_value.as_ref();
     let base = |pipeline_id: String, live: bool| NewRow {
@@ -98,7 +98,7 @@ fn row_of(org: &OrgId, entry: &AuditEntry, seq: i64) -> Option<NewRow> {
         pipeline_id,
         subject: entry.resource_id.clone(),
         seq,
-        at: timestamp(entry.at),
+        at: timestamp(at),
         live,
         parameters: None,
         secret_parameters: None,
@@ -145,11 +145,11 @@ fn row_of(org: &OrgId, entry: &AuditEntry, seq: i64) -> Option<NewRow> {
 pub(crate) fn record(
     conn: &mut DbConnection,
     org: &OrgId,
-    entries: &[(&AuditEntry, i64)],
+    entries: &[(&AuditEntry, i64, OffsetDateTime)],
 ) -> Result<(), Failure> {
     let mut rows: Vec<NewRow> = entries
         .iter()
-        .filter_map(|(entry, seq)| row_of(org, entry, *seq))
+        .filter_map(|(entry, seq, at)| row_of(org, entry, *seq, *at))
         .collect();
     if rows.is_empty() {
         return Ok(());

@@ -28,9 +28,11 @@ mod session;
 mod templates;
 mod url;
 
+use std::sync::Arc;
+
 use diesel::RunQueryDsl;
 use integrations_domain::OrgId;
-use integrations_ports::{OnCommit, Store, StoreResult, StoreSession};
+use integrations_ports::{Clock, OnCommit, Store, StoreResult, StoreSession};
 
 pub use connection::PoolOptions;
 pub use events::{CHANNEL, Channels};
@@ -89,6 +91,8 @@ pub struct DieselStore<C: Connections = PerCall> {
     url: DatabaseUrl,
     /// Told of each committed change.
     on_commit: Option<OnCommit>,
+    /// Dates each change's events when it closes (see [`DieselStore::with_clock`]).
+    clock: Option<Arc<dyn Clock>>,
 }
 
 /// The store a use case gets from `Store::session`: one connection for all its calls.
@@ -100,6 +104,7 @@ impl Clone for DieselStore {
             conns: self.conns.clone(),
             url: self.url.clone(),
             on_commit: self.on_commit.clone(),
+            clock: self.clock.clone(),
         }
     }
 }
@@ -116,6 +121,12 @@ impl<C: Connections> DieselStore<C> {
     /// Runs `work` on the connection `C` gives, translating every failure at the edge.
     fn with<T>(&self, work: impl FnMut(&mut DbConnection) -> Result<T, Failure>) -> StoreResult<T> {
         self.conns.with(work)
+    }
+
+    /// The time a change closing now records for its events and history:
+    /// read inside its transaction, after the locks it waited for.
+    fn stamp(&self) -> Option<time::OffsetDateTime> {
+        self.clock.as_ref().map(|clock| clock.now())
     }
 
     /// Tells the commit hook, if any, that a change of `org` committed.
@@ -149,6 +160,7 @@ impl DieselStore {
             conns: PerCall { pool },
             url: url.clone(),
             on_commit: None,
+            clock: None,
         })
     }
 
@@ -157,6 +169,19 @@ impl DieselStore {
     #[must_use]
     pub fn with_on_commit(mut self, hook: OnCommit) -> Self {
         self.on_commit = Some(hook);
+        self
+    }
+
+    /// This store, dating each change's events (and history) by `clock` as
+    /// the change closes, inside its transaction, rather than by its audit
+    /// entry's time, which the application read before the transaction
+    /// began: a change that waited for a lock is then recorded when it
+    /// committed, not when it was asked for. Without a clock (the storage
+    /// contract tests, which set their own instants) the audit entry's time
+    /// is kept.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
         self
     }
 
@@ -177,6 +202,7 @@ impl DieselStore {
             conns: Session::new(self.conns.pool.clone()),
             url: self.url.clone(),
             on_commit: self.on_commit.clone(),
+            clock: self.clock.clone(),
         }
     }
 }

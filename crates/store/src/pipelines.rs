@@ -129,7 +129,13 @@ impl<C: Connections> PipelineStore for DieselStore<C> {
                     pipelines: 1,
                     ..Delta::audited(1)
                 };
-                close(conn, &pipeline.org_id, counted, &[&change.audit])?;
+                close(
+                    conn,
+                    &pipeline.org_id,
+                    counted,
+                    &[&change.audit],
+                    self.stamp(),
+                )?;
                 Ok(created)
             })
         })
@@ -261,7 +267,7 @@ impl<C: Connections> PipelineStore for DieselStore<C> {
                     )?;
                 }
                 let updated = load_pipeline(conn, org, id)?;
-                close(conn, org, Delta::audited(1), &[&audit])?;
+                close(conn, org, Delta::audited(1), &[&audit], self.stamp())?;
                 Ok(updated)
             })
         })
@@ -306,7 +312,13 @@ impl<C: Connections> PipelineStore for DieselStore<C> {
                 };
                 // The detaches first, then the pipeline's own event.
                 entries.rotate_left(1);
-                close(conn, org, counted, &entries.iter().collect::<Vec<_>>())
+                close(
+                    conn,
+                    org,
+                    counted,
+                    &entries.iter().collect::<Vec<_>>(),
+                    self.stamp(),
+                )
             })
         })
         .inspect(|()| self.committed(org))

@@ -182,9 +182,14 @@ impl<C: Connections> RolloutStore for DieselStore<C> {
                             .map(|(_, at)| at.assume_utc()),
                     })
                     .collect();
-                let decided = decide(found)?;
+                let mut decided = decide(found)?;
                 for entry in &decided.audit {
                     crate::audit::record(conn, entry)?;
+                }
+                // Dated as it closes (after the locks above), like its events.
+                let stamp = self.stamp();
+                if let Some(stamp) = stamp {
+                    decided.rollout.created_at = decided.rollout.created_at.max(stamp);
                 }
                 let at = timestamp(decided.rollout.created_at);
                 for (attachment, revision) in &decided.moves {
@@ -203,7 +208,7 @@ impl<C: Connections> RolloutStore for DieselStore<C> {
                 }
                 let entries: Vec<_> = decided.audit.iter().collect();
                 let audited = i64::try_from(entries.len()).unwrap_or(i64::MAX);
-                close(conn, org, Delta::audited(audited), &entries)?;
+                close(conn, org, Delta::audited(audited), &entries, stamp)?;
                 Ok(decided.rollout)
             })
         })

@@ -275,7 +275,13 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
             write(conn, |conn| {
                 let created = insert_template(conn, &template, &change.audit)?;
                 finish(conn, &change, &created)?;
-                close(conn, &created.org_id, CREATED, &[&change.audit])?;
+                close(
+                    conn,
+                    &created.org_id,
+                    CREATED,
+                    &[&change.audit],
+                    self.stamp(),
+                )?;
                 Ok(created)
             })
         })
@@ -295,7 +301,7 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
                 let revision = next_revision(conn, &org, id, &first_revision, None)?;
                 let installed = (load_template(conn, &org, id)?, revision);
                 finish(conn, &change, &installed)?;
-                close(conn, &org, CREATED, &[&change.audit])?;
+                close(conn, &org, CREATED, &[&change.audit], self.stamp())?;
                 Ok(installed)
             })
         })
@@ -389,7 +395,7 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
                         .execute(conn)?;
                 }
                 let updated = load_template(conn, org, id)?;
-                close(conn, org, Delta::audited(1), &[&audit])?;
+                close(conn, org, Delta::audited(1), &[&audit], self.stamp())?;
                 Ok(updated)
             })
         })
@@ -438,7 +444,7 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
                         templates: -1,
                         ..Delta::audited(1)
                     };
-                    return close(conn, org, deleted, &[&audit]);
+                    return close(conn, org, deleted, &[&audit], self.stamp());
                 }
                 // By name, then id.
                 users.sort_unstable();
@@ -467,7 +473,7 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
                 let revision = next_revision(conn, org, template, &revision, Some(&change.audit))?;
                 finish(conn, &change, &revision)?;
                 let recorded = numbered(&change.audit, revision.number.get());
-                close(conn, org, Delta::audited(1), &[&recorded])?;
+                close(conn, org, Delta::audited(1), &[&recorded], self.stamp())?;
                 Ok(revision)
             })
         })

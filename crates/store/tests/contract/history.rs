@@ -596,7 +596,71 @@ fn history_records_the_rows_a_change_leaves_not_its_audit_value(db: &TestDb) {
     );
 }
 
+/// A clock the test sets.
+#[derive(Debug)]
+struct SetClock(std::sync::Mutex<OffsetDateTime>);
+
+impl integrations_ports::Clock for SetClock {
+    fn now(&self) -> OffsetDateTime {
+        *self.0.lock().expect("the clock")
+    }
+}
+
+/// With a clock, a change is dated as it closes, inside its transaction —
+/// not by its audit entry, which was made before the transaction began
+/// (and before any lock it waited for): an instant between the two does
+/// not see the change yet.
+fn a_change_is_dated_when_it_closes_not_when_it_was_asked_for(db: &TestDb) {
+    let clock = std::sync::Arc::new(SetClock(std::sync::Mutex::new(tick())));
+    let store = store(db).with_clock(clock.clone());
+    let a = org("org_a");
+    let new = new_pipeline(&a, "P", json!({ "k": "v1" }));
+    let made = entry(
+        AuditAction::PipelineCreate,
+        ResourceType::Pipeline,
+        &new.id.to_string(),
+        None,
+        Some(pipeline_value(new.id, "P", &json!({ "k": "v1" }))),
+    );
+    let p = store.create_pipeline(new, made.into()).expect("created");
+    // Asked for at `asked`; it closes (say, after a lock wait) at `closed`.
+    let update = entry(
+        AuditAction::PipelineUpdate,
+        ResourceType::Pipeline,
+        &p.id.to_string(),
+        Some(pipeline_value(p.id, "P", &json!({ "k": "v1" }))),
+        Some(pipeline_value(p.id, "P", &json!({ "k": "v2" }))),
+    );
+    let asked = update.at;
+    let closed = asked + Duration::seconds(5);
+    *clock.0.lock().expect("the clock") = closed;
+    store
+        .update_pipeline(
+            &a,
+            p.id,
+            PipelineChanges {
+                parameters: Some(serde_json::from_value(json!({ "k": "v2" })).expect("params")),
+                ..changes()
+            },
+            update,
+        )
+        .expect("updated");
+    let params = |at| {
+        let then = found(store.pipeline_at(&a, p.id, at).expect("read"));
+        serde_json::to_value(&then.pipeline.parameters).expect("json")
+    };
+    assert_eq!(params(asked + Duration::seconds(1)), json!({ "k": "v1" }));
+    assert_eq!(params(closed), json!({ "k": "v2" }));
+    let events = store.events_after(&a, 0, 10).expect("read");
+    assert_eq!(
+        events.last().map(|e| e.at),
+        Some(closed),
+        "the event's time too"
+    );
+}
+
 integrations_testing::backend_tests!(
+    a_change_is_dated_when_it_closes_not_when_it_was_asked_for,
     history_records_the_rows_a_change_leaves_not_its_audit_value,
     each_change_is_recorded_and_an_instant_resolves_by_the_events_order,
     pruning_keeps_each_newest_state_and_records_how_far_back_history_is_complete,
