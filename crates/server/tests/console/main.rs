@@ -1,0 +1,678 @@
+//! The console in a real browser: headless Chromium driven through `WebDriver`
+//! (`chromedriver`) over a fresh server, as an owner, an editor and a viewer.
+//! Every page is screenshotted (under `<target dir>/console-screenshots/`),
+//! checked by axe-core (no serious or critical violation) and checked for
+//! errors from the page's own script.
+//!
+//! Needs `chromium` and `chromedriver` on the PATH (Debian: `apt-get install
+//! chromium chromium-driver`). Without them the suite is skipped, loudly;
+//! with `CI=true` it fails instead.
+
+#![expect(
+    clippy::expect_used,
+    reason = "tests: a broken fixture must fail the test at once"
+)]
+
+#[path = "../api/support.rs"]
+#[expect(
+    dead_code,
+    reason = "the API suite's support module, of which this suite uses a part"
+)]
+mod support;
+
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use fantoccini::{Client, ClientBuilder, Locator};
+use integrations_auth::JwtVerifier;
+use integrations_domain::{Caller, OrgId, Role, UserId};
+use integrations_testing::Backend;
+use serde_json::{Value, json};
+use support::TestApp;
+use time::OffsetDateTime;
+
+/// axe-core, vendored (see `axe-LICENSE.txt`).
+const AXE: &str = include_str!("axe.min.js");
+const WAIT: Duration = Duration::from_secs(15);
+const ORG: &str = "org_a";
+
+/// `chromedriver`, on a free port, for as long as the value lives.
+struct Driver {
+    child: Child,
+    url: String,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn found(program: &str) -> bool {
+    Command::new(program)
+        .arg("--version")
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// `chromedriver` and Chromium, or `None` (skipped; a failure under CI=true).
+fn driver() -> Option<Driver> {
+    let missing: Vec<&str> = ["chromedriver", "chromium"]
+        .into_iter()
+        .filter(|p| !found(p))
+        .collect();
+    if !missing.is_empty() {
+        let message = format!(
+            "the console's browser suite needs {} (Debian: apt-get install -y chromium chromium-driver)",
+            missing.join(" and ")
+        );
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "{message}; CI=true makes this a failure"
+        );
+        eprintln!("\n\n*** SKIPPED: {message} ***\n");
+        return None;
+    }
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let child = Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("chromedriver starts");
+    let deadline = Instant::now() + WAIT;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "chromedriver did not listen");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(Driver {
+        child,
+        url: format!("http://127.0.0.1:{port}"),
+    })
+}
+
+fn screenshot_dir() -> PathBuf {
+    let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
+        .parent()
+        .expect("the target dir")
+        .join("console-screenshots");
+    std::fs::create_dir_all(&dir).expect("the screenshot dir");
+    dir
+}
+
+/// A browser session on the console of one server.
+struct Browser {
+    client: Client,
+    base: String,
+    shots: PathBuf,
+}
+
+impl Browser {
+    async fn open(driver: &Driver, base: &str) -> Self {
+        let capabilities = json!({
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "args": ["--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
+                         "--disable-gpu", "--window-size=1280,1000", "--lang=en-US"],
+            },
+        });
+        let Value::Object(capabilities) = capabilities else {
+            unreachable!()
+        };
+        let connector = hyper_util::client::legacy::connect::HttpConnector::new();
+        let client = ClientBuilder::new(connector)
+            .capabilities(capabilities)
+            .connect(&driver.url)
+            .await
+            .expect("a WebDriver session");
+        Self {
+            client,
+            base: base.to_owned(),
+            shots: screenshot_dir(),
+        }
+    }
+
+    async fn js(&self, script: &str) -> Value {
+        self.client
+            .execute(script, vec![])
+            .await
+            .unwrap_or_else(|err| panic!("script failed: {err}\n{script}"))
+    }
+
+    /// Waits until `condition` (a JS expression) is truthy.
+    async fn until(&self, what: &str, condition: &str) {
+        let deadline = Instant::now() + WAIT;
+        let script = format!("return !!({condition});");
+        loop {
+            if self.js(&script).await == Value::Bool(true) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let text = self.js("return document.body.innerText").await;
+                panic!("timed out waiting for {what} ({condition}); the page reads:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    async fn until_page(&self, page: &str) {
+        self.until(
+            &format!("the {page} page"),
+            &format!(
+                "document.body.dataset.page === {page:?} && !document.getElementById('main').hasAttribute('aria-busy')"
+            ),
+        )
+        .await;
+    }
+
+    /// Waits until the main area shows `text`.
+    async fn until_text(&self, text: &str) {
+        self.until(
+            &format!("the text {text:?}"),
+            &format!("document.getElementById('main').innerText.includes({text:?})"),
+        )
+        .await;
+    }
+
+    async fn main_text(&self) -> String {
+        self.js("return document.getElementById('main').innerText")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// Navigates inside the console (a hash route) and waits for the page.
+    async fn visit(&self, hash: &str, page: &str) {
+        self.js(&format!("location.hash = {hash:?};")).await;
+        self.until_page(page).await;
+    }
+
+    /// The control labelled `label` (its text, without a required mark)
+    /// inside the element matching `scope`.
+    async fn control(&self, scope: &str, label: &str) -> fantoccini::elements::Element {
+        let script = format!(
+            "const scope = document.querySelector({scope:?});
+             if (!scope) return 'no scope';
+             document.querySelectorAll('[data-e2e]').forEach((e) => e.removeAttribute('data-e2e'));
+             const l = [...scope.querySelectorAll('label')].find((l) => l.textContent.replace(/\\s*\\*$/, '').trim() === {label:?});
+             if (!l) return 'no label';
+             const c = document.getElementById(l.htmlFor);
+             if (!c) return 'no control';
+             c.setAttribute('data-e2e', '1');
+             return 'ok';"
+        );
+        let answer = self.js(&script).await;
+        assert_eq!(answer, json!("ok"), "control {label:?} in {scope}");
+        self.client
+            .find(Locator::Css("[data-e2e='1']"))
+            .await
+            .expect("the marked control")
+    }
+
+    async fn fill(&self, scope: &str, label: &str, value: &str) {
+        let control = self.control(scope, label).await;
+        control.clear().await.expect("clear");
+        control.send_keys(value).await.expect("type");
+    }
+
+    async fn choose(&self, scope: &str, label: &str, option_text: &str) {
+        let control = self.control(scope, label).await;
+        control
+            .select_by_label(option_text)
+            .await
+            .unwrap_or_else(|err| panic!("option {option_text:?} of {label:?}: {err}"));
+    }
+
+    /// Clicks the button (or link) whose text is `text`, inside `scope`.
+    async fn click(&self, scope: &str, text: &str) {
+        let script = format!(
+            "document.querySelectorAll('[data-e2e]').forEach((e) => e.removeAttribute('data-e2e'));
+             const scope = document.querySelector({scope:?});
+             const b = scope && [...scope.querySelectorAll('button, a')].find((b) => b.textContent.trim() === {text:?} || b.getAttribute('aria-label') === {text:?});
+             if (!b) return false;
+             b.setAttribute('data-e2e', '1');
+             return true;"
+        );
+        let deadline = Instant::now() + WAIT;
+        while self.js(&script).await != Value::Bool(true) {
+            if Instant::now() > deadline {
+                let text = self.main_text().await;
+                panic!("no button {text:?} in {scope}; the page reads:\n{text}");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        self.client
+            .find(Locator::Css("[data-e2e='1']"))
+            .await
+            .expect("the marked button")
+            .click()
+            .await
+            .expect("click");
+    }
+
+    async fn has_button(&self, text: &str) -> bool {
+        self.js(&format!(
+            "return [...document.querySelectorAll('main button, main a')].some((b) => b.textContent.trim().startsWith({text:?}));"
+        ))
+        .await
+            == Value::Bool(true)
+    }
+
+    /// Screenshot, accessibility and error checks of the page shown now.
+    async fn check(&self, name: &str) {
+        self.js("window.scrollTo(0, 0);").await;
+        let png = self.client.screenshot().await.expect("a screenshot");
+        std::fs::write(self.shots.join(format!("{name}.png")), png).expect("saved");
+
+        if self.js("return typeof window.axe").await != json!("object") {
+            self.js(AXE).await;
+        }
+        let violations = self
+            .js(
+                "return axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations
+                   .filter((v) => v.impact === 'serious' || v.impact === 'critical')
+                   .map((v) => v.id + ' (' + v.impact + '): ' + v.nodes.map((n) => n.target.join(' ')).join(', ')));",
+            )
+            .await;
+        assert_eq!(violations, json!([]), "axe on the {name} page");
+        self.assert_no_errors(name).await;
+    }
+
+    async fn assert_no_errors(&self, name: &str) {
+        let errors = self
+            .js("return document.documentElement.dataset.consoleErrors || null")
+            .await;
+        assert_eq!(errors, Value::Null, "errors on the {name} page");
+        assert!(
+            self.client.get_alert_text().await.is_err(),
+            "an alert is open on the {name} page"
+        );
+        assert_eq!(
+            self.js("return window.__xss === undefined").await,
+            json!(true),
+            "a payload ran on the {name} page"
+        );
+    }
+
+    async fn sign_in_by_link(&self, token: &str) {
+        self.client
+            .goto(&format!("{}/console#token={token}", self.base))
+            .await
+            .expect("the console loads");
+        self.until_page("templates").await;
+    }
+
+    async fn sign_out(&self) {
+        self.click("#who", "Sign out").await;
+        self.until_page("signin").await;
+    }
+}
+
+/// A token minted `age` seconds in the past with `ttl` seconds to live:
+/// with the server's 30 s leeway it stays accepted for `ttl + 30 - age`.
+fn aged_token(user: &str, role: Role, age: i64, ttl: u64) -> String {
+    let minter = JwtVerifier::new(support::SECRET, None, None).expect("a strong secret");
+    let caller = Caller {
+        org: OrgId::parse(ORG).expect("valid org"),
+        user: UserId::parse(user).expect("valid user"),
+        role,
+    };
+    minter
+        .mint(
+            &caller,
+            Duration::from_secs(ttl),
+            OffsetDateTime::now_utc() - time::Duration::seconds(age),
+        )
+        .expect("signed")
+}
+
+#[test]
+fn the_console_in_a_real_browser() {
+    let Some(driver) = driver() else { return };
+    let app = TestApp::spawn(Backend::Sqlite).expect("SQLite is always there");
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime")
+        .block_on(flows(&driver, &app));
+}
+
+#[expect(clippy::too_many_lines, reason = "one story, step by step")]
+async fn flows(driver: &Driver, app: &TestApp) {
+    let owner = app.token_for(ORG, "ada", Role::Owner);
+    let editor = app.token_for(ORG, "eddie", Role::Editor);
+    let viewer = app.token_for(ORG, "vera", Role::Viewer);
+    let other = app.token_for(ORG, "otto", Role::Editor);
+    let b = Browser::open(driver, &app.base).await;
+
+    // ---- sign-in via link: the token leaves the address bar, lives in sessionStorage only
+    b.sign_in_by_link(&owner).await;
+    let url = b.client.current_url().await.expect("a URL");
+    assert!(
+        !url.as_str().contains("token"),
+        "the token stays in the address: {url}"
+    );
+    assert_eq!(
+        b.js("return [sessionStorage.length, localStorage.length, document.cookie]")
+            .await,
+        json!([1, 0, ""])
+    );
+    let first_load = b
+        .js("const n = performance.getEntriesByType('navigation')[0];
+             const r = performance.getEntriesByType('resource');
+             return { ms: Math.round(n.loadEventEnd - n.startTime),
+                      bytes: n.transferSize + r.reduce((s, e) => s + e.transferSize, 0) };")
+        .await;
+    eprintln!("console first load: {first_load}");
+    assert!(
+        first_load["bytes"].as_u64().expect("bytes") <= 300 * 1024,
+        "{first_load}"
+    );
+    b.check("templates-empty").await;
+
+    // ---- create a template through the form; a taken name is told next to the field
+    b.fill("main form.grid", "Name", "GA4 web").await;
+    b.choose("main form.grid", "Vendor", "Google Analytics 4")
+        .await;
+    b.click("main form.grid", "Create template").await;
+    b.until_page("template").await;
+    b.until_text("New revision").await;
+
+    // ---- revision 1 through the catalog's fields: a placeholder and a secret
+    b.fill(
+        "main",
+        "Measurement ID",
+        "{{pipeline_param.ga4_measurement_id}}",
+    )
+    .await;
+    b.fill(
+        "main",
+        "Measurement Protocol API secret",
+        "s3cr3t-api-value",
+    )
+    .await;
+    b.fill("main", "Change summary", "first").await;
+    b.click("main", "Save as revision 1").await;
+    b.until_text("Revision 1").await;
+    b.until("the revision view", "document.getElementById('rev-view')")
+        .await;
+    assert!(!b.main_text().await.contains("s3cr3t"), "a secret shows");
+
+    // ---- revision 2: the secret untouched keeps "***", debug mode on
+    b.choose("main", "Debug mode", "true").await;
+    b.fill("main", "Change summary", "debug on").await;
+    b.click("main", "Save as revision 2").await;
+    b.until(
+        "revision 2",
+        "document.getElementById('rev-view') && document.getElementById('rev-view').textContent === 'Revision 2'",
+    )
+    .await;
+    b.check("template").await;
+
+    // ---- the raw JSON editor shows the same config
+    b.click("main", "JSON").await;
+    b.until(
+        "the JSON editor",
+        "[...document.querySelectorAll('main textarea')].some((t) => t.value.includes('\"debug_mode\": true') && t.value.includes('\"api_secret\": \"***\"'))",
+    )
+    .await;
+    b.check("template-json-editor").await;
+    b.click("main", "Form").await;
+
+    // ---- diff of revisions 1 and 2, side by side, the change highlighted
+    b.choose("main", "Compare revision", "Revision 1").await;
+    b.choose("main", "with revision", "Revision 2").await;
+    b.click("main", "Compare").await;
+    b.until("the diff", "document.querySelector('table.diff')")
+        .await;
+    let changed = b
+        .js("return [...document.querySelectorAll('table.diff tr.changed, table.diff tr.added')].map((r) => r.cells[0].textContent)")
+        .await;
+    assert_eq!(changed, json!(["debug_mode"]), "changed rows");
+    b.check("template-diff").await;
+
+    // ---- a name already taken: the error sits next to the name
+    b.visit("#/templates", "templates").await;
+    b.fill("main form.grid", "Name", "ga4 WEB").await;
+    b.click("main form.grid", "Create template").await;
+    b.until(
+        "the error next to the name",
+        "document.querySelector('main form.grid .field-error') && document.querySelector('main form.grid .field-error').textContent.includes('already used')",
+    )
+    .await;
+    b.check("templates-error").await;
+
+    // ---- install from the catalog
+    b.visit("#/catalog", "catalog").await;
+    b.check("catalog").await;
+    b.click("main", "Install Meta Conversions API…").await;
+    b.fill(
+        "main article[aria-labelledby=vendor-meta_capi] form",
+        "Template name",
+        "Meta prod",
+    )
+    .await;
+    b.click(
+        "main article[aria-labelledby=vendor-meta_capi] form",
+        "Install Meta Conversions API",
+    )
+    .await;
+    b.until_page("template").await;
+    b.until_text("Meta prod").await;
+    b.until_text("Revision 1").await;
+
+    // ---- search and the vendor filter are the API's
+    b.visit("#/templates?q=ga4", "templates").await;
+    b.until_text("GA4 web").await;
+    assert!(!b.main_text().await.contains("Meta prod"));
+    b.visit("#/templates?vendor=meta_capi", "templates").await;
+    b.until_text("Meta prod").await;
+    assert!(!b.main_text().await.contains("GA4 web"));
+    b.visit("#/templates?q=nothing-like-it", "templates").await;
+    b.until_text("No template matches.").await;
+    b.visit("#/templates", "templates").await;
+    b.check("templates").await;
+
+    // ---- a pipeline with a parameter and a write-only secret parameter
+    b.visit("#/pipelines", "pipelines").await;
+    b.fill("main form.grid", "Name", "Web").await;
+    b.click("main form.grid", "Create pipeline").await;
+    b.until_page("pipeline").await;
+    b.click("main", "Add parameter").await;
+    b.fill("main", "Parameter key", "ga4_measurement_id").await;
+    b.fill("main", "Value", "G-WEB123").await;
+    b.click("main", "Add secret parameter").await;
+    b.fill("main", "Secret key", "meta_token").await;
+    b.fill("main", "Value (write-only)", "EAAB-web-secret")
+        .await;
+    b.click("main", "Save pipeline").await;
+    b.until(
+        "the saved secret",
+        "[...document.querySelectorAll('main input[type=password]')].some((i) => i.value === '***')",
+    )
+    .await;
+    assert!(
+        !b.js("return document.documentElement.outerHTML + [...document.querySelectorAll('input')].map((i) => i.value).join(' ')")
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .contains("EAAB-web-secret"),
+        "the secret is shown back"
+    );
+
+    // ---- attach at revision 1: a newer revision is flagged; preview, apply, roll back
+    b.choose("main", "Template", "GA4 web").await;
+    b.until(
+        "the revisions of GA4 web",
+        "[...document.querySelectorAll('main option')].some((o) => o.textContent === 'Revision 1 — first')",
+    )
+    .await;
+    b.choose("main", "Revision", "Revision 1 — first").await;
+    b.click("main", "Attach").await;
+    b.until_text("newer revision 2").await;
+    b.check("pipeline").await;
+    b.click("main", "Preview upgrade to revision 2").await;
+    b.until_text("Upgrade GA4 web from revision 1 to 2").await;
+    b.until_text("debug_mode → true").await;
+    b.check("pipeline-upgrade-preview").await;
+    b.click("main", "Apply upgrade to revision 2").await;
+    b.until(
+        "the upgraded pin",
+        "!document.getElementById('main').innerText.includes('newer revision') && document.getElementById('main').innerText.includes('Revision 2')",
+    )
+    .await;
+    b.visit("#/rollouts", "rollouts").await;
+    b.until_text("To revision 2").await;
+    b.check("rollouts").await;
+    b.click("main", "Roll back").await;
+    b.until_text("Rollback").await;
+    let pins = app.get("/v1/admin/pipelines?limit=1", &owner).expect(200);
+    let pid = pins.body["pipelines"][0]["id"]
+        .as_str()
+        .expect("the pipeline")
+        .to_owned();
+    let attached = app
+        .get(&format!("/v1/admin/pipelines/{pid}/integrations"), &owner)
+        .expect(200);
+    assert_eq!(attached.body["integrations"][0]["revision_number"], 1);
+
+    // ---- the audit log (admin and above)
+    b.visit("#/audit", "audit").await;
+    b.until_text("rollout.rollback").await;
+    b.check("audit").await;
+
+    // ---- live: a change made elsewhere shows without a reload
+    b.visit("#/templates", "templates").await;
+    b.js("window.__sameDocument = 1;").await;
+    app.post(
+        "/v1/admin/integration-templates",
+        &other,
+        &json!({ "name": "Made elsewhere", "vendor": "slack" }),
+    )
+    .expect(201);
+    b.until_text("Made elsewhere").await;
+    assert_eq!(b.js("return window.__sameDocument").await, json!(1));
+
+    // ---- user-written text is text: the payload shows, nothing runs
+    let evil = app
+        .post(
+            "/v1/admin/integration-templates",
+            &other,
+            &json!({ "name": "<img src=x onerror=alert(1)>", "vendor": "webhook",
+                     "description": "<img src=x onerror=window.__xss=1>" }),
+        )
+        .expect(201)
+        .id();
+    b.until_text("<img src=x onerror=alert(1)>").await;
+    b.visit(&format!("#/templates/{evil}"), "template").await;
+    b.until_text("<img src=x onerror=window.__xss=1>").await;
+    assert_eq!(
+        b.js("return document.querySelectorAll('main img').length")
+            .await,
+        json!(0)
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    b.check("template-xss").await;
+
+    // ---- an editor: no audit log, no detach, but enable/disable
+    b.sign_out().await;
+    b.check("signin").await;
+    b.fill("main", "Access token", &editor).await;
+    b.click("main", "Sign in").await;
+    b.until(
+        "signed in",
+        "!['signin', undefined].includes(document.body.dataset.page)",
+    )
+    .await;
+    b.visit("#/templates", "templates").await;
+    assert_eq!(
+        b.js("return document.querySelector('#nav a[data-section=audit]').hidden")
+            .await,
+        json!(true)
+    );
+    b.visit(&format!("#/pipelines/{pid}"), "pipeline").await;
+    assert!(!b.has_button("Detach").await, "an editor sees Detach");
+    b.click("main", "Disable GA4 web").await;
+    b.until_text("disabled").await;
+    b.check("pipeline-editor").await;
+
+    // ---- the token expires mid-edit: the input is kept, a new token asked for
+    b.sign_out().await;
+    let short = aged_token("eddie", Role::Editor, 30, 4);
+    b.fill("main", "Access token", &short).await;
+    b.click("main", "Sign in").await;
+    b.until(
+        "signed in",
+        "!['signin', undefined].includes(document.body.dataset.page)",
+    )
+    .await;
+    b.visit("#/templates", "templates").await;
+    b.fill("main form.grid", "Name", "Typed before expiry")
+        .await;
+    b.choose("main form.grid", "Vendor", "Slack").await;
+    tokio::time::sleep(Duration::from_secs(5)).await;
+    b.click("main form.grid", "Create template").await;
+    b.until(
+        "the sign-in dialog",
+        "document.querySelector('dialog[open]')",
+    )
+    .await;
+    b.check("token-expired").await;
+    b.fill("dialog", "New access token", &editor).await;
+    b.click("dialog", "Continue").await;
+    b.until_page("template").await;
+    b.until_text("Typed before expiry").await;
+
+    // ---- a viewer sees no control it cannot use
+    b.sign_out().await;
+    b.sign_in_by_link(&viewer).await;
+    let body = b.main_text().await;
+    assert!(!body.contains("New template"), "{body}");
+    b.check("templates-viewer").await;
+    let ga4 = app
+        .get("/v1/admin/integration-templates?limit=100", &owner)
+        .expect(200)
+        .body["integrations"]
+        .as_array()
+        .expect("templates")
+        .iter()
+        .find(|t| t["name"] == "GA4 web")
+        .expect("GA4 web")["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned();
+    b.visit(&format!("#/templates/{ga4}"), "template").await;
+    for control in ["Save as revision", "Restore revision", "Edit name"] {
+        assert!(!b.has_button(control).await, "a viewer sees {control}");
+    }
+    assert_eq!(
+        b.js("return document.querySelectorAll('main input:not([type=search]), main textarea').length")
+            .await,
+        json!(0),
+        "a viewer sees inputs"
+    );
+    b.check("template-viewer").await;
+    b.visit(&format!("#/pipelines/{pid}"), "pipeline").await;
+    for control in ["Save pipeline", "Attach", "Disable", "Enable", "Detach"] {
+        assert!(!b.has_button(control).await, "a viewer sees {control}");
+    }
+    b.check("pipeline-viewer").await;
+    b.visit("#/catalog", "catalog").await;
+    assert!(!b.has_button("Install").await, "a viewer sees Install");
+    b.visit("#/rollouts", "rollouts").await;
+    assert!(!b.has_button("Roll back").await, "a viewer sees Roll back");
+    b.visit("#/audit", "error").await;
+    b.until_text("Not allowed").await;
+    b.check("audit-viewer").await;
+
+    b.client.close().await.expect("the session ends");
+}
