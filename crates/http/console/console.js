@@ -392,6 +392,7 @@ async function loadMe() {
 
 function signOut() {
   stopStream();
+  document.getElementById('status').replaceChildren();
   clearToken();
   document.querySelectorAll('dialog').forEach((d) => d.remove());
   state.reauth = null;
@@ -647,6 +648,7 @@ async function pageTemplate(params, id) {
   else parts.push(timeline(t, revisions, base, here));
 
   if (revisions.length > 1) parts.push(compareForm(revisions, params, here));
+  parts.push(await pinsView(base));
 
   const viewRev = params.get('rev');
   if (viewRev) parts.push(await revisionView(base, viewRev, vendor));
@@ -654,6 +656,20 @@ async function pageTemplate(params, id) {
 
   if (can('editor')) parts.push(revisionForm(t, vendor, latest, base, here));
   return h('section', {}, parts);
+}
+
+async function pinsView(base) {
+  const { body } = await api('GET', `${base}/pipelines?limit=100`);
+  const rows = body.pipelines.map((p) => h('tr', {},
+    h('td', {}, link(p.pipeline_name, `/pipelines/${enc(p.pipeline_id)}`)),
+    h('td', {}, `Revision ${p.revision_number}`, p.revision_number < p.latest_revision ? ' ' : '',
+      p.revision_number < p.latest_revision ? badge(`newer revision ${p.latest_revision}`, 'new') : ''),
+    h('td', {}, p.enabled ? badge('enabled', 'ok') : badge('disabled', 'off'))));
+  return h('section', { 'aria-labelledby': 'pins-title' },
+    h('h2', { id: 'pins-title' }, 'Used by'),
+    rows.length ? table('Pipelines using this template', ['Pipeline', 'Pinned', 'State'], rows)
+      : h('p', { class: 'muted' }, 'No pipeline uses this template.'),
+    body.total > rows.length ? h('p', { class: 'muted small' }, `and ${body.total - rows.length} more`) : null);
 }
 
 function detailsForm(t, etag, base) {
@@ -1049,6 +1065,8 @@ async function pagePipeline(params, pid) {
   const [pRes, aRes] = await Promise.all([api('GET', base), api('GET', `${base}/integrations`)]);
   const p = pRes.body;
   const attachments = aRes.body.integrations;
+  const vendors = await loadCatalog();
+  for (const a of attachments) a.vendorName = (vendors.find((v) => v.key === a.vendor) || { name: a.vendor }).name;
   const parts = [
     h('p', { class: 'muted small' }, link('Pipelines', '/pipelines')),
     h('h1', {}, p.name),
@@ -1087,7 +1105,7 @@ function attachmentRow(a, base, pid, preview) {
   }
   return h('tr', {},
     h('td', {}, link(a.integration_name, `/templates/${enc(a.integration_id)}`)),
-    h('td', {}, a.vendor),
+    h('td', {}, a.vendorName),
     h('td', {}, `Revision ${a.revision_number}`, newer ? ' ' : '', newer ? badge(`newer revision ${a.latest_revision}`, 'new') : ''),
     h('td', {}, a.enabled ? badge('enabled', 'ok') : badge('disabled', 'off')),
     h('td', {}, actions));

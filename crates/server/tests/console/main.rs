@@ -428,6 +428,16 @@ async fn flows(driver: &Driver, app: &TestApp) {
     b.check("template-json-editor").await;
     b.click("main", "Form").await;
 
+    // ---- a value the vendor's fields refuse: the problem sits next to its field
+    b.fill("main", "Batch size", "lots").await;
+    b.click("main", "Save as revision 3").await;
+    b.until(
+        "the error next to the batch size",
+        "[...document.querySelectorAll('main .field-error')].some((e) => e.textContent.startsWith('Batch size') && e.previousElementSibling && e.previousElementSibling.querySelector('[aria-invalid=true]'))",
+    )
+    .await;
+    b.check("template-field-error").await;
+
     // ---- diff of revisions 1 and 2, side by side, the change highlighted
     b.choose("main", "Compare revision", "Revision 1").await;
     b.choose("main", "with revision", "Revision 2").await;
@@ -470,15 +480,6 @@ async fn flows(driver: &Driver, app: &TestApp) {
     b.until_text("Meta prod").await;
     b.until_text("Revision 1").await;
 
-    // ---- search and the vendor filter are the API's
-    b.visit("#/templates?q=ga4", "templates").await;
-    b.until_text("GA4 web").await;
-    assert!(!b.main_text().await.contains("Meta prod"));
-    b.visit("#/templates?vendor=meta_capi", "templates").await;
-    b.until_text("Meta prod").await;
-    assert!(!b.main_text().await.contains("GA4 web"));
-    b.visit("#/templates?q=nothing-like-it", "templates").await;
-    b.until_text("No template matches.").await;
     b.visit("#/templates", "templates").await;
     b.check("templates").await;
 
@@ -673,6 +674,32 @@ async fn flows(driver: &Driver, app: &TestApp) {
     b.visit("#/audit", "error").await;
     b.until_text("Not allowed").await;
     b.check("audit-viewer").await;
+
+    // ---- pages of 20
+    for i in 1..=20 {
+        app.post(
+            "/v1/admin/integration-templates",
+            &other,
+            &json!({ "name": format!("Bulk {i:02}"), "vendor": "slack" }),
+        )
+        .expect(201);
+    }
+    b.visit("#/templates", "templates").await;
+    b.until_text("1–20 of 25").await;
+    b.click("main", "Next page").await;
+    b.until_text("21–25 of 25").await;
+    b.check("templates-page-2").await;
+
+    // ---- search and the vendor filter are the API's (as a viewer: reading is enough)
+    b.visit("#/templates?q=ga4", "templates").await;
+    b.until_text("GA4 web").await;
+    assert!(!b.main_text().await.contains("Meta prod"));
+    b.visit("#/templates?vendor=meta_capi", "templates").await;
+    b.until_text("Meta prod").await;
+    assert!(!b.main_text().await.contains("GA4 web"));
+    b.visit("#/templates?q=nothing-like-it", "templates").await;
+    b.until_text("No template matches.").await;
+    b.check("templates-search").await;
 
     b.client.close().await.expect("the session ends");
 }
