@@ -257,7 +257,8 @@ function showFormError(form, err) {
     const msg = h('p', { class: 'field-error', id: uid('err') }, problemText(detail));
     control.setAttribute('aria-invalid', 'true');
     control.setAttribute('aria-describedby', `${control.getAttribute('aria-describedby') || ''} ${msg.id}`.trim());
-    (control.closest('.field') || control).after(msg);
+    const wrap = control.closest('.field');
+    if (wrap) wrap.append(msg); else control.after(msg);
   }
   if (box) {
     box.replaceChildren(explain(err));
@@ -648,11 +649,11 @@ async function pageTemplate(params, id) {
   else parts.push(timeline(t, revisions, base, here));
 
   if (revisions.length > 1) parts.push(compareForm(revisions, params, here));
-  parts.push(await pinsView(base));
 
   const viewRev = params.get('rev');
   if (viewRev) parts.push(await revisionView(base, viewRev, vendor));
   if (params.get('from') && params.get('to')) parts.push(await diffView(base, params.get('from'), params.get('to')));
+  parts.push(await pinsView(base));
 
   if (can('editor')) parts.push(revisionForm(t, vendor, latest, base, here));
   return h('section', {}, parts);

@@ -270,6 +270,19 @@ impl Browser {
     /// Screenshot, accessibility and error checks of the page shown now.
     async fn check(&self, name: &str) {
         self.js("window.scrollTo(0, 0);").await;
+        self.checked(name).await;
+    }
+
+    /// [`Browser::check`] with the element matching `css` scrolled into view.
+    async fn check_at(&self, name: &str, css: &str) {
+        self.js(&format!(
+            "document.querySelector({css:?}).scrollIntoView({{ block: 'center' }});"
+        ))
+        .await;
+        self.checked(name).await;
+    }
+
+    async fn checked(&self, name: &str) {
         let png = self.client.screenshot().await.expect("a screenshot");
         std::fs::write(self.shots.join(format!("{name}.png")), png).expect("saved");
 
@@ -425,7 +438,8 @@ async fn flows(driver: &Driver, app: &TestApp) {
         "[...document.querySelectorAll('main textarea')].some((t) => t.value.includes('\"debug_mode\": true') && t.value.includes('\"api_secret\": \"***\"'))",
     )
     .await;
-    b.check("template-json-editor").await;
+    b.check_at("template-json-editor", "main [data-field=config]")
+        .await;
     b.click("main", "Form").await;
 
     // ---- a value the vendor's fields refuse: the problem sits next to its field
@@ -433,10 +447,11 @@ async fn flows(driver: &Driver, app: &TestApp) {
     b.click("main", "Save as revision 3").await;
     b.until(
         "the error next to the batch size",
-        "[...document.querySelectorAll('main .field-error')].some((e) => e.textContent.startsWith('Batch size') && e.previousElementSibling && e.previousElementSibling.querySelector('[aria-invalid=true]'))",
+        "[...document.querySelectorAll('main .field-error')].some((e) => e.textContent.startsWith('Batch size') && e.closest('.field').querySelector('[aria-invalid=true]'))",
     )
     .await;
-    b.check("template-field-error").await;
+    b.check_at("template-field-error", "main .field-error")
+        .await;
 
     // ---- diff of revisions 1 and 2, side by side, the change highlighted
     b.choose("main", "Compare revision", "Revision 1").await;
@@ -448,7 +463,7 @@ async fn flows(driver: &Driver, app: &TestApp) {
         .js("return [...document.querySelectorAll('table.diff tr.changed, table.diff tr.added')].map((r) => r.cells[0].textContent)")
         .await;
     assert_eq!(changed, json!(["debug_mode"]), "changed rows");
-    b.check("template-diff").await;
+    b.check_at("template-diff", "table.diff").await;
 
     // ---- a name already taken: the error sits next to the name
     b.visit("#/templates", "templates").await;
@@ -459,7 +474,8 @@ async fn flows(driver: &Driver, app: &TestApp) {
         "document.querySelector('main form.grid .field-error') && document.querySelector('main form.grid .field-error').textContent.includes('already used')",
     )
     .await;
-    b.check("templates-error").await;
+    b.check_at("templates-error", "main form.grid .field-error")
+        .await;
 
     // ---- install from the catalog
     b.visit("#/catalog", "catalog").await;
@@ -485,6 +501,7 @@ async fn flows(driver: &Driver, app: &TestApp) {
 
     // ---- a pipeline with a parameter and a write-only secret parameter
     b.visit("#/pipelines", "pipelines").await;
+    b.check("pipelines-empty").await;
     b.fill("main form.grid", "Name", "Web").await;
     b.click("main form.grid", "Create pipeline").await;
     b.until_page("pipeline").await;
@@ -524,7 +541,8 @@ async fn flows(driver: &Driver, app: &TestApp) {
     b.click("main", "Preview upgrade to revision 2").await;
     b.until_text("Upgrade GA4 web from revision 1 to 2").await;
     b.until_text("debug_mode → true").await;
-    b.check("pipeline-upgrade-preview").await;
+    b.check_at("pipeline-upgrade-preview", "#upgrade-preview")
+        .await;
     b.click("main", "Apply upgrade to revision 2").await;
     b.until(
         "the upgraded pin",
@@ -545,6 +563,13 @@ async fn flows(driver: &Driver, app: &TestApp) {
         .get(&format!("/v1/admin/pipelines/{pid}/integrations"), &owner)
         .expect(200);
     assert_eq!(attached.body["integrations"][0]["revision_number"], 1);
+
+    // ---- no URL the page asked for carried a token (a JWT starts with "eyJ")
+    assert_eq!(
+        b.js("return performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('eyJ'))")
+            .await,
+        json!([])
+    );
 
     // ---- the audit log (admin and above)
     b.visit("#/audit", "audit").await;
@@ -669,8 +694,15 @@ async fn flows(driver: &Driver, app: &TestApp) {
     b.check("pipeline-viewer").await;
     b.visit("#/catalog", "catalog").await;
     assert!(!b.has_button("Install").await, "a viewer sees Install");
+    b.visit("#/pipelines", "pipelines").await;
+    assert!(
+        !b.has_button("Create pipeline").await,
+        "a viewer sees Create"
+    );
+    b.check("pipelines-viewer").await;
     b.visit("#/rollouts", "rollouts").await;
     assert!(!b.has_button("Roll back").await, "a viewer sees Roll back");
+    b.check("rollouts-viewer").await;
     b.visit("#/audit", "error").await;
     b.until_text("Not allowed").await;
     b.check("audit-viewer").await;
