@@ -263,7 +263,7 @@ function showFormError(form, err) {
   if (box) {
     box.replaceChildren(explain(err));
     if (unplaced.length) box.append(h('ul', {}, unplaced.map((d) => h('li', {}, problemText(d)))));
-    if (err.status === 412 || err.status === 404) box.append(' ', link('Reload', location.hash.slice(1) || '/templates'));
+    if (err.status === 412 || err.status === 404) box.append(' ', button('Reload the latest version', () => route(), 'secondary'));
     box.focus();
   } else {
     notify(explain(err));

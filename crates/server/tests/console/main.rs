@@ -453,6 +453,45 @@ async fn flows(driver: &Driver, app: &TestApp) {
     b.check_at("template-field-error", "main .field-error")
         .await;
 
+    // ---- someone else saves meanwhile: the input stays, the conflict is told
+    let ga4 = b
+        .js("return location.hash.split('/')[2].split('?')[0]")
+        .await
+        .as_str()
+        .expect("the template id")
+        .to_owned();
+    app.post(
+        &format!("/v1/admin/integration-templates/{ga4}/revisions"),
+        &other,
+        &json!({ "config": { "measurement_id": "{{pipeline_param.ga4_measurement_id}}",
+                             "api_secret": "***", "debug_mode": true, "batch_size": 20 },
+                 "delivery_mode": "server_side", "change_summary": "smaller batches" }),
+    )
+    .expect(201);
+    b.until(
+        "the notice of a change elsewhere",
+        "document.getElementById('status').textContent.includes('Changed elsewhere')",
+    )
+    .await;
+    b.fill("main", "Batch size", "10").await;
+    b.click("main", "Save as revision 3").await;
+    b.until(
+        "the conflict",
+        "document.querySelector('form[aria-labelledby=new-rev] .form-error').textContent.includes('Someone else changed this')",
+    )
+    .await;
+    assert_eq!(
+        b.js("return document.querySelector('[data-field=\"config.batch_size\"]').value")
+            .await,
+        json!("10"),
+        "the input is kept"
+    );
+    b.check_at(
+        "template-conflict",
+        "form[aria-labelledby=new-rev] .form-error",
+    )
+    .await;
+
     // ---- diff of revisions 1 and 2, side by side, the change highlighted
     b.choose("main", "Compare revision", "Revision 1").await;
     b.choose("main", "with revision", "Revision 2").await;
@@ -536,21 +575,22 @@ async fn flows(driver: &Driver, app: &TestApp) {
     .await;
     b.choose("main", "Revision", "Revision 1 — first").await;
     b.click("main", "Attach").await;
-    b.until_text("newer revision 2").await;
+    b.until_text("newer revision 3").await;
     b.check("pipeline").await;
-    b.click("main", "Preview upgrade to revision 2").await;
-    b.until_text("Upgrade GA4 web from revision 1 to 2").await;
+    b.click("main", "Preview upgrade to revision 3").await;
+    b.until_text("Upgrade GA4 web from revision 1 to 3").await;
     b.until_text("debug_mode → true").await;
+    b.until_text("batch_size → 20").await;
     b.check_at("pipeline-upgrade-preview", "#upgrade-preview")
         .await;
-    b.click("main", "Apply upgrade to revision 2").await;
+    b.click("main", "Apply upgrade to revision 3").await;
     b.until(
         "the upgraded pin",
-        "!document.getElementById('main').innerText.includes('newer revision') && document.getElementById('main').innerText.includes('Revision 2')",
+        "!document.getElementById('main').innerText.includes('newer revision') && document.getElementById('main').innerText.includes('Revision 3')",
     )
     .await;
     b.visit("#/rollouts", "rollouts").await;
-    b.until_text("To revision 2").await;
+    b.until_text("To revision 3").await;
     b.check("rollouts").await;
     b.click("main", "Roll back").await;
     b.until_text("Rollback").await;
@@ -664,18 +704,6 @@ async fn flows(driver: &Driver, app: &TestApp) {
     let body = b.main_text().await;
     assert!(!body.contains("New template"), "{body}");
     b.check("templates-viewer").await;
-    let ga4 = app
-        .get("/v1/admin/integration-templates?limit=100", &owner)
-        .expect(200)
-        .body["integrations"]
-        .as_array()
-        .expect("templates")
-        .iter()
-        .find(|t| t["name"] == "GA4 web")
-        .expect("GA4 web")["id"]
-        .as_str()
-        .expect("an id")
-        .to_owned();
     b.visit(&format!("#/templates/{ga4}"), "template").await;
     for control in ["Save as revision", "Restore revision", "Edit name"] {
         assert!(!b.has_button(control).await, "a viewer sees {control}");
