@@ -61,7 +61,7 @@ pub use render::{
 };
 pub use revisions::{CreateRevision, REVISION_BATCH, RevisionBatches, RevisionList};
 pub use rollouts::{MAX_ROLLOUT_DIFF_BYTES, MAX_ROLLOUT_PIPELINES, StartRollout};
-pub use templates::{CreateTemplate, UpdateTemplate};
+pub use templates::{CreateTemplate, TemplateSearch, UpdateTemplate};
 pub use versioning::{Pin, Restore, RevisionDiff, template_etag};
 
 /// The application: its ports, and the use cases as methods.

@@ -5,7 +5,9 @@ use integrations_domain::{
     SecretParameters,
 };
 use integrations_ports::{AuditAction, ResourceType};
-use integrations_ports::{Change, ListPage, NewPipeline, PipelineChanges, StoreSession, Window};
+use integrations_ports::{
+    Change, ListPage, NewPipeline, PipelineChanges, PipelineFilter, StoreSession, Window,
+};
 use serde_json::{Map, Value};
 
 use crate::audit::{Subject, new_pipeline_value, pipeline_value, secret_keys_value};
@@ -99,18 +101,28 @@ impl App {
         find_pipeline(&*self.store.session(), caller, Action::Read, id)
     }
 
-    /// A page of the org's pipelines, newest first (ties by id), from an
-    /// offset or after a known pipeline.
+    /// A page of the org's pipelines whose name holds `q` (every pipeline
+    /// when it is absent or empty), as [`App::list_templates`] pages
+    /// templates.
     ///
     /// # Errors
-    /// `Forbidden`, `Unavailable`.
+    /// `Forbidden`; `Invalid` naming `q` (`too_long`, `control_character`),
+    /// checked before any storage work; `Unavailable`.
     pub fn list_pipelines(
         &self,
         caller: &Caller,
+        q: Option<&str>,
         window: Window,
     ) -> Result<ListPage<Pipeline>, AppError> {
         authorize(caller, Action::Read)?;
-        Ok(self.store.session().pipelines(&caller.org, window)?)
+        let mut problems = Problems::default();
+        let name = crate::templates::name_query(&mut problems, q);
+        problems.finish()?;
+        let filter = PipelineFilter { name };
+        Ok(self
+            .store
+            .session()
+            .find_pipelines(&caller.org, &filter, window)?)
     }
 
     /// Creates a pipeline.

@@ -1,8 +1,12 @@
 //! Use cases of integration templates (docs/api.md, "Integration templates").
 
-use integrations_domain::{Action, Caller, Description, Name, Template, TemplateId, catalog};
+use integrations_domain::{
+    Action, Caller, Description, Name, NameQuery, Template, TemplateId, catalog,
+};
 use integrations_ports::{AuditAction, ResourceType};
-use integrations_ports::{Change, ListPage, NewTemplate, StoreSession, TemplateChanges, Window};
+use integrations_ports::{
+    Change, ListPage, NewTemplate, StoreSession, TemplateChanges, TemplateFilter, Window,
+};
 
 use crate::audit::{Subject, new_template_value, template_value};
 use crate::error::{AppError, FieldProblem, NamedKind, Problems};
@@ -19,6 +23,17 @@ pub struct CreateTemplate {
     pub vendor: String,
     /// Free text, at most 2,000 characters.
     pub description: Option<String>,
+}
+
+/// What a list of templates is narrowed to, as the client sent it: an
+/// absent `q` or `vendor`, or an empty `q`, keeps every template.
+#[derive(Debug, Clone, Default)]
+pub struct TemplateSearch {
+    /// A literal substring of the name, compared as names are (see
+    /// [`NameQuery`]); at most 200 characters, no control characters.
+    pub q: Option<String>,
+    /// A catalog vendor key (any other, the empty one included, is refused).
+    pub vendor: Option<String>,
 }
 
 /// The input of "update a template"; absent fields stay as they are.
@@ -61,18 +76,38 @@ impl App {
         Self::find_template(&*self.store.session(), caller, Action::Read, id)
     }
 
-    /// A page of the org's templates, newest first (ties by id), from an
-    /// offset or after a known template.
+    /// A page of the org's templates that `search` keeps, newest first (ties
+    /// by id), from an offset or after a known template (a position, whatever
+    /// search the cursor came from), with the exact number it keeps.
     ///
     /// # Errors
-    /// `Forbidden`, `Unavailable`.
+    /// `Forbidden`; `Invalid` naming `q` (`too_long`, `control_character`)
+    /// or `vendor` (`unknown_vendor`), checked before any storage work;
+    /// `Unavailable`.
     pub fn list_templates(
         &self,
         caller: &Caller,
+        search: &TemplateSearch,
         window: Window,
     ) -> Result<ListPage<Template>, AppError> {
         authorize(caller, Action::Read)?;
-        Ok(self.store.session().templates(&caller.org, window)?)
+        let mut problems = Problems::default();
+        let name = name_query(&mut problems, search.q.as_deref());
+        let vendor = search.vendor.as_deref();
+        if let Some(vendor) = vendor
+            && catalog::vendor(vendor).is_none()
+        {
+            problems.push(unknown_vendor(vendor));
+        }
+        problems.finish()?;
+        let filter = TemplateFilter {
+            name,
+            vendor: vendor.map(str::to_owned),
+        };
+        Ok(self
+            .store
+            .session()
+            .find_templates(&caller.org, &filter, window)?)
     }
 
     /// Creates a template without revisions.
@@ -239,6 +274,13 @@ impl App {
         );
         Ok(store.delete_template(&caller.org, template.id, self.clock.now(), expected, audit)?)
     }
+}
+
+/// The name search of a list (`q`): none when absent or empty, a problem
+/// on `q` when it is too long or holds a control character.
+pub(crate) fn name_query(problems: &mut Problems, q: Option<&str>) -> Option<NameQuery> {
+    q.filter(|q| !q.is_empty())
+        .and_then(|q| problems.check("q", NameQuery::parse(q)))
 }
 
 pub(crate) fn unknown_vendor(vendor: &str) -> FieldProblem {

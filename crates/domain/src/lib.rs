@@ -71,7 +71,7 @@ pub use id::{
 };
 pub use json_path::JsonPath;
 pub use model::{Attachment, Page, PageError, Paged, Pipeline, Revision, Template};
-pub use name::{Description, Name, OrgId, TextError, UserId};
+pub use name::{Description, Name, NameQuery, OrgId, TextError, UserId, fold};
 pub use param::{
     MAX_PARAM_VALUE_BYTES, MAX_PARAMS, ParamKey, ParamProblem, ParamValue, Parameters,
     SecretParameters, WithSecrets,

@@ -136,14 +136,68 @@ impl Name {
     /// "é" and with "e" and a combining accent, collide on every database
     /// backend alike.
     pub fn unique_key(&self) -> String {
-        // Lower-casing can decompose (U+0130 becomes "i" and a combining
-        // dot), so the result is normalised again.
-        self.0
-            .nfc()
-            .collect::<String>()
-            .to_lowercase()
-            .nfc()
-            .collect()
+        fold(&self.0)
+    }
+}
+
+/// Folds text as names are compared: the NFC form in Unicode lower case,
+/// normalised again (lower-casing can decompose: U+0130 becomes "i" and a
+/// combining dot). [`Name::unique_key`] is this of the name, and a
+/// [`NameQuery`] is this of the text searched for.
+///
+/// ```
+/// use integrations_domain::fold;
+/// assert_eq!(fold("ÄRGER"), "ärger");
+/// assert_eq!(fold("A\u{308}rger"), "\u{e4}rger");
+/// ```
+pub fn fold(text: &str) -> String {
+    text.nfc()
+        .collect::<String>()
+        .to_lowercase()
+        .nfc()
+        .collect()
+}
+
+/// What a list of templates or pipelines is searched for by name: a literal
+/// substring (no wildcard: `%` and `_` are plain characters), compared
+/// case-insensitively in the form [`fold`] gives, as names are. At most 200
+/// characters and no control characters, checked before it is folded.
+///
+/// ```
+/// use integrations_domain::NameQuery;
+/// let query = NameQuery::parse("CAPI %").unwrap();
+/// assert_eq!(query.folded(), "capi %");
+/// assert!(NameQuery::parse("a\nb").is_err());
+/// assert!(NameQuery::parse(&"x".repeat(201)).is_err());
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct NameQuery(String);
+
+impl NameQuery {
+    /// The longest query, in characters.
+    pub const MAX_CHARS: usize = Name::MAX_CHARS;
+
+    /// Checks and folds a query as given (not trimmed: a space is a
+    /// character to look for like any other).
+    ///
+    /// # Errors
+    /// [`TextError::TooLong`] or [`TextError::ControlCharacter`].
+    pub fn parse(raw: &str) -> Result<Self, TextError> {
+        check_length(raw, Self::MAX_CHARS)?;
+        if raw.chars().any(char::is_control) {
+            return Err(TextError::ControlCharacter);
+        }
+        Ok(Self(fold(raw)))
+    }
+
+    /// The folded text to find in a name's [`Name::unique_key`].
+    pub fn folded(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `name` holds the query (the rule a store applies in SQL).
+    pub fn matches(&self, name: &Name) -> bool {
+        name.unique_key().contains(&self.0)
     }
 }
 

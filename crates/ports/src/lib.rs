@@ -53,7 +53,7 @@ pub use sealed::{
 };
 pub use store::{
     AttachmentChanges, AttachmentStore, AuditStore, NewAttachment, NewPipeline, NewRevision,
-    NewTemplate, PipelineChanges, PipelineStore, Store, StoreSession, TemplateChanges,
-    TemplateStore,
+    NewTemplate, PipelineChanges, PipelineFilter, PipelineStore, Store, StoreSession,
+    TemplateChanges, TemplateFilter, TemplateStore,
 };
 pub use system::{Clock, IdGenerator, SystemClock, UlidGenerator};

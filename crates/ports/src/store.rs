@@ -12,9 +12,9 @@
 //! idempotent retry replays, in that same transaction.
 
 use integrations_domain::{
-    Attachment, AttachmentId, DeliveryMode, Description, Name, OrgId, Parameters, Pipeline,
-    PipelineId, Revision, RevisionId, RevisionNumber, SecretParameters, Template, TemplateId,
-    UserId,
+    Attachment, AttachmentId, DeliveryMode, Description, Name, NameQuery, OrgId, Parameters,
+    Pipeline, PipelineId, Revision, RevisionId, RevisionNumber, SecretParameters, Template,
+    TemplateId, UserId,
 };
 use serde_json::{Map, Value};
 use time::OffsetDateTime;
@@ -85,6 +85,36 @@ pub struct TemplateChanges {
     pub expected_updated_at: Option<OffsetDateTime>,
 }
 
+/// Which templates a list shows: all the org's live ones by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TemplateFilter {
+    /// Only those whose folded name holds this text.
+    pub name: Option<NameQuery>,
+    /// Only those of this vendor key (exactly).
+    pub vendor: Option<String>,
+}
+
+impl TemplateFilter {
+    /// Whether it shows every live template.
+    pub const fn is_empty(&self) -> bool {
+        self.name.is_none() && self.vendor.is_none()
+    }
+}
+
+/// Which pipelines a list shows: all the org's live ones by default.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PipelineFilter {
+    /// Only those whose folded name holds this text.
+    pub name: Option<NameQuery>,
+}
+
+impl PipelineFilter {
+    /// Whether it shows every live pipeline.
+    pub const fn is_empty(&self) -> bool {
+        self.name.is_none()
+    }
+}
+
 /// Templates and their revisions.
 pub trait TemplateStore {
     /// Creates a template without revisions.
@@ -121,7 +151,25 @@ pub trait TemplateStore {
     ///
     /// # Errors
     /// Only `Unavailable` and `Unexpected`.
-    fn templates(&self, org: &OrgId, window: Window) -> StoreResult<ListPage<Template>>;
+    fn templates(&self, org: &OrgId, window: Window) -> StoreResult<ListPage<Template>> {
+        self.find_templates(org, &TemplateFilter::default(), window)
+    }
+
+    /// A page of the org's live templates that `filter` keeps, newest first
+    /// (ties by id, descending); a window that starts after a key starts
+    /// after that position whatever filter the key came from. `total` is
+    /// exact: how many templates the filter keeps. Unfiltered, it costs the
+    /// same whatever the org's size; filtered, counting may read every live
+    /// template of the org.
+    ///
+    /// # Errors
+    /// Only `Unavailable` and `Unexpected`.
+    fn find_templates(
+        &self,
+        org: &OrgId,
+        filter: &TemplateFilter,
+        window: Window,
+    ) -> StoreResult<ListPage<Template>>;
 
     /// Changes a template's name and/or description.
     ///
@@ -305,7 +353,21 @@ pub trait PipelineStore {
     ///
     /// # Errors
     /// Only `Unavailable` and `Unexpected`.
-    fn pipelines(&self, org: &OrgId, window: Window) -> StoreResult<ListPage<Pipeline>>;
+    fn pipelines(&self, org: &OrgId, window: Window) -> StoreResult<ListPage<Pipeline>> {
+        self.find_pipelines(org, &PipelineFilter::default(), window)
+    }
+
+    /// A page of the org's live pipelines that `filter` keeps, as
+    /// [`TemplateStore::find_templates`] does for templates.
+    ///
+    /// # Errors
+    /// Only `Unavailable` and `Unexpected`.
+    fn find_pipelines(
+        &self,
+        org: &OrgId,
+        filter: &PipelineFilter,
+        window: Window,
+    ) -> StoreResult<ListPage<Pipeline>>;
 
     /// Changes a pipeline.
     ///

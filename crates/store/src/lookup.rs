@@ -14,6 +14,11 @@
 //!   an index bound, the second only skips ties, so a page costs O(limit)
 //!   however deep it is. A page that starts at an offset costs O(offset).
 //! - **Totals** of unfiltered lists come from `org_counts` (see `counts`).
+//! - **Filtered lists** (a name substring, a vendor) walk the same index and
+//!   check the filter on each row: a page reads as many rows as it takes to
+//!   find `limit + 1` matches, and the exact total is a `COUNT(*)` over the
+//!   org's live rows (a substring can use no B-tree index), so it costs as
+//!   much as the org's live templates or pipelines.
 
 use integrations_ports::ListPage;
 
@@ -27,6 +32,24 @@ diesel::define_sql_function! {
         condition: diesel::sql_types::Nullable<diesel::sql_types::Bool>,
         otherwise: diesel::sql_types::Bool,
     ) -> diesel::sql_types::Bool;
+}
+
+/// The escape character of [`contains_pattern`], for `LIKE … ESCAPE`.
+pub(crate) const LIKE_ESCAPE: char = '\\';
+
+/// A `LIKE` pattern that matches any text holding `literal`: `%`, `_` and
+/// the escape character in it are escaped, so they match only themselves.
+pub(crate) fn contains_pattern(literal: &str) -> String {
+    let mut pattern = String::with_capacity(literal.len() + 2);
+    pattern.push('%');
+    for c in literal.chars() {
+        if matches!(c, '%' | '_') || c == LIKE_ESCAPE {
+            pattern.push(LIKE_ESCAPE);
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
 }
 
 /// How many rows a page reads: one more than it shows, to know whether more follow.
@@ -61,3 +84,15 @@ macro_rules! after_key {
     }};
 }
 pub(crate) use after_key;
+
+#[cfg(test)]
+mod tests {
+    use super::contains_pattern;
+
+    #[test]
+    fn patterns_escape_their_wildcards() {
+        assert_eq!(contains_pattern("ga4"), "%ga4%");
+        assert_eq!(contains_pattern("50%_off\\"), "%50\\%\\_off\\\\%");
+        assert_eq!(contains_pattern(""), "%%");
+    }
+}

@@ -5,8 +5,8 @@ use integrations_domain::{
     Attachment, Name, OrgId, Parameters, Pipeline, PipelineId, SecretParameters,
 };
 use integrations_ports::{
-    AuditEntry, Change, ListPage, NewPipeline, PipelineChanges, PipelineRef, PipelineStore, Start,
-    StoreError, StoreResult, Window,
+    AuditEntry, Change, ListPage, NewPipeline, PipelineChanges, PipelineFilter, PipelineRef,
+    PipelineStore, Start, StoreError, StoreResult, Window,
 };
 use time::OffsetDateTime;
 
@@ -14,9 +14,12 @@ use crate::connection::{DbConnection, write};
 use crate::counts::{self, Delta};
 use crate::error::{Failure, corrupt};
 use crate::events::close;
-use crate::lookup::{after_key, on_the_row, page_of, rows_to_read, sql_offset};
+use crate::lookup::{
+    LIKE_ESCAPE, after_key, contains_pattern, on_the_row, page_of, rows_to_read, sql_offset,
+};
 use crate::rows::{NewPipelineRow, PipelineRow, timestamp};
 use crate::schema::{attachments, pipelines};
+use crate::templates::total;
 use crate::{Connections, DieselStore};
 
 /// The org's live pipelines (for lists: the `pipelines_live_newest` index).
@@ -137,14 +140,37 @@ impl<C: Connections> PipelineStore for DieselStore<C> {
         self.with(|conn| load_pipeline(conn, org, id))
     }
 
-    fn pipelines(&self, org: &OrgId, window: Window) -> StoreResult<ListPage<Pipeline>> {
+    fn find_pipelines(
+        &self,
+        org: &OrgId,
+        filter: &PipelineFilter,
+        window: Window,
+    ) -> StoreResult<ListPage<Pipeline>> {
+        // The filter, on the org's live rows (the same expression for the
+        // page and the count).
+        macro_rules! matching {
+            () => {{
+                let mut query = live!(org).into_boxed();
+                if let Some(name) = &filter.name {
+                    query = query.filter(
+                        pipelines::name_key
+                            .like(contains_pattern(name.folded()))
+                            .escape(LIKE_ESCAPE),
+                    );
+                }
+                query
+            }};
+        }
         self.with(|conn| {
-            let total = counts::totals(conn, org)?.pipelines;
-            let query = live!(org)
+            let total = if filter.is_empty() {
+                counts::totals(conn, org)?.pipelines
+            } else {
+                total(matching!().count().get_result::<i64>(conn)?)?
+            };
+            let query = matching!()
                 .order((pipelines::created_at.desc(), pipelines::id.desc()))
                 .limit(rows_to_read(window.limit))
-                .select(PipelineRow::as_select())
-                .into_boxed();
+                .select(PipelineRow::as_select());
             let query = match window.start.clone() {
                 Start::Offset(offset) => query.offset(sql_offset(offset)),
                 Start::After(key) => after_key!(query, pipelines::created_at, pipelines::id, key),

@@ -6,7 +6,7 @@ use integrations_domain::{
 };
 use integrations_ports::{
     AuditEntry, Change, ListPage, MAX_PIPELINES_NAMED, NewRevision, NewTemplate, PipelineRef,
-    Start, StoreError, StoreResult, TemplateChanges, TemplateStore, Window,
+    Start, StoreError, StoreResult, TemplateChanges, TemplateFilter, TemplateStore, Window,
 };
 use time::{OffsetDateTime, PrimitiveDateTime};
 
@@ -15,7 +15,9 @@ use crate::counts::{self, Delta};
 use crate::error::Failure;
 use crate::events::close;
 use crate::idempotency::finish;
-use crate::lookup::{after_key, on_the_row, page_of, rows_to_read, sql_offset};
+use crate::lookup::{
+    LIKE_ESCAPE, after_key, contains_pattern, on_the_row, page_of, rows_to_read, sql_offset,
+};
 use crate::rows::{
     AttachmentRow, NewTemplateRow, RevisionRow, TemplateRow, attachment, config_text, count,
     timestamp, to_i32,
@@ -304,14 +306,40 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
         self.with(|conn| load_template(conn, org, id))
     }
 
-    fn templates(&self, org: &OrgId, window: Window) -> StoreResult<ListPage<Template>> {
+    fn find_templates(
+        &self,
+        org: &OrgId,
+        filter: &TemplateFilter,
+        window: Window,
+    ) -> StoreResult<ListPage<Template>> {
+        // The filter, on the org's live rows (the same expression for the
+        // page and the count).
+        macro_rules! matching {
+            () => {{
+                let mut query = live!(org).into_boxed();
+                if let Some(name) = &filter.name {
+                    query = query.filter(
+                        templates::name_key
+                            .like(contains_pattern(name.folded()))
+                            .escape(LIKE_ESCAPE),
+                    );
+                }
+                if let Some(vendor) = &filter.vendor {
+                    query = query.filter(templates::vendor.eq(vendor.clone()));
+                }
+                query
+            }};
+        }
         self.with(|conn| {
-            let total = counts::totals(conn, org)?.templates;
-            let query = live!(org)
+            let total = if filter.is_empty() {
+                counts::totals(conn, org)?.templates
+            } else {
+                total(matching!().count().get_result::<i64>(conn)?)?
+            };
+            let query = matching!()
                 .order((templates::created_at.desc(), templates::id.desc()))
                 .limit(rows_to_read(window.limit))
-                .select(TemplateRow::as_select())
-                .into_boxed();
+                .select(TemplateRow::as_select());
             let query = match window.start.clone() {
                 Start::Offset(offset) => query.offset(sql_offset(offset)),
                 Start::After(key) => after_key!(query, templates::created_at, templates::id, key),

@@ -24,10 +24,11 @@ use integrations_ports::{
     ApplyRollout, AttachmentChanges, AttachmentStore, AuditEntry, AuditStore, AuthError, Binding,
     Change, CipherError, Claim, ClaimedKey, Clock, Decide, Envelope, Event, EventStore,
     IdGenerator, IdempotencyScope, IdempotencyStore, KeyCount, KeyRotationStore, LegacyRevision,
-    ListPage, NewAttachment, NewPipeline, NewRevision, NewTemplate, PipelineChanges, PipelineRef,
-    PipelineStore, Respond, Rollout, RolloutStore, SealPlace, SealedSecret, SealedValueStore,
-    SecretCipher, Store, StoreError, StoreResult, StoreSession, StoredResponse, StoredSeal,
-    TemplateChanges, TemplateStore, TokenVerifier, Window,
+    ListPage, NewAttachment, NewPipeline, NewRevision, NewTemplate, PipelineChanges,
+    PipelineFilter, PipelineRef, PipelineStore, Respond, Rollout, RolloutStore, SealPlace,
+    SealedSecret, SealedValueStore, SecretCipher, Store, StoreError, StoreResult, StoreSession,
+    StoredResponse, StoredSeal, TemplateChanges, TemplateFilter, TemplateStore, TokenVerifier,
+    Window,
 };
 use time::OffsetDateTime;
 use ulid::Ulid;
@@ -273,8 +274,13 @@ impl TemplateStore for MemoryStore {
         live(&mut self.state(), org, id).map(|t| t.clone())
     }
 
-    fn templates(&self, _org: &OrgId, _window: Window) -> StoreResult<ListPage<Template>> {
-        not_in_the_fake("templates")
+    fn find_templates(
+        &self,
+        _org: &OrgId,
+        _filter: &TemplateFilter,
+        _window: Window,
+    ) -> StoreResult<ListPage<Template>> {
+        not_in_the_fake("find_templates")
     }
 
     fn update_template(
@@ -447,8 +453,13 @@ impl PipelineStore for MemoryStore {
         not_in_the_fake("pipeline")
     }
 
-    fn pipelines(&self, _org: &OrgId, _window: Window) -> StoreResult<ListPage<Pipeline>> {
-        not_in_the_fake("pipelines")
+    fn find_pipelines(
+        &self,
+        _org: &OrgId,
+        _filter: &PipelineFilter,
+        _window: Window,
+    ) -> StoreResult<ListPage<Pipeline>> {
+        not_in_the_fake("find_pipelines")
     }
 
     fn update_pipeline(

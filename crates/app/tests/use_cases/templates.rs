@@ -1,6 +1,8 @@
 //! Templates: creation, name clashes, `If-Match`.
 
-use integrations_app::{AppError, CreateTemplate, NamedKind, UpdateTemplate, template_etag};
+use integrations_app::{
+    AppError, CreateTemplate, NamedKind, TemplateSearch, UpdateTemplate, template_etag,
+};
 use integrations_domain::{Action, Role, TemplateId};
 use integrations_ports::{AuditAction, AuthError};
 
@@ -161,4 +163,35 @@ fn tokens_are_verified_by_the_port() {
         matches!(err, AppError::Unauthenticated(AuthError::Expired)),
         "{err:?}"
     );
+}
+
+#[test]
+fn a_bad_search_is_refused_before_the_store_is_asked() {
+    // The fake store answers `Unexpected` to a list: reaching it would fail
+    // otherwise, so each refusal here happened before any storage work.
+    let (app, _store) = app();
+    let viewer = caller("org_a", "u_1", Role::Viewer);
+    let window = integrations_app::Window::from(integrations_domain::Page::default());
+    let cases = [
+        (Some("x".repeat(201)), None, "q", "too_long"),
+        (Some("a\u{0}b".to_owned()), None, "q", "control_character"),
+        (None, Some("nope".to_owned()), "vendor", "unknown_vendor"),
+    ];
+    for (q, vendor, field, code) in cases {
+        let search = TemplateSearch { q, vendor };
+        let err = app
+            .list_templates(&viewer, &search, window.clone())
+            .expect_err("invalid");
+        let AppError::Invalid(problems) = err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(
+            (problems[0].field.as_str(), problems[0].problem),
+            (field, code)
+        );
+    }
+    let err = app
+        .list_pipelines(&viewer, Some(&"y".repeat(201)), window)
+        .expect_err("invalid");
+    assert!(matches!(err, AppError::Invalid(_)), "{err:?}");
 }

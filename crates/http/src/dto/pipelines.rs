@@ -149,3 +149,11 @@ impl From<Paged<Pipeline>> for PipelineListResponse {
         }
     }
 }
+
+/// `?q` on the pipeline list (the paging parameters are read apart); other
+/// parameters are ignored.
+#[derive(Debug, Deserialize)]
+pub struct PipelineSearchQuery {
+    /// The name search, as sent.
+    pub q: Option<String>,
+}

@@ -1,6 +1,6 @@
 //! `/v1/admin/integration-templates`: the template bodies and responses.
 
-use integrations_app::{CreateTemplate, UpdateTemplate};
+use integrations_app::{CreateTemplate, TemplateSearch, UpdateTemplate};
 use integrations_domain::Template;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -140,6 +140,23 @@ impl From<Paged<Template>> for TemplateListResponse {
             limit: shown.limit,
             offset: shown.offset,
             next_cursor,
+        }
+    }
+}
+
+/// `?q&vendor` on the template list (the paging parameters are read apart);
+/// other parameters are ignored.
+#[derive(Debug, Deserialize)]
+pub struct TemplateSearchQuery {
+    q: Option<String>,
+    vendor: Option<String>,
+}
+
+impl From<TemplateSearchQuery> for TemplateSearch {
+    fn from(query: TemplateSearchQuery) -> Self {
+        Self {
+            q: query.q,
+            vendor: query.vendor,
         }
     }
 }

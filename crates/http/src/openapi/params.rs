@@ -65,6 +65,42 @@ pub struct RolloutParams {
     pub template_id: Option<String>,
 }
 
+/// `?q&vendor` on the template list.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TemplateSearchParams {
+    /// Only the templates whose name holds this text: a literal,
+    /// case-insensitive substring (`%` and `_` are plain characters),
+    /// compared in Unicode lower case as names are. Empty keeps every
+    /// template; over 200 characters or with control characters, 422.
+    #[param(
+        nullable = false,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
+    pub q: Option<String>,
+    /// Only the templates of this catalog vendor; a key that is not in the
+    /// catalog is 422 (`unknown_vendor`).
+    #[param(nullable = false, schema_with = super::schemas::vendor_key)]
+    pub vendor: Option<String>,
+}
+
+/// `?q` on the pipeline list.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PipelineSearchParams {
+    /// Only the pipelines whose name holds this text: a literal,
+    /// case-insensitive substring (`%` and `_` are plain characters),
+    /// compared in Unicode lower case as names are. Empty keeps every
+    /// pipeline; over 200 characters or with control characters, 422.
+    #[param(
+        nullable = false,
+        max_length = 200,
+        pattern = r"^[^\u0000-\u001F\u007F-\u009F]*$"
+    )]
+    pub q: Option<String>,
+}
+
 /// `{id}/revisions/{from}/diff/{to}`.
 #[derive(Debug, IntoParams)]
 #[into_params(parameter_in = Path)]

@@ -7,7 +7,8 @@ use integrations_domain::{Pipeline, PipelineId};
 use super::method_not_allowed;
 use crate::body::Body;
 use crate::dto::pipelines::{
-    CreatePipelineBody, PipelineListResponse, PipelineResponse, UpdatePipelineBody,
+    CreatePipelineBody, PipelineListResponse, PipelineResponse, PipelineSearchQuery,
+    UpdatePipelineBody,
 };
 use crate::dto::{DeletedResponse, Shown};
 use crate::error::{ApiError, ErrorEnvelope};
@@ -15,7 +16,7 @@ use crate::extract::{
     JsonBody, Permitted, ToAdminister, ToEdit, ToRead, blocking, blocking_api, query,
 };
 use crate::idempotency::{IdempotencyKey, answer, created, fingerprint};
-use crate::openapi::params::{IdempotencyHeader, PageParams, PipelinePath};
+use crate::openapi::params::{IdempotencyHeader, PageParams, PipelinePath, PipelineSearchParams};
 use crate::openapi::{AdminErrors, BadRequest, BodyErrors, NotFound};
 use crate::paging::PageQuery;
 
@@ -41,14 +42,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tag = "pipelines",
     operation_id = "listPipelines",
     summary = "List the pipelines",
-    description = "One page, newest first (ties by id); follow `next_cursor` to page through \
-        them all. Viewer or above.",
-    params(PageParams),
+    description = "One page, newest first (ties by id), optionally only the pipelines whose \
+        name holds `q`; follow `next_cursor` to page through them all. Viewer or above.",
+    params(PipelineSearchParams, PageParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of pipelines.", body = PipelineListResponse),
+        (status = 200, description = "A page of pipelines; `total` counts those the search keeps.", body = PipelineListResponse),
         (status = 400, response = BadRequest),
-        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range, or a bad `cursor`.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range, a bad \
+            `cursor`, or a `q` too long or with control characters.", body = ErrorEnvelope),
         AdminErrors,
     ),
 )]
@@ -58,9 +60,10 @@ pub(crate) async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let window = query::<PageQuery>(&req)?.window::<PipelineId>()?;
+    let PipelineSearchQuery { q } = query::<PipelineSearchQuery>(&req)?;
     let shown = Shown::of(&window);
     let app = app.get_ref().clone();
-    let page = blocking(move || app.list_pipelines(&caller, window)).await?;
+    let page = blocking(move || app.list_pipelines(&caller, q.as_deref(), window)).await?;
     Ok(HttpResponse::Ok().json(PipelineListResponse::from(shown.page(page))))
 }
 

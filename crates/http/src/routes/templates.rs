@@ -2,13 +2,14 @@
 
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, StoredResponse, template_etag};
+use integrations_app::{App, StoredResponse, TemplateSearch, template_etag};
 use integrations_domain::{Template, TemplateId};
 
 use super::method_not_allowed;
 use crate::body::Body;
 use crate::dto::templates::{
-    CreateTemplateBody, TemplateListResponse, TemplateResponse, UpdateTemplateBody,
+    CreateTemplateBody, TemplateListResponse, TemplateResponse, TemplateSearchQuery,
+    UpdateTemplateBody,
 };
 use crate::dto::{DeletedResponse, Shown};
 use crate::error::{ApiError, ErrorEnvelope};
@@ -16,7 +17,7 @@ use crate::extract::{
     JsonBody, Permitted, ToAdminister, ToEdit, ToRead, blocking, blocking_api, if_match, query,
 };
 use crate::idempotency::{IdempotencyKey, answer_then, created, fingerprint};
-use crate::openapi::params::{IdempotencyHeader, PageParams, TemplatePath};
+use crate::openapi::params::{IdempotencyHeader, PageParams, TemplatePath, TemplateSearchParams};
 use crate::openapi::{AdminErrors, BadRequest, BodyErrors, NotFound};
 use crate::paging::PageQuery;
 
@@ -42,14 +43,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     tag = "templates",
     operation_id = "listTemplates",
     summary = "List the templates",
-    description = "One page of the organisation's templates, newest first (ties by id); follow \
-        `next_cursor` to page through them all. Viewer or above.",
-    params(PageParams),
+    description = "One page of the organisation's templates, newest first (ties by id), \
+        optionally only those whose name holds `q` and of one `vendor`; follow `next_cursor` to \
+        page through them all. Viewer or above.",
+    params(TemplateSearchParams, PageParams),
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "A page of templates.", body = TemplateListResponse),
+        (status = 200, description = "A page of templates; `total` counts those the search keeps.", body = TemplateListResponse),
         (status = 400, response = BadRequest),
-        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range, or a bad `cursor`.", body = ErrorEnvelope),
+        (status = 422, description = "`VALIDATION_FAILED`: `limit` or `offset` out of range, a bad \
+            `cursor`, a `q` too long or with control characters, or a `vendor` not in the catalog.", body = ErrorEnvelope),
         AdminErrors,
     ),
 )]
@@ -59,9 +62,10 @@ pub(crate) async fn list(
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let window = query::<PageQuery>(&req)?.window::<TemplateId>()?;
+    let search = TemplateSearch::from(query::<TemplateSearchQuery>(&req)?);
     let shown = Shown::of(&window);
     let app = app.get_ref().clone();
-    let page = blocking(move || app.list_templates(&caller, window)).await?;
+    let page = blocking(move || app.list_templates(&caller, &search, window)).await?;
     Ok(HttpResponse::Ok().json(TemplateListResponse::from(shown.page(page))))
 }
 

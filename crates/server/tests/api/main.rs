@@ -31,6 +31,7 @@ mod regressions;
 mod review_fixes;
 mod revisions;
 mod rollouts;
+mod search;
 mod secret_binding;
 mod secret_parameters;
 mod secrets;

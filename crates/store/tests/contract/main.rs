@@ -30,6 +30,7 @@ mod revisions;
 mod rollouts;
 mod schema;
 mod sealed;
+mod search;
 mod sessions;
 mod support;
 mod templates;
