@@ -604,6 +604,22 @@ async fn flows(driver: &Driver, app: &TestApp) {
         .expect(200);
     assert_eq!(attached.body["integrations"][0]["revision_number"], 1);
 
+    // ---- attach a second template, then detach it (admin and above)
+    b.visit(&format!("#/pipelines/{pid}"), "pipeline").await;
+    b.choose("main", "Template", "Meta prod").await;
+    b.until(
+        "the revisions of Meta prod",
+        "[...document.querySelectorAll('main [data-field=revision_id] option')].some((o) => o.textContent.startsWith('Revision 1 — Installed'))",
+    )
+    .await;
+    b.click("main", "Attach").await;
+    b.click("main", "Detach Meta prod").await;
+    b.until(
+        "Meta prod detached",
+        "!document.querySelector('main table').innerText.includes('Meta prod')",
+    )
+    .await;
+
     // ---- no URL the page asked for carried a token (a JWT starts with "eyJ")
     assert_eq!(
         b.js("return performance.getEntriesByType('resource').map((e) => e.name).filter((n) => n.includes('eyJ'))")
