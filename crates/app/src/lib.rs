@@ -40,6 +40,7 @@ use std::sync::Arc;
 use std::sync::atomic::AtomicI64;
 
 use integrations_domain::{Action, Caller};
+pub use integrations_ports::VerifiedToken;
 use integrations_ports::{Clock, IdGenerator, SecretCipher, Store, TokenVerifier};
 
 pub use attachments::{Attach, MAX_ATTACHMENTS_PER_PIPELINE, UpdateAttachment};
@@ -146,6 +147,16 @@ impl App {
     /// [`AppError::Unauthenticated`].
     pub fn authenticate(&self, token: &str) -> Result<Caller, AppError> {
         Ok(self.tokens.verify(token)?)
+    }
+
+    /// Whom a bearer token speaks for and until when: what a client shows
+    /// of its sign-in without decoding the token. Every role may ask; it
+    /// reads nothing but the token.
+    ///
+    /// # Errors
+    /// [`AppError::Unauthenticated`].
+    pub fn me(&self, token: &str) -> Result<VerifiedToken, AppError> {
+        Ok(self.tokens.verify_token(token)?)
     }
 
     /// Whether the database answers, for readiness probes.

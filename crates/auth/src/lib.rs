@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use std::time::Duration;
 
 use integrations_domain::{Caller, OrgId, Role, UserId};
-use integrations_ports::{AuthError, TokenVerifier};
+use integrations_ports::{AuthError, TokenVerifier, VerifiedToken};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -197,7 +197,7 @@ fn invalid(reason: impl Into<String>) -> AuthError {
 }
 
 impl TokenVerifier for JwtVerifier {
-    fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+    fn verify_token(&self, token: &str) -> Result<VerifiedToken, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(invalid("the token is larger than 8 KiB"));
         }
@@ -229,14 +229,17 @@ impl TokenVerifier for JwtVerifier {
                 "the token lives longer than {max_ttl} s (exp - iat); ask for a shorter one"
             )));
         }
-        Ok(Caller {
+        let expires_at = OffsetDateTime::from_unix_timestamp(claims.exp)
+            .map_err(|_| invalid("the claim 'exp' is out of range"))?;
+        let caller = Caller {
             org: OrgId::parse(&claims.org_id).map_err(|e| invalid(format!("org_id {e}")))?,
             user: UserId::parse(&claims.sub).map_err(|e| invalid(format!("sub {e}")))?,
             role: claims
                 .role
                 .parse::<Role>()
                 .map_err(|e| invalid(e.to_string()))?,
-        })
+        };
+        Ok(VerifiedToken { caller, expires_at })
     }
 }
 

@@ -98,6 +98,7 @@ accepts `Idempotency-Key`.";
         routes::events::list,
         routes::audit::list,
         routes::keys::list,
+        routes::me::me,
     ),
     components(
         schemas(error::ErrorEnvelope, error::ErrorBody, error::Detail),
@@ -125,6 +126,7 @@ accepts `Idempotency-Key`.";
         (name = "events", description = "The change feed: every committed change, in commit order; long polls and Server-Sent Events."),
         (name = "audit", description = "The audit log (admin or above)."),
         (name = "keys", description = "The encryption keys that seal stored secrets, and what each seals (admin or above)."),
+        (name = "session", description = "Whom the bearer token speaks for (every role)."),
         (name = "operations", description = "Probes, metrics and this reference; no authentication."),
     ),
 )]

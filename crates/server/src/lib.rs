@@ -244,7 +244,10 @@ fn open_app(
 struct NoTokens;
 
 impl integrations_ports::TokenVerifier for NoTokens {
-    fn verify(&self, _token: &str) -> Result<Caller, integrations_ports::AuthError> {
+    fn verify_token(
+        &self,
+        _token: &str,
+    ) -> Result<integrations_ports::VerifiedToken, integrations_ports::AuthError> {
         Err(integrations_ports::AuthError::Invalid(
             "this command accepts no token".to_owned(),
         ))

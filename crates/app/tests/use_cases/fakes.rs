@@ -28,7 +28,7 @@ use integrations_ports::{
     PipelineFilter, PipelineRef, PipelineStore, Respond, Rollout, RolloutStore, SealPlace,
     SealedSecret, SealedValueStore, SecretCipher, Store, StoreError, StoreResult, StoreSession,
     StoredResponse, StoredSeal, TemplateChanges, TemplateFilter, TemplateStore, TokenVerifier,
-    Window,
+    VerifiedToken, Window,
 };
 use time::OffsetDateTime;
 use ulid::Ulid;
@@ -69,7 +69,7 @@ impl IdGenerator for SequentialIds {
 pub struct RoleTokens;
 
 impl TokenVerifier for RoleTokens {
-    fn verify(&self, token: &str) -> Result<Caller, AuthError> {
+    fn verify_token(&self, token: &str) -> Result<VerifiedToken, AuthError> {
         let role = match token {
             "owner" => Role::Owner,
             "admin" => Role::Admin,
@@ -79,7 +79,10 @@ impl TokenVerifier for RoleTokens {
             "expired" => return Err(AuthError::Expired),
             _ => return Err(AuthError::Invalid("not a test token".into())),
         };
-        Ok(caller("org_a", &format!("u_{token}"), role))
+        Ok(VerifiedToken {
+            caller: caller("org_a", &format!("u_{token}"), role),
+            expires_at: NOW + time::Duration::hours(1),
+        })
     }
 }
 

@@ -15,6 +15,7 @@ pub(crate) mod audit;
 pub(crate) mod catalog;
 pub(crate) mod events;
 pub(crate) mod keys;
+pub(crate) mod me;
 pub(crate) mod pipelines;
 pub(crate) mod revisions;
 pub(crate) mod rollouts;

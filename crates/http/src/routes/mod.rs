@@ -8,6 +8,7 @@ pub(crate) mod docs;
 pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod keys;
+pub(crate) mod me;
 pub(crate) mod pipelines;
 mod revision_stream;
 pub(crate) mod revisions;
@@ -59,6 +60,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .configure(events::configure)
             .configure(audit::configure)
             .configure(keys::configure)
+            .configure(me::configure)
             .default_service(web::to(no_such_route)),
     );
 }

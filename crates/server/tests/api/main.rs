@@ -22,6 +22,7 @@ mod history;
 mod idempotency;
 mod key_rotation;
 mod limits;
+mod me;
 mod observability;
 mod openapi;
 mod outage;
