@@ -421,7 +421,7 @@ function renderChrome() {
   const live = h('span', { class: `live${state.liveOn ? ' on' : ''}`, id: 'live' }, state.liveOn ? 'Live' : 'Offline');
   document.getElementById('who').replaceChildren(
     live,
-    h('span', { title: state.me.exp ? `Signed in until ${when(new Date(state.me.exp * 1000).toISOString())}` : null }, state.me.sub, ' · ', state.me.role),
+    h('span', { title: state.me.exp ? `Signed in until ${when(state.me.exp)}` : null }, state.me.sub, ' · ', state.me.role),
     button('Sign out', signOut, 'secondary'));
 }
 
