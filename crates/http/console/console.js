@@ -342,7 +342,7 @@ function pageSignIn(message) {
   document.body.dataset.page = 'signin';
   const input = h('input', { type: 'password', name: 'token', autocomplete: 'off', spellcheck: 'false' });
   const form = actionForm({ class: 'stack' }, [
-    field('Access token', input, { help: 'A bearer token for your organisation, from your identity service or `integrations token`.' }),
+    field('Access token', input, { help: 'A bearer token for your organisation: from your identity service, or minted with “integrations token”.' }),
     h('div', { class: 'actions' }, h('button', { type: 'submit' }, 'Sign in')),
   ], async (data) => {
     const token = String(data.get('token') || '').trim();
@@ -446,7 +446,8 @@ async function startStream() {
   while (!ctrl.signal.aborted) {
     try {
       if (state.lastSeq == null) {
-        const { headers } = await api('GET', '/events?limit=1&after=0');
+        // Where the feed stands now (Event-Seq): the stream starts after it.
+        const { headers } = await api('GET', '/events?limit=1');
         state.lastSeq = Number(headers.get('event-seq') || 0);
       }
       const res = await fetch('/v1/admin/events', {
