@@ -72,6 +72,10 @@ enum Command {
         /// Lifetime in seconds (default: the access-token TTL setting, 900).
         #[arg(long)]
         ttl: Option<u64>,
+        /// Print a link that signs in to the console at `LISTEN_ADDR`
+        /// (`http://127.0.0.1:8084/console#token=…`) instead of the bare token.
+        #[arg(long)]
+        console: bool,
     },
     /// Print the OpenAPI document (JSON), the one served at /openapi.json.
     Openapi,
@@ -121,6 +125,7 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
             sub,
             role,
             ttl,
+            console,
         } => {
             let caller = Caller {
                 org: OrgId::parse(&org).map_err(|e| anyhow::anyhow!("--org {e}"))?,
@@ -137,7 +142,11 @@ fn execute(cli: Cli) -> anyhow::Result<()> {
                 reason = "printing the token is the command's output"
             )]
             {
-                println!("{token}");
+                if console {
+                    println!("{}", console_link(&settings.listen_addr, &token));
+                } else {
+                    println!("{token}");
+                }
             }
             Ok(())
         }
@@ -612,6 +621,27 @@ fn raise_open_file_limit(max_connections: u32) {
     }
 }
 
+/// The link that signs in to the console with `token` on a server
+/// listening at `listen` (`host:port`). A server listening on every
+/// interface (`0.0.0.0`, `[::]`) is reached at the loopback address; a
+/// listen address that is not an IP address and port is used as written.
+/// The token goes in the fragment, which a browser never sends to a server.
+fn console_link(listen: &str, token: &str) -> String {
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+    let host = match listen.parse::<SocketAddr>() {
+        Ok(addr) => {
+            let ip = match addr.ip() {
+                IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+                IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+                ip => ip,
+            };
+            SocketAddr::new(ip, addr.port()).to_string()
+        }
+        Err(_) => listen.to_owned(),
+    };
+    format!("http://{host}/console#token={token}")
+}
+
 /// "24 hours", "90 minutes", "45 s".
 fn lifetime(ttl: Duration) -> String {
     match ttl.as_secs() {
@@ -634,8 +664,10 @@ fn print_welcome(running: &Running, welcome: &Welcome) {
              Owner token for {DEFAULT_ORG} (valid {}; printed on this first start only, \
              mint others with `integrations token --help`):\n\n\
              export TOKEN={token}\n\n\
+             Sign in to the console: {}\n\n\
              Try: curl -H \"Authorization: Bearer $TOKEN\" {base}/v1/admin/integration-templates\n",
-            lifetime(*ttl)
+            lifetime(*ttl),
+            console_link(&running.addr.to_string(), token),
         ),
         Welcome::HowToMint => println!(
             "Integrations Management API on {base}; mint a token with: \
@@ -664,6 +696,28 @@ mod tests {
         assert_eq!(cap(4, 8), (2, 2));
         assert_eq!(cap(5, 2), (2, 3));
         assert_eq!(cap(0, 4), (1, 2));
+    }
+
+    #[test]
+    fn console_links_point_at_a_reachable_host() {
+        let link = |listen| console_link(listen, "a.b.c");
+        assert_eq!(
+            link("127.0.0.1:8084"),
+            "http://127.0.0.1:8084/console#token=a.b.c"
+        );
+        assert_eq!(
+            link("0.0.0.0:9000"),
+            "http://127.0.0.1:9000/console#token=a.b.c"
+        );
+        assert_eq!(link("[::]:8084"), "http://[::1]:8084/console#token=a.b.c");
+        assert_eq!(
+            link("[2001:db8::1]:80"),
+            "http://[2001:db8::1]:80/console#token=a.b.c"
+        );
+        assert_eq!(
+            link("localhost:8084"),
+            "http://localhost:8084/console#token=a.b.c"
+        );
     }
 
     #[test]

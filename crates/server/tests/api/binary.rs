@@ -20,6 +20,10 @@ fn zero_configuration_start_prints_a_working_owner_token_and_stops_on_sigterm() 
     let dir = tempfile::tempdir().expect("a folder");
     let mut server = Process::start(command(dir.path()));
     let token = server.stdout_line("export TOKEN=");
+    // Beside it, a link that signs in to the console with the same token.
+    let link = server.stdout_line("Sign in to the console: ");
+    assert_eq!(link, format!("{}/console#token={token}", server.base));
+    assert!(link.starts_with("http://127.0.0.1:"), "{link}");
     let body = server
         .create_template(
             &token,

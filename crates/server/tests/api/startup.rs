@@ -144,6 +144,43 @@ fn the_token_command_refuses_a_lifetime_above_max_token_ttl() {
 }
 
 #[test]
+fn the_token_command_prints_a_console_link_with_console() {
+    let dir = tempfile::tempdir().expect("a folder");
+    let run = |listen: Option<&str>| {
+        let mut command = command(dir.path());
+        command.env("JWT_SECRET", SECRET).args([
+            "token",
+            "--org",
+            "org_a",
+            "--sub",
+            "ops",
+            "--role",
+            "viewer",
+            "--console",
+        ]);
+        if let Some(listen) = listen {
+            command.env("LISTEN_ADDR", listen);
+        }
+        let output = command.output().expect("token runs");
+        assert!(output.status.success(), "{}", text(&output.stderr));
+        text(&output.stdout).trim_end().to_owned()
+    };
+    let bare = text(&token(dir.path(), &[], None).stdout)
+        .trim_end()
+        .to_owned();
+    let link = run(None);
+    let minted = link
+        .strip_prefix("http://127.0.0.1:8084/console#token=")
+        .unwrap_or_else(|| panic!("{link}"));
+    // A token like the bare one: three parts, the same header.
+    assert_eq!(minted.split('.').count(), 3, "{link}");
+    assert_eq!(minted.split('.').next(), bare.split('.').next());
+    // The configured address and port; every interface is reached on loopback.
+    assert!(run(Some("0.0.0.0:9191")).starts_with("http://127.0.0.1:9191/console#token="));
+    assert!(run(Some("127.0.0.2:8000")).starts_with("http://127.0.0.2:8000/console#token="));
+}
+
+#[test]
 fn weak_jwt_secrets_are_refused_at_startup_without_being_shown() {
     let dir = tempfile::tempdir().expect("a folder");
     for (weak, expected) in [
