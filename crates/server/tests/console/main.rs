@@ -111,12 +111,11 @@ fn screenshot_dir() -> PathBuf {
 /// A browser session on the console of one server.
 struct Browser {
     client: Client,
-    base: String,
     shots: PathBuf,
 }
 
 impl Browser {
-    async fn open(driver: &Driver, base: &str) -> Self {
+    async fn open(driver: &Driver) -> Self {
         let capabilities = json!({
             "browserName": "chrome",
             "goog:chromeOptions": {
@@ -135,7 +134,6 @@ impl Browser {
             .expect("a WebDriver session");
         Self {
             client,
-            base: base.to_owned(),
             shots: screenshot_dir(),
         }
     }
@@ -316,11 +314,8 @@ impl Browser {
         );
     }
 
-    async fn sign_in_by_link(&self, token: &str) {
-        self.client
-            .goto(&format!("{}/console#token={token}", self.base))
-            .await
-            .expect("the console loads");
+    async fn sign_in_by_link(&self, link: &str) {
+        self.client.goto(link).await.expect("the console loads");
         self.until_page("templates").await;
     }
 
@@ -328,6 +323,46 @@ impl Browser {
         self.click("#who", "Sign out").await;
         self.until_page("signin").await;
     }
+}
+
+/// The sign-in link `integrations token --console` prints for a server at
+/// `base` (the binary itself, with the test server's JWT secret).
+fn console_link(base: &str, sub: &str, role: &str) -> String {
+    let dir = tempfile::tempdir().expect("a folder");
+    let output = Command::new(env!("CARGO_BIN_EXE_integrations"))
+        .current_dir(dir.path())
+        .env_clear()
+        .env(
+            "JWT_SECRET",
+            std::str::from_utf8(support::SECRET).expect("a text secret"),
+        )
+        .env("LISTEN_ADDR", base.trim_start_matches("http://"))
+        .args([
+            "token",
+            "--org",
+            ORG,
+            "--sub",
+            sub,
+            "--role",
+            role,
+            "--console",
+        ])
+        .output()
+        .expect("integrations token runs");
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let link = String::from_utf8(output.stdout)
+        .expect("text")
+        .trim()
+        .to_owned();
+    assert!(
+        link.starts_with(&format!("{base}/console#token=")),
+        "{link}"
+    );
+    link
 }
 
 /// A token minted `age` seconds in the past with `ttl` seconds to live:
@@ -362,13 +397,14 @@ fn the_console_in_a_real_browser() {
 #[expect(clippy::too_many_lines, reason = "one story, step by step")]
 async fn flows(driver: &Driver, app: &TestApp) {
     let owner = app.token_for(ORG, "ada", Role::Owner);
+    let owner_link = console_link(&app.base, "ada", "owner");
+    let viewer_link = console_link(&app.base, "vera", "viewer");
     let editor = app.token_for(ORG, "eddie", Role::Editor);
-    let viewer = app.token_for(ORG, "vera", Role::Viewer);
     let other = app.token_for(ORG, "otto", Role::Editor);
-    let b = Browser::open(driver, &app.base).await;
+    let b = Browser::open(driver).await;
 
     // ---- sign-in via link: the token leaves the address bar, lives in sessionStorage only
-    b.sign_in_by_link(&owner).await;
+    b.sign_in_by_link(&owner_link).await;
     let url = b.client.current_url().await.expect("a URL");
     assert!(
         !url.as_str().contains("token"),
@@ -716,7 +752,7 @@ async fn flows(driver: &Driver, app: &TestApp) {
 
     // ---- a viewer sees no control it cannot use
     b.sign_out().await;
-    b.sign_in_by_link(&viewer).await;
+    b.sign_in_by_link(&viewer_link).await;
     let body = b.main_text().await;
     assert!(!body.contains("New template"), "{body}");
     b.check("templates-viewer").await;
