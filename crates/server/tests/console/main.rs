@@ -786,6 +786,12 @@ async fn flows(driver: &Driver, app: &TestApp) {
     b.visit("#/audit", "error").await;
     b.until_text("Not allowed").await;
     b.check("audit-viewer").await;
+    b.visit("#/templates/tmpl_01JD8X8Z5Q0C7Y1KD0J9R7W3VN", "error")
+        .await;
+    b.until_text("Not found").await;
+    b.check("not-found").await;
+    b.click("main", "Back to templates").await;
+    b.until_page("templates").await;
 
     // ---- pages of 20
     for i in 1..=20 {
