@@ -1,6 +1,9 @@
 //! The admin console at `/console`: the page and its assets come from the
 //! binary itself, with headers that keep any script but its own out.
 
+use std::io::{Read, Write};
+use std::net::TcpStream;
+
 use integrations_testing::Backend;
 
 use crate::support::{Reply, TestApp};
@@ -83,6 +86,30 @@ fn the_console_page_and_its_assets_come_from_the_binary_with_strict_headers() {
         "eval(",
     ] {
         assert!(!js.text.contains(forbidden), "the script uses {forbidden}");
+    }
+}
+
+#[test]
+fn the_console_assets_are_compressed_for_a_browser_that_accepts_gzip() {
+    let app = app();
+    // By hand: the test client would decode the body and drop the header.
+    let addr = app.base.trim_start_matches("http://");
+    for path in ["/console/console.js", "/console/console.css"] {
+        let mut stream = TcpStream::connect(addr).expect("the server listens");
+        write!(
+            stream,
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept-Encoding: gzip\r\nConnection: close\r\n\r\n"
+        )
+        .expect("sent");
+        let mut answer = Vec::new();
+        stream.read_to_end(&mut answer).expect("an answer");
+        let answer = String::from_utf8_lossy(&answer).to_ascii_lowercase();
+        let head = answer.split("\r\n\r\n").next().unwrap_or_default();
+        assert!(head.starts_with("http/1.1 200"), "{path}: {head}");
+        assert!(
+            head.contains("\r\ncontent-encoding: gzip\r\n"),
+            "{path}: {head}"
+        );
     }
 }
 
