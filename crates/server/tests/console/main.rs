@@ -704,8 +704,9 @@ async fn flows(driver: &Driver, app: &TestApp) {
     // ---- an editor: no audit log, no detach, but enable/disable
     b.sign_out().await;
     b.check("signin").await;
-    b.fill("main", "Access token", &editor).await;
-    b.click("main", "Sign in").await;
+    // By keyboard: the token, then Enter.
+    b.fill("main", "Access token", &format!("{editor}\u{e007}"))
+        .await;
     b.until(
         "signed in",
         "!['signin', undefined].includes(document.body.dataset.page)",
@@ -818,6 +819,14 @@ async fn flows(driver: &Driver, app: &TestApp) {
     b.visit("#/templates?q=nothing-like-it", "templates").await;
     b.until_text("No template matches.").await;
     b.check("templates-search").await;
+    b.visit("#/pipelines?q=WE", "pipelines").await;
+    b.until(
+        "the Web pipeline",
+        "[...document.querySelectorAll('main table a')].some((a) => a.textContent === 'Web')",
+    )
+    .await;
+    b.visit("#/pipelines?q=nothing-like-it", "pipelines").await;
+    b.until_text("No pipeline matches.").await;
 
     b.client.close().await.expect("the session ends");
 }
