@@ -726,7 +726,9 @@ async fn flows(driver: &Driver, app: &TestApp) {
 
     // ---- the token expires mid-edit: the input is kept, a new token asked for
     b.sign_out().await;
-    let short = aged_token("eddie", Role::Editor, 30, 4);
+    // Accepted for 10 s from now (30 s of leeway past its expiry), then refused.
+    let short = aged_token("eddie", Role::Editor, 30, 10);
+    let refused_from = Instant::now() + Duration::from_secs(11);
     b.fill("main", "Access token", &short).await;
     b.click("main", "Sign in").await;
     b.until(
@@ -738,7 +740,7 @@ async fn flows(driver: &Driver, app: &TestApp) {
     b.fill("main form.grid", "Name", "Typed before expiry")
         .await;
     b.choose("main form.grid", "Vendor", "Slack").await;
-    tokio::time::sleep(Duration::from_secs(5)).await;
+    tokio::time::sleep(refused_from.saturating_duration_since(Instant::now())).await;
     b.click("main form.grid", "Create template").await;
     b.until(
         "the sign-in dialog",
