@@ -668,6 +668,16 @@ async fn flows(driver: &Driver, app: &TestApp) {
     b.until_text("rollout.rollback").await;
     b.check("audit").await;
 
+    // ---- restore: a new revision copying an old one
+    b.visit(&format!("#/templates/{ga4}"), "template").await;
+    b.click("main", "Restore revision 1").await;
+    b.until(
+        "revision 4, restored from 1",
+        "document.getElementById('rev-view') && document.getElementById('rev-view').textContent === 'Revision 4'",
+    )
+    .await;
+    b.until_text("restored from revision 1").await;
+
     // ---- live: a change made elsewhere shows without a reload
     b.visit("#/templates", "templates").await;
     b.js("window.__sameDocument = 1;").await;
