@@ -251,6 +251,7 @@ function showFormError(form, err) {
   clearFormError(form);
   const box = form.querySelector('.form-error');
   const unplaced = [];
+  let first = null;
   for (const detail of err.details || []) {
     const control = detail.field ? form.querySelector(`[data-field="${CSS.escape(detail.field)}"]`) : null;
     if (!control) { unplaced.push(detail); continue; }
@@ -259,19 +260,30 @@ function showFormError(form, err) {
     control.setAttribute('aria-describedby', `${control.getAttribute('aria-describedby') || ''} ${msg.id}`.trim());
     const wrap = control.closest('.field');
     if (wrap) wrap.append(msg); else control.after(msg);
+    first = first || control;
   }
-  if (box) {
-    box.replaceChildren(explain(err));
-    if (unplaced.length) box.append(h('ul', {}, unplaced.map((d) => h('li', {}, problemText(d)))));
-    if (err.status === 412 || err.status === 404) box.append(' ', button('Reload the latest version', () => route(), 'secondary'));
-    box.focus();
+  if (!box) { notify(explain(err)); return; }
+  const placed = (err.details || []).length - unplaced.length;
+  if (placed && !unplaced.length && [400, 409, 422].includes(err.status)) {
+    // Every problem sits by its field: the summary only counts them.
+    box.replaceChildren(placed === 1 ? 'One value needs fixing: see the field marked below.' : `${placed} values need fixing: see the fields marked below.`);
   } else {
-    notify(explain(err));
+    box.replaceChildren(explain(err));
   }
+  if (unplaced.length) box.append(h('ul', {}, unplaced.map((d) => h('li', {}, problemText(d)))));
+  if (err.status === 412 || err.status === 404) box.append(' ', button('Reload the latest version', () => route(), 'secondary'));
+  (first && first.focus ? first : box).focus();
 }
 
 function clearFormError(form) {
-  form.querySelectorAll('.field-error').forEach((el) => el.remove());
+  form.querySelectorAll('.field-error').forEach((el) => {
+    const owner = form.querySelector(`[aria-describedby~="${el.id}"]`);
+    if (owner) {
+      const rest = owner.getAttribute('aria-describedby').split(' ').filter((id) => id !== el.id).join(' ');
+      if (rest) owner.setAttribute('aria-describedby', rest); else owner.removeAttribute('aria-describedby');
+    }
+    el.remove();
+  });
   form.querySelectorAll('[aria-invalid]').forEach((el) => el.removeAttribute('aria-invalid'));
   const box = form.querySelector('.form-error');
   if (box) box.replaceChildren();
@@ -499,6 +511,7 @@ function onEvent(event) {
   const what = event.type.replace(/[._]/g, ' ');
   if (state.dirty) {
     notify(`Changed elsewhere by ${event.actor}: ${what}. Save or reload to see it.`);
+    state.staleNotice = true;
     return;
   }
   notify(`Updated: ${what} by ${event.actor}.`);
@@ -548,6 +561,11 @@ async function route() {
   main.replaceChildren(view);
   main.removeAttribute('aria-busy');
   state.dirty = false;
+  if (state.staleNotice) {
+    // The page now shows the latest data: the notice of a change elsewhere is stale.
+    state.staleNotice = false;
+    document.getElementById('status').replaceChildren();
+  }
   document.body.dataset.page = name;
   const h1 = main.querySelector('h1');
   document.title = `${h1 ? h1.textContent : 'Console'} · Integrations console`;
