@@ -3,6 +3,7 @@
 pub(crate) mod attachments;
 pub(crate) mod audit;
 pub(crate) mod catalog;
+pub(crate) mod console;
 pub(crate) mod docs;
 pub(crate) mod events;
 pub(crate) mod health;
@@ -46,6 +47,7 @@ async fn no_such_route() -> HttpResponse {
 pub fn configure(cfg: &mut web::ServiceConfig) {
     health::configure(cfg);
     docs::configure(cfg);
+    console::configure(cfg);
     cfg.service(
         web::scope("/v1/admin")
             .wrap(actix_web::middleware::from_fn(crate::ratelimit::rate_limit))

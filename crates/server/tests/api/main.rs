@@ -13,6 +13,7 @@ mod binary;
 mod bodies;
 mod bounded;
 mod catalog;
+mod console;
 mod cursors;
 mod engine_limits;
 mod errors;
