@@ -394,6 +394,74 @@ fn the_console_in_a_real_browser() {
         .block_on(flows(&driver, &app));
 }
 
+/// Refusals the main story cannot meet: too many requests (429) and a
+/// database that stopped answering (503). Each gets a page that says what
+/// happened and offers a way back.
+#[test]
+fn the_console_says_what_went_wrong_when_refused_or_unavailable() {
+    let Some(driver) = driver() else { return };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
+    // 429: a server that allows a handful of requests a minute.
+    let limited = TestApp::over_with(integrations_testing::TestDb::sqlite(), |settings| {
+        settings.rate_limit_per_minute = 6;
+    });
+    runtime.block_on(async {
+        let b = Browser::open(&driver).await;
+        b.sign_in_by_link(&console_link(&limited.base, "ada", "owner"))
+            .await;
+        for page in [
+            "#/pipelines",
+            "#/templates",
+            "#/catalog",
+            "#/rollouts",
+            "#/templates",
+        ] {
+            b.js(&format!("location.hash = {page:?};")).await;
+            if b.main_text().await.contains("Slow down") {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(300)).await;
+        }
+        b.until_text("Slow down").await;
+        b.until_text("Back to templates").await;
+        b.check("error-429").await;
+        b.client.close().await.expect("the session ends");
+    });
+    // 503: PostgreSQL stops accepting this database's connections.
+    let Some(db) = integrations_testing::TestDb::postgres() else {
+        return;
+    };
+    let app = TestApp::over(db);
+    runtime.block_on(async {
+        let b = Browser::open(&driver).await;
+        b.sign_in_by_link(&console_link(&app.base, "ada", "owner"))
+            .await;
+        // From another database, close this one to new connections and end
+        // the open ones (the server's pool): its next query finds none.
+        let url = app.db.url();
+        let (server, name) = url.rsplit_once('/').expect("a database name");
+        let mut admin =
+            <diesel::PgConnection as diesel::Connection>::establish(&format!("{server}/postgres"))
+                .expect("the admin database");
+        diesel::connection::SimpleConnection::batch_execute(
+            &mut admin,
+            &format!(
+                "ALTER DATABASE {name} ALLOW_CONNECTIONS false; \
+                 SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}';"
+            ),
+        )
+        .expect("the database closed");
+        b.js("location.hash = '#/pipelines';").await;
+        b.until_text("Unavailable").await;
+        b.until_text("Try again").await;
+        b.check("error-503").await;
+        b.client.close().await.expect("the session ends");
+    });
+}
+
 #[expect(clippy::too_many_lines, reason = "one story, step by step")]
 async fn flows(driver: &Driver, app: &TestApp) {
     let owner = app.token_for(ORG, "ada", Role::Owner);
