@@ -215,16 +215,10 @@ impl App {
         revision: Revision,
         room: u64,
     ) -> Result<(Rendered, Vec<String>, Vec<RenderWarning>), AppError> {
-        let envelopes = Self::envelopes(store, &caller.org, &[revision.id])?;
         // Render from the opened config for every role, so placeholders inside
         // secret values count alike; mask the output for all but `service`.
-        let opened = self.open_secrets(
-            &caller.org,
-            vendor,
-            revision.id,
-            revision.config,
-            &envelopes,
-        )?;
+        let opened =
+            self.opened_config(store, &caller.org, vendor, revision.id, revision.config)?;
         let plan = Plan::compile(Value::Object(opened));
         if let Some(kid) = secret.unavailable_among(plan.keys()) {
             return Err(AppError::KeyUnavailable {

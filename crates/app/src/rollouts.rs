@@ -328,15 +328,9 @@ impl App {
         vendor: &Vendor,
         revision: Revision,
     ) -> Result<Compiled, AppError> {
-        let envelopes = Self::envelopes(store, &caller.org, &[revision.id])?;
         let identity = Plan::compile(Value::Object(revision.config.clone()));
-        let opened = self.open_secrets(
-            &caller.org,
-            vendor,
-            revision.id,
-            revision.config,
-            &envelopes,
-        )?;
+        let opened =
+            self.opened_config(store, &caller.org, vendor, revision.id, revision.config)?;
         Ok(Compiled {
             number: revision.number.get(),
             id: revision.id,

@@ -340,6 +340,23 @@ impl App {
         Ok((config, sealed))
     }
 
+    /// A revision's config with its secrets opened, their sealed values read
+    /// through `store`.
+    ///
+    /// # Errors
+    /// As [`App::open_secrets`]; `Unavailable` when the database is.
+    pub(crate) fn opened_config(
+        &self,
+        store: &dyn StoreSession,
+        org: &OrgId,
+        vendor: &Vendor,
+        revision: RevisionId,
+        config: Map<String, Value>,
+    ) -> Result<Map<String, Value>, AppError> {
+        let envelopes = Self::envelopes(store, org, &[revision])?;
+        self.open_secrets(org, vendor, revision, config, &envelopes)
+    }
+
     /// `config` (of revision `revision`) with every secret opened in place.
     pub(crate) fn open_secrets(
         &self,
