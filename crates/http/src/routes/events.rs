@@ -212,7 +212,13 @@ pub(crate) async fn list(
         if seen.is_some() {
             query.after = seen;
         }
-        return stream(app, caller, query).await;
+        // A stream lives no longer than the token it was opened with: the
+        // client reconnects, and a token that has expired meanwhile is 401.
+        let expires_at = crate::extract::bearer_token(&req)
+            .ok()
+            .and_then(|token| app.me(token).ok())
+            .map(|verified| verified.expires_at);
+        return stream(app, caller, query, expires_at).await;
     }
     let deadline = Instant::now() + wait;
     let mut page = read(&app, &caller, &query).await?;
@@ -264,6 +270,8 @@ struct Streaming {
     app: App,
     caller: Caller,
     query: EventQuery,
+    /// When the caller's token expires: the stream ends then.
+    until: Option<Instant>,
     ready: VecDeque<Event>,
     /// The highest `seq` examined so far.
     cursor: u64,
@@ -274,15 +282,25 @@ struct Streaming {
 /// down or the database stops answering (the client resumes with
 /// `Last-Event-ID`). A cursor below the oldest kept is refused before the
 /// stream starts, as JSON.
-async fn stream(app: App, caller: Caller, query: EventQuery) -> Result<HttpResponse, ApiError> {
+async fn stream(
+    app: App,
+    caller: Caller,
+    query: EventQuery,
+    expires_at: Option<time::OffsetDateTime>,
+) -> Result<HttpResponse, ApiError> {
     let first = read(&app, &caller, &query).await?;
     let event_seq = first.event_seq;
+    let until = expires_at.map(|at| {
+        let left = at - time::OffsetDateTime::now_utc();
+        Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO)
+    });
     let state = Streaming {
         cursor: first.next,
         ready: first.events.into(),
         app,
         caller,
         query,
+        until,
     };
     let opening = futures_util::stream::once(async {
         Ok::<_, actix_web::Error>(Bytes::from_static(b"retry: 1000\n\n"))
@@ -295,13 +313,22 @@ async fn stream(app: App, caller: Caller, query: EventQuery) -> Result<HttpRespo
             if st.app.feed().closing() {
                 return None;
             }
+            // A stream lives no longer than its token: it waits at most
+            // until the token expires, then ends.
+            let now = Instant::now();
+            let wait = match st.until {
+                Some(until) if until <= now => return None,
+                Some(until) => HEARTBEAT.min(until - now),
+                None => HEARTBEAT,
+            };
             let woken = tokio::time::timeout(
-                HEARTBEAT,
+                wait,
                 st.app
                     .wait_for_events(&st.caller.org, st.cursor, &st.query.filter),
             )
             .await;
             match woken {
+                Err(_) if wait < HEARTBEAT => {}
                 Err(_) => return Some((Ok(Bytes::from_static(b": heartbeat\n\n")), st)),
                 Ok(Woken::Closing) => return None,
                 Ok(Woken::Changed) => {

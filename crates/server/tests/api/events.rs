@@ -462,6 +462,33 @@ fn an_idle_stream_sends_a_heartbeat_comment() {
     );
 }
 
+/// A stream ends when the token it was opened with expires (the client
+/// reconnects, and an expired token is refused then): it never goes on
+/// serving a caller whose sign-in has ended.
+#[test]
+fn a_stream_ends_when_its_token_expires() {
+    let app = TestApp::spawn(integrations_testing::Backend::Sqlite).expect("SQLite");
+    let token = app.short_token(Role::Viewer, Duration::from_secs(2));
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(12)))
+        .build()
+        .into();
+    let response = agent
+        .get(format!("{}{}?after=0", app.base, paths::EVENTS))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Accept", "text/event-stream")
+        .call()
+        .expect("the stream opens");
+    let mut body = String::new();
+    std::io::Read::read_to_string(&mut response.into_body().into_reader(), &mut body)
+        .expect("the stream ends, not the client's timeout");
+    assert!(body.starts_with("retry: 1000"), "{body}");
+    assert!(
+        !body.contains("heartbeat"),
+        "it ended before any heartbeat: {body}"
+    );
+}
+
 fn a_cursor_below_the_pruned_events_is_410_and_an_up_to_date_one_is_not(app: &mut TestApp) {
     let token = app.owner();
     for name in ["A", "B", "C"] {

@@ -581,6 +581,18 @@ impl TestApp {
             .expect("signed")
     }
 
+    /// A token of `org_a` with `role` that expires in `ttl`.
+    pub fn short_token(&self, role: Role, ttl: Duration) -> String {
+        let caller = Caller {
+            org: OrgId::parse("org_a").expect("valid org"),
+            user: UserId::parse("user_123").expect("valid user"),
+            role,
+        };
+        self.minter
+            .mint(&caller, ttl, OffsetDateTime::now_utc())
+            .expect("signed")
+    }
+
     /// An owner token of `org_a`, the org most tests use.
     pub fn owner(&self) -> String {
         self.token("org_a", Role::Owner)
