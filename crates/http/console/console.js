@@ -149,6 +149,8 @@ function setToken(token) {
 function clearToken() {
   state.token = null;
   state.me = null;
+  // Event numbers are per organisation: the next sign-in starts afresh.
+  state.lastSeq = null;
   sessionStorage.removeItem(TOKEN_KEY);
 }
 
@@ -178,6 +180,7 @@ async function api(method, path, { body, ifMatch, signIn } = {}) {
       continue;
     }
     if (!res.ok) throw new ApiError(res.status, json, res.headers);
+    if (method !== 'GET') state.lastOwnWrite = Date.now();
     return { body: json, headers: res.headers };
   }
 }
@@ -254,7 +257,9 @@ function showFormError(form, err) {
   let first = null;
   for (const detail of err.details || []) {
     const control = detail.field ? form.querySelector(`[data-field="${CSS.escape(detail.field)}"]`) : null;
-    if (!control) { unplaced.push(detail); continue; }
+    // A control out of sight (the form's fields while the JSON editor is
+    // shown) cannot show its message: it is listed on top instead.
+    if (!control || control.closest('[hidden]')) { unplaced.push(detail); continue; }
     const msg = h('p', { class: 'field-error', id: uid('err') }, problemText(detail));
     control.setAttribute('aria-invalid', 'true');
     control.setAttribute('aria-describedby', `${control.getAttribute('aria-describedby') || ''} ${msg.id}`.trim());
@@ -342,7 +347,11 @@ function errorView(err) {
 function readFragmentToken() {
   const m = location.hash.match(/^#token=([^&]+)/);
   if (!m) return;
-  setToken(decodeURIComponent(m[1]));
+  try {
+    setToken(decodeURIComponent(m[1]));
+  } catch {
+    // A damaged link: the sign-in page asks for the token instead.
+  }
   // The token leaves the address bar (and the history) at once.
   history.replaceState(null, '', location.pathname + location.search);
 }
@@ -380,12 +389,24 @@ function askForToken() {
       e.preventDefault();
       const token = input.value.trim();
       if (!token) { input.setAttribute('aria-invalid', 'true'); input.focus(); return; }
+      const before = state.me;
       setToken(token);
       dialog.close();
       dialog.remove();
       state.reauth = null;
-      resolve();
-      loadMe().then(renderChrome).catch(() => {});
+      loadMe().then(() => {
+        const same = before && state.me.org_id === before.org_id && state.me.sub === before.sub
+          && state.me.role === before.role;
+        if (!same) {
+          // Another organisation, person or role: nothing typed for the
+          // previous one is sent as this one; the console starts again.
+          state.lastSeq = null;
+          location.reload();
+          return;
+        }
+        renderChrome();
+        resolve();
+      }).catch(() => askForToken().then(resolve));
     } },
     h('h2', { id: 'reauth-title' }, 'Your sign-in has ended'),
     h('p', {}, 'Paste a new token to go on. Nothing you typed on this page is lost: your change is sent once you are signed in again.'),
@@ -416,8 +437,16 @@ async function start() {
   try {
     await loadMe();
   } catch (err) {
-    clearToken();
+    if (!(err instanceof ApiError)) throw err;
+    // Only a refused token is forgotten: after an outage or a rate limit,
+    // the same token works once the service answers again.
+    if (err.status === 401) clearToken();
     pageSignIn(err.status === 401 ? 'That token was refused: it is not valid, or it has expired.' : explain(err));
+    return;
+  }
+  if (state.me.role === 'service') {
+    clearToken();
+    pageSignIn('That is a service token, for event processors. Sign in with a token of a person: viewer, editor, admin or owner.');
     return;
   }
   renderChrome();
@@ -433,7 +462,8 @@ function renderChrome() {
   const live = h('span', { class: `live${state.liveOn ? ' on' : ''}`, id: 'live' }, state.liveOn ? 'Live' : 'Offline');
   document.getElementById('who').replaceChildren(
     live,
-    h('span', { title: state.me.exp ? `Signed in until ${when(state.me.exp)}` : null }, state.me.sub, ' · ', state.me.role),
+    h('span', { title: state.me.exp ? `Signed in until ${when(state.me.exp)}` : null },
+      state.me.sub, ' · ', state.me.role, ' · ', state.me.org_id),
     button('Sign out', signOut, 'secondary'));
 }
 
@@ -455,6 +485,7 @@ async function startStream() {
   const ctrl = new AbortController();
   state.stream = ctrl;
   const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+  let delay = 2000;
   while (!ctrl.signal.aborted) {
     try {
       if (state.lastSeq == null) {
@@ -468,8 +499,14 @@ async function startStream() {
       });
       if (res.status === 401) { await askForToken(); continue; }
       if (res.status === 410) { state.lastSeq = null; continue; }
+      if (res.status === 429 || res.status === 503) {
+        // Told when to come back: no sooner.
+        const after = Number(res.headers.get('retry-after'));
+        delay = Math.max(delay, Number.isFinite(after) && after > 0 ? after * 1000 : delay * 2);
+      }
       if (!res.ok || !res.body) throw new Error(`events: ${res.status}`);
       setLive(true);
+      delay = 2000;
       const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
       let buffer = '';
       for (;;) {
@@ -487,7 +524,8 @@ async function startStream() {
     }
     if (ctrl.signal.aborted) return;
     setLive(false);
-    await sleep(2000);
+    await sleep(delay);
+    delay = Math.min(delay * 2, 60000);
   }
 }
 
@@ -506,8 +544,11 @@ function handleSse(block) {
 }
 
 function onEvent(event) {
-  // The page redraws itself after its own changes; a change made elsewhere is shown here.
-  if (state.me && event.actor === state.me.sub) return;
+  // The page redraws itself after its own changes; a change made elsewhere
+  // (another tab, curl with the same token, another person) is shown here.
+  const ownEcho = state.me && event.actor === state.me.sub
+    && Date.now() - (state.lastOwnWrite || 0) < 3000;
+  if (ownEcho) return;
   const what = event.type.replace(/[._]/g, ' ');
   if (state.dirty) {
     notify(`Changed elsewhere by ${event.actor}: ${what}. Save or reload to see it.`);
@@ -550,7 +591,13 @@ async function route() {
     if (!found) throw new ApiError(404, null);
     const [re, pageName, render] = found;
     name = pageName;
-    view = await render(params, ...path.match(re).slice(1).map(decodeURIComponent));
+    let args;
+    try {
+      args = path.match(re).slice(1).map(decodeURIComponent);
+    } catch {
+      throw new ApiError(404, null); // a malformed address names nothing
+    }
+    view = await render(params, ...args);
   } catch (err) {
     if (!(err instanceof ApiError)) throw err;
     view = errorView(err);
@@ -598,7 +645,7 @@ async function pageTemplates(params) {
     const data = new FormData(e.target);
     go('/templates', { q: data.get('q'), vendor: data.get('vendor') });
   } },
-  field('Search by name', h('input', { type: 'search', name: 'q', value: q })),
+  field('Search by name', h('input', { type: 'search', name: 'q', value: q, maxlength: '200' })),
   field('Vendor', select('vendor', [['', 'All vendors'], ...vendors.map((v) => [v.key, v.name])], vendor)),
   h('button', { type: 'submit' }, 'Search'));
 
@@ -994,7 +1041,7 @@ async function pagePipelines(params) {
     h('h1', {}, 'Pipelines'),
     h('p', { class: 'lead' }, 'Where templates run, each with its own parameters.'),
     h('form', { class: 'toolbar', role: 'search', onsubmit: (e) => { e.preventDefault(); go('/pipelines', { q: new FormData(e.target).get('q') }); } },
-      field('Search by name', h('input', { type: 'search', name: 'q', value: q })),
+      field('Search by name', h('input', { type: 'search', name: 'q', value: q, maxlength: '200' })),
       h('button', { type: 'submit' }, 'Search')),
     body.pipelines.length ? table('Pipelines', ['Name', 'Description', 'Parameters', 'Updated'], rows) : h('p', { class: 'muted' }, q ? 'No pipeline matches.' : 'No pipeline yet.'),
     pager(body.total, body.limit, offset, '/pipelines', cleanParams({ q })),

@@ -757,6 +757,17 @@ async fn flows(driver: &Driver, app: &TestApp) {
     .expect(201);
     b.until_text("Made elsewhere").await;
     assert_eq!(b.js("return window.__sameDocument").await, json!(1));
+    // The same person from elsewhere (curl with the same token, another
+    // tab) counts as elsewhere too, once this tab's own writes are past.
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    app.post(
+        "/v1/admin/integration-templates",
+        &owner,
+        &json!({ "name": "Made by me in a terminal", "vendor": "slack" }),
+    )
+    .expect(201);
+    b.until_text("Made by me in a terminal").await;
+    assert_eq!(b.js("return window.__sameDocument").await, json!(1));
 
     // ---- user-written text is text: the payload shows, nothing runs
     let evil = app
@@ -884,9 +895,9 @@ async fn flows(driver: &Driver, app: &TestApp) {
         .expect(201);
     }
     b.visit("#/templates", "templates").await;
-    b.until_text("1–20 of 25").await;
+    b.until_text("1–20 of 26").await;
     b.click("main", "Next page").await;
-    b.until_text("21–25 of 25").await;
+    b.until_text("21–26 of 26").await;
     b.check("templates-page-2").await;
 
     // ---- search and the vendor filter are the API's (as a viewer: reading is enough)
