@@ -29,7 +29,7 @@ pub const MIN_DISTINCT_SECRET_BYTES: usize = 16;
 /// The largest accepted token, in bytes.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// How far clocks may disagree when checking `exp`, `nbf` and `iat`.
-pub const LEEWAY: Duration = Duration::from_secs(30);
+pub const LEEWAY: Duration = integrations_ports::TOKEN_LEEWAY;
 /// The longest lifetime (`exp - iat`) of an accepted token unless configured
 /// otherwise (`MAX_TOKEN_TTL`): one day.
 pub const DEFAULT_MAX_TTL: Duration = Duration::from_secs(24 * 60 * 60);

@@ -1212,21 +1212,38 @@ async function upgradePreview(a, pid, box) {
 }
 
 async function attachForm(base, attachments) {
-  const { body } = await api('GET', '/integration-templates?limit=100');
+  // The templates come from the API, searched by name there (never
+  // filtered here): the newest 20, or those whose name holds the search.
   const attached = new Set(attachments.map((a) => a.integration_id));
-  const candidates = body.integrations.filter((t) => !attached.has(t.id) && t.latest_revision > 0);
-  if (!candidates.length) return h('p', { class: 'muted' }, 'Every template with a revision is attached already.');
-  const templateSelect = select('integration_id', candidates.map((t) => [t.id, t.name]), candidates[0].id);
+  const search = h('input', { type: 'search', name: 'template_q', maxlength: '200' });
+  const templateSelect = h('select', { name: 'integration_id' });
   const revisionSelect = select('revision_id', [], '');
   const loadRevisions = async () => {
-    const { body: revs } = await api('GET', `/integration-templates/${enc(templateSelect.value)}/revisions?limit=100`);
+    const chosen = templateSelect.selectedOptions[0];
+    if (!chosen || chosen.disabled) { revisionSelect.replaceChildren(); return; }
+    const { body: revs } = await api('GET', `/integration-templates/${enc(chosen.value)}/revisions?limit=100`);
     revisionSelect.replaceChildren(...revs.revisions.map((r) => h('option', { value: r.id }, `Revision ${r.revision_number}${r.change_summary ? ` — ${r.change_summary}` : ''}`)));
   };
+  const find = async () => {
+    const q = search.value.trim();
+    const { body } = await api('GET', `/integration-templates?limit=20${q ? `&q=${enc(q)}` : ''}`);
+    templateSelect.replaceChildren(...body.integrations.map((t) => {
+      const taken = attached.has(t.id);
+      const empty = t.latest_revision === 0;
+      const text = taken ? `${t.name} (attached already)` : empty ? `${t.name} (no revision yet)` : t.name;
+      return h('option', { value: t.id, disabled: taken || empty }, text);
+    }));
+    const first = [...templateSelect.options].find((o) => !o.disabled);
+    if (first) first.selected = true;
+    await loadRevisions();
+  };
   templateSelect.addEventListener('change', () => run(loadRevisions));
-  await loadRevisions();
+  await find();
   const enabled = h('input', { type: 'checkbox', name: 'enabled', checked: true });
   return h('section', { class: 'panel' }, h('h2', {}, 'Attach a template'),
     actionForm({ class: 'grid' }, [
+      field('Find a template by name', search),
+      h('div', { class: 'actions' }, button('Find', () => run(find), 'secondary')),
       field('Template', templateSelect, { fieldName: 'integration_id' }),
       field('Revision', revisionSelect, { fieldName: 'revision_id' }),
       checkbox('Enabled', enabled),
@@ -1241,11 +1258,12 @@ async function attachForm(base, attachments) {
 // ---------------------------------------------------------------- rollouts
 async function pageRollouts(params) {
   const offset = Math.max(0, Number(params.get('offset')) || 0);
-  const [{ body }, templates] = await Promise.all([
-    api('GET', `/rollouts?limit=${PAGE_SIZE}&offset=${offset}`),
-    api('GET', '/integration-templates?limit=100'),
-  ]);
-  const names = new Map(templates.body.integrations.map((t) => [t.id, t.name]));
+  const { body } = await api('GET', `/rollouts?limit=${PAGE_SIZE}&offset=${offset}`);
+  // The names of this page's templates, each read by id (a deleted one
+  // shows its id).
+  const ids = [...new Set(body.rollouts.map((r) => r.template_id))];
+  const names = new Map(await Promise.all(ids.map((id) => api('GET', `/integration-templates/${enc(id)}`)
+    .then(({ body: t }) => [id, t.name], () => [id, id]))));
   const rows = body.rollouts.map((r) => h('tr', {},
     h('td', { class: 'num' }, when(r.created_at)),
     h('td', {}, link(names.get(r.template_id) || r.template_id, `/templates/${enc(r.template_id)}`)),

@@ -18,6 +18,10 @@ pub enum AuthError {
     Expired,
 }
 
+/// How far clocks may disagree when a token's times are checked: a token is
+/// accepted until its `exp` plus this.
+pub const TOKEN_LEEWAY: std::time::Duration = std::time::Duration::from_secs(30);
+
 /// A token that passed verification: whom it speaks for, and until when.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VerifiedToken {

@@ -31,7 +31,7 @@ mod store;
 mod system;
 
 pub use audit::{AuditAction, AuditEntry, ResourceType, UnknownValue};
-pub use auth::{AuthError, TokenVerifier, VerifiedToken};
+pub use auth::{AuthError, TOKEN_LEEWAY, TokenVerifier, VerifiedToken};
 pub use cipher::{Binding, CipherError, Envelope, SecretCipher};
 pub use error::{MAX_PIPELINES_NAMED, PipelineRef, StoreError, StoreResult};
 pub use events::{

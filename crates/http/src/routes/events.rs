@@ -290,8 +290,9 @@ async fn stream(
 ) -> Result<HttpResponse, ApiError> {
     let first = read(&app, &caller, &query).await?;
     let event_seq = first.event_seq;
+    // As long as the token is accepted: its expiry plus the clocks' leeway.
     let until = expires_at.map(|at| {
-        let left = at - time::OffsetDateTime::now_utc();
+        let left = at + integrations_ports::TOKEN_LEEWAY - time::OffsetDateTime::now_utc();
         Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO)
     });
     let state = Streaming {

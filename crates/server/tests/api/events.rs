@@ -468,7 +468,8 @@ fn an_idle_stream_sends_a_heartbeat_comment() {
 #[test]
 fn a_stream_ends_when_its_token_expires() {
     let app = TestApp::spawn(integrations_testing::Backend::Sqlite).expect("SQLite");
-    let token = app.short_token(Role::Viewer, Duration::from_secs(2));
+    // Accepted until its expiry plus 30 s of leeway: 2 s from now.
+    let token = app.aged_token(Role::Viewer, 30, Duration::from_secs(2));
     let agent: ureq::Agent = ureq::Agent::config_builder()
         .timeout_global(Some(Duration::from_secs(12)))
         .build()

@@ -581,15 +581,20 @@ impl TestApp {
             .expect("signed")
     }
 
-    /// A token of `org_a` with `role` that expires in `ttl`.
-    pub fn short_token(&self, role: Role, ttl: Duration) -> String {
+    /// A token of `org_a` with `role`, minted `age` seconds ago to live
+    /// `ttl` (the server accepts it until 30 s past its expiry).
+    pub fn aged_token(&self, role: Role, age: i64, ttl: Duration) -> String {
         let caller = Caller {
             org: OrgId::parse("org_a").expect("valid org"),
             user: UserId::parse("user_123").expect("valid user"),
             role,
         };
         self.minter
-            .mint(&caller, ttl, OffsetDateTime::now_utc())
+            .mint(
+                &caller,
+                ttl,
+                OffsetDateTime::now_utc() - time::Duration::seconds(age),
+            )
             .expect("signed")
     }
 
