@@ -689,12 +689,20 @@ function newTemplateForm(vendors) {
 // ---------------------------------------------------------------- a template
 async function pageTemplate(params, id) {
   const base = `/integration-templates/${enc(id)}`;
-  const [tplRes, revRes] = await Promise.all([api('GET', base), api('GET', `${base}/revisions`)]);
+  // The timeline shows a page of revisions, newest first (a long history is
+  // never read whole); the new-revision form starts from the latest.
+  const roff = Math.max(0, Number(params.get('roff')) || 0);
+  const [tplRes, revRes] = await Promise.all([
+    api('GET', base),
+    api('GET', `${base}/revisions?limit=${PAGE_SIZE}&offset=${roff}`),
+  ]);
   const t = tplRes.body;
   const etag = tplRes.headers.get('etag');
   const revisions = revRes.body.revisions;
   const vendor = await loadVendor(t.vendor);
-  const latest = revisions[0] || null;
+  const latest = roff === 0 || !t.latest_revision
+    ? revisions[0] || null
+    : (await api('GET', `${base}/revisions/${t.latest_revision}`)).body;
   const here = `/templates/${enc(id)}`;
 
   const header = h('div', { class: 'head' },
@@ -712,9 +720,20 @@ async function pageTemplate(params, id) {
 
   parts.push(h('h2', {}, 'Revisions'));
   if (!revisions.length) parts.push(h('p', { class: 'muted' }, 'No revision yet.'));
-  else parts.push(timeline(t, revisions, base, here));
+  else {
+    parts.push(timeline(t, revisions, base, here));
+    const total = revRes.body.total ?? t.latest_revision;
+    if (total > PAGE_SIZE) {
+      const kept = cleanParams({ from: params.get('from'), to: params.get('to') });
+      const nav = h('nav', { class: 'pager', 'aria-label': 'Revision pages' },
+        h('span', { class: 'muted' }, `${roff + 1}–${Math.min(roff + PAGE_SIZE, total)} of ${total}`));
+      if (roff > 0) nav.append(link('Newer revisions', `${here}?${new URLSearchParams({ ...kept, roff: Math.max(0, roff - PAGE_SIZE) })}`));
+      if (roff + PAGE_SIZE < total) nav.append(link('Older revisions', `${here}?${new URLSearchParams({ ...kept, roff: roff + PAGE_SIZE })}`));
+      parts.push(nav);
+    }
+  }
 
-  if (revisions.length > 1) parts.push(compareForm(revisions, params, here));
+  if (t.latest_revision > 1) parts.push(compareForm(t.latest_revision, params, here));
 
   const viewRev = params.get('rev');
   if (viewRev) parts.push(await revisionView(base, viewRev, vendor));
@@ -771,10 +790,13 @@ function timeline(t, revisions, base, here) {
         : null))));
 }
 
-function compareForm(revisions, params, here) {
-  const numbers = revisions.map((r) => [r.revision_number, `Revision ${r.revision_number}`]);
-  const from = params.get('from') || revisions[1].revision_number;
-  const to = params.get('to') || revisions[0].revision_number;
+function compareForm(latestNumber, params, here) {
+  // Any two revisions: every number from the latest down, whatever page the
+  // timeline shows.
+  const numbers = Array.from({ length: latestNumber }, (_, i) => latestNumber - i)
+    .map((n) => [n, `Revision ${n}`]);
+  const from = params.get('from') || latestNumber - 1;
+  const to = params.get('to') || latestNumber;
   return h('form', { class: 'toolbar', onsubmit: (e) => {
     e.preventDefault();
     const data = new FormData(e.target);

@@ -903,6 +903,24 @@ async fn flows(driver: &Driver, app: &TestApp) {
     b.until_text("21–26 of 26").await;
     b.check("templates-page-2").await;
 
+    // ---- a long history: the timeline shows 20 revisions a page
+    for n in 0..18 {
+        app.post(
+            &format!("/v1/admin/integration-templates/{ga4}/revisions"),
+            &other,
+            &json!({ "config": { "measurement_id": "{{pipeline_param.ga4_measurement_id}}",
+                                 "api_secret": "***", "debug_mode": n % 2 == 0 },
+                     "delivery_mode": "server_side", "change_summary": format!("step {n}") }),
+        )
+        .expect(201);
+    }
+    b.visit(&format!("#/templates/{ga4}"), "template").await;
+    b.until_text("1–20 of 22").await;
+    b.click("main", "Older revisions").await;
+    b.until_text("21–22 of 22").await;
+    b.until_text("Revision 1").await;
+    b.check("template-older-revisions").await;
+
     // ---- search and the vendor filter are the API's (as a viewer: reading is enough)
     b.visit("#/templates?q=ga4", "templates").await;
     b.until_text("GA4 web").await;
