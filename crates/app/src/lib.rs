@@ -141,21 +141,13 @@ impl App {
         Arc::clone(&self.counters)
     }
 
-    /// The caller a bearer token speaks for.
+    /// Whom a bearer token speaks for, and until when it is accepted (what
+    /// `GET /me` shows, and how long an event stream may last). Reads
+    /// nothing but the token.
     ///
     /// # Errors
     /// [`AppError::Unauthenticated`].
-    pub fn authenticate(&self, token: &str) -> Result<Caller, AppError> {
-        Ok(self.tokens.verify(token)?)
-    }
-
-    /// Whom a bearer token speaks for and until when: what a client shows
-    /// of its sign-in without decoding the token. Every role may ask; it
-    /// reads nothing but the token.
-    ///
-    /// # Errors
-    /// [`AppError::Unauthenticated`].
-    pub fn me(&self, token: &str) -> Result<VerifiedToken, AppError> {
+    pub fn authenticate(&self, token: &str) -> Result<VerifiedToken, AppError> {
         Ok(self.tokens.verify_token(token)?)
     }
 

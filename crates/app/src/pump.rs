@@ -15,7 +15,7 @@ use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use integrations_domain::OrgId;
-use integrations_ports::{Announcement, ChangeChannel, ChangeChannels, Clock, Store};
+use integrations_ports::{Announcement, ChangeChannel, ChangeChannels, Clock, Store, StoreResult};
 
 use crate::feed::Feed;
 
@@ -291,34 +291,40 @@ impl FeedPump {
         ok
     }
 
-    /// The followed orgs' newest numbers: over the listening connection
-    /// while there is one (a process that only waits keeps no pooled
-    /// connection open), else through the pool.
-    fn last_seqs(&mut self, orgs: &[OrgId]) -> integrations_ports::StoreResult<Vec<(OrgId, u64)>> {
+    /// `work` over the listening connection while there is one (a process
+    /// that only waits keeps no pooled connection open), else `fallback`
+    /// through the pool; a channel that fails is dropped first.
+    fn over_channel<T>(
+        &mut self,
+        work: impl FnOnce(&mut dyn ChangeChannel) -> StoreResult<T>,
+        fallback: impl FnOnce(&dyn Store) -> StoreResult<T>,
+    ) -> StoreResult<T> {
         if let Some(channel) = &mut self.channel {
-            match channel.last_seqs(orgs) {
-                Ok(newest) => return Ok(newest),
+            match work(channel.as_mut()) {
+                Ok(done) => return Ok(done),
                 Err(err) => {
                     tracing::warn!(error = %err, "the listening connection was lost; reconnecting");
                     self.lose_channel();
                 }
             }
         }
-        self.store.last_seqs(orgs)
+        fallback(&*self.store)
     }
 
-    /// One batch of pruning, over the listening connection while there is one.
-    fn prune(&mut self, before: time::OffsetDateTime) -> integrations_ports::StoreResult<u64> {
-        if let Some(channel) = &mut self.channel {
-            match channel.prune_events(before, PRUNE_BATCH) {
-                Ok(pruned) => return Ok(pruned),
-                Err(err) => {
-                    tracing::warn!(error = %err, "the listening connection was lost; reconnecting");
-                    self.lose_channel();
-                }
-            }
-        }
-        self.store.prune_events(before, PRUNE_BATCH)
+    /// The followed orgs' newest numbers.
+    fn last_seqs(&mut self, orgs: &[OrgId]) -> StoreResult<Vec<(OrgId, u64)>> {
+        self.over_channel(
+            |channel| channel.last_seqs(orgs),
+            |store| store.last_seqs(orgs),
+        )
+    }
+
+    /// One batch of pruning.
+    fn prune(&mut self, before: time::OffsetDateTime) -> StoreResult<u64> {
+        self.over_channel(
+            |channel| channel.prune_events(before, PRUNE_BATCH),
+            |store| store.prune_events(before, PRUNE_BATCH),
+        )
     }
 
     /// Deletes one small batch of expired events when pruning is due, and

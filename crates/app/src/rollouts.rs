@@ -170,9 +170,9 @@ impl App {
         let to = self.compile(store, caller, vendor, to)?;
         // One revision compiled at a time besides the target: the targets
         // grouped by the revision they are at.
-        targets.sort_by_key(|(_, pin)| (pin.revision_number, pin.pipeline_id));
+        targets.sort_by_key(|pin| (pin.revision_number, pin.pipeline_id));
         let mut from: Option<(u32, Option<Compiled>)> = None;
-        for (pipeline_name, pin) in &targets {
+        for pin in &targets {
             let number = pin.revision_number.get();
             if from.as_ref().is_none_or(|(at, _)| *at != number) {
                 // The previous group's revision goes before the next is read.
@@ -190,12 +190,15 @@ impl App {
             let pipeline = store.pipeline(&caller.org, pin.pipeline_id)?;
             seen.push((pipeline.id, pipeline.updated_at));
             let current = from.as_ref().and_then(|(_, compiled)| compiled.as_ref());
-            let row =
-                self.preview_row(store, vendor, &pipeline, number, current, &to, &mut budget)?;
-            rows.push(RolloutPipeline {
-                pipeline_name: pipeline_name.clone(),
-                ..row
-            });
+            rows.push(self.preview_row(
+                store,
+                vendor,
+                &pipeline,
+                number,
+                current,
+                &to,
+                &mut budget,
+            )?);
         }
         drop(from);
         rows.sort_by_key(|row| row.pipeline_id);
@@ -218,91 +221,20 @@ impl App {
         })
     }
 
-    /// The pins to move, each with its pipeline's name, in pipeline order.
+    /// The pins to move: those `named` (each must pin the template), read
+    /// by their ids; by default every pin of the template at a revision
+    /// lower than `to`, walked page by page.
     fn targets(
         store: &dyn StoreSession,
         caller: &Caller,
         template: &Template,
         to: &Revision,
         named: Option<&[String]>,
-    ) -> Result<Vec<(String, Attachment)>, AppError> {
-        let mut wanted: Option<BTreeSet<PipelineId>> = None;
-        if let Some(named) = named {
-            if named.is_empty() {
-                return Err(AppError::invalid(
-                    "pipeline_ids",
-                    "empty",
-                    "pipeline_ids names no pipeline: leave it out to move every pipeline behind",
-                ));
-            }
-            if named.len() > MAX_ROLLOUT_PIPELINES {
-                return Err(too_many());
-            }
-            let mut problems = Vec::new();
-            let mut ids = BTreeSet::new();
-            for (i, raw) in named.iter().enumerate() {
-                match PipelineId::parse(raw) {
-                    Ok(id) => {
-                        ids.insert(id);
-                    }
-                    Err(_) => problems.push(FieldProblem::new(
-                        format!("pipeline_ids[{i}]"),
-                        "not_attached",
-                        "not a pipeline that pins this template",
-                    )),
-                }
-            }
-            if !problems.is_empty() {
-                return Err(AppError::Invalid(problems));
-            }
-            wanted = Some(ids);
-        }
-        let mut found: BTreeMap<PipelineId, (String, Attachment)> = BTreeMap::new();
-        let mut window = Window::from(integrations_domain::Page::default());
-        window.limit = 500;
-        loop {
-            let page = store.template_pins(&caller.org, template.id, window.clone())?;
-            let last = page.items.last().map(|(_, pin)| Newest {
-                created_at: pin.created_at,
-                id: pin.id.to_string(),
-            });
-            for (pipeline, pin) in page.items {
-                let take = match &wanted {
-                    Some(ids) => ids.contains(&pipeline.id),
-                    None => pin.revision_number < to.number,
-                };
-                if take {
-                    found.insert(pipeline.id, (pipeline.name.as_str().to_owned(), pin));
-                }
-            }
-            match (page.more, last) {
-                (true, Some(key)) => window = Window::after(500, key),
-                _ => break,
-            }
-            if found.len() > MAX_ROLLOUT_PIPELINES {
-                return Err(too_many());
-            }
-        }
-        if let (Some(named), Some(ids)) = (named, &wanted) {
-            let problems: Vec<FieldProblem> = named
-                .iter()
-                .enumerate()
-                .filter(|(_, raw)| {
-                    PipelineId::parse(raw)
-                        .is_ok_and(|id| ids.contains(&id) && !found.contains_key(&id))
-                })
-                .map(|(i, _)| {
-                    FieldProblem::new(
-                        format!("pipeline_ids[{i}]"),
-                        "not_attached",
-                        "not a pipeline that pins this template",
-                    )
-                })
-                .collect();
-            if !problems.is_empty() {
-                return Err(AppError::Invalid(problems));
-            }
-        }
+    ) -> Result<Vec<Attachment>, AppError> {
+        let found = match named {
+            Some(named) => Self::named_pins(store, caller, template, named)?,
+            None => Self::pins_behind(store, caller, template, to)?,
+        };
         if found.is_empty() {
             return Err(AppError::invalid(
                 "pipeline_ids",
@@ -314,10 +246,86 @@ impl App {
                 ),
             ));
         }
-        if found.len() > MAX_ROLLOUT_PIPELINES {
+        Ok(found)
+    }
+
+    /// The pins of the pipelines `named`, once each; every name that is not
+    /// a pipeline pinning the template is a problem.
+    fn named_pins(
+        store: &dyn StoreSession,
+        caller: &Caller,
+        template: &Template,
+        named: &[String],
+    ) -> Result<Vec<Attachment>, AppError> {
+        if named.is_empty() {
+            return Err(AppError::invalid(
+                "pipeline_ids",
+                "empty",
+                "pipeline_ids names no pipeline: leave it out to move every pipeline behind",
+            ));
+        }
+        if named.len() > MAX_ROLLOUT_PIPELINES {
             return Err(too_many());
         }
-        Ok(found.into_values().collect())
+        let parsed: Vec<Option<PipelineId>> = named
+            .iter()
+            .map(|raw| PipelineId::parse(raw).ok())
+            .collect();
+        let mut ids: Vec<PipelineId> = parsed.iter().flatten().copied().collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let pins = store.pins_on(&caller.org, template.id, &ids)?;
+        let pinned: BTreeSet<PipelineId> = pins.iter().map(|pin| pin.pipeline_id).collect();
+        let problems: Vec<FieldProblem> = parsed
+            .iter()
+            .enumerate()
+            .filter(|(_, id)| id.is_none_or(|id| !pinned.contains(&id)))
+            .map(|(i, _)| {
+                FieldProblem::new(
+                    format!("pipeline_ids[{i}]"),
+                    "not_attached",
+                    "not a pipeline that pins this template",
+                )
+            })
+            .collect();
+        if !problems.is_empty() {
+            return Err(AppError::Invalid(problems));
+        }
+        Ok(pins)
+    }
+
+    /// Every pin of the template at a revision lower than `to` (at most
+    /// [`MAX_ROLLOUT_PIPELINES`]).
+    fn pins_behind(
+        store: &dyn StoreSession,
+        caller: &Caller,
+        template: &Template,
+        to: &Revision,
+    ) -> Result<Vec<Attachment>, AppError> {
+        const PAGE: u32 = 500;
+        let mut found = Vec::new();
+        let mut window = Window::from(integrations_domain::Page::default());
+        window.limit = PAGE;
+        loop {
+            let page = store.template_pins(&caller.org, template.id, window.clone())?;
+            let last = page.items.last().map(|(_, pin)| Newest {
+                created_at: pin.created_at,
+                id: pin.id.to_string(),
+            });
+            found.extend(
+                page.items
+                    .into_iter()
+                    .map(|(_, pin)| pin)
+                    .filter(|pin| pin.revision_number < to.number),
+            );
+            if found.len() > MAX_ROLLOUT_PIPELINES {
+                return Err(too_many());
+            }
+            match (page.more, last) {
+                (true, Some(key)) => window = Window::after(PAGE, key),
+                _ => return Ok(found),
+            }
+        }
     }
 
     /// A revision's config opened and compiled, ready to render for any pipeline.

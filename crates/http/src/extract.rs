@@ -9,14 +9,16 @@ use actix_web::http::header;
 use actix_web::{FromRequest, HttpMessage as _, HttpRequest, web};
 use integrations_app::{App, AppError};
 use integrations_domain::{Action, Caller};
-use integrations_ports::AuthError;
+use integrations_ports::{AuthError, VerifiedToken};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 
-/// The authenticated caller of a request (401 otherwise).
+/// The verified token of a request: its caller and when it expires (401
+/// otherwise). Verified once per request: the rate-limit middleware keeps it
+/// in the request's extensions for the extractors.
 #[derive(Debug, Clone)]
-pub struct Authenticated(pub Caller);
+pub struct Authenticated(pub VerifiedToken);
 
 /// The bearer token of a request.
 ///
@@ -111,7 +113,7 @@ impl<R: Requirement> FromRequest for Permitted<R> {
 
     fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
         let caller = match Authenticated::from_request(req, payload).into_inner() {
-            Ok(Authenticated(caller)) => caller,
+            Ok(Authenticated(verified)) => verified.caller,
             Err(err) => return ready(Err(err)),
         };
         ready(if caller.can(R::ACTION) {

@@ -184,11 +184,11 @@ pub async fn rate_limit(
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     let limits = req.app_data::<web::Data<RateLimit>>().cloned();
-    let caller = req.app_data::<web::Data<App>>().and_then(|app| {
+    let verified = req.app_data::<web::Data<App>>().and_then(|app| {
         let token = bearer_token(req.request()).ok()?;
         app.authenticate(token).ok()
     });
-    let Some(caller) = caller else {
+    let Some(verified) = verified else {
         // Not authenticated: the route answers 401 (or 404 for no route).
         // Only a 401 counts as a failed authentication of the peer.
         let failures = limits.and_then(|l| l.failures.clone());
@@ -209,7 +209,8 @@ pub async fn rate_limit(
         let limited = too_many(wait, "too many failed authentications from this address");
         return Ok(ServiceResponse::new(request, limited).map_into_right_body());
     };
-    req.extensions_mut().insert(Authenticated(caller.clone()));
+    let caller = verified.caller.clone();
+    req.extensions_mut().insert(Authenticated(verified));
     let limiter = limits.and_then(|l| {
         if caller.role == Role::Service {
             l.services.clone()

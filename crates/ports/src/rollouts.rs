@@ -181,6 +181,18 @@ pub trait RolloutStore {
         replay: Option<(&ClaimedKey, Respond<'_, Rollout>)>,
     ) -> StoreResult<Rollout>;
 
+    /// The pins of `template` on those of `pipelines` that are live and pin
+    /// it (any order): the targets a rollout names, read by their ids.
+    ///
+    /// # Errors
+    /// Only `Unavailable` and `Unexpected`.
+    fn pins_on(
+        &self,
+        org: &OrgId,
+        template: TemplateId,
+        pipelines: &[PipelineId],
+    ) -> StoreResult<Vec<Attachment>>;
+
     /// One stored rollout of the org.
     ///
     /// # Errors

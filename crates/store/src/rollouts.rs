@@ -6,8 +6,10 @@
 //! under those locks; then the audit entries, the moves, the rollout and the
 //! events are written, events last (see the `events` module).
 
+use std::collections::HashMap;
+
 use diesel::prelude::*;
-use integrations_domain::{OrgId, RolloutId, TemplateId, UserId};
+use integrations_domain::{Attachment, OrgId, PipelineId, RolloutId, TemplateId, UserId};
 use integrations_ports::{
     ApplyRollout, ClaimedKey, Decide, FoundPin, ListPage, Respond, Rollout, RolloutPipeline,
     RolloutStatus, RolloutStore, Start, StoreError, StoreResult, Window,
@@ -160,26 +162,25 @@ impl<C: Connections> RolloutStore for DieselStore<C> {
                 )
                 .set(attachments::updated_at.eq(attachments::updated_at))
                 .execute(conn)?;
-                let mut pins = pins_of_template(conn, org, apply.template_id, &ids)?;
-                let versions: Vec<(String, PrimitiveDateTime)> = pipelines::table
+                let pins = pins_of_template(conn, org, apply.template_id, &ids)?;
+                let versions: HashMap<String, PrimitiveDateTime> = pipelines::table
                     .filter(pipelines::org_id.eq(org.as_str()))
                     .filter(pipelines::id.eq_any(&ids))
                     .filter(pipelines::deleted_at.is_null())
                     .select((pipelines::id, pipelines::updated_at))
-                    .load(conn)?;
+                    .load::<(String, PrimitiveDateTime)>(conn)?
+                    .into_iter()
+                    .collect();
+                let mut pins: HashMap<PipelineId, Attachment> =
+                    pins.into_iter().map(|pin| (pin.pipeline_id, pin)).collect();
                 let found: Vec<FoundPin> = apply
                     .pipelines
                     .iter()
-                    .map(|&pipeline_id| FoundPin {
+                    .zip(&ids)
+                    .map(|(&pipeline_id, id)| FoundPin {
                         pipeline_id,
-                        attachment: pins
-                            .iter()
-                            .position(|pin| pin.pipeline_id == pipeline_id)
-                            .map(|at| pins.swap_remove(at)),
-                        pipeline_updated_at: versions
-                            .iter()
-                            .find(|(id, _)| *id == pipeline_id.to_string())
-                            .map(|(_, at)| at.assume_utc()),
+                        attachment: pins.remove(&pipeline_id),
+                        pipeline_updated_at: versions.get(id).map(|at| at.assume_utc()),
                     })
                     .collect();
                 let mut decided = decide(found)?;
@@ -213,6 +214,16 @@ impl<C: Connections> RolloutStore for DieselStore<C> {
             })
         })
         .inspect(|_| self.committed(org))
+    }
+
+    fn pins_on(
+        &self,
+        org: &OrgId,
+        template: TemplateId,
+        pipelines: &[PipelineId],
+    ) -> StoreResult<Vec<Attachment>> {
+        let ids: Vec<String> = pipelines.iter().map(ToString::to_string).collect();
+        self.with(|conn| pins_of_template(conn, org, template, &ids))
     }
 
     fn rollout(&self, org: &OrgId, id: RolloutId) -> StoreResult<Rollout> {

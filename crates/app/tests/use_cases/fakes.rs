@@ -752,6 +752,15 @@ impl RolloutStore for MemoryStore {
         not_in_the_fake("apply_rollout")
     }
 
+    fn pins_on(
+        &self,
+        _org: &OrgId,
+        _template: TemplateId,
+        _pipelines: &[PipelineId],
+    ) -> StoreResult<Vec<Attachment>> {
+        not_in_the_fake("pins_on")
+    }
+
     fn rollout(&self, _org: &OrgId, _id: RolloutId) -> StoreResult<Rollout> {
         not_in_the_fake("rollout")
     }

@@ -156,8 +156,8 @@ fn an_update_reads_its_body_only_after_the_template_is_found() {
 #[test]
 fn tokens_are_verified_by_the_port() {
     let (app, _store) = app();
-    let caller = app.authenticate("admin").expect("a valid token");
-    assert_eq!(caller.role, Role::Admin);
+    let verified = app.authenticate("admin").expect("a valid token");
+    assert_eq!(verified.caller.role, Role::Admin);
     let err = app.authenticate("expired").expect_err("expired");
     assert!(
         matches!(err, AppError::Unauthenticated(AuthError::Expired)),

@@ -17,7 +17,7 @@ use tokio::time::Instant;
 use super::method_not_allowed;
 use crate::dto::events::{EventListResponse, EventResponse};
 use crate::error::{ApiError, ErrorEnvelope};
-use crate::extract::{Permitted, ToRead, blocking, query};
+use crate::extract::{Authenticated, Permitted, ToRead, blocking, query};
 use crate::openapi::params::{EventParams, LastEventIdHeader};
 use crate::openapi::{AdminErrors, BadRequest};
 
@@ -202,6 +202,7 @@ pub(crate) fn event_seq_header(seq: u64) -> (&'static str, HeaderValue) {
 pub(crate) async fn list(
     app: web::Data<App>,
     Permitted(caller, _): Permitted<ToRead>,
+    Authenticated(token): Authenticated,
     req: HttpRequest,
 ) -> Result<HttpResponse, ApiError> {
     let EventsRequest { mut query, wait } = EventsRequest::parse(&req)?;
@@ -214,11 +215,7 @@ pub(crate) async fn list(
         }
         // A stream lives no longer than the token it was opened with: the
         // client reconnects, and a token that has expired meanwhile is 401.
-        let expires_at = crate::extract::bearer_token(&req)
-            .ok()
-            .and_then(|token| app.me(token).ok())
-            .map(|verified| verified.expires_at);
-        return stream(app, caller, query, expires_at).await;
+        return stream(app, caller, query, token.expires_at).await;
     }
     let deadline = Instant::now() + wait;
     let mut page = read(&app, &caller, &query).await?;
@@ -270,8 +267,8 @@ struct Streaming {
     app: App,
     caller: Caller,
     query: EventQuery,
-    /// When the caller's token expires: the stream ends then.
-    until: Option<Instant>,
+    /// When the caller's token stops being accepted: the stream ends then.
+    until: Instant,
     ready: VecDeque<Event>,
     /// The highest `seq` examined so far.
     cursor: u64,
@@ -286,15 +283,13 @@ async fn stream(
     app: App,
     caller: Caller,
     query: EventQuery,
-    expires_at: Option<time::OffsetDateTime>,
+    expires_at: time::OffsetDateTime,
 ) -> Result<HttpResponse, ApiError> {
     let first = read(&app, &caller, &query).await?;
     let event_seq = first.event_seq;
     // As long as the token is accepted: its expiry plus the clocks' leeway.
-    let until = expires_at.map(|at| {
-        let left = at + integrations_ports::TOKEN_LEEWAY - time::OffsetDateTime::now_utc();
-        Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO)
-    });
+    let left = expires_at + integrations_ports::TOKEN_LEEWAY - time::OffsetDateTime::now_utc();
+    let until = Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO);
     let state = Streaming {
         cursor: first.next,
         ready: first.events.into(),
@@ -317,11 +312,10 @@ async fn stream(
             // A stream lives no longer than its token: it waits at most
             // until the token expires, then ends.
             let now = Instant::now();
-            let wait = match st.until {
-                Some(until) if until <= now => return None,
-                Some(until) => HEARTBEAT.min(until - now),
-                None => HEARTBEAT,
-            };
+            if st.until <= now {
+                return None;
+            }
+            let wait = HEARTBEAT.min(st.until - now);
             let woken = tokio::time::timeout(
                 wait,
                 st.app

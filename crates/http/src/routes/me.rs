@@ -38,6 +38,6 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 pub(crate) async fn me(app: web::Data<App>, req: HttpRequest) -> Result<HttpResponse, ApiError> {
     // HMAC verification takes microseconds: no need to leave the executor.
     let token = bearer_token(&req).map_err(AppError::from)?;
-    let me = app.me(token)?;
+    let me = app.authenticate(token)?;
     Ok(HttpResponse::Ok().json(MeResponse::from(me)))
 }
