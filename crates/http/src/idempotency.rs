@@ -127,7 +127,7 @@ fn refusal(err: &ApiError) -> Option<StoredResponse> {
     })
 }
 
-fn send(stored: &StoredResponse, replayed: bool) -> HttpResponse {
+fn send(stored: StoredResponse, replayed: bool) -> HttpResponse {
     let status = StatusCode::from_u16(stored.status).unwrap_or(StatusCode::OK);
     let mut response = HttpResponse::build(status);
     response.content_type("application/json");
@@ -137,7 +137,7 @@ fn send(stored: &StoredResponse, replayed: bool) -> HttpResponse {
     if let Some(location) = &stored.location {
         response.insert_header((header::LOCATION, location.as_str()));
     }
-    response.body(stored.body.clone())
+    response.body(stored.body)
 }
 
 /// The response to an idempotent `POST`: made by `respond` from a fresh
@@ -155,11 +155,11 @@ pub fn answer_then<T>(
 ) -> HttpResponse {
     match outcome {
         Outcome::Done(done) => {
-            let mut response = send(&respond(&done), false);
+            let mut response = send(respond(&done), false);
             then(&done, &mut response);
             response
         }
-        Outcome::Replayed(stored) => send(&stored, true),
+        Outcome::Replayed(stored) => send(stored, true),
     }
 }
 

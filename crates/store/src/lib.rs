@@ -20,6 +20,7 @@ mod lookup;
 pub mod migrations;
 mod pipelines;
 mod rekey;
+mod revision_statement;
 mod rollouts;
 mod rows;
 mod schema;

@@ -17,7 +17,7 @@ pub(crate) fn timestamp(at: OffsetDateTime) -> PrimitiveDateTime {
     PrimitiveDateTime::new(utc.date(), utc.time())
 }
 
-fn instant(at: PrimitiveDateTime) -> OffsetDateTime {
+pub(crate) fn instant(at: PrimitiveDateTime) -> OffsetDateTime {
     at.assume_utc()
 }
 

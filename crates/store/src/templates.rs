@@ -12,7 +12,7 @@ use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::connection::{DbConnection, write};
 use crate::counts::{self, Delta};
-use crate::error::Failure;
+use crate::error::{Failure, corrupt};
 use crate::events::close;
 use crate::idempotency::finish;
 use crate::lookup::{
@@ -51,7 +51,7 @@ macro_rules! live_by_id {
 }
 
 pub(crate) fn total(count: i64) -> Result<u64, Failure> {
-    u64::try_from(count).map_err(|err| crate::error::corrupt("row count", err))
+    u64::try_from(count).map_err(|err| corrupt("row count", err))
 }
 
 fn load_template(
@@ -162,23 +162,32 @@ fn next_revision(
     audit: Option<&AuditEntry>,
 ) -> Result<Revision, Failure> {
     let Some(number) = bump_latest(conn, org, template, revision)? else {
-        // Not bumped: say why, from the row (a rare path, one more read).
-        let latest: Option<i32> = live_by_id!(org, template)
-            .select(templates::latest_revision)
-            .first(conn)
-            .optional()?;
-        return Err(match latest {
-            Some(latest) => StoreError::StaleRevision {
-                latest: count(latest)?,
-            },
-            None => StoreError::NotFound,
-        }
-        .into());
+        return Err(not_bumped(conn, org, template)?);
     };
     if let Some(audit) = audit {
         crate::audit::record(conn, &numbered(audit, count(number)?))?;
     }
     insert_revision(conn, org, template, number, revision)
+}
+
+/// Why a template's latest number was not moved on, from its row (a rare
+/// path, one more read): stale, or not found.
+fn not_bumped(
+    conn: &mut DbConnection,
+    org: &OrgId,
+    template: TemplateId,
+) -> Result<Failure, Failure> {
+    let latest: Option<i32> = live_by_id!(org, template)
+        .select(templates::latest_revision)
+        .first(conn)
+        .optional()?;
+    Ok(match latest {
+        Some(latest) => StoreError::StaleRevision {
+            latest: count(latest)?,
+        },
+        None => StoreError::NotFound,
+    }
+    .into())
 }
 
 /// Moves the live template's latest revision number on by one (when it is
@@ -468,9 +477,28 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
         revision: NewRevision,
         change: Change<'_, Revision>,
     ) -> StoreResult<Revision> {
+        use crate::revision_statement::{Created, create, created};
+        let mut revision = Some(revision);
         self.with(|conn| {
+            let Some(new) = &revision else {
+                return Err(corrupt("revision", "already written"));
+            };
+            // Without an idempotency record to settle, PostgreSQL takes the
+            // whole change as one statement (see `revision_statement`).
+            if let (DbConnection::Postgres(pg), None) = (&mut *conn, &change.replay) {
+                match create(pg, org, template, new, &change.audit, self.stamp())? {
+                    Created::Numbered(number) => {
+                        return match revision.take() {
+                            Some(new) => Ok(created(new, org, template, number)),
+                            None => Err(corrupt("revision", "already written")),
+                        };
+                    }
+                    Created::NotBumped => return Err(not_bumped(conn, org, template)?),
+                    Created::Elsewhere => {}
+                }
+            }
             write(conn, |conn| {
-                let revision = next_revision(conn, org, template, &revision, Some(&change.audit))?;
+                let revision = next_revision(conn, org, template, new, Some(&change.audit))?;
                 finish(conn, &change, &revision)?;
                 let recorded = numbered(&change.audit, revision.number.get());
                 close(conn, org, Delta::audited(1), &[&recorded], self.stamp())?;

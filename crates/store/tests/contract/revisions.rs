@@ -1,11 +1,19 @@
 use std::sync::Arc;
 
-use integrations_domain::{Page, RevisionNumber};
-use integrations_ports::{StoreError, TemplateStore};
+use integrations_domain::{Page, Revision, RevisionNumber, UserId};
+use integrations_ports::{
+    AttachmentStore, AuditStore, Change, Claim, ClaimedKey, EventStore, EventType,
+    IdempotencyScope, IdempotencyStore, PipelineStore, SealedValueStore, StoreError,
+    StoredResponse, TemplateStore,
+};
 use integrations_testing::TestDb;
 use serde_json::json;
 
-use crate::support::{audit, new_revision, new_template, org, store};
+use crate::attachments::attach_new;
+use crate::sealed::sealed;
+use crate::support::{
+    audit, new_pipeline, new_revision, new_template, org, revision_audit, store, tick,
+};
 
 fn revisions_are_numbered_from_one_and_move_updated_at(db: &TestDb) {
     let store = store(db);
@@ -218,6 +226,140 @@ fn install_creates_template_and_first_revision_atomically(db: &TestDb) {
     assert_eq!(raw.count("SELECT COUNT(*) AS n FROM templates"), 1);
 }
 
+/// On PostgreSQL a revision is created in one statement, unless an
+/// idempotency record has to join its transaction. Both ways leave the same
+/// rows: the revision as returned and as read back, its sealed values, its
+/// audit entry (with the number) counted in the total, and its event
+/// (numbered next, with the number, listing the pipelines pinning the
+/// template). On SQLite both are the same path.
+#[expect(clippy::too_many_lines, reason = "one scenario, read top to bottom")]
+fn both_ways_of_creating_a_revision_leave_the_same_rows(db: &TestDb) {
+    let store = store(db);
+    let a = org("org_a");
+    let t = store
+        .create_template(new_template(&a, "T"), audit().into())
+        .expect("created");
+    let first = store
+        .create_revision(&a, t.id, new_revision(json!({})), audit().into())
+        .expect("revised");
+    let p = store
+        .create_pipeline(new_pipeline(&a, "Web", json!({})), audit().into())
+        .expect("created");
+    store
+        .attach(&a, p.id, attach_new(t.id, first.id), audit().into())
+        .expect("attached");
+    let audited_before = store
+        .audit_log(&a, None, Page::default().into())
+        .expect("read")
+        .total;
+    let seq_before = store.last_seqs(std::slice::from_ref(&a)).expect("read")[0].1;
+
+    let make = || {
+        let mut revision = new_revision(json!({ "pixel_id": "1", "token": "enc:v2:x" }));
+        revision.secrets = vec![sealed("token", "k1", "c1"), sealed("extra", "k1", "c2")];
+        revision
+    };
+    let plain = make();
+    let plain_entry = revision_audit(t.id, &plain);
+    let by_statement = store
+        .create_revision(&a, t.id, plain, plain_entry.clone().into())
+        .expect("revised");
+    let scope = IdempotencyScope {
+        org: a.clone(),
+        user: UserId::parse("user_123").expect("valid"),
+        key: "k".into(),
+    };
+    let now = tick();
+    let Claim::Fresh { token } = store
+        .claim_key(&scope, "f", now, now, now)
+        .expect("claimed")
+    else {
+        panic!("a fresh key");
+    };
+    let claimed = ClaimedKey { scope, token };
+    let respond = |r: &Revision| StoredResponse {
+        status: 201,
+        body: r.id.to_string(),
+        location: None,
+    };
+    let keyed = make();
+    let keyed_entry = revision_audit(t.id, &keyed);
+    let by_transaction = store
+        .create_revision(
+            &a,
+            t.id,
+            keyed,
+            Change {
+                audit: keyed_entry.clone(),
+                replay: Some((&claimed, &respond)),
+            },
+        )
+        .expect("revised");
+
+    let audit_log = store
+        .audit_log(&a, None, Page::default().into())
+        .expect("read");
+    assert_eq!(audit_log.total, audited_before + 2, "both entries counted");
+    let events = store.events_after(&a, seq_before, 10).expect("read");
+    assert_eq!(
+        events.iter().map(|e| e.seq).collect::<Vec<_>>(),
+        [seq_before + 1, seq_before + 2],
+        "numbered next, in order"
+    );
+    for ((made, entry), (number, event)) in [
+        (&by_statement, &plain_entry),
+        (&by_transaction, &keyed_entry),
+    ]
+    .into_iter()
+    .zip([2_u32, 3].into_iter().zip(&events))
+    {
+        assert_eq!(made.number.get(), number);
+        assert_eq!(
+            &store.revision(&a, t.id, made.number).expect("read"),
+            made,
+            "the revision returned is the one stored"
+        );
+        let mut paths: Vec<String> = store
+            .revision_secrets(&a, &[made.id])
+            .expect("read")
+            .into_iter()
+            .map(|(id, secret)| {
+                assert_eq!(id, made.id);
+                secret.field_path
+            })
+            .collect();
+        paths.sort();
+        assert_eq!(paths, ["extra", "token"]);
+
+        let recorded = audit_log
+            .items
+            .iter()
+            .find(|e| e.id == entry.id)
+            .expect("the entry is in the log");
+        let mut expected = entry.new_value.clone().expect("a value");
+        expected["revision_number"] = json!(number);
+        assert_eq!(recorded.new_value.as_ref(), Some(&expected));
+        assert_eq!(
+            (recorded.action, &recorded.resource_id, recorded.at),
+            (entry.action, &entry.resource_id, entry.at)
+        );
+
+        assert_eq!(event.event_type, EventType::RevisionCreated);
+        assert_eq!(event.resource_id, made.id.to_string());
+        assert_eq!(event.pipeline_ids, [p.id], "the pins of the template");
+        assert_eq!(
+            serde_json::Value::Object(event.data.clone()),
+            json!({
+                "revision_id": made.id.to_string(),
+                "revision_number": number,
+                "restored_from": null,
+                "delivery_mode": "server_side",
+                "template_id": t.id.to_string(),
+            })
+        );
+    }
+}
+
 integrations_testing::backend_tests!(
     revisions_are_numbered_from_one_and_move_updated_at,
     configs_are_stored_without_loss,
@@ -225,4 +367,5 @@ integrations_testing::backend_tests!(
     expected_latest_guards_against_stale_writes,
     concurrent_revision_creates_are_gapless,
     install_creates_template_and_first_revision_atomically,
+    both_ways_of_creating_a_revision_leave_the_same_rows,
 );

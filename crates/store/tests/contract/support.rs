@@ -137,6 +137,24 @@ impl Raw {
 }
 
 /// An audit entry for a change made by a test.
+/// The audit entry of a new revision of `template`, as the application
+/// makes it (the store adds the number).
+pub fn revision_audit(template: TemplateId, revision: &NewRevision) -> AuditEntry {
+    AuditEntry {
+        action: AuditAction::RevisionCreate,
+        resource_type: ResourceType::Template,
+        resource_id: template.to_string(),
+        new_value: Some(serde_json::json!({
+            "id": revision.id.to_string(),
+            "config": revision.config,
+            "delivery_mode": revision.delivery_mode.as_str(),
+            "change_summary": null,
+            "restored_from": null,
+        })),
+        ..audit()
+    }
+}
+
 pub fn audit() -> AuditEntry {
     AuditEntry {
         id: AuditId::from_ulid(Ulid::generate()),
