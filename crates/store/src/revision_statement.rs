@@ -24,13 +24,14 @@
 //! path). Two round trips fewer than before per create on the network, four
 //! fewer statements to parse and plan (docs/performance.md).
 
-use diesel::pg::PgConnection;
+use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamp};
 use integrations_domain::{OrgId, Revision, RevisionNumber, TemplateId};
 use integrations_ports::{AuditAction, AuditEntry, NewEvent, NewRevision, REVISION_OWNER};
 use serde_json::{Map, Value};
-use time::OffsetDateTime;
+use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::counts;
 use crate::error::{Failure, corrupt};
@@ -39,63 +40,157 @@ use crate::rows::{config_text, instant, timestamp};
 /// The key both JSON objects get from the statement.
 const NUMBER_KEY: &str = "revision_number";
 
-/// The statement. Parameters: `$1` org, `$2` template, `$3` the template's
-/// new `updated_at`, `$4` the expected latest number (or null), `$5`–`$10`
-/// the audit entry (id, actor, action, resource type, resource id, time),
-/// `$11` what follows the number in its new value, `$12` the revision's id, `$13`
-/// config, `$14` delivery mode, `$15` change summary, `$16` author, `$17`
-/// restored from, `$18` creation time, `$19`–`$22` the sealed values'
-/// paths, versions, key ids and ciphertexts, `$23` the counters' stripe,
-/// `$24`–`$29` the event (id, type, resource type, resource id, time, what
-/// follows the number in its data), `$30` the owner kind of sealed values.
-const SQL: &str = "\
-WITH bumped AS (
-    UPDATE templates SET latest_revision = latest_revision + 1, updated_at = $3
-    WHERE id = $2 AND COALESCE(org_id = $1 AND deleted_at IS NULL, FALSE)
-      AND ($4::integer IS NULL OR latest_revision = $4)
-    RETURNING latest_revision AS n),
+/// The statement after its `input` (see [`Statement`]): every value is bound
+/// once, as a column of `input`.
+const SQL: &str = "
+bumped AS (
+    UPDATE templates t SET latest_revision = t.latest_revision + 1,
+                           updated_at = input.created_at
+    FROM input
+    WHERE t.id = input.template_id
+      AND COALESCE(t.org_id = input.org_id AND t.deleted_at IS NULL, FALSE)
+      AND (input.expected_latest IS NULL OR t.latest_revision = input.expected_latest)
+    RETURNING t.latest_revision AS n),
 audit AS (
     INSERT INTO audit_log (id, org_id, actor, action, resource_type, resource_id,
                            old_value, new_value, created_at)
-    SELECT $5, $1, $6, $7, $8, $9, NULL,
-           '{\"revision_number\":' || n || $11, $10
-    FROM bumped),
+    SELECT i.audit_id, i.org_id, i.actor, i.action, i.audit_resource_type,
+           i.audit_resource_id, NULL, '{\"revision_number\":' || b.n || i.audit_rest,
+           i.audit_at
+    FROM bumped b, input i),
 sealed AS (
     INSERT INTO sealed_values (org_id, owner_kind, owner_id, field_path, version_id, kid,
                                ciphertext, created_at)
-    SELECT $1, $30, $12, s.field_path, s.version_id, s.kid, s.ciphertext, $18
-    FROM bumped, unnest($19::text[], $20::text[], $21::text[], $22::text[])
+    SELECT i.org_id, i.owner_kind, i.revision_id, s.field_path, s.version_id, s.kid,
+           s.ciphertext, i.created_at
+    FROM bumped, input i,
+         unnest(i.secret_paths, i.secret_versions, i.secret_kids, i.secret_ciphertexts)
          AS s(field_path, version_id, kid, ciphertext)),
 revision AS (
     INSERT INTO revisions (id, template_id, org_id, revision_number, config, delivery_mode,
                            change_summary, created_by, created_at, restored_from)
-    SELECT $12, $2, $1, n, $13, $14, $15, $16, $18, $17
-    FROM bumped),
+    SELECT i.revision_id, i.template_id, i.org_id, b.n, i.config, i.delivery_mode,
+           i.change_summary, i.created_by, i.created_at, i.restored_from
+    FROM bumped b, input i),
 counted AS (
     INSERT INTO org_counts (org_id, stripe, live_templates, live_pipelines, audit_entries)
-    SELECT $1, $23, 0, 0, 1 FROM bumped
+    SELECT i.org_id, i.stripe, 0, 0, 1 FROM bumped, input i
     ON CONFLICT (org_id, stripe) DO UPDATE SET
         audit_entries = org_counts.audit_entries + EXCLUDED.audit_entries),
 numbered AS (
-    INSERT INTO event_seqs (org_id, last_seq) SELECT $1, 1 FROM bumped
+    INSERT INTO event_seqs (org_id, last_seq) SELECT i.org_id, 1 FROM bumped, input i
     ON CONFLICT (org_id) DO UPDATE SET last_seq = event_seqs.last_seq + 1
     RETURNING last_seq),
 event AS (
     INSERT INTO events (org_id, seq, id, type, resource_type, resource_id, pipeline_ids,
                         actor, at, data)
-    SELECT $1, numbered.last_seq, $24, $25, $26, $27,
+    SELECT i.org_id, numbered.last_seq, i.event_id, i.event_type, i.event_resource_type,
+           i.revision_id,
            COALESCE((SELECT json_agg(a.pipeline_id ORDER BY a.pipeline_id)::text
-                     FROM attachments a WHERE a.org_id = $1 AND a.template_id = $2), '[]'),
-           $6, $28, '{\"revision_number\":' || bumped.n || $29
-    FROM numbered, bumped)
+                     FROM attachments a
+                     WHERE a.org_id = i.org_id AND a.template_id = i.template_id), '[]'),
+           i.actor, i.event_at, '{\"revision_number\":' || b.n || i.event_rest
+    FROM numbered, bumped b, input i)
 SELECT n FROM bumped";
 
-/// The new number, from the statement's only row.
-#[derive(QueryableByName)]
-struct Bumped {
-    #[diesel(sql_type = Integer)]
-    n: i32,
+/// The statement with its values. Diesel prepares it once per connection
+/// and reuses it (its type is its cache key), so PostgreSQL parses and
+/// plans it once per connection, not per request.
+struct Statement<'a> {
+    org_id: &'a str,
+    template_id: String,
+    created_at: PrimitiveDateTime,
+    expected_latest: Option<i32>,
+    audit_id: String,
+    actor: &'a str,
+    action: &'static str,
+    audit_resource_type: &'static str,
+    audit_resource_id: &'a str,
+    audit_at: PrimitiveDateTime,
+    audit_rest: String,
+    revision_id: String,
+    config: String,
+    delivery_mode: &'static str,
+    change_summary: Option<&'a str>,
+    created_by: &'a str,
+    restored_from: Option<i32>,
+    owner_kind: &'static str,
+    secret_paths: Vec<&'a str>,
+    secret_versions: Vec<&'a str>,
+    secret_kids: Vec<&'a str>,
+    secret_ciphertexts: Vec<&'a str>,
+    stripe: i32,
+    event_id: String,
+    event_type: &'static str,
+    event_resource_type: &'static str,
+    event_at: PrimitiveDateTime,
+    event_rest: String,
 }
+
+/// `WITH input AS (SELECT $1 AS a, $2 AS b, …), ` from `name: type = value`
+/// lines, binding each value once.
+macro_rules! input {
+    ($out:ident; $first:literal: $first_type:ty = $first_value:expr;
+     $($name:literal: $type:ty = $value:expr;)*) => {
+        $out.push_sql("WITH input AS (SELECT ");
+        $out.push_bind_param::<$first_type, _>($first_value)?;
+        $out.push_sql(concat!(" AS ", $first));
+        $(
+            $out.push_sql(", ");
+            $out.push_bind_param::<$type, _>($value)?;
+            $out.push_sql(concat!(" AS ", $name));
+        )*
+        $out.push_sql("),");
+    };
+}
+
+impl QueryFragment<Pg> for Statement<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        input!(out;
+            "org_id": Text = &self.org_id;
+            "template_id": Text = &self.template_id;
+            "created_at": Timestamp = &self.created_at;
+            "expected_latest": Nullable<Integer> = &self.expected_latest;
+            "audit_id": Text = &self.audit_id;
+            "actor": Text = &self.actor;
+            "action": Text = &self.action;
+            "audit_resource_type": Text = &self.audit_resource_type;
+            "audit_resource_id": Text = &self.audit_resource_id;
+            "audit_at": Timestamp = &self.audit_at;
+            "audit_rest": Text = &self.audit_rest;
+            "revision_id": Text = &self.revision_id;
+            "config": Text = &self.config;
+            "delivery_mode": Text = &self.delivery_mode;
+            "change_summary": Nullable<Text> = &self.change_summary;
+            "created_by": Text = &self.created_by;
+            "restored_from": Nullable<Integer> = &self.restored_from;
+            "owner_kind": Text = &self.owner_kind;
+            "secret_paths": Array<Text> = &self.secret_paths;
+            "secret_versions": Array<Text> = &self.secret_versions;
+            "secret_kids": Array<Text> = &self.secret_kids;
+            "secret_ciphertexts": Array<Text> = &self.secret_ciphertexts;
+            "stripe": Integer = &self.stripe;
+            "event_id": Text = &self.event_id;
+            "event_type": Text = &self.event_type;
+            "event_resource_type": Text = &self.event_resource_type;
+            "event_at": Timestamp = &self.event_at;
+            "event_rest": Text = &self.event_rest;
+        );
+        out.push_sql(SQL);
+        Ok(())
+    }
+}
+
+impl QueryId for Statement<'_> {
+    type QueryId = Statement<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for Statement<'_> {
+    type SqlType = Integer;
+}
+
+impl RunQueryDsl<PgConnection> for Statement<'_> {}
 
 /// What follows `{"revision_number":N` in `object` as text: its other
 /// members, then the closing brace.
@@ -148,8 +243,8 @@ pub(crate) fn create(
     else {
         return Ok(Created::Elsewhere);
     };
-    let (new_value, data) = (after_number(new_value)?, after_number(&event.data)?);
-    let expected = match revision.expected_latest.map(i32::try_from) {
+    let (audit_rest, event_rest) = (after_number(new_value)?, after_number(&event.data)?);
+    let expected_latest = match revision.expected_latest.map(i32::try_from) {
         None => None,
         Some(Ok(expected)) => Some(expected),
         // A number beyond what the column holds cannot be the latest: stale.
@@ -158,49 +253,41 @@ pub(crate) fn create(
     let column = |pick: fn(&integrations_ports::SealedSecret) -> &str| -> Vec<&str> {
         revision.secrets.iter().map(pick).collect()
     };
-    let created_at = timestamp(revision.created_at);
-    let revision_id = revision.id.to_string();
-    let template_id = template.to_string();
-    let bumped: Option<Bumped> = diesel::sql_query(SQL)
-        .bind::<Text, _>(org.as_str())
-        .bind::<Text, _>(&template_id)
-        .bind::<Timestamp, _>(created_at)
-        .bind::<Nullable<Integer>, _>(expected)
-        .bind::<Text, _>(audit.id.to_string())
-        .bind::<Text, _>(audit.actor.as_str())
-        .bind::<Text, _>(audit.action.as_str())
-        .bind::<Text, _>(audit.resource_type.as_str())
-        .bind::<Text, _>(&audit.resource_id)
-        .bind::<Timestamp, _>(timestamp(audit.at))
-        .bind::<Text, _>(&new_value)
-        .bind::<Text, _>(&revision_id)
-        .bind::<Text, _>(config_text(&revision.config)?)
-        .bind::<Text, _>(revision.delivery_mode.as_str())
-        .bind::<Nullable<Text>, _>(revision.change_summary.as_ref().map(|s| s.as_str()))
-        .bind::<Text, _>(revision.created_by.as_str())
-        .bind::<Nullable<Integer>, _>(
-            revision
-                .restored_from
-                .map(|n| i32::try_from(n.get()))
-                .transpose()
-                .map_err(|err| corrupt("revision number", err))?,
-        )
-        .bind::<Timestamp, _>(created_at)
-        .bind::<Array<Text>, _>(column(|s| &s.field_path))
-        .bind::<Array<Text>, _>(column(|s| s.version.as_str()))
-        .bind::<Array<Text>, _>(column(|s| &s.envelope.kid))
-        .bind::<Array<Text>, _>(column(|s| &s.envelope.ciphertext))
-        .bind::<Integer, _>(counts::stripe(&audit.id.to_string()))
-        .bind::<Text, _>(event.id.to_string())
-        .bind::<Text, _>(event.event_type.as_str())
-        .bind::<Text, _>(event.resource_type.as_str())
-        .bind::<Text, _>(&event.resource_id)
-        .bind::<Timestamp, _>(timestamp(event.at))
-        .bind::<Text, _>(&data)
-        .bind::<Text, _>(REVISION_OWNER)
-        .get_result(pg)
-        .optional()?;
-    let Some(Bumped { n }) = bumped else {
+    let statement = Statement {
+        org_id: org.as_str(),
+        template_id: template.to_string(),
+        created_at: timestamp(revision.created_at),
+        expected_latest,
+        audit_id: audit.id.to_string(),
+        actor: audit.actor.as_str(),
+        action: audit.action.as_str(),
+        audit_resource_type: audit.resource_type.as_str(),
+        audit_resource_id: &audit.resource_id,
+        audit_at: timestamp(audit.at),
+        audit_rest,
+        revision_id: revision.id.to_string(),
+        config: config_text(&revision.config)?,
+        delivery_mode: revision.delivery_mode.as_str(),
+        change_summary: revision.change_summary.as_ref().map(|s| s.as_str()),
+        created_by: revision.created_by.as_str(),
+        restored_from: revision
+            .restored_from
+            .map(|n| i32::try_from(n.get()))
+            .transpose()
+            .map_err(|err| corrupt("revision number", err))?,
+        owner_kind: REVISION_OWNER,
+        secret_paths: column(|s| &s.field_path),
+        secret_versions: column(|s| s.version.as_str()),
+        secret_kids: column(|s| &s.envelope.kid),
+        secret_ciphertexts: column(|s| &s.envelope.ciphertext),
+        stripe: counts::stripe(&audit.id.to_string()),
+        event_id: event.id.to_string(),
+        event_type: event.event_type.as_str(),
+        event_resource_type: event.resource_type.as_str(),
+        event_at: timestamp(event.at),
+        event_rest,
+    };
+    let Some(n) = statement.get_result::<i32>(pg).optional()? else {
         return Ok(Created::NotBumped);
     };
     u32::try_from(n)
