@@ -230,7 +230,9 @@ impl Browser {
             .unwrap_or_else(|err| panic!("option {option_text:?} of {label:?}: {err}"));
     }
 
-    /// Clicks the button (or link) whose text is `text`, inside `scope`.
+    /// Clicks the button (or link) whose text is `text`, inside `scope`. A
+    /// live update may redraw the page between finding the button and
+    /// clicking it: the button is then found again, until `WAIT` runs out.
     async fn click(&self, scope: &str, text: &str) {
         let script = format!(
             "document.querySelectorAll('[data-e2e]').forEach((e) => e.removeAttribute('data-e2e'));
@@ -241,20 +243,24 @@ impl Browser {
              return true;"
         );
         let deadline = Instant::now() + WAIT;
-        while self.js(&script).await != Value::Bool(true) {
+        loop {
+            if self.js(&script).await == Value::Bool(true) {
+                let clicked = match self.client.find(Locator::Css("[data-e2e='1']")).await {
+                    Ok(button) => button.click().await.map(|_| ()),
+                    Err(err) => Err(err),
+                };
+                match clicked {
+                    Ok(()) => return,
+                    Err(err) if redrawn(&err) => {}
+                    Err(err) => panic!("click {text:?} in {scope}: {err}"),
+                }
+            }
             if Instant::now() > deadline {
-                let text = self.main_text().await;
-                panic!("no button {text:?} in {scope}; the page reads:\n{text}");
+                let page = self.main_text().await;
+                panic!("no button {text:?} in {scope}; the page reads:\n{page}");
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
-        self.client
-            .find(Locator::Css("[data-e2e='1']"))
-            .await
-            .expect("the marked button")
-            .click()
-            .await
-            .expect("click");
     }
 
     async fn has_button(&self, text: &str) -> bool {
@@ -941,4 +947,15 @@ async fn flows(driver: &Driver, app: &TestApp) {
     b.until_text("No pipeline matches.").await;
 
     b.client.close().await.expect("the session ends");
+}
+
+/// Whether `err` says the element went away (the page was redrawn between
+/// finding it and using it), which a second look cures.
+fn redrawn(err: &fantoccini::error::CmdError) -> bool {
+    use fantoccini::error::{CmdError, ErrorStatus};
+    matches!(
+        err,
+        CmdError::Standard(e)
+            if matches!(e.error, ErrorStatus::StaleElementReference | ErrorStatus::NoSuchElement)
+    )
 }
