@@ -19,6 +19,7 @@
 mod attachments;
 mod audit;
 mod catalog;
+mod diff_budget;
 mod error;
 mod events;
 mod feed;
@@ -33,6 +34,7 @@ mod revisions;
 mod rollouts;
 mod secret_parameters;
 mod secrets;
+mod slots;
 mod templates;
 mod versioning;
 
@@ -62,6 +64,7 @@ pub use render::{
 };
 pub use revisions::{CreateRevision, REVISION_BATCH, RevisionBatches, RevisionList};
 pub use rollouts::{MAX_ROLLOUT_DIFF_BYTES, MAX_ROLLOUT_PIPELINES, StartRollout};
+pub use slots::{MAX_ROLLOUTS_AT_ONCE, ROLLOUT_RETRY_AFTER_SECONDS, Slot};
 pub use templates::{CreateTemplate, TemplateSearch, UpdateTemplate};
 pub use versioning::{Pin, Restore, RevisionDiff, template_etag};
 
@@ -79,6 +82,9 @@ pub struct App {
     counters: Arc<Counters>,
     /// The change feed as this process knows it.
     feed: Feed,
+    /// The rollout previews and applies running now (at most
+    /// [`MAX_ROLLOUTS_AT_ONCE`]).
+    rollout_slots: Arc<slots::Slots>,
 }
 
 /// Checks the caller's role: the authorize step of every use case.
@@ -124,6 +130,7 @@ impl App {
             last_purge: Arc::new(AtomicI64::new(0)),
             counters: Arc::new(Counters::default()),
             feed: Feed::new(),
+            rollout_slots: slots::Slots::new(MAX_ROLLOUTS_AT_ONCE),
         }
     }
 

@@ -21,6 +21,7 @@ use integrations_ports::{
 use serde_json::{Value, json};
 
 use crate::audit::{Subject, attachment_value};
+use crate::diff_budget::DiffBudget;
 use crate::error::{AppError, FieldProblem};
 use crate::idempotency::{Idempotent, Outcome, Replay};
 use crate::render::plain_in_secret_fields;
@@ -35,7 +36,8 @@ use crate::{App, authorize};
 pub const MAX_ROLLOUT_PIPELINES: usize = 500;
 
 /// The most bytes of `config_diff` one rollout shows, all pipelines
-/// together: 8 MiB. Past it, a pipeline's diff is `null`.
+/// together: 8 MiB. From the first diff that does not fit on, no diff is
+/// computed and each pipeline's is `null`.
 pub const MAX_ROLLOUT_DIFF_BYTES: usize = 8 * 1024 * 1024;
 
 /// The input of "roll a template out".
@@ -107,7 +109,11 @@ impl App {
     /// `revision_id`, `pipeline_ids` naming a pipeline that does not pin the
     /// template, no target at all, too many, or a bad `note`;
     /// `RolloutBlocked` when an apply has a pipeline with missing
-    /// parameters or problems; `StaleRevision` for an out-of-date `If-Match`.
+    /// parameters or problems; `StaleRevision` for an out-of-date `If-Match`;
+    /// `Busy` when the process runs [`MAX_ROLLOUTS_AT_ONCE`] previews and
+    /// applies already.
+    ///
+    /// [`MAX_ROLLOUTS_AT_ONCE`]: crate::MAX_ROLLOUTS_AT_ONCE
     pub fn start_rollout<E: From<AppError>>(
         &self,
         caller: &Caller,
@@ -121,11 +127,13 @@ impl App {
         let input = input()?;
         if input.dry_run {
             // Nothing is stored, so there is nothing for a key to replay.
+            let _slot = self.rollout_slot()?;
             let preview = self.preview(&*store, caller, &template, &input)?;
             return Ok(Outcome::Done(preview.rollout));
         }
         authorize(caller, Action::Edit)?;
         self.idempotently(&*store, caller, request, |replay| {
+            let _slot = self.rollout_slot()?;
             let preview = self.preview(&*store, caller, &template, &input)?;
             blocked(&preview.rollout)?;
             let expected = expected_latest(&template, if_match)?;
@@ -164,7 +172,7 @@ impl App {
         let mut targets =
             Self::targets(store, caller, template, &to, input.pipeline_ids.as_deref())?;
         let to_number = to.number.get();
-        let mut budget = MAX_ROLLOUT_DIFF_BYTES;
+        let mut budget = DiffBudget::new(MAX_ROLLOUT_DIFF_BYTES);
         let mut rows = Vec::with_capacity(targets.len());
         let mut seen = Vec::with_capacity(targets.len());
         let to = self.compile(store, caller, vendor, to)?;
@@ -348,7 +356,7 @@ impl App {
     }
 
     /// One pipeline of a preview: rendered at both revisions, the target
-    /// checked, the two diffed within what is left of `budget`.
+    /// checked, the two diffed while `budget` is not spent.
     #[expect(clippy::too_many_arguments, reason = "one row's inputs, each needed")]
     fn preview_row(
         &self,
@@ -358,7 +366,7 @@ impl App {
         from_number: u32,
         from: Option<&Compiled>,
         to: &Compiled,
-        budget: &mut usize,
+        budget: &mut DiffBudget,
     ) -> Result<RolloutPipeline, AppError> {
         let secret = self.open_secret_parameters(store, pipeline)?;
         let mut row = RolloutPipeline {
@@ -409,6 +417,10 @@ impl App {
             }
             row.status = PinStatus::Blocked;
         }
+        if budget.spent() {
+            // Past the budget no diff is shown: none is computed.
+            return Ok(row);
+        }
         // Which values change is decided on the configs with every secret
         // standing for its identity (a sealed reference, a secret
         // parameter's version), never its text: a diff is no oracle for a
@@ -419,13 +431,7 @@ impl App {
         let target_identity = render_identity(pipeline, &identities, &to.identity);
         if let (Some(Ok(current)), Ok(target_identity)) = (current, target_identity) {
             let patch = diff_rendered(&current, &target_identity, &target.masked);
-            let patch =
-                serde_json::to_value(patch).map_err(|err| AppError::Internal(Box::new(err)))?;
-            let size = serde_json::to_string(&patch).map_or(usize::MAX, |text| text.len());
-            if size <= *budget {
-                *budget -= size;
-                row.config_diff = Some(patch);
-            }
+            row.config_diff = budget.take(&patch)?;
         }
         Ok(row)
     }
