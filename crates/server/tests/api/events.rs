@@ -578,7 +578,95 @@ fn a_poll_right_after_a_change_is_never_answered_from_memory(app: &mut TestApp) 
     }
 }
 
+/// `org_a` gets `count` events numbered 1 to `count` straight in the table
+/// (thousands through the API would take minutes): `pipeline.updated`
+/// events that name no pipeline.
+fn backlog(app: &TestApp, count: u64) {
+    let rows = match app.db.backend() {
+        integrations_testing::Backend::Sqlite => format!(
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {count}) \
+             INSERT INTO events (org_id, seq, id, type, resource_type, resource_id, pipeline_ids, actor, at, data) \
+             SELECT 'org_a', n, 'evt_01KBZ0N4XW5D7Q2V6T' || printf('%08d', n), 'pipeline.updated', \
+             'pipeline', 'pip_01KBZ0N4XW5D7Q2V6T3M9R8P1A', '[]', 'user_123', \
+             strftime('%Y-%m-%d %H:%M:%f', 'now'), '{{}}' FROM g;"
+        ),
+        integrations_testing::Backend::Postgres => format!(
+            "INSERT INTO events (org_id, seq, id, type, resource_type, resource_id, pipeline_ids, actor, at, data) \
+             SELECT 'org_a', g, 'evt_01KBZ0N4XW5D7Q2V6T' || lpad(g::text, 8, '0'), 'pipeline.updated', \
+             'pipeline', 'pip_01KBZ0N4XW5D7Q2V6T3M9R8P1A', '[]', 'user_123', \
+             now() AT TIME ZONE 'UTC', '{{}}' FROM generate_series(1, {count}) g;"
+        ),
+    };
+    app.db
+        .execute(&format!(
+            "{rows} INSERT INTO event_seqs (org_id, last_seq) VALUES ('org_a', {count}) \
+             ON CONFLICT (org_id) DO UPDATE SET last_seq = excluded.last_seq;"
+        ))
+        .expect("the backlog is written");
+}
+
+/// A filter that matches nothing over a backlog three times the bound: a
+/// held poll answers its empty page with `next` once it examined the bound
+/// (rather than reading the whole backlog, then waiting out `wait`), and a
+/// stream sends a checkpoint (`id:` without an event) after each bound's
+/// worth of events. Nothing here is timed: without the bound, the poll
+/// would answer `next` = the whole backlog, and the stream would send no
+/// `id:` line at all.
+fn a_filter_that_matches_nothing_examines_a_bounded_number_of_events(app: &mut TestApp) {
+    let bound = integrations_app::MAX_EXAMINED;
+    let total = 3 * bound + 17;
+    backlog(app, total);
+    let token = app.owner();
+    let reply = app
+        .events(&token, "?after=0&types=rollout.applied&wait=30")
+        .expect(200);
+    assert_eq!(reply.body["events"], json!([]));
+    let next = reply.body["next"].as_u64().expect("next");
+    assert!((bound..total).contains(&next), "next {next}");
+    assert_eq!(event_seq(&reply), total);
+    // The next poll goes on from there, one bound further.
+    let again = app
+        .events(
+            &token,
+            &format!("?after={next}&types=rollout.applied&wait=30"),
+        )
+        .expect(200);
+    let further = again.body["next"].as_u64().expect("next");
+    assert!(further > next && further < total, "{next} then {further}");
+    // A stream: checkpoints, each at most a bound's worth further on.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let response = agent
+        .get(format!(
+            "{}{}?after=0&types=rollout.applied",
+            app.base,
+            paths::EVENTS
+        ))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Accept", "text/event-stream")
+        .call()
+        .expect("the stream opens");
+    let mut lines = BufReader::new(response.into_body().into_reader()).lines();
+    let mut checkpoints = Vec::new();
+    while checkpoints.len() < 3 {
+        let line = lines.next().expect("the stream goes on").expect("a line");
+        assert!(!line.starts_with("data:"), "no event matches: {line}");
+        if let Some(id) = line.strip_prefix("id: ") {
+            checkpoints.push(id.parse::<u64>().expect("a number"));
+        }
+    }
+    let mut last = 0;
+    for seq in &checkpoints {
+        assert!(*seq > last && *seq - last <= 2 * bound, "{checkpoints:?}");
+        last = *seq;
+    }
+    assert!(last <= total, "{checkpoints:?}");
+}
+
 crate::api_tests!(
+    a_filter_that_matches_nothing_examines_a_bounded_number_of_events,
     every_change_appends_one_event_with_its_pipelines_and_no_config,
     filters_and_cursors,
     bad_queries_are_refused_and_change_nothing,
