@@ -29,6 +29,7 @@ mod keys;
 mod metrics;
 mod pipelines;
 mod pump;
+mod readiness;
 mod render;
 mod revisions;
 mod rollouts;
@@ -58,6 +59,7 @@ pub use keys::{KeyStatus, MAX_REPORTED_FAILURES, RekeyReport, Unopenable};
 pub use metrics::Counters;
 pub use pipelines::{CreatePipeline, UpdatePipeline};
 pub use pump::{FeedPump, PumpOptions};
+pub use readiness::READINESS_CACHE;
 pub use render::{
     MAX_PIPELINE_CONFIG_BYTES, PipelineConfig, PipelineConfigAnswer, RenderFailure, RenderWarning,
     RenderedConfig, SECRET_IN_PLAIN_PARAMETER,
@@ -85,6 +87,8 @@ pub struct App {
     /// The rollout previews and applies running now (at most
     /// [`MAX_ROLLOUTS_AT_ONCE`]).
     rollout_slots: Arc<slots::Slots>,
+    /// The last readiness answer (`/readyz`), kept for [`READINESS_CACHE`].
+    readiness: Arc<readiness::Readiness>,
 }
 
 /// Checks the caller's role: the authorize step of every use case.
@@ -131,6 +135,7 @@ impl App {
             counters: Arc::new(Counters::default()),
             feed: Feed::new(),
             rollout_slots: slots::Slots::new(MAX_ROLLOUTS_AT_ONCE),
+            readiness: Arc::new(readiness::Readiness::new(READINESS_CACHE)),
         }
     }
 
@@ -156,16 +161,5 @@ impl App {
     /// [`AppError::Unauthenticated`].
     pub fn authenticate(&self, token: &str) -> Result<VerifiedToken, AppError> {
         Ok(self.tokens.verify_token(token)?)
-    }
-
-    /// Whether the database answers, for readiness probes.
-    ///
-    /// # Errors
-    /// [`AppError::Unavailable`] when it does not.
-    pub fn ready(&self) -> Result<(), AppError> {
-        // Any failure to answer a ping means "not ready", never a 500.
-        self.store
-            .ping()
-            .map_err(|err| AppError::Unavailable(Box::new(err)))
     }
 }
