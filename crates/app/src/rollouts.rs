@@ -102,7 +102,11 @@ pub(crate) fn parse_rollout_id(raw: &str) -> Result<RolloutId, AppError> {
 impl App {
     /// Previews (`dry_run`) or applies a rollout of `template`: finds the
     /// template (viewer and above), then reads `input`; an apply needs an
-    /// editor.
+    /// editor. Which of the two is asked for is in the body, so a caller who
+    /// may not apply has `input` read first: an apply it may not make is
+    /// refused (403) before the template is looked up. A stale `If-Match`
+    /// is refused before the preview runs (and again, atomically, by the
+    /// apply's transaction).
     ///
     /// # Errors
     /// `Forbidden`; `NotFound`; what `input` fails with; `Invalid` for a bad
@@ -123,8 +127,18 @@ impl App {
         request: Option<Idempotent<'_, Rollout, E>>,
     ) -> Result<Outcome<Rollout>, E> {
         let store = self.store.session();
-        let template = Self::find_template(&*store, caller, Action::Browse, template)?;
-        let input = input()?;
+        let (template, input) = if caller.can(Action::Edit) {
+            let template = Self::find_template(&*store, caller, Action::Browse, template)?;
+            (template, input()?)
+        } else {
+            authorize(caller, Action::Browse)?;
+            let input = input()?;
+            if !input.dry_run {
+                return Err(AppError::Forbidden(Action::Edit).into());
+            }
+            let template = Self::find_template(&*store, caller, Action::Browse, template)?;
+            (template, input)
+        };
         if input.dry_run {
             // Nothing is stored, so there is nothing for a key to replay.
             let _slot = self.rollout_slot()?;
@@ -133,10 +147,17 @@ impl App {
         }
         authorize(caller, Action::Edit)?;
         self.idempotently(&*store, caller, request, |replay| {
+            // Stale already as read: refused before the preview's work.
+            let expected = expected_latest(&template, if_match)?;
+            if expected.is_some_and(|number| number != template.latest_revision) {
+                return Err(AppError::StaleRevision {
+                    latest: template.latest_revision,
+                }
+                .into());
+            }
             let _slot = self.rollout_slot()?;
             let preview = self.preview(&*store, caller, &template, &input)?;
             blocked(&preview.rollout)?;
-            let expected = expected_latest(&template, if_match)?;
             Ok(self.apply(&*store, caller, &preview, expected, replay)?)
         })
     }
