@@ -66,7 +66,10 @@ pub use render::{
 };
 pub use revisions::{CreateRevision, REVISION_BATCH, RevisionBatches, RevisionList};
 pub use rollouts::{MAX_ROLLOUT_DIFF_BYTES, MAX_ROLLOUT_PIPELINES, StartRollout};
-pub use slots::{MAX_ROLLOUTS_AT_ONCE, ROLLOUT_RETRY_AFTER_SECONDS, Slot};
+pub use slots::{
+    DEFAULT_MAX_HELD_PER_USER, HELD_RETRY_AFTER_SECONDS, Held, MAX_ROLLOUTS_AT_ONCE,
+    ROLLOUT_RETRY_AFTER_SECONDS, Slot,
+};
 pub use templates::{CreateTemplate, TemplateSearch, UpdateTemplate};
 pub use versioning::{Pin, Restore, RevisionDiff, template_etag};
 
@@ -87,6 +90,9 @@ pub struct App {
     /// The rollout previews and applies running now (at most
     /// [`MAX_ROLLOUTS_AT_ONCE`]).
     rollout_slots: Arc<slots::Slots>,
+    /// The requests each user holds open now (long polls, config watches,
+    /// event streams).
+    holds: Arc<slots::Holds>,
     /// The last readiness answer (`/readyz`), kept for [`READINESS_CACHE`].
     readiness: Arc<readiness::Readiness>,
 }
@@ -135,6 +141,7 @@ impl App {
             counters: Arc::new(Counters::default()),
             feed: Feed::new(),
             rollout_slots: slots::Slots::new(MAX_ROLLOUTS_AT_ONCE),
+            holds: slots::Holds::new(DEFAULT_MAX_HELD_PER_USER),
             readiness: Arc::new(readiness::Readiness::new(READINESS_CACHE)),
         }
     }

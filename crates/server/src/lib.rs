@@ -469,6 +469,7 @@ pub fn start(
         SecretSource::Environment => Welcome::Nothing,
     };
     let (app, pool) = open_app(settings, Arc::new(verifier))?;
+    let app = app.with_max_held_per_user(settings.max_held_requests_per_user);
     check_keys_in_background(app.clone());
     start_pump(settings, &app, &pool)?;
     let app_feed = app.feed().clone();

@@ -8,7 +8,9 @@ use std::time::Duration;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, EventFilter, EventPage, EventQuery, MAX_EVENTS, MAX_EXAMINED, Woken};
+use integrations_app::{
+    App, EventFilter, EventPage, EventQuery, Held, MAX_EVENTS, MAX_EXAMINED, Woken,
+};
 use integrations_domain::{Caller, PipelineId};
 use integrations_ports::{Event, EventType};
 use serde::Deserialize;
@@ -224,6 +226,9 @@ pub(crate) async fn list(
     // a filter that matches nothing never walks the whole backlog in one
     // request.
     let mut examined = page.examined;
+    // A place among the user's held requests, taken before the first wait
+    // and given back with the answer.
+    let mut held = None;
     while page.events.is_empty() && examined < MAX_EXAMINED && !app.feed().closing() {
         let Some(left) = deadline
             .checked_duration_since(Instant::now())
@@ -231,6 +236,9 @@ pub(crate) async fn list(
         else {
             break;
         };
+        if held.is_none() {
+            held = Some(app.hold(&caller)?);
+        }
         let woken = tokio::time::timeout(
             left,
             app.wait_for_events(&caller.org, page.next, &query.filter),
@@ -281,6 +289,9 @@ struct Streaming {
     /// Events examined since the stream last sent something: past
     /// [`MAX_EXAMINED`], it sends a checkpoint before reading on.
     examined: u64,
+    /// The stream's place among its user's held requests, given back when
+    /// the stream ends (or the client goes away).
+    _held: Held,
 }
 
 /// A frame that moves the client's `Last-Event-ID` to `seq` without an
@@ -303,12 +314,14 @@ async fn stream(
     query: EventQuery,
     expires_at: time::OffsetDateTime,
 ) -> Result<HttpResponse, ApiError> {
+    let held = app.hold(&caller)?;
     let first = read(&app, &caller, &query).await?;
     let event_seq = first.event_seq;
     // As long as the token is accepted: its expiry plus the clocks' leeway.
     let left = expires_at + integrations_ports::TOKEN_LEEWAY - time::OffsetDateTime::now_utc();
     let until = Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO);
     let state = Streaming {
+        _held: held,
         examined: first.examined,
         cursor: first.next,
         ready: first.events.into(),

@@ -665,7 +665,93 @@ fn a_filter_that_matches_nothing_examines_a_bounded_number_of_events(app: &mut T
     assert!(last <= total, "{checkpoints:?}");
 }
 
+/// A user (org and `sub`) holds at most `MAX_HELD_REQUESTS_PER_USER`
+/// requests open at once — long polls, config watches, streams together —
+/// then gets 429 with `Retry-After`; requests that are not held, other
+/// users, and the same name in another org are not affected, and a place
+/// is given back when its request answers. The places are held through the
+/// app itself, so nothing here depends on timing.
+fn held_requests_are_capped_per_user(app: &mut TestApp) {
+    use integrations_domain::{Caller, OrgId, UserId};
+    let max = integrations_app::DEFAULT_MAX_HELD_PER_USER;
+    let t = app.template("Meta", "meta_capi");
+    app.revision(&t, &meta_config());
+    let p = pipeline(app, "Web");
+    attach(app, &p, &t);
+    let token = app.owner();
+    let caller = Caller {
+        org: OrgId::parse("org_a").expect("an org"),
+        user: UserId::parse("user_123").expect("a user"),
+        role: Role::Owner,
+    };
+    let mut held: Vec<_> = (0..max)
+        .map(|_| app.app.hold(&caller).expect("a place"))
+        .collect();
+    let refused = app
+        .events(&token, "?after=4&wait=30")
+        .expect_error(429, "RATE_LIMITED");
+    assert_eq!(refused.header("retry-after"), Some("5"));
+    // Answers that are not held are given as ever, by any token of the user.
+    let viewer = app.token("org_a", Role::Viewer);
+    assert_eq!(events_after(app, 0).len(), 4);
+    let at_once = app.events(&viewer, "?after=0&wait=30").expect(200);
+    assert_eq!(at_once.body["events"].as_array().map(Vec::len), Some(4));
+    app.events(&viewer, "?after=4&wait=30")
+        .expect_error(429, "RATE_LIMITED");
+    let etag = app
+        .pipeline_config(&token, &p)
+        .expect(200)
+        .header("etag")
+        .expect("an ETag")
+        .to_owned();
+    let watch = format!("{}?wait=30", paths::pipeline_config(&p));
+    app.send_raw(
+        "GET",
+        &watch,
+        Some(&token),
+        &[("If-None-Match", &etag)],
+        None,
+    )
+    .expect_error(429, "RATE_LIMITED");
+    let stream = [("Accept", "text/event-stream")];
+    app.send_raw("GET", paths::EVENTS, Some(&token), &stream, None)
+        .expect_error(429, "RATE_LIMITED");
+    // Another user, and the same user name in another org, are counted apart.
+    let other = app.token_for("org_a", "user_456", Role::Viewer);
+    app.events(&other, "?after=4&wait=1").expect(200);
+    let elsewhere = app.token_for("org_b", "user_123", Role::Viewer);
+    app.events(&elsewhere, "?after=0&wait=1").expect(200);
+    // A place given back is the next request's, and is given back with
+    // its answer.
+    drop(held.pop());
+    let quiet = app.events(&token, "?after=4&wait=1").expect(200);
+    assert_eq!(quiet.body["events"], json!([]));
+    let again = app.app.hold(&caller).expect("given back with the answer");
+    assert!(app.app.hold(&caller).is_err(), "the cap is reached");
+    // A stream holds its place while it is open.
+    drop(again);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let response = agent
+        .get(format!("{}{}?after=4", app.base, paths::EVENTS))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Accept", "text/event-stream")
+        .call()
+        .expect("the stream opens");
+    let mut lines = BufReader::new(response.into_body().into_reader()).lines();
+    let first = lines.next().expect("a line").expect("a line");
+    assert_eq!(first, "retry: 1000");
+    assert!(
+        app.app.hold(&caller).is_err(),
+        "the stream holds the last place"
+    );
+    drop(held);
+}
+
 crate::api_tests!(
+    held_requests_are_capped_per_user,
     a_filter_that_matches_nothing_examines_a_bounded_number_of_events,
     every_change_appends_one_event_with_its_pipelines_and_no_config,
     filters_and_cursors,

@@ -181,6 +181,7 @@ pub fn settings(db: &TestDb, data_dir: &std::path::Path) -> Settings {
         service_rate_limit_per_minute: 0,
         auth_failures_per_minute: 0,
         event_retention_days: 7,
+        max_held_requests_per_user: integrations_app::DEFAULT_MAX_HELD_PER_USER,
         max_connections: 25_000,
         jwt_secret: Some(SECRET.to_vec()),
         encryption_key: Some(ENCRYPTION_KEY.to_owned()),
