@@ -36,7 +36,7 @@ start_server() {
   port=${SERVER_PORT:-$(free_port)}
   mkdir -p "$data_dir"
   DATABASE_URL="$url" DATA_DIR="$data_dir" LISTEN_ADDR="127.0.0.1:$port" \
-    RATE_LIMIT_PER_MINUTE=0 LOG_FORMAT=json RUST_LOG="${SERVER_RUST_LOG:-warn}" \
+    RATE_LIMIT_PER_MINUTE=0 MAX_HELD_REQUESTS_PER_USER=0 LOG_FORMAT=json RUST_LOG="${SERVER_RUST_LOG:-warn}" \
     "$binary" serve >>"$logfile" 2>&1 &
   SERVER_PID=$!
   BASE="http://127.0.0.1:$port"

@@ -215,6 +215,15 @@ pub enum AppError {
         /// The key's id (never the value).
         kid: String,
     },
+    /// The process runs as much of this kind of work as it allows at once
+    /// (`RATE_LIMITED`, with `Retry-After`): retry shortly.
+    #[error("too many {what} are running in this process; retry in {retry_after_seconds} s")]
+    Busy {
+        /// What is running, in words (`rollout previews and applies`).
+        what: &'static str,
+        /// How long to wait before retrying, in seconds.
+        retry_after_seconds: u64,
+    },
     /// The database cannot be reached now.
     #[error("the database is unavailable")]
     Unavailable(#[source] BoxError),

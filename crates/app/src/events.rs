@@ -13,7 +13,9 @@ use crate::{App, authorize};
 pub const MAX_EVENTS: u32 = 1_000;
 
 /// How many events an answer examines at most when filters leave most of
-/// them out; its `next` then says how far it got.
+/// them out; its `next` then says how far it got. A held request (`wait`)
+/// or a stream's turn counts what all its reads examined against the same
+/// bound: past it, it answers (or sends a checkpoint) instead of reading on.
 pub const MAX_EXAMINED: u64 = 5_000;
 
 /// How many pipeline ids the events of one answer may list in all, so a
@@ -65,6 +67,8 @@ pub struct EventPage {
     /// Where to continue: the highest number examined, or `after` when
     /// nothing was, or 0 when neither.
     pub next: u64,
+    /// How many events this answer read, matching or not.
+    pub examined: u64,
     /// The org's newest number when the answer was read.
     pub event_seq: u64,
 }
@@ -88,6 +92,7 @@ impl App {
         };
         let mut events = Vec::new();
         let mut examined = start;
+        let mut read_in_all = 0;
         let mut listed = 0;
         let mut first = true;
         loop {
@@ -108,6 +113,7 @@ impl App {
             self.feed.forget(&caller.org, &read);
             for event in read {
                 examined = event.seq;
+                read_in_all += 1;
                 if query.filter.accepts(event.event_type, &event.pipeline_ids) {
                     listed += event.pipeline_ids.len();
                     events.push(event);
@@ -115,6 +121,7 @@ impl App {
                         return Ok(EventPage {
                             events,
                             next: examined,
+                            examined: read_in_all,
                             event_seq,
                         });
                     }
@@ -127,6 +134,7 @@ impl App {
         Ok(EventPage {
             events,
             next: examined,
+            examined: read_in_all,
             event_seq,
         })
     }

@@ -19,6 +19,7 @@
 mod attachments;
 mod audit;
 mod catalog;
+mod diff_budget;
 mod error;
 mod events;
 mod feed;
@@ -28,11 +29,13 @@ mod keys;
 mod metrics;
 mod pipelines;
 mod pump;
+mod readiness;
 mod render;
 mod revisions;
 mod rollouts;
 mod secret_parameters;
 mod secrets;
+mod slots;
 mod templates;
 mod versioning;
 
@@ -56,12 +59,17 @@ pub use keys::{KeyStatus, MAX_REPORTED_FAILURES, RekeyReport, Unopenable};
 pub use metrics::Counters;
 pub use pipelines::{CreatePipeline, UpdatePipeline};
 pub use pump::{FeedPump, PumpOptions};
+pub use readiness::READINESS_CACHE;
 pub use render::{
     MAX_PIPELINE_CONFIG_BYTES, PipelineConfig, PipelineConfigAnswer, RenderFailure, RenderWarning,
     RenderedConfig, SECRET_IN_PLAIN_PARAMETER,
 };
 pub use revisions::{CreateRevision, REVISION_BATCH, RevisionBatches, RevisionList};
 pub use rollouts::{MAX_ROLLOUT_DIFF_BYTES, MAX_ROLLOUT_PIPELINES, StartRollout};
+pub use slots::{
+    DEFAULT_MAX_HELD_PER_USER, HELD_RETRY_AFTER_SECONDS, Held, MAX_ROLLOUTS_AT_ONCE,
+    ROLLOUT_RETRY_AFTER_SECONDS, Slot,
+};
 pub use templates::{CreateTemplate, TemplateSearch, UpdateTemplate};
 pub use versioning::{Pin, Restore, RevisionDiff, template_etag};
 
@@ -79,6 +87,14 @@ pub struct App {
     counters: Arc<Counters>,
     /// The change feed as this process knows it.
     feed: Feed,
+    /// The rollout previews and applies running now (at most
+    /// [`MAX_ROLLOUTS_AT_ONCE`]).
+    rollout_slots: Arc<slots::Slots>,
+    /// The requests each user holds open now (long polls, config watches,
+    /// event streams).
+    holds: Arc<slots::Holds>,
+    /// The last readiness answer (`/readyz`), kept for [`READINESS_CACHE`].
+    readiness: Arc<readiness::Readiness>,
 }
 
 /// Checks the caller's role: the authorize step of every use case.
@@ -124,6 +140,9 @@ impl App {
             last_purge: Arc::new(AtomicI64::new(0)),
             counters: Arc::new(Counters::default()),
             feed: Feed::new(),
+            rollout_slots: slots::Slots::new(MAX_ROLLOUTS_AT_ONCE),
+            holds: slots::Holds::new(DEFAULT_MAX_HELD_PER_USER),
+            readiness: Arc::new(readiness::Readiness::new(READINESS_CACHE)),
         }
     }
 
@@ -149,16 +168,5 @@ impl App {
     /// [`AppError::Unauthenticated`].
     pub fn authenticate(&self, token: &str) -> Result<VerifiedToken, AppError> {
         Ok(self.tokens.verify_token(token)?)
-    }
-
-    /// Whether the database answers, for readiness probes.
-    ///
-    /// # Errors
-    /// [`AppError::Unavailable`] when it does not.
-    pub fn ready(&self) -> Result<(), AppError> {
-        // Any failure to answer a ping means "not ready", never a 500.
-        self.store
-            .ping()
-            .map_err(|err| AppError::Unavailable(Box::new(err)))
     }
 }

@@ -21,6 +21,7 @@ use integrations_ports::{
 use serde_json::{Value, json};
 
 use crate::audit::{Subject, attachment_value};
+use crate::diff_budget::DiffBudget;
 use crate::error::{AppError, FieldProblem};
 use crate::idempotency::{Idempotent, Outcome, Replay};
 use crate::render::plain_in_secret_fields;
@@ -35,7 +36,8 @@ use crate::{App, authorize};
 pub const MAX_ROLLOUT_PIPELINES: usize = 500;
 
 /// The most bytes of `config_diff` one rollout shows, all pipelines
-/// together: 8 MiB. Past it, a pipeline's diff is `null`.
+/// together: 8 MiB. From the first diff that does not fit on, no diff is
+/// computed and each pipeline's is `null`.
 pub const MAX_ROLLOUT_DIFF_BYTES: usize = 8 * 1024 * 1024;
 
 /// The input of "roll a template out".
@@ -100,14 +102,22 @@ pub(crate) fn parse_rollout_id(raw: &str) -> Result<RolloutId, AppError> {
 impl App {
     /// Previews (`dry_run`) or applies a rollout of `template`: finds the
     /// template (viewer and above), then reads `input`; an apply needs an
-    /// editor.
+    /// editor. Which of the two is asked for is in the body, so a caller who
+    /// may not apply has `input` read first: an apply it may not make is
+    /// refused (403) before the template is looked up. A stale `If-Match`
+    /// is refused before the preview runs (and again, atomically, by the
+    /// apply's transaction).
     ///
     /// # Errors
     /// `Forbidden`; `NotFound`; what `input` fails with; `Invalid` for a bad
     /// `revision_id`, `pipeline_ids` naming a pipeline that does not pin the
     /// template, no target at all, too many, or a bad `note`;
     /// `RolloutBlocked` when an apply has a pipeline with missing
-    /// parameters or problems; `StaleRevision` for an out-of-date `If-Match`.
+    /// parameters or problems; `StaleRevision` for an out-of-date `If-Match`;
+    /// `Busy` when the process runs [`MAX_ROLLOUTS_AT_ONCE`] previews and
+    /// applies already.
+    ///
+    /// [`MAX_ROLLOUTS_AT_ONCE`]: crate::MAX_ROLLOUTS_AT_ONCE
     pub fn start_rollout<E: From<AppError>>(
         &self,
         caller: &Caller,
@@ -117,18 +127,37 @@ impl App {
         request: Option<Idempotent<'_, Rollout, E>>,
     ) -> Result<Outcome<Rollout>, E> {
         let store = self.store.session();
-        let template = Self::find_template(&*store, caller, Action::Browse, template)?;
-        let input = input()?;
+        let (template, input) = if caller.can(Action::Edit) {
+            let template = Self::find_template(&*store, caller, Action::Browse, template)?;
+            (template, input()?)
+        } else {
+            authorize(caller, Action::Browse)?;
+            let input = input()?;
+            if !input.dry_run {
+                return Err(AppError::Forbidden(Action::Edit).into());
+            }
+            let template = Self::find_template(&*store, caller, Action::Browse, template)?;
+            (template, input)
+        };
         if input.dry_run {
             // Nothing is stored, so there is nothing for a key to replay.
+            let _slot = self.rollout_slot()?;
             let preview = self.preview(&*store, caller, &template, &input)?;
             return Ok(Outcome::Done(preview.rollout));
         }
         authorize(caller, Action::Edit)?;
         self.idempotently(&*store, caller, request, |replay| {
+            // Stale already as read: refused before the preview's work.
+            let expected = expected_latest(&template, if_match)?;
+            if expected.is_some_and(|number| number != template.latest_revision) {
+                return Err(AppError::StaleRevision {
+                    latest: template.latest_revision,
+                }
+                .into());
+            }
+            let _slot = self.rollout_slot()?;
             let preview = self.preview(&*store, caller, &template, &input)?;
             blocked(&preview.rollout)?;
-            let expected = expected_latest(&template, if_match)?;
             Ok(self.apply(&*store, caller, &preview, expected, replay)?)
         })
     }
@@ -164,7 +193,7 @@ impl App {
         let mut targets =
             Self::targets(store, caller, template, &to, input.pipeline_ids.as_deref())?;
         let to_number = to.number.get();
-        let mut budget = MAX_ROLLOUT_DIFF_BYTES;
+        let mut budget = DiffBudget::new(MAX_ROLLOUT_DIFF_BYTES);
         let mut rows = Vec::with_capacity(targets.len());
         let mut seen = Vec::with_capacity(targets.len());
         let to = self.compile(store, caller, vendor, to)?;
@@ -348,7 +377,7 @@ impl App {
     }
 
     /// One pipeline of a preview: rendered at both revisions, the target
-    /// checked, the two diffed within what is left of `budget`.
+    /// checked, the two diffed while `budget` is not spent.
     #[expect(clippy::too_many_arguments, reason = "one row's inputs, each needed")]
     fn preview_row(
         &self,
@@ -358,7 +387,7 @@ impl App {
         from_number: u32,
         from: Option<&Compiled>,
         to: &Compiled,
-        budget: &mut usize,
+        budget: &mut DiffBudget,
     ) -> Result<RolloutPipeline, AppError> {
         let secret = self.open_secret_parameters(store, pipeline)?;
         let mut row = RolloutPipeline {
@@ -409,6 +438,10 @@ impl App {
             }
             row.status = PinStatus::Blocked;
         }
+        if budget.spent() {
+            // Past the budget no diff is shown: none is computed.
+            return Ok(row);
+        }
         // Which values change is decided on the configs with every secret
         // standing for its identity (a sealed reference, a secret
         // parameter's version), never its text: a diff is no oracle for a
@@ -419,13 +452,7 @@ impl App {
         let target_identity = render_identity(pipeline, &identities, &to.identity);
         if let (Some(Ok(current)), Ok(target_identity)) = (current, target_identity) {
             let patch = diff_rendered(&current, &target_identity, &target.masked);
-            let patch =
-                serde_json::to_value(patch).map_err(|err| AppError::Internal(Box::new(err)))?;
-            let size = serde_json::to_string(&patch).map_or(usize::MAX, |text| text.len());
-            if size <= *budget {
-                *budget -= size;
-                row.config_diff = Some(patch);
-            }
+            row.config_diff = budget.take(&patch)?;
         }
         Ok(row)
     }

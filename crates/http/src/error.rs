@@ -161,6 +161,8 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     details: Vec<Detail>,
+    /// `Retry-After` in seconds, for an error that says when to retry.
+    retry_after: Option<u64>,
 }
 
 /// The body of every error response: `{"error": {"code", "message", "details"?}}`.
@@ -194,7 +196,15 @@ impl ApiError {
             code,
             message: message.into(),
             details: Vec::new(),
+            retry_after: None,
         }
+    }
+
+    /// Adds `Retry-After` (whole seconds).
+    #[must_use]
+    pub const fn with_retry_after(mut self, seconds: u64) -> Self {
+        self.retry_after = Some(seconds);
+        self
     }
 
     /// Adds details.
@@ -289,6 +299,9 @@ impl ResponseError for ApiError {
             }
             _ => {}
         }
+        if let Some(seconds) = self.retry_after {
+            response.insert_header((header::RETRY_AFTER, seconds.to_string()));
+        }
         response.json(ErrorEnvelope {
             error: ErrorBody {
                 code: self.code,
@@ -306,6 +319,10 @@ impl From<AppError> for ApiError {
 }
 
 impl From<&AppError> for ApiError {
+    #[expect(
+        clippy::too_many_lines,
+        reason = "one arm per AppError variant: the one mapping to status and code"
+    )]
     fn from(err: &AppError) -> Self {
         let status = |s: StatusCode, code: &'static str| Self::new(s, code, err.to_string());
         match err {
@@ -386,6 +403,11 @@ impl From<&AppError> for ApiError {
             AppError::PreconditionFailed => {
                 status(StatusCode::PRECONDITION_FAILED, "PRECONDITION_FAILED")
             }
+            AppError::Busy {
+                retry_after_seconds,
+                ..
+            } => status(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMITED")
+                .with_retry_after(*retry_after_seconds),
             AppError::Unavailable(cause) => {
                 tracing::warn!(error = %chain(cause.as_ref()), "database unavailable");
                 Self::new(
@@ -541,6 +563,24 @@ mod tests {
         let (_, details) = details_of(problems);
         assert_eq!(details[100]["field"], "body");
         assert_eq!(details[100]["more"], 2);
+    }
+
+    #[test]
+    fn a_busy_process_answers_429_with_retry_after() {
+        let err = ApiError::from(AppError::Busy {
+            what: "rollout previews and applies",
+            retry_after_seconds: 1,
+        });
+        assert_eq!(err.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(err.code(), "RATE_LIMITED");
+        let response = err.error_response();
+        assert_eq!(
+            response
+                .headers()
+                .get(header::RETRY_AFTER)
+                .and_then(|v| v.to_str().ok()),
+            Some("1")
+        );
     }
 
     #[test]

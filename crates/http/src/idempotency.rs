@@ -109,13 +109,15 @@ pub fn created<B: Serialize>(location: String, body: &B) -> StoredResponse {
 
 /// The error response to record for a failure the request itself caused
 /// (a bad body, an unknown object, a name taken…); `None` for one a retry
-/// may cure — a server-side failure, or a 401/403 that a new token or a
-/// raised role would change — and for the refusals about the key itself.
+/// may cure — a server-side failure, a 401/403 that a new token or a
+/// raised role would change, or a 429 that waiting cures — and for the
+/// refusals about the key itself.
 fn refusal(err: &ApiError) -> Option<StoredResponse> {
     let status = err.status();
     let transient = status.is_server_error()
         || status == StatusCode::UNAUTHORIZED
         || status == StatusCode::FORBIDDEN
+        || status == StatusCode::TOO_MANY_REQUESTS
         || matches!(
             err.code(),
             "IDEMPOTENCY_IN_PROGRESS" | "IDEMPOTENCY_KEY_REUSED"

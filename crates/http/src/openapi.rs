@@ -290,7 +290,9 @@ error_responses! {
     UnsupportedMediaType => "`UNSUPPORTED_MEDIA_TYPE`: the body is not `application/json`.";
     /// 429.
     RateLimited => "`RATE_LIMITED`: over the rate limit of the user (`service` users have their own), \
-        or too many failed authentications from this address.",
+        or too many failed authentications from this address, or (long polls, config watches, \
+        streams) the user holds as many requests open as allowed, or (rollout previews and \
+        applies) the process runs as many of them at once as it allows.",
         "Retry-After": "Seconds to wait before retrying.";
     /// 500.
     Internal => "`INTERNAL`: a bug; the body says nothing more, the server log has the cause. \

@@ -22,6 +22,12 @@ use crate::error::ApiError;
 /// The longest cursor accepted (a newest-first key is about 60 characters).
 const MAX_CURSOR_LEN: usize = 256;
 
+/// The instants a newest-first cursor may name, in µs since the epoch: from
+/// 1970-01-01 to the end of 9999. Every item was created in that span, so a
+/// cursor outside it is none this service wrote — and PostgreSQL would fail
+/// on an instant before 4713 BC rather than compare it.
+const CURSOR_MICROS: std::ops::RangeInclusive<i64> = 0..=253_402_300_799_999_999;
+
 /// `?limit&offset&cursor`.
 #[derive(Debug, Default, Deserialize)]
 pub struct PageQuery {
@@ -91,7 +97,10 @@ impl PageQuery {
     pub fn window<I: FromStr>(&self) -> Result<Window, ApiError> {
         self.window_with(|text| {
             let (micros, id) = text.strip_prefix("n:")?.split_once(':')?;
-            let micros: i64 = micros.parse().ok()?;
+            let micros: i64 = micros
+                .parse()
+                .ok()
+                .filter(|micros| CURSOR_MICROS.contains(micros))?;
             let created_at =
                 OffsetDateTime::from_unix_timestamp_nanos(i128::from(micros) * 1000).ok()?;
             id.parse::<I>().ok()?;
@@ -196,12 +205,25 @@ mod tests {
             of_pipelines.as_str(),
             &revision_cursor(3),
             &URL_SAFE_NO_PAD.encode("n:99999999999999999999:tmpl_01KBZ0N4XW5D7Q2V6T3M9R8P1A"),
+            // Before 1970, before 4713 BC, after 9999.
+            &URL_SAFE_NO_PAD.encode("n:-1:tmpl_01KBZ0N4XW5D7Q2V6T3M9R8P1A"),
+            &URL_SAFE_NO_PAD.encode("n:-219000000000000000:tmpl_01KBZ0N4XW5D7Q2V6T3M9R8P1A"),
+            &URL_SAFE_NO_PAD.encode("n:253402300800000000:tmpl_01KBZ0N4XW5D7Q2V6T3M9R8P1A"),
             too_long.as_str(),
         ] {
             let refused = field(query(None, bad).window::<TemplateId>());
             assert!(refused.contains("cursor"), "{bad}: {refused}");
         }
         assert!(field(query(None, &revision_cursor(0)).revision_window()).contains("cursor"));
+        // The first and last instants of the span are accepted.
+        for micros in [0_i64, 253_402_300_799_999_999] {
+            let text = format!("n:{micros}:tmpl_01KBZ0N4XW5D7Q2V6T3M9R8P1A");
+            let cursor = URL_SAFE_NO_PAD.encode(text);
+            assert!(
+                query(None, &cursor).window::<TemplateId>().is_ok(),
+                "{micros}"
+            );
+        }
         let valid = newest_cursor(at, &"tmpl_01KBZ0N4XW5D7Q2V6T3M9R8P1A");
         let refused = field(query(Some(0), &valid).window::<TemplateId>());
         assert!(

@@ -84,6 +84,16 @@ pub struct Settings {
         global = true
     )]
     pub auth_failures_per_minute: u32,
+    /// Requests one user (org and `sub`) may hold open at once, counted per
+    /// process: long polls (`wait`), config watches and event streams; the
+    /// next gets 429. 0 turns the cap off.
+    #[arg(
+        long,
+        env = "MAX_HELD_REQUESTS_PER_USER",
+        default_value_t = integrations_app::DEFAULT_MAX_HELD_PER_USER,
+        global = true
+    )]
+    pub max_held_requests_per_user: u32,
     /// The most open connections the process serves at once (at least 2).
     #[arg(long, env = "MAX_CONNECTIONS", default_value_t = 25_000, value_parser = clap::value_parser!(u32).range(2..), global = true)]
     pub max_connections: u32,
@@ -129,6 +139,10 @@ impl std::fmt::Debug for Settings {
             )
             .field("auth_failures_per_minute", &self.auth_failures_per_minute)
             .field("event_retention_days", &self.event_retention_days)
+            .field(
+                "max_held_requests_per_user",
+                &self.max_held_requests_per_user,
+            )
             .field("max_connections", &self.max_connections)
             .field("log_format", &self.log_format)
             .finish_non_exhaustive()

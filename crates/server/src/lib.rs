@@ -405,6 +405,9 @@ pub struct Running {
     pub addr: std::net::SocketAddr,
     /// Stops the server gracefully.
     pub handle: actix_web::dev::ServerHandle,
+    /// The application the server runs (it shares its state with every
+    /// clone: the feed, the counters, the caps on work at once).
+    pub app: App,
 }
 
 /// How the open connections are capped: actix counts them per worker, so
@@ -466,9 +469,11 @@ pub fn start(
         SecretSource::Environment => Welcome::Nothing,
     };
     let (app, pool) = open_app(settings, Arc::new(verifier))?;
+    let app = app.with_max_held_per_user(settings.max_held_requests_per_user);
     check_keys_in_background(app.clone());
     start_pump(settings, &app, &pool)?;
     let app_feed = app.feed().clone();
+    let running_app = app.clone();
     let state = HttpState::new(
         app,
         HttpOptions {
@@ -515,7 +520,15 @@ pub fn start(
         max_connections_per_worker = cap.per_worker,
         "serving"
     );
-    Ok((Running { addr, handle }, server, welcome))
+    Ok((
+        Running {
+            addr,
+            handle,
+            app: running_app,
+        },
+        server,
+        welcome,
+    ))
 }
 
 /// Starts the change feed's pump on a thread of its own: it publishes new

@@ -318,6 +318,9 @@ pub(crate) async fn pipeline_config(
     let app = app.get_ref().clone();
     let deadline = Instant::now() + wait;
     let pid = pid.into_inner();
+    // A place among the user's held requests, taken before the first wait
+    // and given back with the answer.
+    let mut held = None;
     loop {
         // From memory when it can be: no thread hand-off, no database.
         let remembered = app.unchanged_config(&caller, &pid, if_none_match.as_deref())?;
@@ -340,6 +343,9 @@ pub(crate) async fn pipeline_config(
                     .filter(|left| !left.is_zero() && !app.feed().closing());
                 let woken = match left {
                     Some(left) => {
+                        if held.is_none() {
+                            held = Some(app.hold(&caller)?);
+                        }
                         tokio::time::timeout(
                             left,
                             app.wait_for_config(&caller.org, &pid, event_seq),

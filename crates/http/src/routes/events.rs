@@ -8,7 +8,9 @@ use std::time::Duration;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpRequest, HttpResponse, web};
-use integrations_app::{App, EventFilter, EventPage, EventQuery, MAX_EVENTS, Woken};
+use integrations_app::{
+    App, EventFilter, EventPage, EventQuery, Held, MAX_EVENTS, MAX_EXAMINED, Woken,
+};
 use integrations_domain::{Caller, PipelineId};
 use integrations_ports::{Event, EventType};
 use serde::Deserialize;
@@ -219,13 +221,24 @@ pub(crate) async fn list(
     }
     let deadline = Instant::now() + wait;
     let mut page = read(&app, &caller, &query).await?;
-    while page.events.is_empty() && !app.feed().closing() {
+    // What every read of this request examined: once past the bound, an
+    // empty page is answered with its `next` rather than read on from, so
+    // a filter that matches nothing never walks the whole backlog in one
+    // request.
+    let mut examined = page.examined;
+    // A place among the user's held requests, taken before the first wait
+    // and given back with the answer.
+    let mut held = None;
+    while page.events.is_empty() && examined < MAX_EXAMINED && !app.feed().closing() {
         let Some(left) = deadline
             .checked_duration_since(Instant::now())
             .filter(|d| !d.is_zero())
         else {
             break;
         };
+        if held.is_none() {
+            held = Some(app.hold(&caller)?);
+        }
         let woken = tokio::time::timeout(
             left,
             app.wait_for_events(&caller.org, page.next, &query.filter),
@@ -238,6 +251,7 @@ pub(crate) async fn list(
         // What lay between `after` and `next` did not match: read on from there.
         query.after = if next == 0 { query.after } else { Some(next) };
         page = read(&app, &caller, &query).await?;
+        examined += page.examined;
         if page.events.is_empty() && page.next < next {
             page.next = next;
         }
@@ -272,10 +286,25 @@ struct Streaming {
     ready: VecDeque<Event>,
     /// The highest `seq` examined so far.
     cursor: u64,
+    /// Events examined since the stream last sent something: past
+    /// [`MAX_EXAMINED`], it sends a checkpoint before reading on.
+    examined: u64,
+    /// The stream's place among its user's held requests, given back when
+    /// the stream ends (or the client goes away).
+    _held: Held,
+}
+
+/// A frame that moves the client's `Last-Event-ID` to `seq` without an
+/// event: everything up to it was examined and nothing more matched. A
+/// client that reconnects resumes from there.
+fn checkpoint(seq: u64) -> Bytes {
+    Bytes::from(format!(": examined up to {seq}\nid: {seq}\n\n"))
 }
 
 /// The stream: what the first read found, then each event as it commits,
-/// a comment every [`HEARTBEAT`] while idle; it ends when the process shuts
+/// a comment every [`HEARTBEAT`] while idle, and a [`checkpoint`] after each
+/// [`MAX_EXAMINED`] events examined without one matching (so a turn of the
+/// stream reads a bounded number of events); it ends when the process shuts
 /// down or the database stops answering (the client resumes with
 /// `Last-Event-ID`). A cursor below the oldest kept is refused before the
 /// stream starts, as JSON.
@@ -285,12 +314,15 @@ async fn stream(
     query: EventQuery,
     expires_at: time::OffsetDateTime,
 ) -> Result<HttpResponse, ApiError> {
+    let held = app.hold(&caller)?;
     let first = read(&app, &caller, &query).await?;
     let event_seq = first.event_seq;
     // As long as the token is accepted: its expiry plus the clocks' leeway.
     let left = expires_at + integrations_ports::TOKEN_LEEWAY - time::OffsetDateTime::now_utc();
     let until = Instant::now() + Duration::try_from(left).unwrap_or(Duration::ZERO);
     let state = Streaming {
+        _held: held,
+        examined: first.examined,
         cursor: first.next,
         ready: first.events.into(),
         app,
@@ -304,7 +336,14 @@ async fn stream(
     let events = futures_util::stream::unfold(state, |mut st| async move {
         loop {
             if let Some(event) = st.ready.pop_front() {
+                st.examined = 0;
                 return Some((Ok::<_, actix_web::Error>(frame(event)), st));
+            }
+            if st.examined >= MAX_EXAMINED {
+                // A turn has read its share: say how far it got, and let
+                // the client's side of the connection have its turn.
+                st.examined = 0;
+                return Some((Ok(checkpoint(st.cursor)), st));
             }
             if st.app.feed().closing() {
                 return None;
@@ -332,6 +371,7 @@ async fn stream(
                     }
                     let page = read(&st.app, &st.caller, &st.query).await.ok()?;
                     st.cursor = st.cursor.max(page.next);
+                    st.examined += page.examined;
                     st.ready.extend(page.events);
                 }
             }

@@ -78,7 +78,10 @@ fn answered(outcome: Outcome<Rollout>) -> HttpResponse {
         (viewer or above; nothing is stored, 200). Otherwise the rollout is applied (editor or \
         above, 201): every target moves in one transaction, or none does — refused with \
         `ROLLOUT_BLOCKED` when any target is blocked. A pipeline re-pinned by someone else \
-        meanwhile still moves, and the stored rollout records the revision it really had.",
+        meanwhile still moves, and the stored rollout records the revision it really had. \
+        `config_diff` is `null` from the first row whose diff would take the rollout's diffs \
+        past 8 MiB on. At most two previews and applies run at once per process: a third is \
+        refused with 429 `RATE_LIMITED` and `Retry-After`.",
     params(
         TemplatePath,
         ("If-Match" = Option<String>, Header, nullable = false, description = "The latest \

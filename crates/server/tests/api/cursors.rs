@@ -189,7 +189,49 @@ fn bad_cursors_are_refused_naming_cursor(app: &TestApp) {
     }
 }
 
+/// A cursor naming an instant no item can have (before 1970, before
+/// 4713 BC where PostgreSQL's timestamps start, after 9999) is refused as
+/// any bad cursor is — 422 naming `cursor` — on every list that takes one,
+/// never a database error.
+fn cursors_at_impossible_instants_are_refused_naming_cursor(app: &TestApp) {
+    use base64::Engine as _;
+    let token = app.owner();
+    let template = app.template("T", "meta_capi");
+    let ulid = "01KBZ0N4XW5D7Q2V6T3M9R8P1A";
+    let lists = [
+        (TEMPLATES.to_owned(), "tmpl_"),
+        ("/v1/admin/pipelines".to_owned(), "pip_"),
+        ("/v1/admin/audit-log".to_owned(), "log_"),
+        (format!("{TEMPLATES}/{template}/pipelines"), "pi_"),
+        (format!("{TEMPLATES}/{template}/rollouts"), "ro_"),
+        ("/v1/admin/rollouts".to_owned(), "ro_"),
+    ];
+    for (path, prefix) in &lists {
+        let cursor = |micros: i64| {
+            base64::engine::general_purpose::URL_SAFE_NO_PAD
+                .encode(format!("n:{micros}:{prefix}{ulid}"))
+        };
+        // A sane instant with the list's kind of id is a cursor it takes.
+        app.get(
+            &format!("{path}?cursor={}", cursor(1_700_000_000_000_000)),
+            &token,
+        )
+        .expect(200);
+        for micros in [-1, -219_000_000_000_000_000, 253_402_300_800_000_000] {
+            let reply = app
+                .get(&format!("{path}?cursor={}", cursor(micros)), &token)
+                .expect_error(422, "VALIDATION_FAILED");
+            assert_eq!(
+                reply.details(),
+                vec![("cursor".to_owned(), "invalid".to_owned())],
+                "{path} at {micros}"
+            );
+        }
+    }
+}
+
 crate::api_tests!(
+    cursors_at_impossible_instants_are_refused_naming_cursor,
     every_list_pages_by_cursor_like_by_offset,
     bad_cursors_are_refused_naming_cursor,
 );

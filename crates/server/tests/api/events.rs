@@ -578,7 +578,181 @@ fn a_poll_right_after_a_change_is_never_answered_from_memory(app: &mut TestApp) 
     }
 }
 
+/// `org_a` gets `count` events numbered 1 to `count` straight in the table
+/// (thousands through the API would take minutes): `pipeline.updated`
+/// events that name no pipeline.
+fn backlog(app: &TestApp, count: u64) {
+    let rows = match app.db.backend() {
+        integrations_testing::Backend::Sqlite => format!(
+            "WITH RECURSIVE g(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM g WHERE n < {count}) \
+             INSERT INTO events (org_id, seq, id, type, resource_type, resource_id, pipeline_ids, actor, at, data) \
+             SELECT 'org_a', n, 'evt_01KBZ0N4XW5D7Q2V6T' || printf('%08d', n), 'pipeline.updated', \
+             'pipeline', 'pip_01KBZ0N4XW5D7Q2V6T3M9R8P1A', '[]', 'user_123', \
+             strftime('%Y-%m-%d %H:%M:%f', 'now'), '{{}}' FROM g;"
+        ),
+        integrations_testing::Backend::Postgres => format!(
+            "INSERT INTO events (org_id, seq, id, type, resource_type, resource_id, pipeline_ids, actor, at, data) \
+             SELECT 'org_a', g, 'evt_01KBZ0N4XW5D7Q2V6T' || lpad(g::text, 8, '0'), 'pipeline.updated', \
+             'pipeline', 'pip_01KBZ0N4XW5D7Q2V6T3M9R8P1A', '[]', 'user_123', \
+             now() AT TIME ZONE 'UTC', '{{}}' FROM generate_series(1, {count}) g;"
+        ),
+    };
+    app.db
+        .execute(&format!(
+            "{rows} INSERT INTO event_seqs (org_id, last_seq) VALUES ('org_a', {count}) \
+             ON CONFLICT (org_id) DO UPDATE SET last_seq = excluded.last_seq;"
+        ))
+        .expect("the backlog is written");
+}
+
+/// A filter that matches nothing over a backlog three times the bound: a
+/// held poll answers its empty page with `next` once it examined the bound
+/// (rather than reading the whole backlog, then waiting out `wait`), and a
+/// stream sends a checkpoint (`id:` without an event) after each bound's
+/// worth of events. Nothing here is timed: without the bound, the poll
+/// would answer `next` = the whole backlog, and the stream would send no
+/// `id:` line at all.
+fn a_filter_that_matches_nothing_examines_a_bounded_number_of_events(app: &mut TestApp) {
+    let bound = integrations_app::MAX_EXAMINED;
+    let total = 3 * bound + 17;
+    backlog(app, total);
+    let token = app.owner();
+    let reply = app
+        .events(&token, "?after=0&types=rollout.applied&wait=30")
+        .expect(200);
+    assert_eq!(reply.body["events"], json!([]));
+    let next = reply.body["next"].as_u64().expect("next");
+    assert!((bound..total).contains(&next), "next {next}");
+    assert_eq!(event_seq(&reply), total);
+    // The next poll goes on from there, one bound further.
+    let again = app
+        .events(
+            &token,
+            &format!("?after={next}&types=rollout.applied&wait=30"),
+        )
+        .expect(200);
+    let further = again.body["next"].as_u64().expect("next");
+    assert!(further > next && further < total, "{next} then {further}");
+    // A stream: checkpoints, each at most a bound's worth further on.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into();
+    let response = agent
+        .get(format!(
+            "{}{}?after=0&types=rollout.applied",
+            app.base,
+            paths::EVENTS
+        ))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Accept", "text/event-stream")
+        .call()
+        .expect("the stream opens");
+    let mut lines = BufReader::new(response.into_body().into_reader()).lines();
+    let mut checkpoints = Vec::new();
+    while checkpoints.len() < 3 {
+        let line = lines.next().expect("the stream goes on").expect("a line");
+        assert!(!line.starts_with("data:"), "no event matches: {line}");
+        if let Some(id) = line.strip_prefix("id: ") {
+            checkpoints.push(id.parse::<u64>().expect("a number"));
+        }
+    }
+    let mut last = 0;
+    for seq in &checkpoints {
+        assert!(*seq > last && *seq - last <= 2 * bound, "{checkpoints:?}");
+        last = *seq;
+    }
+    assert!(last <= total, "{checkpoints:?}");
+}
+
+/// A user (org and `sub`) holds at most `MAX_HELD_REQUESTS_PER_USER`
+/// requests open at once — long polls, config watches, streams together —
+/// then gets 429 with `Retry-After`; requests that are not held, other
+/// users, and the same name in another org are not affected, and a place
+/// is given back when its request answers. The places are held through the
+/// app itself, so nothing here depends on timing.
+fn held_requests_are_capped_per_user(app: &mut TestApp) {
+    use integrations_domain::{Caller, OrgId, UserId};
+    let max = integrations_app::DEFAULT_MAX_HELD_PER_USER;
+    let t = app.template("Meta", "meta_capi");
+    app.revision(&t, &meta_config());
+    let p = pipeline(app, "Web");
+    attach(app, &p, &t);
+    let token = app.owner();
+    let caller = Caller {
+        org: OrgId::parse("org_a").expect("an org"),
+        user: UserId::parse("user_123").expect("a user"),
+        role: Role::Owner,
+    };
+    let mut held: Vec<_> = (0..max)
+        .map(|_| app.app.hold(&caller).expect("a place"))
+        .collect();
+    let refused = app
+        .events(&token, "?after=4&wait=30")
+        .expect_error(429, "RATE_LIMITED");
+    assert_eq!(refused.header("retry-after"), Some("5"));
+    // Answers that are not held are given as ever, by any token of the user.
+    let viewer = app.token("org_a", Role::Viewer);
+    assert_eq!(events_after(app, 0).len(), 4);
+    let at_once = app.events(&viewer, "?after=0&wait=30").expect(200);
+    assert_eq!(at_once.body["events"].as_array().map(Vec::len), Some(4));
+    app.events(&viewer, "?after=4&wait=30")
+        .expect_error(429, "RATE_LIMITED");
+    let etag = app
+        .pipeline_config(&token, &p)
+        .expect(200)
+        .header("etag")
+        .expect("an ETag")
+        .to_owned();
+    let watch = format!("{}?wait=30", paths::pipeline_config(&p));
+    app.send_raw(
+        "GET",
+        &watch,
+        Some(&token),
+        &[("If-None-Match", &etag)],
+        None,
+    )
+    .expect_error(429, "RATE_LIMITED");
+    let stream = [("Accept", "text/event-stream")];
+    app.send_raw("GET", paths::EVENTS, Some(&token), &stream, None)
+        .expect_error(429, "RATE_LIMITED");
+    // Another user, and the same user name in another org, are counted apart.
+    let other = app.token_for("org_a", "user_456", Role::Viewer);
+    app.events(&other, "?after=4&wait=1").expect(200);
+    let elsewhere = app.token_for("org_b", "user_123", Role::Viewer);
+    app.events(&elsewhere, "?after=0&wait=1").expect(200);
+    // A place given back is the next request's, and is given back with
+    // its answer.
+    drop(held.pop());
+    let quiet = app.events(&token, "?after=4&wait=1").expect(200);
+    assert_eq!(quiet.body["events"], json!([]));
+    let again = app.app.hold(&caller).expect("given back with the answer");
+    assert!(app.app.hold(&caller).is_err(), "the cap is reached");
+    // A stream holds its place while it is open.
+    drop(again);
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_global(Some(Duration::from_secs(30)))
+        .build()
+        .into();
+    let response = agent
+        .get(format!("{}{}?after=4", app.base, paths::EVENTS))
+        .header("Authorization", format!("Bearer {token}"))
+        .header("Accept", "text/event-stream")
+        .call()
+        .expect("the stream opens");
+    let mut lines = BufReader::new(response.into_body().into_reader()).lines();
+    let first = lines.next().expect("a line").expect("a line");
+    assert_eq!(first, "retry: 1000");
+    assert!(
+        app.app.hold(&caller).is_err(),
+        "the stream holds the last place"
+    );
+    drop(held);
+}
+
 crate::api_tests!(
+    held_requests_are_capped_per_user,
+    a_filter_that_matches_nothing_examines_a_bounded_number_of_events,
     every_change_appends_one_event_with_its_pipelines_and_no_config,
     filters_and_cursors,
     bad_queries_are_refused_and_change_nothing,

@@ -28,7 +28,7 @@ pub const SECRET: &str = "process-test-secret-0123456789-ABCDEFGHIJ";
 pub const KEY: &str = crate::support::ENCRYPTION_KEY;
 
 /// Every variable the binary reads, removed by [`command`].
-pub const VARIABLES: [&str; 19] = [
+pub const VARIABLES: [&str; 20] = [
     "DATABASE_URL",
     "DATA_DIR",
     "LISTEN_ADDR",
@@ -43,6 +43,7 @@ pub const VARIABLES: [&str; 19] = [
     "SERVICE_RATE_LIMIT_PER_MINUTE",
     "EVENT_RETENTION_DAYS",
     "AUTH_FAILURES_PER_MINUTE",
+    "MAX_HELD_REQUESTS_PER_USER",
     "MAX_CONNECTIONS",
     "LOG_FORMAT",
     "RUST_LOG",

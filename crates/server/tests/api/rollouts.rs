@@ -799,7 +799,116 @@ fn a_rollout_never_shows_or_compares_a_secret(app: &mut TestApp) {
     crate::secrets::assert_clean("the events", &events, &canary);
 }
 
+/// A rollout preview or apply holds a connection while it renders every
+/// target: only two run at once per process; the next is refused at once
+/// with 429 and `Retry-After`, records nothing under its key, and goes
+/// through once a slot is free. The slots are held through the app itself,
+/// so nothing here depends on timing.
+fn rollouts_beyond_the_cap_are_refused_until_a_slot_is_free(app: &mut TestApp) {
+    let (t, one, two) = template(app);
+    let params = json!({ "PIXEL": "1", "BATCH": 5, "SOURCE": "app" });
+    let (p, pin) = pinned(app, "P", &params, &t, &one);
+    let viewer = app.token("org_a", Role::Viewer);
+    let owner = app.owner();
+    let preview = json!({ "revision_id": two, "dry_run": true });
+    let apply = |app: &TestApp| {
+        app.raw_with(
+            "POST",
+            &rollouts(&t),
+            &owner,
+            &[("Idempotency-Key", "cap-1")],
+            Some((
+                "application/json",
+                json!({ "revision_id": two }).to_string().into_bytes(),
+            )),
+        )
+    };
+    let held: Vec<_> = (0..integrations_app::MAX_ROLLOUTS_AT_ONCE)
+        .map(|_| app.app.rollout_slot().expect("a free slot"))
+        .collect();
+    let refused = start(app, &viewer, &t, &preview).expect_error(429, "RATE_LIMITED");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    let refused = apply(app).expect_error(429, "RATE_LIMITED");
+    assert_eq!(refused.header("retry-after"), Some("1"));
+    assert_eq!(pinned_at(app, &p, &pin), 1, "nothing moved");
+    drop(held);
+    start(app, &viewer, &t, &preview).expect(200);
+    // The refusal was not recorded under the key: the same key now applies.
+    let applied = apply(app).expect(201);
+    assert!(applied.header("idempotent-replayed").is_none());
+    assert_eq!(pinned_at(app, &p, &pin), 2);
+    // Each request gave its slot back.
+    let all: Vec<_> = (0..integrations_app::MAX_ROLLOUTS_AT_ONCE)
+        .map(|_| app.app.rollout_slot().expect("every slot is free again"))
+        .collect();
+    assert!(app.app.rollout_slot().is_err(), "the cap is reached");
+    drop(all);
+}
+
+/// The check order of an apply: a viewer asking to apply is refused for its
+/// role (403) before the template is looked up or the body's values are
+/// checked; a stale `If-Match` is refused (412) before the preview runs —
+/// shown with every rollout slot held, which a preview would need, and
+/// with a target that would block the apply.
+fn an_apply_checks_the_role_then_if_match_before_the_preview(app: &mut TestApp) {
+    let (t, one, two) = template(app);
+    let (p, pin) = pinned(app, "Lacking", &json!({ "PIXEL": "1" }), &t, &one);
+    let viewer = app.token("org_a", Role::Viewer);
+    start(app, &viewer, "tmpl_nothing", &json!({ "revision_id": two }))
+        .expect_error(403, "FORBIDDEN");
+    start(app, &viewer, &t, &json!({ "revision_id": "rev_x" })).expect_error(403, "FORBIDDEN");
+    // A preview is the viewer's to ask for: then the template is looked up.
+    start(
+        app,
+        &viewer,
+        "tmpl_nothing",
+        &json!({ "revision_id": two, "dry_run": true }),
+    )
+    .expect_error(404, "NOT_FOUND");
+    let held: Vec<_> = (0..integrations_app::MAX_ROLLOUTS_AT_ONCE)
+        .map(|_| app.app.rollout_slot().expect("a free slot"))
+        .collect();
+    let stale = app.raw_with(
+        "POST",
+        &rollouts(&t),
+        &app.owner(),
+        &[("If-Match", "\"1\"")],
+        Some((
+            "application/json",
+            json!({ "revision_id": two, "pipeline_ids": [p] })
+                .to_string()
+                .into_bytes(),
+        )),
+    );
+    let stale = stale.expect_error(412, "PRECONDITION_FAILED");
+    assert!(
+        stale.body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("latest revision is 2")),
+        "{}",
+        stale.text
+    );
+    drop(held);
+    // With the right If-Match the preview runs: blocked by the lacking pipeline.
+    app.raw_with(
+        "POST",
+        &rollouts(&t),
+        &app.owner(),
+        &[("If-Match", "\"2\"")],
+        Some((
+            "application/json",
+            json!({ "revision_id": two, "pipeline_ids": [p] })
+                .to_string()
+                .into_bytes(),
+        )),
+    )
+    .expect_error(422, "ROLLOUT_BLOCKED");
+    assert_eq!(pinned_at(app, &p, &pin), 1);
+}
+
 crate::api_tests!(
+    an_apply_checks_the_role_then_if_match_before_the_preview,
+    rollouts_beyond_the_cap_are_refused_until_a_slot_is_free,
     a_rollout_never_shows_or_compares_a_secret,
     a_preview_renders_checks_and_diffs_every_pipeline_and_changes_nothing,
     an_apply_moves_its_pipelines_in_one_step_with_events_and_audit,

@@ -30,6 +30,8 @@ pub struct Client {
 /// A server of our own: its database, its address, its token minter.
 pub struct TestApp {
     pub db: TestDb,
+    /// The application the server runs (shared state: its caps, its feed).
+    pub app: integrations_app::App,
     client: Client,
     minter: JwtVerifier,
     handle: actix_web::dev::ServerHandle,
@@ -179,6 +181,7 @@ pub fn settings(db: &TestDb, data_dir: &std::path::Path) -> Settings {
         service_rate_limit_per_minute: 0,
         auth_failures_per_minute: 0,
         event_retention_days: 7,
+        max_held_requests_per_user: integrations_app::DEFAULT_MAX_HELD_PER_USER,
         max_connections: 25_000,
         jwt_secret: Some(SECRET.to_vec()),
         encryption_key: Some(ENCRYPTION_KEY.to_owned()),
@@ -530,9 +533,10 @@ impl TestApp {
         let data_dir = tempfile::tempdir().expect("a data dir");
         let mut settings = settings(&db, data_dir.path());
         adjust(&mut settings);
-        let (base, handle, thread) = serve(settings);
+        let (base, handle, thread, app) = serve(settings);
         Self {
             db,
+            app,
             client: Client::new(base),
             minter: JwtVerifier::new(SECRET, None, None).expect("a strong secret"),
             handle,
@@ -552,8 +556,9 @@ impl TestApp {
     /// adjusted settings (say, another keyring), at a new address.
     pub fn restart_with(&mut self, adjust: impl FnOnce(&mut Settings)) {
         self.stop();
-        let (base, handle, thread) = serve(self.settings_with(adjust));
-        (self.client, self.handle, self.thread) = (Client::new(base), handle, Some(thread));
+        let (base, handle, thread, app) = serve(self.settings_with(adjust));
+        (self.client, self.handle, self.thread, self.app) =
+            (Client::new(base), handle, Some(thread), app);
     }
 
     fn stop(&mut self) {
@@ -628,13 +633,15 @@ impl Drop for TestApp {
     }
 }
 
-/// Starts a server in a thread of its own: its base URL, handle and thread.
+/// Starts a server in a thread of its own: its base URL, handle, thread and
+/// application.
 fn serve(
     settings: Settings,
 ) -> (
     String,
     actix_web::dev::ServerHandle,
     std::thread::JoinHandle<()>,
+    integrations_app::App,
 ) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let (sender, receiver) = mpsc::channel();
@@ -650,7 +657,12 @@ fn serve(
     let running = receiver
         .recv_timeout(Duration::from_secs(60))
         .expect("the server started");
-    (format!("http://{}", running.addr), running.handle, thread)
+    (
+        format!("http://{}", running.addr),
+        running.handle,
+        thread,
+        running.app,
+    )
 }
 
 /// A config that passes Meta CAPI validation.

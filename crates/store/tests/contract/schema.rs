@@ -147,6 +147,27 @@ fn every_foreign_key_is_indexed(db: &TestDb) {
     }
 }
 
+/// `?at=` turns an instant into the org's last event by then
+/// (`max(seq) WHERE org_id = ? AND at <= ?`): an index leads with those
+/// columns and carries `seq`, so the lookup never reads an org's events one
+/// by one.
+fn events_are_indexed_by_org_and_instant(db: &TestDb) {
+    let _store = store(db); // migrates
+    let mut raw = Raw::connect(db);
+    let index_sql = match db.backend() {
+        Backend::Sqlite => SQLITE_INDEXES,
+        Backend::Postgres => POSTGRES_INDEXES,
+    };
+    let indexes = keys(&mut raw, index_sql);
+    let wanted = ["org_id", "at", "seq"].map(str::to_owned).to_vec();
+    assert!(
+        indexes
+            .iter()
+            .any(|((table, _), columns)| table == "events" && *columns == wanted),
+        "no index on events (org_id, at, seq): {indexes:?}"
+    );
+}
+
 fn timestamps_are_utc_to_the_microsecond(db: &TestDb) {
     let store = store(db);
     let a = org("org_a");
@@ -208,5 +229,6 @@ integrations_testing::backend_tests!(
     migrations_round_trip,
     revisions_refuse_update_and_delete_in_the_database,
     every_foreign_key_is_indexed,
+    events_are_indexed_by_org_and_instant,
     timestamps_are_utc_to_the_microsecond,
 );
