@@ -273,7 +273,10 @@ pub(crate) fn create(
         revision_id: revision.id.to_string(),
         config: config_text(&revision.config)?,
         delivery_mode: revision.delivery_mode.as_str(),
-        change_summary: revision.change_summary.as_ref().map(|s| s.as_str()),
+        change_summary: revision
+            .change_summary
+            .as_ref()
+            .map(integrations_domain::Description::as_str),
         created_by: revision.created_by.as_str(),
         restored_from: revision
             .restored_from

@@ -246,7 +246,7 @@ impl Browser {
         loop {
             if self.js(&script).await == Value::Bool(true) {
                 let clicked = match self.client.find(Locator::Css("[data-e2e='1']")).await {
-                    Ok(button) => button.click().await.map(|_| ()),
+                    Ok(button) => button.click().await,
                     Err(err) => Err(err),
                 };
                 match clicked {
