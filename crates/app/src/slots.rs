@@ -33,7 +33,7 @@ pub const ROLLOUT_RETRY_AFTER_SECONDS: u64 = 1;
 
 /// How many requests one user may hold open at once per process, unless
 /// configured otherwise (see docs/decisions.md, "Held requests per user").
-pub const DEFAULT_MAX_HELD_PER_USER: u32 = 20;
+pub const DEFAULT_MAX_HELD_PER_USER: u32 = 10_000;
 
 /// Seconds a refused held request is told to wait (`Retry-After`): held
 /// requests last seconds to minutes, so sooner would rarely find a place.

@@ -673,7 +673,7 @@ fn a_filter_that_matches_nothing_examines_a_bounded_number_of_events(app: &mut T
 /// app itself, so nothing here depends on timing.
 fn held_requests_are_capped_per_user(app: &mut TestApp) {
     use integrations_domain::{Caller, OrgId, UserId};
-    let max = integrations_app::DEFAULT_MAX_HELD_PER_USER;
+    let max = crate::support::HELD_PER_USER;
     let t = app.template("Meta", "meta_capi");
     app.revision(&t, &meta_config());
     let p = pipeline(app, "Web");

@@ -14,6 +14,9 @@ use integrations_testing::{Backend, TestDb};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+/// The held-requests cap of the test servers: small, so a test can fill it.
+pub const HELD_PER_USER: u32 = 20;
+
 /// A JWT secret strong enough to be accepted (≥ 32 bytes, ≥ 16 distinct).
 pub const SECRET: &[u8] = b"test-secret-0123456789-ABCDEFGHIJKLMNOP";
 /// 32 bytes, base64.
@@ -181,7 +184,7 @@ pub fn settings(db: &TestDb, data_dir: &std::path::Path) -> Settings {
         service_rate_limit_per_minute: 0,
         auth_failures_per_minute: 0,
         event_retention_days: 7,
-        max_held_requests_per_user: integrations_app::DEFAULT_MAX_HELD_PER_USER,
+        max_held_requests_per_user: HELD_PER_USER,
         max_connections: 25_000,
         jwt_secret: Some(SECRET.to_vec()),
         encryption_key: Some(ENCRYPTION_KEY.to_owned()),
