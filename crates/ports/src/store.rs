@@ -71,6 +71,25 @@ pub struct NewRevision {
     pub expected_latest: Option<u32>,
 }
 
+impl NewRevision {
+    /// The revision this becomes as `template`'s revision `number` in `org`.
+    #[must_use]
+    pub fn numbered(self, org: &OrgId, template: TemplateId, number: RevisionNumber) -> Revision {
+        Revision {
+            id: self.id,
+            template_id: template,
+            org_id: org.clone(),
+            number,
+            config: self.config,
+            delivery_mode: self.delivery_mode,
+            change_summary: self.change_summary,
+            created_by: self.created_by,
+            created_at: self.created_at,
+            restored_from: self.restored_from,
+        }
+    }
+}
+
 /// Changes to a template's metadata; `None` leaves a field as it is.
 #[derive(Debug, Clone)]
 pub struct TemplateChanges {

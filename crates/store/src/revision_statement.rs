@@ -33,14 +33,14 @@ use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
 use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamp};
-use integrations_domain::{OrgId, Revision, RevisionNumber, TemplateId};
+use integrations_domain::{OrgId, RevisionNumber, TemplateId};
 use integrations_ports::{AuditAction, AuditEntry, NewEvent, NewRevision, REVISION_OWNER};
 use serde_json::{Map, Value};
 use time::{OffsetDateTime, PrimitiveDateTime};
 
 use crate::counts;
 use crate::error::{Failure, corrupt};
-use crate::rows::{config_text, instant, timestamp};
+use crate::rows::{config_text, timestamp};
 
 /// The key both JSON objects get from the statement.
 const NUMBER_KEY: &str = "revision_number";
@@ -303,26 +303,4 @@ pub(crate) fn create(
         .and_then(RevisionNumber::new)
         .map(Created::Numbered)
         .ok_or_else(|| corrupt("revision number", n))
-}
-
-/// The revision `new` became, numbered `number`.
-pub(crate) fn created(
-    new: NewRevision,
-    org: &OrgId,
-    template: TemplateId,
-    number: RevisionNumber,
-) -> Revision {
-    Revision {
-        id: new.id,
-        template_id: template,
-        org_id: org.clone(),
-        number,
-        config: new.config,
-        delivery_mode: new.delivery_mode,
-        change_summary: new.change_summary,
-        created_by: new.created_by,
-        // As the column keeps it (microseconds), so a later read is equal.
-        created_at: instant(timestamp(new.created_at)),
-        restored_from: new.restored_from,
-    }
 }

@@ -20,7 +20,7 @@ use crate::lookup::{
 };
 use crate::rows::{
     AttachmentRow, NewTemplateRow, RevisionRow, TemplateRow, attachment, config_text, count,
-    timestamp, to_i32,
+    instant, timestamp, to_i32,
 };
 use crate::schema::{attachments, pipelines, revisions, templates};
 use crate::{Connections, DieselStore};
@@ -477,35 +477,42 @@ impl<C: Connections> TemplateStore for DieselStore<C> {
         revision: NewRevision,
         change: Change<'_, Revision>,
     ) -> StoreResult<Revision> {
-        use crate::revision_statement::{Created, create, created};
-        let mut revision = Some(revision);
-        self.with(|conn| {
-            let Some(new) = &revision else {
-                return Err(corrupt("revision", "already written"));
-            };
+        use crate::revision_statement::{Created, create};
+        /// How the revision was written.
+        enum Written {
+            /// In one statement, which numbered it.
+            Statement(RevisionNumber),
+            /// In a transaction of several, which returned it.
+            Transaction(Revision),
+        }
+        let written = self.with(|conn| {
             // Without an idempotency record to settle, PostgreSQL takes the
             // whole change as one statement (see `revision_statement`).
             if let (DbConnection::Postgres(pg), None) = (&mut *conn, &change.replay) {
-                match create(pg, org, template, new, &change.audit, self.stamp())? {
-                    Created::Numbered(number) => {
-                        return match revision.take() {
-                            Some(new) => Ok(created(new, org, template, number)),
-                            None => Err(corrupt("revision", "already written")),
-                        };
-                    }
+                match create(pg, org, template, &revision, &change.audit, self.stamp())? {
+                    Created::Numbered(number) => return Ok(Written::Statement(number)),
                     Created::NotBumped => return Err(not_bumped(conn, org, template)?),
                     Created::Elsewhere => {}
                 }
             }
             write(conn, |conn| {
-                let revision = next_revision(conn, org, template, new, Some(&change.audit))?;
+                let revision = next_revision(conn, org, template, &revision, Some(&change.audit))?;
                 finish(conn, &change, &revision)?;
                 let recorded = numbered(&change.audit, revision.number.get());
                 close(conn, org, Delta::audited(1), &[&recorded], self.stamp())?;
-                Ok(revision)
+                Ok(Written::Transaction(revision))
             })
+        })?;
+        self.committed(org);
+        Ok(match written {
+            Written::Statement(number) => {
+                let mut created = revision.numbered(org, template, number);
+                // As the column keeps it (microseconds), so a later read is equal.
+                created.created_at = instant(timestamp(created.created_at));
+                created
+            }
+            Written::Transaction(revision) => revision,
         })
-        .inspect(|_| self.committed(org))
     }
 
     fn revision(

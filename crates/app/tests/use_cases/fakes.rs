@@ -345,7 +345,7 @@ impl TemplateStore for MemoryStore {
         &self,
         org: &OrgId,
         template: TemplateId,
-        new: NewRevision,
+        mut new: NewRevision,
         change: Change<'_, Revision>,
     ) -> StoreResult<Revision> {
         let mut state = self.state();
@@ -358,25 +358,15 @@ impl TemplateStore for MemoryStore {
         }
         let number = RevisionNumber::new(latest + 1)
             .ok_or_else(|| StoreError::Unexpected("no next revision number".into()))?;
-        let revision = Revision {
-            id: new.id,
-            template_id: template,
-            org_id: org.clone(),
-            number,
-            config: new.config,
-            delivery_mode: new.delivery_mode,
-            change_summary: new.change_summary,
-            created_by: new.created_by,
-            created_at: new.created_at,
-            restored_from: new.restored_from,
-        };
+        let secrets = std::mem::take(&mut new.secrets);
+        let revision = new.numbered(org, template, number);
         Self::record(&mut state, &change, &revision)?;
         let owner = live(&mut state, org, template)?;
         owner.latest_revision = number.get();
-        owner.updated_at = new.created_at;
+        owner.updated_at = revision.created_at;
         state
             .sealed
-            .extend(new.secrets.into_iter().map(|secret| (new.id, secret)));
+            .extend(secrets.into_iter().map(|secret| (revision.id, secret)));
         state.revisions.push(revision.clone());
         Ok(revision)
     }
